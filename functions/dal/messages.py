@@ -1,0 +1,186 @@
+"""The Messages table.
+
+Keys and access patterns:
+- ``message_id`` (partition key): get one message; every status change is a conditional
+  update on it, so a redelivered queue message or a late receipt cannot move a final status.
+- GSI ``by_tenant`` (``tenant_id``, ``created_key`` = created ISO time + id): a tenant's
+  sent-messages log, newest first, with cursor pagination.
+- GSI ``by_release`` (``release_shard``, ``release_at``), sparse: held messages whose release
+  time has come, for the release schedule (only held messages carry ``release_shard``).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Iterable, Iterator
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from boto3.dynamodb.conditions import Key
+from botocore.exceptions import ClientError
+
+from functions.dal.send_queue import SendWork
+from functions.domain.messages import Message, MessageStatus, RejectReason, StatusChange
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.service_resource import Table
+
+BY_TENANT_INDEX = "by_tenant"
+BY_RELEASE_INDEX = "by_release"
+HELD_SHARD = "HELD"
+RETENTION = timedelta(days=400)  # the sent-messages log keeps 13 months, then DynamoDB's TTL removes it
+
+
+def _to_item(message: Message) -> dict[str, Any]:
+    item = message.model_dump(mode="json", exclude_none=True)
+    item["created_key"] = f"{item['created_at']}#{message.message_id}"
+    item["expires_at"] = int((message.created_at + RETENTION).timestamp())
+    return item
+
+
+_STORAGE_ONLY = frozenset({"created_key", "expires_at", "lease_until", "release_shard", "release_at"})
+
+
+def _from_item(item: dict[str, Any]) -> Message:
+    clean = {
+        key: value
+        for key, value in item.items()
+        if key not in _STORAGE_ONLY
+    }
+    clean["template_version"] = int(clean["template_version"])
+    clean["segments"] = int(clean["segments"])
+    clean["price_micros"] = int(clean["price_micros"])
+    return Message.model_validate(clean)
+
+
+def _is_condition_failure(error: ClientError) -> bool:
+    return error.response["Error"]["Code"] == "ConditionalCheckFailedException"
+
+
+def encode_cursor(key: dict[str, Any] | None) -> str | None:
+    return base64.urlsafe_b64encode(json.dumps(key).encode()).decode() if key else None
+
+
+class InvalidCursor(ValueError):
+    pass
+
+
+def decode_cursor(cursor: str, tenant_id: str) -> dict[str, Any]:
+    try:
+        decoded = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+    except ValueError as error:
+        raise InvalidCursor(cursor) from error
+    expected = {"message_id", "tenant_id", "created_key"}
+    if not isinstance(decoded, dict) or set(decoded) != expected or decoded["tenant_id"] != tenant_id:
+        raise InvalidCursor(cursor)
+    return decoded
+
+
+class MessagesTable:
+    def __init__(self, table: Table) -> None:
+        self._table = table
+
+    def put_new(self, message: Message) -> None:
+        self._table.put_item(Item=_to_item(message), ConditionExpression="attribute_not_exists(message_id)")
+
+    def get(self, message_id: str) -> Message | None:
+        item = self._table.get_item(Key={"message_id": message_id}, ConsistentRead=True).get("Item")
+        return _from_item(item) if item else None
+
+    def delete_pending(self, message_id: str) -> None:
+        """Take back a message that was never queued (its enqueue failed)."""
+        self._table.delete_item(
+            Key={"message_id": message_id},
+            ConditionExpression="#status = :pending",
+            ExpressionAttributeNames={"#status": "status"},
+            ExpressionAttributeValues={":pending": MessageStatus.PENDING.value},
+        )
+
+    def transition(
+        self,
+        message_id: str,
+        to: MessageStatus,
+        allowed_from: Iterable[MessageStatus],
+        at: datetime,
+        reason: RejectReason | None = None,
+        detail: str | None = None,
+        extra: dict[str, Any] | None = None,
+        lease_expired_before: datetime | None = None,
+    ) -> Message | None:
+        """Move a message to ``to`` if it is in one of ``allowed_from``: the updated message, or None.
+
+        With ``lease_expired_before``, a message ``In Progress`` whose lease ended before that time
+        may also be taken (its sender died mid-way).
+        """
+        change = StatusChange(status=to, at=at, reason=reason, detail=detail).model_dump(
+            mode="json", exclude_none=True
+        )
+        names = {"#status": "status", "#history": "history"}
+        values: dict[str, Any] = {":to": to.value, ":change": [change]}
+        sets = ["#status = :to", "#history = list_append(#history, :change)"]
+        if reason is not None:
+            sets.append("reject_reason = :reason")
+            values[":reason"] = reason.value
+        for index, (name, value) in enumerate((extra or {}).items()):
+            names[f"#x{index}"] = name
+            values[f":x{index}"] = value
+            sets.append(f"#x{index} = :x{index}")
+        allowed = [status.value for status in allowed_from]
+        placeholders = []
+        for index, status in enumerate(allowed):
+            values[f":from{index}"] = status
+            placeholders.append(f":from{index}")
+        condition = f"#status IN ({', '.join(placeholders)})"
+        if lease_expired_before is not None:
+            names["#lease"] = "lease_until"
+            values[":in_progress"] = MessageStatus.IN_PROGRESS.value
+            values[":lease_end"] = lease_expired_before.isoformat()
+            condition = f"({condition}) OR (#status = :in_progress AND #lease < :lease_end)"
+        try:
+            response = self._table.update_item(
+                Key={"message_id": message_id},
+                UpdateExpression="SET " + ", ".join(sets),
+                ConditionExpression=f"attribute_exists(message_id) AND ({condition})",
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+                ReturnValues="ALL_NEW",
+            )
+        except ClientError as error:
+            if _is_condition_failure(error):
+                return None
+            raise
+        return _from_item(response["Attributes"])
+
+    def held_due(self, now: datetime) -> Iterator[SendWork]:
+        query: dict[str, Any] = {
+            "IndexName": BY_RELEASE_INDEX,
+            "KeyConditionExpression": Key("release_shard").eq(HELD_SHARD)
+            & Key("release_at").lte(now.isoformat()),
+        }
+        while True:
+            page = self._table.query(**query)
+            for item in page["Items"]:
+                yield SendWork(tenant_id=item["tenant_id"], message_id=item["message_id"])
+            if "LastEvaluatedKey" not in page:
+                return
+            query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def clear_hold(self, message_id: str) -> None:
+        self._table.update_item(
+            Key={"message_id": message_id}, UpdateExpression="REMOVE release_shard, release_at"
+        )
+
+    def list_for_tenant(
+        self, tenant_id: str, limit: int, cursor: str | None = None
+    ) -> tuple[list[Message], str | None]:
+        query: dict[str, Any] = {
+            "IndexName": BY_TENANT_INDEX,
+            "KeyConditionExpression": Key("tenant_id").eq(tenant_id),
+            "ScanIndexForward": False,
+            "Limit": limit,
+        }
+        if cursor:
+            query["ExclusiveStartKey"] = decode_cursor(cursor, tenant_id)
+        page = self._table.query(**query)
+        return [_from_item(item) for item in page["Items"]], encode_cursor(page.get("LastEvaluatedKey"))

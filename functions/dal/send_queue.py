@@ -1,0 +1,51 @@
+"""The send queue: one SQS message per Message to send, referenced by id (the record holds the rest)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from pydantic import BaseModel
+
+if TYPE_CHECKING:
+    from mypy_boto3_sqs.client import SQSClient
+
+SQS_BATCH_LIMIT = 10
+
+
+class SendWork(BaseModel):
+    tenant_id: str
+    message_id: str
+
+
+class EnqueueFailed(Exception):
+    def __init__(self, message_ids: list[str]) -> None:
+        super().__init__(f"could not enqueue {len(message_ids)} message(s)")
+        self.message_ids = message_ids
+
+
+class SendQueue:
+    def __init__(self, sqs: SQSClient, queue_url: str) -> None:
+        self._sqs = sqs
+        self._queue_url = queue_url
+
+    def enqueue(self, work: Sequence[SendWork], delay_seconds: int = 0) -> None:
+        """Send in batches of ten; raise with the ids SQS refused, so the caller can take them back."""
+        failed: list[str] = []
+        for start in range(0, len(work), SQS_BATCH_LIMIT):
+            chunk = work[start : start + SQS_BATCH_LIMIT]
+            response = self._sqs.send_message_batch(
+                QueueUrl=self._queue_url,
+                Entries=[
+                    {"Id": str(index), "MessageBody": item.model_dump_json(), "DelaySeconds": delay_seconds}
+                    for index, item in enumerate(chunk)
+                ],
+            )
+            failed.extend(chunk[int(entry["Id"])].message_id for entry in response.get("Failed", []))
+        if failed:
+            raise EnqueueFailed(failed)
+
+
+def parse_work(body: str) -> SendWork:
+    return SendWork.model_validate(json.loads(body))

@@ -1,0 +1,95 @@
+"""Registered message templates: declared, typed variables and loud rendering."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from pydantic import BaseModel, ConfigDict, model_validator
+
+from functions.domain.errors import InvalidInput
+
+PLACEHOLDER = re.compile(r"\{\{\s*([a-z][a-z0-9_]*)\s*\}\}")
+
+
+class VariableType(StrEnum):
+    TEXT = "text"
+    AMOUNT = "amount"  # integer minor units (cents), shown as dollars
+    DATE = "date"  # ISO date
+    DATETIME = "datetime"  # ISO datetime with offset, shown in the tenant's time zone
+
+
+class Direction(StrEnum):
+    LTR = "ltr"
+    RTL = "rtl"
+
+
+class MessageKind(StrEnum):
+    TRIGGERED = "triggered"
+    MASS = "mass"
+
+
+class Template(BaseModel):
+    """A registered text; the platform never sends free text."""
+
+    model_config = ConfigDict(frozen=True)
+
+    key: str
+    version: int
+    name: str
+    kind: MessageKind
+    text: str
+    variables: dict[str, VariableType]
+    direction: Direction = Direction.LTR
+    trigger: str | None = None
+
+    @model_validator(mode="after")
+    def _placeholders_match_declaration(self) -> Template:
+        used = set(PLACEHOLDER.findall(self.text))
+        declared = set(self.variables)
+        if used != declared:
+            raise ValueError(
+                f"template {self.key}: placeholders {sorted(used)} differ from declared {sorted(declared)}"
+            )
+        return self
+
+    def render(self, values: dict[str, Any], time_zone: str) -> str:
+        unknown = sorted(set(values) - set(self.variables))
+        if unknown:
+            raise InvalidInput(f"variables.{unknown[0]}", f"'{unknown[0]}' is not a variable of {self.name}")
+        rendered = {name: _format(name, kind, values, time_zone) for name, kind in self.variables.items()}
+        return PLACEHOLDER.sub(lambda match: rendered[match.group(1)], self.text)
+
+
+def _format(name: str, kind: VariableType, values: dict[str, Any], time_zone: str) -> str:
+    field = f"variables.{name}"
+    if name not in values or values[name] is None or values[name] == "":
+        raise InvalidInput(field, f"the variable '{name}' is required")
+    value = values[name]
+    try:
+        if kind is VariableType.TEXT:
+            if not isinstance(value, str | int):
+                raise TypeError
+            return str(value)
+        if kind is VariableType.AMOUNT:
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise TypeError
+            sign = "-" if value < 0 else ""
+            return f"{sign}${abs(value) // 100:,}.{abs(value) % 100:02d}"
+        if kind is VariableType.DATE:
+            return date.fromisoformat(str(value)).strftime("%b %-d, %Y")
+        moment = datetime.fromisoformat(str(value))
+        if moment.tzinfo is None:
+            raise InvalidInput(field, f"'{name}' needs a time zone offset")
+        return moment.astimezone(ZoneInfo(time_zone)).strftime("%b %-d, %Y %-I:%M %p %Z")
+    except (TypeError, ValueError) as error:
+        expected = {
+            VariableType.TEXT: "text",
+            VariableType.AMOUNT: "an integer amount in cents",
+            VariableType.DATE: "an ISO date (YYYY-MM-DD)",
+            VariableType.DATETIME: "an ISO date-time with an offset",
+        }[kind]
+        raise InvalidInput(field, f"'{name}' must be {expected}") from error

@@ -1,0 +1,58 @@
+"""Every error the API returns is an RFC 9457 problem details document, mapped here and only here."""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+from typing import Any
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+
+from functions.domain.errors import (
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    PlatformError,
+    Refused,
+    Unauthorized,
+    Unavailable,
+)
+
+PROBLEM_JSON = "application/problem+json"
+
+_STATUS: dict[type[PlatformError], HTTPStatus] = {
+    InvalidInput: HTTPStatus.BAD_REQUEST,
+    Unauthorized: HTTPStatus.UNAUTHORIZED,
+    Forbidden: HTTPStatus.FORBIDDEN,
+    NotFound: HTTPStatus.NOT_FOUND,
+    Refused: HTTPStatus.CONFLICT,
+    Unavailable: HTTPStatus.SERVICE_UNAVAILABLE,
+}
+
+
+def problem(status: HTTPStatus, title: str, detail: str, **extra: Any) -> Response[Any]:
+    body = {"type": "about:blank", "title": title, "status": status.value, "detail": detail}
+    body.update({key: value for key, value in extra.items() if value is not None})
+    return Response(status_code=status.value, content_type=PROBLEM_JSON, body=body)
+
+
+def from_platform_error(error: PlatformError) -> Response[Any]:
+    status = next((code for kind, code in _STATUS.items() if isinstance(error, kind)), HTTPStatus.BAD_REQUEST)
+    reason = error.reason if isinstance(error, Refused) else None
+    return problem(status, error.title, error.detail, field=error.field, reason=reason)
+
+
+def from_validation_error(error: RequestValidationError) -> Response[Any]:
+    """Pydantic's errors, one per field, with the field's dotted path (body.contact_id...)."""
+    errors = [
+        {"field": ".".join(str(part) for part in item.get("loc", ())), "message": item.get("msg", "")}
+        for item in error.errors()
+    ]
+    malformed = any(item.get("type") == "json_invalid" for item in error.errors())
+    if malformed:
+        return problem(
+            HTTPStatus.BAD_REQUEST, "Malformed JSON", "the request body is not valid JSON", field="body"
+        )
+    first = errors[0]["field"] if errors else None
+    detail = "; ".join(f"{item['field']}: {item['message']}" for item in errors) or "invalid request"
+    return problem(HTTPStatus.UNPROCESSABLE_ENTITY, "Invalid request", detail, field=first, errors=errors)

@@ -1,0 +1,41 @@
+"""Delivery receipts: carrier events (SNS, raw delivery into an SQS queue) settle each message's status."""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+import boto3
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from functions.dal.messages import MessagesTable
+from functions.logic.receipts import DeliveryEvent, Receipts
+from functions.observability import logger, metrics, tracer
+from functions.settings import ReceiptsSettings
+
+processor = BatchProcessor(event_type=EventType.SQS)
+
+
+@functools.cache
+def receipts() -> Receipts:
+    settings = ReceiptsSettings.from_env()
+    return Receipts(MessagesTable(boto3.resource("dynamodb").Table(settings.messages_table)))
+
+
+def handle_record(record: SQSRecord) -> None:
+    event = DeliveryEvent.model_validate_json(record.body)
+    outcome = receipts().apply(event)
+    logger.info("receipt", event_type=event.event_type, outcome=outcome.value)
+    metrics.add_metric(name="DeliveryEvents", unit="Count", value=1)
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
+    return process_partial_response(
+        event=event, record_handler=handle_record, processor=processor, context=context
+    )

@@ -1,0 +1,95 @@
+"""The sender's use case: claim a queued message, hand it to the carrier, record the outcome."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from functions.carriers.base import (
+    Carrier,
+    CarrierRejected,
+    CarrierThrottled,
+    CarrierUnavailable,
+    OutboundSms,
+)
+from functions.dal.messages import MessagesTable
+from functions.dal.send_queue import SendWork
+from functions.domain.messages import MessageStatus, utc_now
+from functions.observability import logger
+
+
+class SendOutcome(StrEnum):
+    SENT = "sent"
+    REJECTED = "rejected"
+    ALREADY_HANDLED = "already_handled"
+
+
+class RetryLater(Exception):
+    """The message stays queued; SQS redelivers it."""
+
+
+class Sender:
+    def __init__(
+        self,
+        messages: MessagesTable,
+        carrier: Carrier,
+        lease: timedelta,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        self._messages = messages
+        self._carrier = carrier
+        self._lease = lease
+        self._clock = clock
+
+    def process(self, work: SendWork) -> SendOutcome:
+        now = self._clock()
+        # The claim is the guard against sending twice: only one sender moves Pending to In Progress.
+        message = self._messages.transition(
+            work.message_id,
+            MessageStatus.IN_PROGRESS,
+            allowed_from=[MessageStatus.PENDING],
+            at=now,
+            extra={"lease_until": (now + self._lease).isoformat()},
+            lease_expired_before=now,
+        )
+        if message is None:
+            logger.info("message already handled", message_id=work.message_id)
+            return SendOutcome.ALREADY_HANDLED
+        sms = OutboundSms(
+            origination_number=message.origination_number,
+            destination_number=message.recipient.phone_number,
+            body=message.body,
+            message_id=message.message_id,
+            tenant_id=message.tenant_id,
+        )
+        try:
+            carrier_message_id = self._carrier.send(sms)
+        except CarrierRejected as rejection:
+            self._messages.transition(
+                message.message_id,
+                MessageStatus.FAILED,
+                allowed_from=[MessageStatus.IN_PROGRESS],
+                at=self._clock(),
+                reason=rejection.reason,
+                detail=rejection.detail,
+            )
+            return SendOutcome.REJECTED
+        except (CarrierThrottled, CarrierUnavailable) as error:
+            self._messages.transition(
+                message.message_id,
+                MessageStatus.PENDING,
+                allowed_from=[MessageStatus.IN_PROGRESS],
+                at=self._clock(),
+                detail=f"retrying: {error}",
+            )
+            raise RetryLater(str(error)) from error
+        self._messages.transition(
+            message.message_id,
+            MessageStatus.SENT,
+            # A fast receipt may already have moved it on; that is fine and final.
+            allowed_from=[MessageStatus.IN_PROGRESS],
+            at=self._clock(),
+            extra={"carrier_message_id": carrier_message_id},
+        )
+        return SendOutcome.SENT

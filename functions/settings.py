@@ -1,0 +1,47 @@
+"""One settings model per function, read once from the environment at cold start."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Self
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _FromEnvironment(BaseModel):
+    model_config = ConfigDict(frozen=True, populate_by_name=True)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Self:
+        source = os.environ if environ is None else environ
+        fields = {
+            field.alias or name: source.get(field.alias or name) for name, field in cls.model_fields.items()
+        }
+        return cls.model_validate({key: value for key, value in fields.items() if value is not None})
+
+
+class AuthorizerSettings(_FromEnvironment):
+    config_table: str = Field(alias="CONFIG_TABLE")
+
+
+class ApiSettings(_FromEnvironment):
+    config_table: str = Field(alias="CONFIG_TABLE")
+    messages_table: str = Field(alias="MESSAGES_TABLE")
+    send_queue_url: str = Field(alias="SEND_QUEUE_URL")
+
+
+class SenderSettings(_FromEnvironment):
+    messages_table: str = Field(alias="MESSAGES_TABLE")
+    configuration_set: str | None = Field(default=None, alias="SMS_CONFIGURATION_SET")
+    message_ttl_seconds: int = Field(default=72 * 3600, alias="MESSAGE_TTL_SECONDS", ge=5, le=259_200)
+    lease_seconds: int = Field(default=60, alias="SEND_LEASE_SECONDS", gt=0)
+
+
+class ReceiptsSettings(_FromEnvironment):
+    messages_table: str = Field(alias="MESSAGES_TABLE")
+
+
+class ReleaseSettings(_FromEnvironment):
+    messages_table: str = Field(alias="MESSAGES_TABLE")
+    send_queue_url: str = Field(alias="SEND_QUEUE_URL")

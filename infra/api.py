@@ -1,0 +1,115 @@
+"""The HTTP API: an API-key Lambda authorizer in front of the api function."""
+
+from __future__ import annotations
+
+import jsii
+from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_apigatewayv2 as apigw
+from aws_cdk import aws_apigatewayv2_authorizers as authorizers
+from aws_cdk import aws_apigatewayv2_integrations as integrations
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from functions.public_routes import PUBLIC_ROUTES
+from infra.functions import FunctionCode, ServiceFunction
+from infra.nag import acknowledge, acknowledge_index_access
+
+
+@jsii.implements(apigw.IAccessLogSettings)
+class AccessLogs:
+    """Access logging for a stage, in API Gateway's default JSON format."""
+
+    def __init__(self, destination: apigw.IAccessLogDestination) -> None:
+        self._destination = destination
+
+    @property
+    def destination(self) -> apigw.IAccessLogDestination:
+        return self._destination
+
+    @property
+    def format(self) -> None:
+        return None
+
+
+class Api(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        shared: FunctionCode,
+        config_table: dynamodb.ITableV2,
+        messages_table: dynamodb.ITableV2,
+        send_queue: sqs.IQueue,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.authorizer_function = ServiceFunction(
+            self,
+            "Authorizer",
+            shared=shared,
+            handler="functions.handlers.authorizer.lambda_handler",
+            description="Checks API keys and names their tenant and permissions",
+            environment={"CONFIG_TABLE": config_table.table_name},
+            timeout=Duration.seconds(10),
+        )
+        config_table.grant_read_data(self.authorizer_function.role)
+
+        self.api_function = ServiceFunction(
+            self,
+            "Handler",
+            shared=shared,
+            handler="functions.handlers.api.lambda_handler",
+            description="The HTTP API of the SMS platform",
+            environment={
+                "CONFIG_TABLE": config_table.table_name,
+                "MESSAGES_TABLE": messages_table.table_name,
+                "SEND_QUEUE_URL": send_queue.queue_url,
+            },
+        )
+        config_table.grant_read_write_data(self.api_function.role)
+        messages_table.grant_read_write_data(self.api_function.role)
+        acknowledge_index_access(self.api_function.role, messages_table)
+        send_queue.grant_send_messages(self.api_function.role)
+
+        access_logs = logs.LogGroup(
+            self, "AccessLogs", retention=logs.RetentionDays.ONE_MONTH, removal_policy=RemovalPolicy.DESTROY
+        )
+        authorizer = authorizers.HttpLambdaAuthorizer(
+            "ApiKeyAuthorizer",
+            self.authorizer_function.function,
+            response_types=[authorizers.HttpLambdaResponseType.SIMPLE],
+            identity_source=["$request.header.Authorization"],
+            results_cache_ttl=Duration.minutes(1),
+        )
+        integration = integrations.HttpLambdaIntegration("ApiIntegration", self.api_function.function)
+        self.http_api = apigw.HttpApi(
+            self,
+            "HttpApi",
+            description="Outbound SMS platform",
+            default_authorizer=authorizer,
+            create_default_stage=False,
+        )
+        self.stage = apigw.HttpStage(
+            self,
+            "DefaultStage",
+            http_api=self.http_api,
+            auto_deploy=True,
+            access_log_settings=AccessLogs(apigw.LogGroupLogDestination(access_logs)),
+            throttle=apigw.ThrottleSettings(rate_limit=200, burst_limit=400),
+        )
+        self.http_api.add_routes(path="/{proxy+}", methods=[apigw.HttpMethod.ANY], integration=integration)
+        for method, path in PUBLIC_ROUTES:
+            routes = self.http_api.add_routes(
+                path=path,
+                methods=[apigw.HttpMethod(method)],
+                integration=integration,
+                authorizer=apigw.HttpNoneAuthorizer(),
+            )
+            for route in routes:
+                acknowledge(route, "AwsSolutions-APIG4", "The OpenAPI document is public by design.")
+
+    @property
+    def url(self) -> str:
+        return self.stage.url

@@ -1,0 +1,38 @@
+"""Names shared by the stack, its tests and the local runtime."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from aws_cdk import aws_lambda as lambda_
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+STACK_NAME = "OutboundSms"
+SERVICE_NAME = "outbound-sms"
+
+RUNTIME = lambda_.Runtime.PYTHON_3_14
+ARCHITECTURE = lambda_.Architecture.ARM_64
+# The layer's wheels must match the runtime above (pip's platform flags).
+LAYER_PYTHON_VERSION = "3.14"
+LAYER_PLATFORM = "manylinux2014_aarch64"
+
+# Logical ids the local runtime looks up in the synthesized template.
+CONFIG_TABLE_ID = "ConfigTable"
+MESSAGES_TABLE_ID = "MessagesTable"
+SEND_QUEUE_ID = "SendQueue"
+SEND_DLQ_ID = "SendDeadLetterQueue"
+RECEIPTS_QUEUE_ID = "ReceiptsQueue"
+RECEIPTS_DLQ_ID = "ReceiptsDeadLetterQueue"
+DELIVERY_EVENTS_TOPIC_ID = "DeliveryEventsTopic"
+
+# Queue behaviour, shared with the local pollers so both behave alike.
+SEND_BATCH_SIZE = 10
+SEND_MAX_RECEIVES = 5
+SEND_VISIBILITY_SECONDS = 60
+SENDER_MAX_CONCURRENCY = 10
+RECEIPTS_BATCH_SIZE = 10
+RECEIPTS_MAX_RECEIVES = 5
+RECEIPTS_VISIBILITY_SECONDS = 60
+
+OUTPUT_API_URL = "ApiUrl"
+OUTPUT_SMS_CONFIGURATION_SET = "SmsConfigurationSet"

@@ -1,0 +1,58 @@
+"""The every-minute schedule that releases held (quiet-hour) messages."""
+
+from __future__ import annotations
+
+from aws_cdk import Duration, Stack
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_scheduler as scheduler
+from aws_cdk import aws_scheduler_targets as targets
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from infra.functions import FunctionCode, ServiceFunction
+from infra.nag import acknowledge_index_access, acknowledge_wildcard
+
+RELEASE_EVERY = Duration.minutes(1)
+
+
+class ReleaseSchedule(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        shared: FunctionCode,
+        messages_table: dynamodb.ITableV2,
+        send_queue: sqs.IQueue,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.release = ServiceFunction(
+            self,
+            "Release",
+            shared=shared,
+            handler="functions.handlers.release.lambda_handler",
+            description="Queues held messages whose release time has come",
+            environment={"MESSAGES_TABLE": messages_table.table_name, "SEND_QUEUE_URL": send_queue.queue_url},
+            timeout=Duration.seconds(50),
+        )
+        messages_table.grant_read_write_data(self.release.role)
+        acknowledge_index_access(self.release.role, messages_table)
+        send_queue.grant_send_messages(self.release.role)
+        invoker = iam.Role(
+            self,
+            "InvokerRole",
+            assumed_by=iam.ServicePrincipal("scheduler.amazonaws.com"),
+            description="Runs release",
+        )
+        self.schedule = scheduler.Schedule(
+            self,
+            "EveryMinute",
+            schedule=scheduler.ScheduleExpression.rate(RELEASE_EVERY),
+            description="Release held messages",
+            target=targets.LambdaInvoke(self.release.function, retry_attempts=0, role=invoker),
+        )
+        function_id = Stack.of(self).get_logical_id(self.release.function.node.default_child)  # type: ignore[arg-type]
+        acknowledge_wildcard(
+            invoker, f"<{function_id}.Arn>:*", "Invoking the release function's versions and aliases."
+        )

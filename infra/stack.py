@@ -1,0 +1,44 @@
+"""The stack only composes the constructs, one per concern."""
+
+from __future__ import annotations
+
+from aws_cdk import CfnOutput, Stack
+from constructs import Construct
+
+from infra.api import Api
+from infra.constants import OUTPUT_API_URL, OUTPUT_SMS_CONFIGURATION_SET
+from infra.functions import FunctionCode
+from infra.layer import DependencyLayer
+from infra.receipts import Receipts
+from infra.schedules import ReleaseSchedule
+from infra.sending import Sending
+from infra.storage import Storage
+
+
+class SmsPlatformStack(Stack):
+    def __init__(self, scope: Construct, construct_id: str, **kwargs: object) -> None:
+        super().__init__(scope, construct_id, **kwargs)  # type: ignore[arg-type]
+        storage = Storage(self, "Storage")
+        shared = FunctionCode(self, "FunctionCode", layer=DependencyLayer(self, "Dependencies").layer)
+        receipts = Receipts(self, "Receipts", shared=shared, messages_table=storage.messages_table)
+        sending = Sending(
+            self,
+            "Sending",
+            shared=shared,
+            messages_table=storage.messages_table,
+            configuration_set_name=receipts.configuration_set_name,
+            configuration_set_arn=receipts.configuration_set_arn,
+        )
+        api = Api(
+            self,
+            "Api",
+            shared=shared,
+            config_table=storage.config_table,
+            messages_table=storage.messages_table,
+            send_queue=sending.queue,
+        )
+        ReleaseSchedule(
+            self, "Schedules", shared=shared, messages_table=storage.messages_table, send_queue=sending.queue
+        )
+        CfnOutput(self, OUTPUT_API_URL, value=api.url)
+        CfnOutput(self, OUTPUT_SMS_CONFIGURATION_SET, value=receipts.configuration_set_name)

@@ -1,0 +1,56 @@
+"""DynamoDB tables; each table's access patterns are documented beside its data-access module."""
+
+from __future__ import annotations
+
+from aws_cdk import RemovalPolicy
+from aws_cdk import aws_dynamodb as dynamodb
+from constructs import Construct
+
+from infra.constants import CONFIG_TABLE_ID, MESSAGES_TABLE_ID
+
+S = dynamodb.AttributeType.STRING
+
+
+def _table(scope: Construct, construct_id: str, **keys: object) -> dynamodb.TableV2:
+    return dynamodb.TableV2(
+        scope,
+        construct_id,
+        billing=dynamodb.Billing.on_demand(),
+        point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
+            point_in_time_recovery_enabled=True
+        ),
+        deletion_protection=False,
+        removal_policy=RemovalPolicy.RETAIN,
+        **keys,  # type: ignore[arg-type]
+    )
+
+
+class Storage(Construct):
+    def __init__(self, scope: Construct, construct_id: str) -> None:
+        super().__init__(scope, construct_id)
+        # Tenants, departments, signatures, contacts, API keys (functions/dal/config.py).
+        self.config_table = _table(
+            self,
+            CONFIG_TABLE_ID,
+            partition_key=dynamodb.Attribute(name="pk", type=S),
+            sort_key=dynamodb.Attribute(name="sk", type=S),
+        )
+        # Every message and its status history (functions/dal/messages.py).
+        self.messages_table = _table(
+            self,
+            MESSAGES_TABLE_ID,
+            partition_key=dynamodb.Attribute(name="message_id", type=S),
+            time_to_live_attribute="expires_at",  # the log's retention
+        )
+        self.messages_table.add_global_secondary_index(
+            index_name="by_tenant",
+            partition_key=dynamodb.Attribute(name="tenant_id", type=S),
+            sort_key=dynamodb.Attribute(name="created_key", type=S),
+        )
+        self.messages_table.add_global_secondary_index(
+            index_name="by_release",
+            partition_key=dynamodb.Attribute(name="release_shard", type=S),
+            sort_key=dynamodb.Attribute(name="release_at", type=S),
+            projection_type=dynamodb.ProjectionType.INCLUDE,
+            non_key_attributes=["tenant_id"],
+        )

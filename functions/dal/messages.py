@@ -43,11 +43,7 @@ _STORAGE_ONLY = frozenset({"created_key", "expires_at", "lease_until", "release_
 
 
 def _from_item(item: dict[str, Any]) -> Message:
-    clean = {
-        key: value
-        for key, value in item.items()
-        if key not in _STORAGE_ONLY
-    }
+    clean = {key: value for key, value in item.items() if key not in _STORAGE_ONLY}
     clean["template_version"] = int(clean["template_version"])
     clean["segments"] = int(clean["segments"])
     clean["price_micros"] = int(clean["price_micros"])

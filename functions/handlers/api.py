@@ -35,6 +35,20 @@ API_VERSION = "1.0.0"
 app = APIGatewayHttpResolver(enable_validation=True)
 
 
+def unsupported_media(event: dict[str, Any]) -> dict[str, Any] | None:
+    """A body must be JSON. Checked before routing: validation would otherwise parse a form body."""
+    headers = {name.lower(): value for name, value in (event.get("headers") or {}).items()}
+    content_type = headers.get("content-type", "application/json")
+    if not event.get("body") or content_type.split(";")[0].strip().lower() == "application/json":
+        return None
+    return problems.as_proxy_response(
+        HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
+        "Unsupported media type",
+        f"send the body as application/json, not {content_type}",
+        field="content-type",
+    )
+
+
 class Services:
     def __init__(self, settings: ApiSettings) -> None:
         dynamodb = boto3.resource("dynamodb")
@@ -202,4 +216,4 @@ def handle_not_found(_: NotFoundError) -> Response[Any]:
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return app.resolve(event, context)
+    return unsupported_media(event) or app.resolve(event, context)

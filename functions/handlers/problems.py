@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from http import HTTPStatus
 from typing import Any
 
@@ -30,10 +31,26 @@ _STATUS: dict[type[PlatformError], HTTPStatus] = {
 }
 
 
-def problem(status: HTTPStatus, title: str, detail: str, **extra: Any) -> Response[Any]:
+def _document(status: HTTPStatus, title: str, detail: str, extra: dict[str, Any]) -> str:
     body = {"type": "about:blank", "title": title, "status": status.value, "detail": detail}
     body.update({key: value for key, value in extra.items() if value is not None})
-    return Response(status_code=status.value, content_type=PROBLEM_JSON, body=body)
+    return json.dumps(body)
+
+
+def problem(status: HTTPStatus, title: str, detail: str, **extra: Any) -> Response[Any]:
+    return Response(
+        status_code=status.value, content_type=PROBLEM_JSON, body=_document(status, title, detail, extra)
+    )
+
+
+def as_proxy_response(status: HTTPStatus, title: str, detail: str, **extra: Any) -> dict[str, Any]:
+    """The same document as an API Gateway proxy response, for refusals made before routing."""
+    return {
+        "statusCode": status.value,
+        "headers": {"Content-Type": PROBLEM_JSON},
+        "body": _document(status, title, detail, extra),
+        "isBase64Encoded": False,
+    }
 
 
 def from_platform_error(error: PlatformError) -> Response[Any]:

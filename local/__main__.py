@@ -1,0 +1,85 @@
+"""python -m local: run the whole SMS platform on this machine (moto, the functions, a carrier simulator)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+
+from local.carrier import SimulatorSettings
+from local.runtime import LocalRuntime, RuntimeSettings
+
+
+def parse_args(argv: list[str]) -> RuntimeSettings:
+    parser = argparse.ArgumentParser(prog="python -m local", description=__doc__)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8000, help="0 picks a free port")
+    parser.add_argument("--sender-instances", type=int, default=2, help="concurrent sender instances")
+    parser.add_argument(
+        "--tick-seconds", type=float, default=None, help="schedule period (default: its rate)"
+    )
+    parser.add_argument("--carrier", choices=["simulator", "aws"], default="simulator")
+    parser.add_argument(
+        "--receipt-delay", type=float, default=1.0, help="seconds from send to delivery event"
+    )
+    parser.add_argument(
+        "--failure-ratio", type=float, default=0.0, help="share of messages that fail delivery"
+    )
+    parser.add_argument("--log-level", default="WARNING", help="the functions' log level")
+    args = parser.parse_args(argv)
+    return RuntimeSettings(
+        host=args.host,
+        port=args.port,
+        sender_instances=args.sender_instances,
+        tick_seconds=args.tick_seconds,
+        carrier=args.carrier,
+        simulator=SimulatorSettings(
+            receipt_delay_seconds=args.receipt_delay, failure_ratio=args.failure_ratio
+        ),
+        function_log_level=args.log_level,
+    )
+
+
+def banner(runtime: LocalRuntime) -> str:
+    url, demo = runtime.url, runtime.demo
+    auth = f'-H "Authorization: Bearer {demo.api_key}"'
+    return f"""
+Outbound SMS is running locally at {url}
+  demo tenant  {demo.tenant_id}
+  API key      {demo.api_key}
+  carrier      {runtime.settings.carrier}
+
+Try:
+  curl -s {url}/v1/openapi.json | head -c 300
+  curl -s -X POST {url}/v1/triggers/payment_received {auth} \\
+       -H "Content-Type: application/json" \\
+       -d '{{"contact_id": "{demo.contact_id}", "variables": {{"company": "Demo Fiber", "amount": 4999}}}}'
+  curl -s {url}/v1/messages {auth}
+  curl -s {url}/v1/messages/<id from the POST> {auth}
+  curl -s {url}/_local/carrier/messages          # what the carrier simulator received
+
+Press Ctrl-C to stop.
+"""
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    runtime = LocalRuntime(parse_args(sys.argv[1:] if argv is None else argv))
+    runtime.start()
+    print(f"Listening on {runtime.url}", flush=True)
+    print(banner(runtime), flush=True)
+    stopped = threading.Event()
+    signal.signal(signal.SIGINT, lambda *_: stopped.set())
+    signal.signal(signal.SIGTERM, lambda *_: stopped.set())
+    stopped.wait()
+    print("Stopping...", flush=True)
+    runtime.stop()
+    print("Stopped.", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,165 @@
+"""The whole service in one process: moto, the template's resources, the functions and the carrier."""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+import boto3
+
+from functions.dal.config import ConfigTable
+from local.carrier import CarrierSimulator, SimulatorSettings, sns_publisher
+from local.demo import Demo, seed_demo
+from local.http_front import Gateway, HttpFront
+from local.lambda_runtime import LocalFunction, QueuePoller, Ticker
+from local.moto_server import MotoServer
+from local.provision import REGION, Provisioned, event_destinations, provision, shared_environment
+from local.template import load_template
+from local.topology import Topology, read_topology
+
+log = logging.getLogger("local")
+# Services the local runtime serves from moto; the carrier (pinpoint-sms-voice-v2) is not among them.
+MOTO_SERVICES = ("DYNAMODB", "SQS", "SNS", "SCHEDULER", "EVENTBRIDGE")
+SENDER_HANDLER = "functions.handlers.sender.lambda_handler"
+
+
+@dataclass
+class RuntimeSettings:
+    host: str = "127.0.0.1"
+    port: int = 8000
+    sender_instances: int = 2  # concurrent sender "Lambda instances"
+    other_instances: int = 1  # for every other queue's function
+    tick_seconds: float | None = None  # default: each schedule's own rate
+    carrier: str = "simulator"  # or "aws": the real client, honouring AWS_ENDPOINT_URL_PINPOINT_SMS_VOICE_V2
+    simulator: SimulatorSettings = field(default_factory=SimulatorSettings)
+    function_log_level: str = "WARNING"
+
+
+def _configure_environment(moto_url: str, settings: RuntimeSettings) -> None:
+    os.environ.pop("AWS_ENDPOINT_URL", None)  # would send the carrier to moto too
+    for service in MOTO_SERVICES:
+        os.environ[f"AWS_ENDPOINT_URL_{service}"] = moto_url
+    os.environ.setdefault("AWS_ACCESS_KEY_ID", "local")
+    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "local")
+    os.environ["AWS_DEFAULT_REGION"] = REGION
+    os.environ["AWS_REGION"] = REGION
+    os.environ["POWERTOOLS_TRACE_DISABLED"] = "true"
+    os.environ["POWERTOOLS_METRICS_DISABLED"] = "true"
+    os.environ["POWERTOOLS_DEV"] = "false"
+
+
+class LocalRuntime:
+    def __init__(self, settings: RuntimeSettings | None = None) -> None:
+        self.settings = settings or RuntimeSettings()
+        self.moto = MotoServer()
+        self.stop_event = threading.Event()
+        self.threads: list[threading.Thread] = []
+        self.simulator: CarrierSimulator | None = None
+        self.topology: Topology
+        self.provisioned: Provisioned
+        self.functions: dict[str, LocalFunction] = {}
+        self.pollers: list[QueuePoller] = []
+        self.tickers: list[Ticker] = []
+        self.front: HttpFront
+        self.demo: Demo
+
+    def start(self) -> None:
+        self.moto.start()
+        _configure_environment(self.moto.url, self.settings)
+        self.topology = read_topology(load_template())
+        if self.settings.carrier == "simulator":
+            # Before any session exists: sessions copy the built-in handlers when they are created.
+            self.simulator = CarrierSimulator(self.settings.simulator)
+            self.simulator.install()
+        session = boto3.Session()
+        dynamodb, sqs, sns = session.client("dynamodb"), session.client("sqs"), session.client("sns")
+        self.provisioned = provision(self.topology, dynamodb, sqs, sns)
+        if self.simulator is not None:
+            self.simulator.connect(event_destinations(self.topology, self.provisioned), sns_publisher(sns))
+        self._export_function_environments()
+        self.functions = {lid: LocalFunction(spec) for lid, spec in self.topology.functions.items()}
+        self.demo = seed_demo(
+            ConfigTable(session.resource("dynamodb").Table(self._table_env("CONFIG_TABLE")))
+        )
+        self._start_pollers(sqs)
+        self._start_tickers()
+        if self.simulator is not None:
+            self._spawn("carrier-receipts", self._pump_receipts)
+        gateway = Gateway(
+            self.topology, self.functions, local_routes={"/_local/carrier/messages": self._carrier_messages}
+        )
+        self.front = HttpFront(gateway, self.settings.host, self.settings.port)
+        self.front.start()
+
+    def stop(self) -> None:
+        self.stop_event.set()
+        self.front.stop()
+        for thread in self.threads:
+            thread.join(timeout=5)
+        self.moto.stop()
+
+    @property
+    def url(self) -> str:
+        return self.front.url
+
+    # ---- wiring ----
+
+    def _export_function_environments(self) -> None:
+        merged = shared_environment(self.topology, self.provisioned)
+        merged["POWERTOOLS_LOG_LEVEL"] = self.settings.function_log_level
+        os.environ.update(merged)
+
+    def _table_env(self, name: str) -> str:
+        return os.environ[name]
+
+    def _spawn(self, name: str, target: Any) -> None:
+        thread = threading.Thread(target=target, name=name, daemon=True)
+        thread.start()
+        self.threads.append(thread)
+
+    def _start_pollers(self, sqs: Any) -> None:
+        for mapping in self.topology.event_sources:
+            function = self.functions[mapping.function_id]
+            instances = (
+                self.settings.sender_instances
+                if function.spec.handler == SENDER_HANDLER
+                else self.settings.other_instances
+            )
+            if mapping.max_concurrency is not None:
+                instances = min(instances, mapping.max_concurrency)
+            for index in range(instances):
+                poller = QueuePoller(
+                    sqs,
+                    self.provisioned.queue_urls[mapping.queue_id],
+                    self.provisioned.arns[mapping.queue_id],
+                    function,
+                    mapping.batch_size,
+                    mapping.reports_item_failures,
+                    self.stop_event,
+                )
+                self.pollers.append(poller)
+                self._spawn(f"poller-{function.name}-{index}", poller.run)
+
+    def _start_tickers(self) -> None:
+        for schedule in self.topology.schedules:
+            every = self.settings.tick_seconds or schedule.every_seconds
+            ticker = Ticker(self.functions[schedule.function_id], every, self.stop_event)
+            self.tickers.append(ticker)
+            self._spawn(f"ticker-{schedule.logical_id}", ticker.run)
+
+    def _pump_receipts(self) -> None:
+        assert self.simulator is not None
+        while not self.stop_event.wait(0.05):
+            try:
+                self.simulator.pump()
+            except Exception:
+                log.exception("publishing delivery events failed")
+
+    def _carrier_messages(self, method: str, _: dict[str, Any] | None) -> tuple[int, Any]:
+        if self.simulator is None:
+            return 404, {"message": "the carrier simulator is off"}
+        records = [record.__dict__ for record in self.simulator.records]
+        return 200, {"throttled": self.simulator.throttled, "messages": records}

@@ -1,0 +1,113 @@
+"""One triggered message through the real handlers: API -> queue -> sender -> carrier -> receipt."""
+
+from __future__ import annotations
+
+from infra.constants import RECEIPTS_QUEUE_ID, SEND_DLQ_ID, SEND_QUEUE_ID
+from tests.integration.conftest import Platform
+
+TRIGGER = "/v1/triggers/payment_received"
+GOOD = {"contact_id": "contact-ada", "variables": {"company": "Demo Fiber", "amount": 4999}}
+
+
+def test_a_triggered_message_goes_from_pending_to_delivered(platform: Platform):
+    # GIVEN the demo tenant and an opted-in contact
+    # WHEN a trigger is posted
+    status, created = platform.call("POST", TRIGGER, GOOD)
+
+    # THEN it is accepted as Pending with its body, segments and price
+    assert status == 202, created
+    assert created["status"] == "Pending"
+    assert created["body"] == (
+        "Demo Fiber: thank you, we received your payment of $49.99.\n"
+        "Have a question? Call 416-555-0199. Email help@demo.example. Reply STOP to unsubscribe."
+    )
+    assert (created["encoding"], created["segments"], created["price_micros"]) == ("GSM", 1, 8_500)
+    assert platform.queue_depth(SEND_QUEUE_ID) == 1
+
+    # WHEN the sender drains the queue
+    platform.run_senders()
+    _, sent = platform.call("GET", f"/v1/messages/{created['id']}")
+    assert sent["status"] == "Sent"
+    assert [change["status"] for change in sent["history"]] == ["Pending", "In Progress", "Sent"]
+    (record,) = platform.simulator.records
+    assert record.destination == "+14165550123"
+    assert record.origination == platform.demo.sending_number
+    assert record.body == created["body"]
+    assert record.context == {"message_id": created["id"], "tenant_id": "demo-isp"}
+    assert platform.queue_depth(SEND_QUEUE_ID) == 0
+
+    # WHEN the carrier's delivery event arrives through SNS and the receipts queue
+    platform.deliver_receipts()
+    _, delivered = platform.call("GET", f"/v1/messages/{created['id']}")
+    assert delivered["status"] == "Delivered"
+    assert delivered["history"][-1]["status"] == "Delivered"
+
+
+def test_a_redelivered_queue_message_is_sent_once(platform: Platform):
+    status, created = platform.call("POST", TRIGGER, GOOD)
+    assert status == 202
+    body = f'{{"tenant_id": "demo-isp", "message_id": "{created["id"]}"}}'
+    # GIVEN the same send work queued a second time (SQS delivers at least once)
+    platform.session.client("sqs").send_message(QueueUrl=platform.queue_url(SEND_QUEUE_ID), MessageBody=body)
+
+    platform.run_senders()
+
+    assert len(platform.simulator.records) == 1
+    assert platform.queue_depth(SEND_QUEUE_ID) == 0
+
+
+def test_a_failed_delivery_records_the_reject_reason(platform: Platform):
+    platform.simulator.settings.fixed_outcomes["+14165550123"] = "TEXT_SPAM"
+    _, created = platform.call("POST", TRIGGER, GOOD)
+    platform.run_senders()
+    platform.deliver_receipts()
+
+    _, failed = platform.call("GET", f"/v1/messages/{created['id']}")
+    assert (failed["status"], failed["reject_reason"]) == ("Failed", "spam")
+
+
+def test_a_throttled_send_stays_queued_and_pending(platform: Platform):
+    # GIVEN a sending number whose one part per second is already used
+    platform.simulator.settings.parts_per_second[platform.demo.sending_number] = 1
+    _, first = platform.call("POST", TRIGGER, GOOD)
+    _, second = platform.call("POST", TRIGGER, GOOD)
+
+    poller = platform.poller(SEND_QUEUE_ID, "sender")
+    poller.poll_once()
+
+    statuses = sorted(platform.call("GET", f"/v1/messages/{m['id']}")[1]["status"] for m in (first, second))
+    assert statuses == ["Pending", "Sent"]
+    assert platform.simulator.throttled == 1
+    # The throttled one was reported as a batch item failure: still on the queue, not in the DLQ.
+    assert platform.queue_depth(SEND_QUEUE_ID) == 1
+    assert platform.queue_depth(SEND_DLQ_ID) == 0
+
+
+def test_a_carrier_rejection_fails_the_message_without_retry(platform: Platform):
+    platform.simulator.settings.opted_out.add("+14165550123")
+    _, created = platform.call("POST", TRIGGER, GOOD)
+    platform.run_senders()
+
+    _, failed = platform.call("GET", f"/v1/messages/{created['id']}")
+    assert (failed["status"], failed["reject_reason"]) == ("Failed", "opted out")
+    assert platform.queue_depth(SEND_QUEUE_ID) == 0
+
+
+def test_receipts_that_come_twice_or_late_change_nothing(platform: Platform):
+    _, created = platform.call("POST", TRIGGER, GOOD)
+    platform.run_senders()
+    platform.deliver_receipts()
+    sqs = platform.session.client("sqs")
+    late = (
+        '{"eventType": "TEXT_CARRIER_UNREACHABLE", "context": {"message_id": "%s", "tenant_id": "demo-isp"}}'
+        % created["id"]
+    )
+    duplicate = '{"eventType": "TEXT_DELIVERED", "context": {"message_id": "%s"}}' % created["id"]
+    for body in (late, duplicate):
+        sqs.send_message(QueueUrl=platform.queue_url(RECEIPTS_QUEUE_ID), MessageBody=body)
+    platform.deliver_receipts()
+
+    _, message = platform.call("GET", f"/v1/messages/{created['id']}")
+    assert message["status"] == "Delivered"
+    assert [change["status"] for change in message["history"]].count("Delivered") == 1
+    assert platform.queue_depth(RECEIPTS_QUEUE_ID) == 0

@@ -28,11 +28,11 @@ DELIVERY_EVENTS_TOPIC_ID = "DeliveryEventsTopic"
 # Queue behaviour, shared with the local pollers so both behave alike.
 SEND_BATCH_SIZE = 10
 SEND_MAX_RECEIVES = 5
-SEND_VISIBILITY_SECONDS = 60
+SEND_VISIBILITY_SECONDS = 180  # six times the sender's timeout, as AWS advises for SQS event sources
 SENDER_MAX_CONCURRENCY = 10
 RECEIPTS_BATCH_SIZE = 10
 RECEIPTS_MAX_RECEIVES = 5
-RECEIPTS_VISIBILITY_SECONDS = 60
+RECEIPTS_VISIBILITY_SECONDS = 180
 
 OUTPUT_API_URL = "ApiUrl"
 OUTPUT_SMS_CONFIGURATION_SET = "SmsConfigurationSet"

@@ -80,7 +80,7 @@ class Receipts(Construct):
             handler="functions.handlers.receipts.lambda_handler",
             description="Applies carrier delivery events to messages",
             environment={"MESSAGES_TABLE": messages_table.table_name},
-            timeout=Duration.seconds(RECEIPTS_VISIBILITY_SECONDS // 2),
+            timeout=Duration.seconds(RECEIPTS_VISIBILITY_SECONDS // 6),
         )
         messages_table.grant_read_write_data(self.function.role)
         acknowledge_index_access(self.function.role, messages_table)

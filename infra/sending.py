@@ -69,7 +69,7 @@ class Sending(Construct):
                 "MESSAGES_TABLE": messages_table.table_name,
                 "SMS_CONFIGURATION_SET": configuration_set_name,
             },
-            timeout=Duration.seconds(SEND_VISIBILITY_SECONDS // 2),
+            timeout=Duration.seconds(SEND_VISIBILITY_SECONDS // 6),
         )
         messages_table.grant_read_write_data(self.sender.role)
         acknowledge_index_access(self.sender.role, messages_table)

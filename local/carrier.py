@@ -99,7 +99,7 @@ class CarrierSimulator:
         BUILTIN_HANDLERS[:] = [entry for entry in BUILTIN_HANDLERS if entry[1] != self._before_call]
 
     def connect(self, destinations: dict[str, list[tuple[str, list[str]]]], sink: EventSink) -> None:
-        """Where delivery events go: configuration set name -> [(topic ARN, event types)], published by sink."""
+        """Where delivery events go: configuration set -> [(topic ARN, event types)], published by sink."""
         self._destinations = destinations
         self._sink = sink
 

@@ -14,6 +14,8 @@ import boto3
 import moto  # import before creating clients, so they carry moto's hooks
 import pytest
 
+from functions.dal.config import ConfigTable
+from infra.constants import RECEIPTS_QUEUE_ID, SEND_QUEUE_ID
 from local.carrier import CarrierSimulator, SimulatorSettings, sns_publisher
 from local.demo import DEMO_API_KEY, Demo, seed_demo
 from local.http_front import Gateway
@@ -21,9 +23,6 @@ from local.lambda_runtime import LocalFunction, QueuePoller
 from local.provision import Provisioned, event_destinations, provision, shared_environment
 from local.template import load_template
 from local.topology import Topology, read_topology
-
-from functions.dal.config import ConfigTable
-from infra.constants import RECEIPTS_QUEUE_ID, SEND_QUEUE_ID
 
 
 @dataclass

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from infra.constants import RECEIPTS_QUEUE_ID, SEND_DLQ_ID, SEND_QUEUE_ID
 from tests.integration.conftest import Platform
 
@@ -98,11 +100,9 @@ def test_receipts_that_come_twice_or_late_change_nothing(platform: Platform):
     platform.run_senders()
     platform.deliver_receipts()
     sqs = platform.session.client("sqs")
-    late = (
-        '{"eventType": "TEXT_CARRIER_UNREACHABLE", "context": {"message_id": "%s", "tenant_id": "demo-isp"}}'
-        % created["id"]
-    )
-    duplicate = '{"eventType": "TEXT_DELIVERED", "context": {"message_id": "%s"}}' % created["id"]
+    context = {"message_id": created["id"], "tenant_id": "demo-isp"}
+    late = json.dumps({"eventType": "TEXT_CARRIER_UNREACHABLE", "context": context})
+    duplicate = json.dumps({"eventType": "TEXT_DELIVERED", "context": context})
     for body in (late, duplicate):
         sqs.send_message(QueueUrl=platform.queue_url(RECEIPTS_QUEUE_ID), MessageBody=body)
     platform.deliver_receipts()

@@ -1,0 +1,198 @@
+"""The stack's resources, their wiring and the scope of each function's role."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from aws_cdk.assertions import Match
+
+from infra.constants import SEND_MAX_RECEIVES, SENDER_MAX_CONCURRENCY
+
+HANDLERS = {"api", "authorizer", "sender", "receipts", "release"}
+
+
+def resources(template_json: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
+    return {lid: res for lid, res in template_json["Resources"].items() if res["Type"] == kind}
+
+
+def function_id(template_json: dict[str, Any], module: str) -> str:
+    (found,) = [
+        lid
+        for lid, res in resources(template_json, "AWS::Lambda::Function").items()
+        if res["Properties"]["Handler"] == f"functions.handlers.{module}.lambda_handler"
+    ]
+    return found
+
+
+def role_statements(template_json: dict[str, Any], module: str) -> list[dict[str, Any]]:
+    role = template_json["Resources"][function_id(template_json, module)]["Properties"]["Role"]["Fn::GetAtt"][
+        0
+    ]
+    statements = []
+    for policy in resources(template_json, "AWS::IAM::Policy").values():
+        if {"Ref": role} in policy["Properties"]["Roles"]:
+            statements.extend(policy["Properties"]["PolicyDocument"]["Statement"])
+    return statements
+
+
+def actions(statements: list[dict[str, Any]]) -> set[str]:
+    found: set[str] = set()
+    for statement in statements:
+        value = statement["Action"]
+        found.update([value] if isinstance(value, str) else value)
+    return found
+
+
+def test_every_function_runs_python_on_arm64_with_the_shared_layer(template_json):
+    functions = resources(template_json, "AWS::Lambda::Function")
+    handlers = {res["Properties"]["Handler"].split(".")[2] for res in functions.values()}
+    assert handlers == HANDLERS
+    codes = {json.dumps(res["Properties"]["Code"]) for res in functions.values()}
+    assert len(codes) == 1, "one asset for all function code"
+    for res in functions.values():
+        props = res["Properties"]
+        assert props["Runtime"].startswith("python3.1")
+        assert props["Architectures"] == ["arm64"]
+        assert len(props["Layers"]) == 1
+        assert props["TracingConfig"] == {"Mode": "Active"}
+
+
+def test_each_function_has_its_own_role_and_no_managed_policies(template_json):
+    functions = resources(template_json, "AWS::Lambda::Function").values()
+    roles = [res["Properties"]["Role"]["Fn::GetAtt"][0] for res in functions]
+    assert len(set(roles)) == len(roles)
+    for role_id in roles:
+        assert "ManagedPolicyArns" not in template_json["Resources"][role_id]["Properties"]
+
+
+def test_tables_are_on_demand_with_point_in_time_recovery(template, template_json):
+    tables = resources(template_json, "AWS::DynamoDB::GlobalTable")
+    assert len(tables) == 2
+    for res in tables.values():
+        assert res["Properties"]["BillingMode"] == "PAY_PER_REQUEST"
+        assert res["Properties"]["Replicas"][0]["PointInTimeRecoverySpecification"] == {
+            "PointInTimeRecoveryEnabled": True
+        }
+    template.has_resource_properties(
+        "AWS::DynamoDB::GlobalTable",
+        {
+            "KeySchema": [{"AttributeName": "message_id", "KeyType": "HASH"}],
+            "TimeToLiveSpecification": {"AttributeName": "expires_at", "Enabled": True},
+            "GlobalSecondaryIndexes": Match.array_with(
+                [
+                    Match.object_like({"IndexName": "by_tenant"}),
+                    Match.object_like({"IndexName": "by_release"}),
+                ]
+            ),
+        },
+    )
+
+
+def test_the_send_queue_has_a_dlq_and_feeds_the_sender_with_partial_failures(template_json):
+    sender = function_id(template_json, "sender")
+    (mapping,) = [
+        res["Properties"]
+        for res in resources(template_json, "AWS::Lambda::EventSourceMapping").values()
+        if res["Properties"]["FunctionName"] == {"Ref": sender}
+    ]
+    assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert mapping["ScalingConfig"] == {"MaximumConcurrency": SENDER_MAX_CONCURRENCY}
+    queue_id = mapping["EventSourceArn"]["Fn::GetAtt"][0]
+    queue = template_json["Resources"][queue_id]["Properties"]
+    assert queue["RedrivePolicy"]["maxReceiveCount"] == SEND_MAX_RECEIVES
+    dlq_id = queue["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"][0]
+    assert template_json["Resources"][dlq_id]["Type"] == "AWS::SQS::Queue"
+    timeout = template_json["Resources"][sender]["Properties"]["Timeout"]
+    assert queue["VisibilityTimeout"] >= 6 * timeout
+
+
+def test_delivery_events_flow_from_the_configuration_set_to_the_receipts_function(template_json):
+    (config_set,) = resources(template_json, "AWS::SMSVOICE::ConfigurationSet").values()
+    (destination,) = config_set["Properties"]["EventDestinations"]
+    topic_id = destination["SnsDestination"]["TopicArn"]["Ref"]
+    assert "TEXT_DELIVERED" in destination["MatchingEventTypes"]
+    (subscription,) = resources(template_json, "AWS::SNS::Subscription").values()
+    assert subscription["Properties"]["TopicArn"] == {"Ref": topic_id}
+    assert subscription["Properties"]["RawMessageDelivery"] is True
+    queue_id = subscription["Properties"]["Endpoint"]["Fn::GetAtt"][0]
+    receipts = function_id(template_json, "receipts")
+    assert any(
+        res["Properties"]["EventSourceArn"] == {"Fn::GetAtt": [queue_id, "Arn"]}
+        and res["Properties"]["FunctionName"] == {"Ref": receipts}
+        for res in resources(template_json, "AWS::Lambda::EventSourceMapping").values()
+    )
+    sender_env = template_json["Resources"][function_id(template_json, "sender")]["Properties"]["Environment"]
+    assert sender_env["Variables"]["SMS_CONFIGURATION_SET"] == {
+        "Ref": next(iter(resources(template_json, "AWS::SMSVOICE::ConfigurationSet")))
+    }
+
+
+def test_the_release_function_runs_every_minute(template_json):
+    (schedule,) = resources(template_json, "AWS::Scheduler::Schedule").values()
+    assert schedule["Properties"]["ScheduleExpression"] == "rate(1 minute)"
+    assert schedule["Properties"]["Target"]["Arn"] == {
+        "Fn::GetAtt": [function_id(template_json, "release"), "Arn"]
+    }
+
+
+def test_the_http_api_checks_keys_except_on_the_openapi_document(template_json):
+    (authorizer,) = resources(template_json, "AWS::ApiGatewayV2::Authorizer").values()
+    assert authorizer["Properties"]["AuthorizerType"] == "REQUEST"
+    assert authorizer["Properties"]["EnableSimpleResponses"] is True
+    assert function_id(template_json, "authorizer") in json.dumps(authorizer["Properties"]["AuthorizerUri"])
+    routes = {
+        res["Properties"]["RouteKey"]: res["Properties"]
+        for res in resources(template_json, "AWS::ApiGatewayV2::Route").values()
+    }
+    assert routes["ANY /{proxy+}"]["AuthorizationType"] == "CUSTOM"
+    assert routes["GET /v1/openapi.json"]["AuthorizationType"] == "NONE"
+    (stage,) = resources(template_json, "AWS::ApiGatewayV2::Stage").values()
+    assert "AccessLogSettings" in stage["Properties"]
+
+
+def test_roles_are_least_privilege(template_json):
+    table_ids = {lid for lid in resources(template_json, "AWS::DynamoDB::GlobalTable")}
+    config_table = next(lid for lid in table_ids if "Config" in lid)
+
+    sender = role_statements(template_json, "sender")
+    assert "sms-voice:SendTextMessage" in actions(sender)
+    assert config_table not in json.dumps(sender), "the sender never reads tenant configuration"
+    assert not any(action.startswith("sqs:Send") for action in actions(sender))
+
+    authorizer = role_statements(template_json, "authorizer")
+    assert not any(
+        a.startswith("dynamodb:") and ("Put" in a or "Update" in a or "Delete" in a or "Write" in a)
+        for a in actions(authorizer)
+    )
+    assert "sms-voice:SendTextMessage" not in actions(authorizer)
+
+    api = role_statements(template_json, "api")
+    assert "sms-voice:SendTextMessage" not in actions(api)
+    assert "sqs:SendMessage" in actions(api)
+
+    for module in HANDLERS:
+        for statement in role_statements(template_json, module):
+            if statement["Resource"] == "*":
+                assert set(actions([statement])) <= {"xray:PutTraceSegments", "xray:PutTelemetryRecords"}
+
+
+def test_cfn_lint_accepts_the_template(template_json, tmp_path: Path):
+    path = tmp_path / "template.json"
+    path.write_text(json.dumps(template_json))
+    root = Path(__file__).resolve().parents[2]
+    result = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "cfn-lint"),
+            "--config-file",
+            str(root / ".cfnlintrc.yaml"),
+            str(path),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr

@@ -1,0 +1,101 @@
+"""The local runtime's Lambda emulation behaves like Lambda's SQS event source mapping."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+
+import boto3
+import moto
+import pytest
+
+from local.lambda_runtime import LocalFunction, QueuePoller, Ticker
+from local.topology import FunctionSpec
+from tests.integration import fake_handlers
+
+
+def function(name: str) -> LocalFunction:
+    spec = FunctionSpec(
+        logical_id=name,
+        handler=f"tests.integration.fake_handlers.{name}",
+        environment={},
+        timeout_seconds=3,
+        memory_mb=128,
+    )
+    return LocalFunction(spec)
+
+
+@pytest.fixture
+def sqs():
+    with moto.mock_aws():
+        fake_handlers.CALLS.clear()
+        yield boto3.client("sqs")
+
+
+def queue_pair(sqs, max_receives: int = 2) -> tuple[str, str, str]:
+    dlq = sqs.create_queue(QueueName="dlq")["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    redrive = json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": max_receives})
+    url = sqs.create_queue(QueueName="work", Attributes={"VisibilityTimeout": "0", "RedrivePolicy": redrive})[
+        "QueueUrl"
+    ]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    return url, arn, dlq
+
+
+def depth(sqs, url: str) -> int:
+    attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])
+    return int(attributes["Attributes"]["ApproximateNumberOfMessages"])
+
+
+def test_failed_items_are_retried_then_moved_to_the_dlq(sqs):
+    url, arn, dlq = queue_pair(sqs, max_receives=2)
+    sqs.send_message(QueueUrl=url, MessageBody="poison")
+    poller = QueuePoller(sqs, url, arn, function("fail_every_item"), 10, True, threading.Event())
+
+    while poller.poll_once():
+        pass
+
+    assert len(fake_handlers.CALLS) == 2  # received twice, then SQS redrove it
+    assert depth(sqs, url) == 0
+    assert depth(sqs, dlq) == 1
+    record = fake_handlers.CALLS[0]["Records"][0]
+    assert (record["body"], record["eventSource"], record["eventSourceARN"]) == ("poison", "aws:sqs", arn)
+
+
+def test_successful_items_are_deleted_in_batches(sqs):
+    url, arn, dlq = queue_pair(sqs)
+    for index in range(25):
+        sqs.send_message(QueueUrl=url, MessageBody=str(index))
+    poller = QueuePoller(sqs, url, arn, function("succeed"), 10, True, threading.Event())
+
+    while poller.poll_once():
+        pass
+
+    assert sum(len(call["Records"]) for call in fake_handlers.CALLS) == 25
+    assert max(len(call["Records"]) for call in fake_handlers.CALLS) <= 10
+    assert depth(sqs, url) == depth(sqs, dlq) == 0
+
+
+def test_a_handler_that_raises_fails_the_whole_batch(sqs):
+    url, arn, dlq = queue_pair(sqs, max_receives=1)
+    sqs.send_message(QueueUrl=url, MessageBody="a")
+    poller = QueuePoller(sqs, url, arn, function("raise_error"), 10, True, threading.Event())
+
+    while poller.poll_once():
+        pass
+
+    assert depth(sqs, dlq) == 1
+
+
+def test_the_ticker_invokes_its_function_on_schedule_and_stops():
+    stop = threading.Event()
+    ticker = Ticker(function("succeed"), every_seconds=0.05, stop=stop)
+    thread = threading.Thread(target=ticker.run)
+    thread.start()
+    time.sleep(0.3)
+    stop.set()
+    thread.join(timeout=1)
+    assert not thread.is_alive()
+    assert 3 <= ticker.runs <= 7

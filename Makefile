@@ -1,0 +1,53 @@
+# The README's commands. Each target installs what it needs on a fresh clone.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STACK := OutboundSms
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: install run test lint unit integration infra e2e synth deploy bench clean
+
+install: $(BIN)/.installed
+
+$(BIN)/.installed: requirements.lock
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements.lock
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+## make run: the whole service on this machine (ARGS="--port 9000 --sender-instances 4" to tune)
+run: $(BIN)/.installed
+	$(BIN)/python -m local $(ARGS)
+
+## make test: lint, types, then every test suite (unit, integration, infra, e2e)
+test: $(BIN)/.installed lint
+	$(BIN)/python -m pytest
+
+lint: $(BIN)/.installed
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy functions local infra app.py
+
+unit integration infra e2e: $(BIN)/.installed
+	$(BIN)/python -m pytest tests/$@
+
+## make synth: the CloudFormation template (cdk-nag runs inside synth), then cfn-lint on it
+synth: $(BIN)/.installed node_modules/.installed
+	npx cdk synth --quiet
+	$(BIN)/cfn-lint cdk.out/$(STACK).template.json
+
+## make deploy: needs AWS credentials and a bootstrapped account (npx cdk bootstrap)
+deploy: $(BIN)/.installed node_modules/.installed
+	npx cdk deploy $(STACK)
+
+bench: $(BIN)/.installed
+	@ls bench/*.py >/dev/null 2>&1 && for script in bench/*.py; do $(BIN)/python $$script; done || echo "no benchmarks yet"
+
+clean:
+	rm -rf $(VENV) node_modules cdk.out .local .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,81 @@
+"""Start the local runtime as a user does (python -m local), in its own process, and talk HTTP to it."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+DEMO_KEY = "sms_local_demo_key_for_the_local_runtime_only"
+STARTUP_SECONDS = 120  # the first run synthesizes the template
+
+
+@dataclass
+class Response:
+    status: int
+    headers: dict[str, str]
+    body: Any
+
+
+@dataclass
+class LocalService:
+    url: str
+    process: subprocess.Popen[str]
+
+    def call(
+        self, method: str, path: str, body: Any = None, key: str | None = DEMO_KEY, raw: bytes | None = None
+    ) -> Response:
+        data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
+        request = urllib.request.Request(self.url + path, data=data, method=method)
+        request.add_header("content-type", "application/json")
+        if key:
+            request.add_header("authorization", f"Bearer {key}")
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                status, headers, payload = response.status, dict(response.headers), response.read()
+        except urllib.error.HTTPError as error:
+            status, headers, payload = error.code, dict(error.headers), error.read()
+        return Response(
+            status, {k.lower(): v for k, v in headers.items()}, json.loads(payload) if payload else None
+        )
+
+
+@pytest.fixture(scope="session")
+def service() -> Iterator[LocalService]:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "local", "--port", "0", "--receipt-delay", "0.2", "--tick-seconds", "1"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    assert process.stdout is not None
+    deadline = time.monotonic() + STARTUP_SECONDS
+    url = None
+    seen = []
+    while time.monotonic() < deadline and url is None:
+        line = process.stdout.readline()
+        if not line:
+            break
+        seen.append(line)
+        if line.startswith("Listening on "):
+            url = line.removeprefix("Listening on ").strip()
+    if url is None:
+        process.kill()
+        pytest.fail("the local runtime did not start:\n" + "".join(seen))
+    yield LocalService(url=url, process=process)
+    process.send_signal(signal.SIGINT)
+    output, _ = process.communicate(timeout=20)
+    assert process.returncode == 0, output
+    assert "Stopped." in output

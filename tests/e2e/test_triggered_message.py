@@ -1,0 +1,83 @@
+"""The README's flow, over HTTP, against `python -m local`: POST a trigger and watch it be delivered."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from tests.e2e.conftest import LocalService
+
+pytestmark = pytest.mark.e2e
+
+PAYMENT = {"contact_id": "contact-ada", "variables": {"company": "Demo Fiber", "amount": 4999}}
+
+
+def wait_for(
+    service: LocalService, message_id: str, status: str, timeout: float = 20.0
+) -> tuple[dict, set[str]]:
+    seen: set[str] = set()
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        message = service.call("GET", f"/v1/messages/{message_id}").body
+        seen.add(message["status"])
+        if message["status"] == status:
+            return message, seen
+        time.sleep(0.05)
+    pytest.fail(f"{message_id} never reached {status}; saw {seen}")
+
+
+@pytest.mark.parametrize("attempt", ["cold", "warm"])
+def test_a_triggered_message_is_delivered_end_to_end(service: LocalService, attempt: str):
+    started = time.monotonic()
+    created = service.call("POST", "/v1/triggers/payment_received", PAYMENT)
+    assert created.status == 202, created.body
+    assert created.body["status"] == "Pending"
+
+    message, _ = wait_for(service, created.body["id"], "Delivered")
+    elapsed = time.monotonic() - started
+    print(f"\nPOST to Delivered ({attempt}): {elapsed * 1000:.0f} ms")
+
+    assert [change["status"] for change in message["history"]] == [
+        "Pending",
+        "In Progress",
+        "Sent",
+        "Delivered",
+    ]
+    assert message["body"].startswith("Demo Fiber: thank you, we received your payment of $49.99.")
+    assert message["body"].endswith("Reply STOP to unsubscribe.")
+    carrier = service.call("GET", "/_local/carrier/messages", key=None).body
+    sent = [m for m in carrier["messages"] if m["context"].get("message_id") == created.body["id"]]
+    assert len(sent) == 1
+    assert sent[0]["destination"] == "+14165550123"
+    assert sent[0]["body"] == message["body"]
+
+
+def test_the_log_lists_the_message(service: LocalService):
+    created = service.call("POST", "/v1/triggers/ticket_created", {
+        "contact_id": "contact-grace", "variables": {"company": "Demo Fiber", "ticket_number": "4242"},
+    })  # fmt: skip
+    assert created.status == 202
+    listed = service.call("GET", "/v1/messages?limit=5").body["items"]
+    assert created.body["id"] in [item["id"] for item in listed]
+
+
+def test_bad_input_is_a_problem_document(service: LocalService):
+    malformed = service.call("POST", "/v1/triggers/payment_received", raw=b"{nope")
+    assert malformed.status == 400
+    assert malformed.headers["content-type"] == "application/problem+json"
+    assert malformed.body["field"] == "body"
+
+    missing = service.call("POST", "/v1/triggers/payment_received", {"variables": {}})
+    assert missing.status == 422
+    assert missing.body["field"] == "body.contact_id"
+
+    unknown = service.call("GET", "/v1/no-such-thing")
+    assert unknown.status == 404
+    assert unknown.body["title"] == "Not found"
+
+
+def test_the_gateway_refuses_missing_and_wrong_keys(service: LocalService):
+    assert service.call("GET", "/v1/messages", key=None).status == 401
+    assert service.call("GET", "/v1/messages", key="sms_wrong").status == 403
+    assert service.call("GET", "/v1/openapi.json", key=None).status == 200

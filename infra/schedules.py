@@ -52,7 +52,7 @@ class ReleaseSchedule(Construct):
             description="Release held messages",
             target=targets.LambdaInvoke(self.release.function, retry_attempts=0, role=invoker),
         )
-        function_id = Stack.of(self).get_logical_id(self.release.function.node.default_child)  # type: ignore[arg-type]
+        function_id = Stack.of(self).get_logical_id(self.release.function.node.default_child)
         acknowledge_wildcard(
             invoker, f"<{function_id}.Arn>:*", "Invoking the release function's versions and aliases."
         )

@@ -17,7 +17,7 @@ from infra.storage import Storage
 
 class SmsPlatformStack(Stack):
     def __init__(self, scope: Construct, construct_id: str, **kwargs: object) -> None:
-        super().__init__(scope, construct_id, **kwargs)  # type: ignore[arg-type]
+        super().__init__(scope, construct_id, **kwargs)
         storage = Storage(self, "Storage")
         shared = FunctionCode(self, "FunctionCode", layer=DependencyLayer(self, "Dependencies").layer)
         receipts = Receipts(self, "Receipts", shared=shared, messages_table=storage.messages_table)

@@ -21,7 +21,7 @@ def _table(scope: Construct, construct_id: str, **keys: object) -> dynamodb.Tabl
         ),
         deletion_protection=False,
         removal_policy=RemovalPolicy.RETAIN,
-        **keys,  # type: ignore[arg-type]
+        **keys,
     )
 
 

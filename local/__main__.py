@@ -18,6 +18,13 @@ def parse_args(argv: list[str]) -> RuntimeSettings:
     parser.add_argument("--port", type=int, default=8000, help="0 picks a free port")
     parser.add_argument("--sender-instances", type=int, default=2, help="concurrent sender instances")
     parser.add_argument(
+        "--instances",
+        action="append",
+        default=[],
+        metavar="FUNCTION=N",
+        help="concurrent instances of a queue's function, e.g. receipts=2 (repeatable)",
+    )
+    parser.add_argument(
         "--tick-seconds", type=float, default=None, help="schedule period (default: its rate)"
     )
     parser.add_argument("--carrier", choices=["simulator", "aws"], default="simulator")
@@ -29,10 +36,16 @@ def parse_args(argv: list[str]) -> RuntimeSettings:
     )
     parser.add_argument("--log-level", default="WARNING", help="the functions' log level")
     args = parser.parse_args(argv)
+    instances = {"sender": args.sender_instances}
+    for item in args.instances:
+        name, _, count = item.partition("=")
+        if not count.isdigit() or int(count) < 1:
+            parser.error(f"--instances wants FUNCTION=N with N >= 1, not {item!r}")
+        instances[name] = int(count)
     return RuntimeSettings(
         host=args.host,
         port=args.port,
-        sender_instances=args.sender_instances,
+        instances=instances,
         tick_seconds=args.tick_seconds,
         carrier=args.carrier,
         simulator=SimulatorSettings(

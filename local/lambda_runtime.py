@@ -46,6 +46,11 @@ class LocalFunction:
     def name(self) -> str:
         return self.spec.logical_id
 
+    @property
+    def module_name(self) -> str:
+        """The handler's module, without its package: functions.handlers.sender.lambda_handler -> sender."""
+        return self.spec.handler.rsplit(".", 2)[-2]
+
     def _load(self) -> Callable[[dict[str, Any], Any], Any]:
         if self._handler is None:
             module_name, attribute = self.spec.handler.rsplit(".", 1)

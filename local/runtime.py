@@ -23,15 +23,14 @@ from local.topology import Topology, read_topology
 log = logging.getLogger("local")
 # Services the local runtime serves from moto; the carrier (pinpoint-sms-voice-v2) is not among them.
 MOTO_SERVICES = ("DYNAMODB", "SQS", "SNS", "SCHEDULER", "EVENTBRIDGE")
-SENDER_HANDLER = "functions.handlers.sender.lambda_handler"
 
 
 @dataclass
 class RuntimeSettings:
     host: str = "127.0.0.1"
     port: int = 8000
-    sender_instances: int = 2  # concurrent sender "Lambda instances"
-    other_instances: int = 1  # for every other queue's function
+    # Concurrent "Lambda instances" polling each queue, by handler module (sender, receipts...); default 1.
+    instances: dict[str, int] = field(default_factory=lambda: {"sender": 2})
     tick_seconds: float | None = None  # default: each schedule's own rate
     carrier: str = "simulator"  # or "aws": the real client, honouring AWS_ENDPOINT_URL_PINPOINT_SMS_VOICE_V2
     simulator: SimulatorSettings = field(default_factory=SimulatorSettings)
@@ -123,11 +122,7 @@ class LocalRuntime:
     def _start_pollers(self, sqs: Any) -> None:
         for mapping in self.topology.event_sources:
             function = self.functions[mapping.function_id]
-            instances = (
-                self.settings.sender_instances
-                if function.spec.handler == SENDER_HANDLER
-                else self.settings.other_instances
-            )
+            instances = self.settings.instances.get(function.module_name, 1)
             if mapping.max_concurrency is not None:
                 instances = min(instances, mapping.max_concurrency)
             for index in range(instances):

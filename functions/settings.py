@@ -28,6 +28,8 @@ class AuthorizerSettings(_FromEnvironment):
 class ApiSettings(_FromEnvironment):
     config_table: str = Field(alias="CONFIG_TABLE")
     messages_table: str = Field(alias="MESSAGES_TABLE")
+    opt_outs_table: str = Field(alias="OPT_OUTS_TABLE")
+    idempotency_table: str = Field(alias="IDEMPOTENCY_TABLE")
     send_queue_url: str = Field(alias="SEND_QUEUE_URL")
 
 

@@ -42,6 +42,8 @@ class Api(Construct):
         shared: FunctionCode,
         config_table: dynamodb.ITableV2,
         messages_table: dynamodb.ITableV2,
+        opt_outs_table: dynamodb.ITableV2,
+        idempotency_table: dynamodb.ITableV2,
         send_queue: sqs.IQueue,
     ) -> None:
         super().__init__(scope, construct_id)
@@ -55,6 +57,7 @@ class Api(Construct):
             timeout=Duration.seconds(10),
         )
         config_table.grant_read_data(self.authorizer_function.role)
+        acknowledge_index_access(self.authorizer_function.role, config_table)
 
         self.api_function = ServiceFunction(
             self,
@@ -65,10 +68,15 @@ class Api(Construct):
             environment={
                 "CONFIG_TABLE": config_table.table_name,
                 "MESSAGES_TABLE": messages_table.table_name,
+                "OPT_OUTS_TABLE": opt_outs_table.table_name,
+                "IDEMPOTENCY_TABLE": idempotency_table.table_name,
                 "SEND_QUEUE_URL": send_queue.queue_url,
             },
         )
         config_table.grant_read_write_data(self.api_function.role)
+        acknowledge_index_access(self.api_function.role, config_table)
+        opt_outs_table.grant_read_write_data(self.api_function.role)
+        idempotency_table.grant_read_write_data(self.api_function.role)
         messages_table.grant_read_write_data(self.api_function.role)
         acknowledge_index_access(self.api_function.role, messages_table)
         send_queue.grant_send_messages(self.api_function.role)

@@ -19,6 +19,8 @@ LAYER_PLATFORM = "manylinux2014_aarch64"
 # Logical ids the local runtime looks up in the synthesized template.
 CONFIG_TABLE_ID = "ConfigTable"
 MESSAGES_TABLE_ID = "MessagesTable"
+OPT_OUTS_TABLE_ID = "OptOutsTable"
+IDEMPOTENCY_TABLE_ID = "IdempotencyTable"
 SEND_QUEUE_ID = "SendQueue"
 SEND_DLQ_ID = "SendDeadLetterQueue"
 RECEIPTS_QUEUE_ID = "ReceiptsQueue"

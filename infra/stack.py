@@ -35,6 +35,8 @@ class SmsPlatformStack(Stack):
             shared=shared,
             config_table=storage.config_table,
             messages_table=storage.messages_table,
+            opt_outs_table=storage.opt_outs_table,
+            idempotency_table=storage.idempotency_table,
             send_queue=sending.queue,
         )
         ReleaseSchedule(

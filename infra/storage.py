@@ -6,7 +6,7 @@ from aws_cdk import RemovalPolicy
 from aws_cdk import aws_dynamodb as dynamodb
 from constructs import Construct
 
-from infra.constants import CONFIG_TABLE_ID, MESSAGES_TABLE_ID
+from infra.constants import CONFIG_TABLE_ID, IDEMPOTENCY_TABLE_ID, MESSAGES_TABLE_ID, OPT_OUTS_TABLE_ID
 
 S = dynamodb.AttributeType.STRING
 
@@ -34,6 +34,25 @@ class Storage(Construct):
             CONFIG_TABLE_ID,
             partition_key=dynamodb.Attribute(name="pk", type=S),
             sort_key=dynamodb.Attribute(name="sk", type=S),
+        )
+        self.config_table.add_global_secondary_index(
+            index_name="by_entity",
+            partition_key=dynamodb.Attribute(name="gsi1pk", type=S),
+            sort_key=dynamodb.Attribute(name="gsi1sk", type=S),
+        )
+        # Opted-out numbers per scope (functions/dal/opt_outs.py).
+        self.opt_outs_table = _table(
+            self,
+            OPT_OUTS_TABLE_ID,
+            partition_key=dynamodb.Attribute(name="scope", type=S),
+            sort_key=dynamodb.Attribute(name="phone_number", type=S),
+        )
+        # Powertools idempotency records for retried API calls; they expire on their own.
+        self.idempotency_table = _table(
+            self,
+            IDEMPOTENCY_TABLE_ID,
+            partition_key=dynamodb.Attribute(name="id", type=S),
+            time_to_live_attribute="expiration",
         )
         # Every message and its status history (functions/dal/messages.py).
         self.messages_table = _table(

@@ -1,77 +1,310 @@
 """The Config table: tenants and everything a tenant configures, plus API keys.
 
-Keys and access patterns (``pk``, ``sk``):
-- ``TENANT#<id>`` / ``TENANT``: a tenant's settings.
-- ``TENANT#<id>`` / ``DEPARTMENT#<id>``: a department (phone and email for signatures).
-- ``TENANT#<id>`` / ``SIGNATURE#<id>``: a signature; the tenant's signatures by ``begins_with``.
-- ``TENANT#<id>`` / ``CONTACT#<id>``: a contact with its phone numbers.
+Keys and access patterns (``pk``, ``sk``; GSI ``by_entity`` on ``gsi1pk``, ``gsi1sk``):
+- ``TENANT#<id>`` / ``TENANT``: a tenant's settings, its signature defaults and phone number types.
+- ``TENANT#<id>`` / ``COMPANY#<id>``, ``DEPARTMENT#<id>``: companies and their departments.
+- ``TENANT#<id>`` / ``SIGNATURE#<id>``: a signature; ``SIGNATURE_NAME#<name>`` holds its name, so names
+  are unique per tenant (written in one transaction with the signature).
+- ``TENANT#<id>`` / ``CONTACT#<id>``: a contact with its numbers. ``by_entity``:
+  ``TENANT#<id>#ENTITY#<type>#<entity id>`` / ``CONTACT#<id>``: the contacts of an account or site.
+- ``TENANT#<id>`` / ``TEMPLATE#<id>``: a tenant-authored template. ``by_entity``:
+  ``TEMPLATES#pending`` / ``<created>#<tenant>#<id>``: the operator's review queue (pending only).
 - ``APIKEY#<sha256>`` / ``APIKEY``: an API key's tenant and permissions, looked up by the key's hash.
-Every tenant-owned item sits under its tenant's partition, so a key never reads another tenant's data.
+Every tenant-owned item sits under its tenant's partition: a key never reads another tenant's data.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from boto3.dynamodb.conditions import Key
+from botocore.exceptions import ClientError
 from pydantic import BaseModel
 
-from functions.domain.tenants import ApiKey, Contact, Department, Signature, Tenant
+from functions.domain.tenants import (
+    ApiKey,
+    Company,
+    Contact,
+    Department,
+    Signature,
+    TemplateStatus,
+    Tenant,
+    TenantTemplate,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.service_resource import Table
 
 Model = TypeVar("Model", bound=BaseModel)
+BY_ENTITY_INDEX = "by_entity"
+PENDING_TEMPLATES = "TEMPLATES#pending"
+_KEYS = frozenset({"pk", "sk", "gsi1pk", "gsi1sk", "revision"})
 
 
-def _tenant_pk(tenant_id: str) -> str:
+class AlreadyExists(Exception):
+    """A conditional create found the item (or its unique name) already there."""
+
+
+def tenant_pk(tenant_id: str) -> str:
     return f"TENANT#{tenant_id}"
 
 
+def entity_pk(tenant_id: str, entity_type: str, entity_id: str) -> str:
+    return f"TENANT#{tenant_id}#ENTITY#{entity_type}#{entity_id}"
+
+
 def _strip(item: dict[str, Any]) -> dict[str, Any]:
-    return {key: value for key, value in item.items() if key not in {"pk", "sk"}}
+    return {key: value for key, value in item.items() if key not in _KEYS}
+
+
+def _name_key(name: str) -> str:
+    return f"SIGNATURE_NAME#{name.strip().casefold()}"
+
+
+def _condition_failed(error: ClientError) -> bool:
+    code = error.response["Error"]["Code"]
+    if code == "ConditionalCheckFailedException":
+        return True
+    reasons = error.response.get("CancellationReasons", [])
+    return code == "TransactionCanceledException" and any(
+        r.get("Code") == "ConditionalCheckFailed" for r in reasons
+    )
 
 
 class ConfigTable:
     def __init__(self, table: Table) -> None:
         self._table = table
+        self._client = table.meta.client
 
-    def _put(self, pk: str, sk: str, model: BaseModel) -> None:
-        self._table.put_item(Item={"pk": pk, "sk": sk, **model.model_dump(mode="json")})
+    # ---- generic ----
+
+    def _item(
+        self, pk: str, sk: str, model: BaseModel, index: dict[str, str] | None = None
+    ) -> dict[str, Any]:
+        return {"pk": pk, "sk": sk, **(index or {}), **model.model_dump(mode="json", exclude_none=True)}
+
+    def _put(
+        self,
+        pk: str,
+        sk: str,
+        model: BaseModel,
+        create_only: bool = False,
+        index: dict[str, str] | None = None,
+    ) -> None:
+        request: dict[str, Any] = {"Item": self._item(pk, sk, model, index)}
+        if create_only:
+            request["ConditionExpression"] = "attribute_not_exists(pk)"
+        try:
+            self._table.put_item(**request)
+        except ClientError as error:
+            if _condition_failed(error):
+                raise AlreadyExists(sk) from error
+            raise
 
     def _get(self, pk: str, sk: str, model: type[Model]) -> Model | None:
-        item = self._table.get_item(Key={"pk": pk, "sk": sk}).get("Item")
+        item = self._table.get_item(Key={"pk": pk, "sk": sk}, ConsistentRead=True).get("Item")
         return model.model_validate(_strip(item)) if item else None
 
+    def _query(self, model: type[Model], **query: Any) -> Iterator[Model]:
+        while True:
+            page = self._table.query(**query)
+            for item in page["Items"]:
+                yield model.model_validate(_strip(item))
+            if "LastEvaluatedKey" not in page:
+                return
+            query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def _children(self, tenant_id: str, prefix: str, model: type[Model]) -> list[Model]:
+        condition = Key("pk").eq(tenant_pk(tenant_id)) & Key("sk").begins_with(prefix)
+        return list(self._query(model, KeyConditionExpression=condition))
+
+    def _delete(self, pk: str, sk: str) -> bool:
+        response = self._table.delete_item(Key={"pk": pk, "sk": sk}, ReturnValues="ALL_OLD")
+        return "Attributes" in response
+
+    # ---- tenants ----
+
+    def create_tenant(self, tenant: Tenant) -> None:
+        self._put(tenant_pk(tenant.tenant_id), "TENANT", tenant, create_only=True)
+
     def put_tenant(self, tenant: Tenant) -> None:
-        self._put(_tenant_pk(tenant.tenant_id), "TENANT", tenant)
+        self._put(tenant_pk(tenant.tenant_id), "TENANT", tenant)
 
     def get_tenant(self, tenant_id: str) -> Tenant | None:
-        return self._get(_tenant_pk(tenant_id), "TENANT", Tenant)
+        return self._get(tenant_pk(tenant_id), "TENANT", Tenant)
+
+    def list_tenants(self) -> list[Tenant]:
+        # The operator's rare listing; tenants are few, so a filtered scan is the honest tool.
+        items = []
+        scan: dict[str, Any] = {"FilterExpression": Key("sk").eq("TENANT")}
+        while True:
+            page = self._table.scan(**scan)
+            items.extend(page["Items"])
+            if "LastEvaluatedKey" not in page:
+                break
+            scan["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        return [Tenant.model_validate(_strip(item)) for item in items]
+
+    def update_tenant(self, tenant_id: str, change: Callable[[Tenant], Tenant]) -> Tenant:
+        """Read-modify-write guarded by a revision number, retried if another writer got there first."""
+        for _ in range(5):
+            item = self._table.get_item(
+                Key={"pk": tenant_pk(tenant_id), "sk": "TENANT"}, ConsistentRead=True
+            ).get("Item")
+            if item is None:
+                raise KeyError(tenant_id)
+            revision = int(item.get("revision", 0))  # type: ignore[arg-type]
+            updated = change(Tenant.model_validate(_strip(item)))
+            try:
+                self._table.put_item(
+                    Item={**self._item(tenant_pk(tenant_id), "TENANT", updated), "revision": revision + 1},
+                    ConditionExpression="attribute_not_exists(revision) OR revision = :seen",
+                    ExpressionAttributeValues={":seen": revision},
+                )
+                return updated
+            except ClientError as error:
+                if not _condition_failed(error):
+                    raise
+        raise RuntimeError(f"tenant {tenant_id} kept changing under this update")
+
+    # ---- companies and departments ----
+
+    def put_company(self, tenant_id: str, company: Company) -> None:
+        self._put(tenant_pk(tenant_id), f"COMPANY#{company.company_id}", company)
+
+    def get_company(self, tenant_id: str, company_id: str) -> Company | None:
+        return self._get(tenant_pk(tenant_id), f"COMPANY#{company_id}", Company)
+
+    def list_companies(self, tenant_id: str) -> list[Company]:
+        return self._children(tenant_id, "COMPANY#", Company)
 
     def put_department(self, tenant_id: str, department: Department) -> None:
-        self._put(_tenant_pk(tenant_id), f"DEPARTMENT#{department.department_id}", department)
+        self._put(tenant_pk(tenant_id), f"DEPARTMENT#{department.department_id}", department)
 
     def get_department(self, tenant_id: str, department_id: str) -> Department | None:
-        return self._get(_tenant_pk(tenant_id), f"DEPARTMENT#{department_id}", Department)
+        return self._get(tenant_pk(tenant_id), f"DEPARTMENT#{department_id}", Department)
 
-    def put_signature(self, tenant_id: str, signature: Signature) -> None:
-        self._put(_tenant_pk(tenant_id), f"SIGNATURE#{signature.signature_id}", signature)
+    def list_departments(self, tenant_id: str) -> list[Department]:
+        return self._children(tenant_id, "DEPARTMENT#", Department)
+
+    # ---- signatures ----
+
+    def put_signature(self, tenant_id: str, signature: Signature, previous_name: str | None = None) -> None:
+        """Write a signature and claim its name in one transaction; AlreadyExists if the name is taken."""
+        pk = tenant_pk(tenant_id)
+        items: list[dict[str, Any]] = [
+            {
+                "Put": {
+                    "TableName": self._table.name,
+                    "Item": self._item(pk, f"SIGNATURE#{signature.signature_id}", signature),
+                }
+            }
+        ]
+        if previous_name is None or _name_key(previous_name) != _name_key(signature.name):
+            items.append({
+                "Put": {
+                    "TableName": self._table.name,
+                    "Item": {"pk": pk, "sk": _name_key(signature.name), "signature_id": signature.signature_id},  # noqa: E501
+                    "ConditionExpression": "attribute_not_exists(pk)",
+                }
+            })  # fmt: skip
+            if previous_name is not None:
+                items.append(
+                    {
+                        "Delete": {
+                            "TableName": self._table.name,
+                            "Key": {"pk": pk, "sk": _name_key(previous_name)},
+                        }
+                    }
+                )
+        try:
+            self._client.transact_write_items(TransactItems=items)  # type: ignore[arg-type]
+        except ClientError as error:
+            if _condition_failed(error):
+                raise AlreadyExists(signature.name) from error
+            raise
 
     def get_signature(self, tenant_id: str, signature_id: str) -> Signature | None:
-        return self._get(_tenant_pk(tenant_id), f"SIGNATURE#{signature_id}", Signature)
+        return self._get(tenant_pk(tenant_id), f"SIGNATURE#{signature_id}", Signature)
 
     def list_signatures(self, tenant_id: str) -> list[Signature]:
-        items = self._table.query(
-            KeyConditionExpression=Key("pk").eq(_tenant_pk(tenant_id)) & Key("sk").begins_with("SIGNATURE#")
-        )["Items"]
-        return [Signature.model_validate(_strip(item)) for item in items]
+        return self._children(tenant_id, "SIGNATURE#", Signature)
+
+    def delete_signature(self, tenant_id: str, signature: Signature) -> None:
+        pk = tenant_pk(tenant_id)
+        self._client.transact_write_items(
+            TransactItems=[
+                {
+                    "Delete": {
+                        "TableName": self._table.name,
+                        "Key": {"pk": pk, "sk": f"SIGNATURE#{signature.signature_id}"},
+                    }
+                },
+                {
+                    "Delete": {
+                        "TableName": self._table.name,
+                        "Key": {"pk": pk, "sk": _name_key(signature.name)},
+                    }
+                },
+            ]
+        )
+
+    # ---- contacts ----
 
     def put_contact(self, tenant_id: str, contact: Contact) -> None:
-        self._put(_tenant_pk(tenant_id), f"CONTACT#{contact.contact_id}", contact)
+        self._put(
+            tenant_pk(tenant_id),
+            f"CONTACT#{contact.contact_id}",
+            contact,
+            index={
+                "gsi1pk": entity_pk(tenant_id, contact.related_entity_type.value, contact.related_entity_id),
+                "gsi1sk": f"CONTACT#{contact.contact_id}",
+            },
+        )
 
     def get_contact(self, tenant_id: str, contact_id: str) -> Contact | None:
-        return self._get(_tenant_pk(tenant_id), f"CONTACT#{contact_id}", Contact)
+        return self._get(tenant_pk(tenant_id), f"CONTACT#{contact_id}", Contact)
+
+    def contacts_of(self, tenant_id: str, entity_type: str, entity_id: str) -> list[Contact]:
+        return list(
+            self._query(
+                Contact,
+                IndexName=BY_ENTITY_INDEX,
+                KeyConditionExpression=Key("gsi1pk").eq(entity_pk(tenant_id, entity_type, entity_id)),
+            )
+        )
+
+    def delete_contact(self, tenant_id: str, contact_id: str) -> bool:
+        return self._delete(tenant_pk(tenant_id), f"CONTACT#{contact_id}")
+
+    # ---- tenant templates ----
+
+    def put_template(self, template: TenantTemplate) -> None:
+        index: dict[str, str] = {}
+        if template.status is TemplateStatus.PENDING:
+            index = {
+                "gsi1pk": PENDING_TEMPLATES,
+                "gsi1sk": f"{template.created_at.isoformat()}#{template.tenant_id}#{template.template_id}",
+            }
+        self._put(tenant_pk(template.tenant_id), f"TEMPLATE#{template.template_id}", template, index=index)
+
+    def get_template(self, tenant_id: str, template_id: str) -> TenantTemplate | None:
+        return self._get(tenant_pk(tenant_id), f"TEMPLATE#{template_id}", TenantTemplate)
+
+    def list_templates(self, tenant_id: str) -> list[TenantTemplate]:
+        return self._children(tenant_id, "TEMPLATE#", TenantTemplate)
+
+    def pending_templates(self) -> list[TenantTemplate]:
+        return list(
+            self._query(
+                TenantTemplate,
+                IndexName=BY_ENTITY_INDEX,
+                KeyConditionExpression=Key("gsi1pk").eq(PENDING_TEMPLATES),
+            )
+        )
+
+    # ---- API keys ----
 
     def put_api_key(self, api_key: ApiKey) -> None:
         self._put(f"APIKEY#{api_key.key_hash}", "APIKEY", api_key)

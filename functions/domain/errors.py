@@ -32,9 +32,12 @@ class Refused(PlatformError):
 
     title = "Refused"
 
-    def __init__(self, reason: str, detail: str, field: str | None = None) -> None:
+    def __init__(
+        self, reason: str, detail: str, field: str | None = None, extra: dict[str, object] | None = None
+    ) -> None:
         super().__init__(detail, field)
         self.reason = reason
+        self.extra = extra or {}
 
 
 class Unauthorized(PlatformError):

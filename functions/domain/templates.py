@@ -30,6 +30,7 @@ class Direction(StrEnum):
 class MessageKind(StrEnum):
     TRIGGERED = "triggered"
     MASS = "mass"
+    TENANT = "tenant"  # tenant-authored, operator-approved (calling lists)
 
 
 class Template(BaseModel):

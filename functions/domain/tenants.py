@@ -1,23 +1,42 @@
-"""Tenants and their configuration: departments, signatures, contacts and their numbers."""
+"""Tenants and their configuration: companies, departments, signatures, contacts and their numbers."""
 
 from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
 
 from pydantic import BaseModel, Field
 
 from functions.domain.signatures import SignatureText
+from functions.domain.templates import Direction, VariableType
+
+DEFAULT_PHONE_NUMBER_TYPES = {"Mobile": True, "Home": False, "Work": False}
 
 
 class Tenant(BaseModel):
+    """One instance of a customer business. The operator sets the price and the sending numbers."""
+
     tenant_id: str
     name: str
-    sms_enabled: bool = False
+    sms_enabled: bool = False  # disabled until the tenant enables it
     time_zone: str = "America/New_York"
     price_per_segment_micros: int = Field(default=8_500, ge=0)  # 1 USD = 1,000,000 micros
-    default_sending_number: str
+    sending_numbers: list[str] = Field(default_factory=list)
+    default_sending_number: str | None = None
+    default_mass_signature_id: str | None = None
+    default_triggered_signature_id: str | None = None
+    # Phone number types and whether each is SMS-capable.
+    phone_number_types: dict[str, bool] = Field(default_factory=lambda: dict(DEFAULT_PHONE_NUMBER_TYPES))
+
+
+class Company(BaseModel):
+    company_id: str
+    name: str
 
 
 class Department(BaseModel):
     department_id: str
+    company_id: str | None = None
     name: str
     phone_number: str
     email: str
@@ -28,22 +47,24 @@ class Signature(BaseModel):
     name: str
     department_id: str
     text: SignatureText
-    default_for_mass: bool = False
-    default_for_triggered: bool = False
 
 
 class ContactPhone(BaseModel):
     number: str  # E.164
     number_type: str
-    sms_capable: bool
     sms_opt_in: bool = False
+
+
+class EntityType(StrEnum):
+    ACCOUNT = "account"
+    NETWORK_SITE = "network_site"
 
 
 class Contact(BaseModel):
     contact_id: str
     name: str
     contact_type: str
-    related_entity_type: str  # "account" or "network_site"
+    related_entity_type: EntityType
     related_entity_id: str
     related_entity_name: str
     phones: list[ContactPhone]
@@ -51,6 +72,28 @@ class Contact(BaseModel):
 
 class ApiKey(BaseModel):
     key_hash: str
+    key_id: str = ""
     tenant_id: str
     name: str
     permissions: list[str]
+
+
+class TemplateStatus(StrEnum):
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+
+
+class TenantTemplate(BaseModel):
+    """A tenant-authored text (calling-list style); sendable only once an operator approved it."""
+
+    template_id: str
+    tenant_id: str
+    name: str
+    text: str
+    variables: dict[str, VariableType]
+    direction: Direction = Direction.LTR
+    status: TemplateStatus = TemplateStatus.PENDING
+    created_at: datetime
+    reviewed_at: datetime | None = None
+    review_note: str | None = None

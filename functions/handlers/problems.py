@@ -55,8 +55,11 @@ def as_proxy_response(status: HTTPStatus, title: str, detail: str, **extra: Any)
 
 def from_platform_error(error: PlatformError) -> Response[Any]:
     status = next((code for kind, code in _STATUS.items() if isinstance(error, kind)), HTTPStatus.BAD_REQUEST)
-    reason = error.reason if isinstance(error, Refused) else None
-    return problem(status, error.title, error.detail, field=error.field, reason=reason)
+    if isinstance(error, Refused):
+        return problem(
+            status, error.title, error.detail, field=error.field, reason=error.reason, **error.extra
+        )
+    return problem(status, error.title, error.detail, field=error.field)
 
 
 def from_validation_error(error: RequestValidationError) -> Response[Any]:

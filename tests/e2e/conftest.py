@@ -18,6 +18,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO_KEY = "sms_local_demo_key_for_the_local_runtime_only"
+OPERATOR_KEY = "sms_local_operator_key_for_the_local_runtime_only"
 STARTUP_SECONDS = 120  # the first run synthesizes the template
 
 

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from tests.e2e.conftest import LocalService
+from tests.e2e.conftest import DEMO_KEY, OPERATOR_KEY, LocalService
 
 pytestmark = pytest.mark.e2e
 
@@ -14,12 +14,12 @@ PAYMENT = {"contact_id": "contact-ada", "variables": {"company": "Demo Fiber", "
 
 
 def wait_for(
-    service: LocalService, message_id: str, status: str, timeout: float = 20.0
+    service: LocalService, message_id: str, status: str, timeout: float = 20.0, key: str = DEMO_KEY
 ) -> tuple[dict, set[str]]:
     seen: set[str] = set()
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        message = service.call("GET", f"/v1/messages/{message_id}").body
+        message = service.call("GET", f"/v1/messages/{message_id}", key=key).body
         seen.add(message["status"])
         if message["status"] == status:
             return message, seen
@@ -30,11 +30,12 @@ def wait_for(
 @pytest.mark.parametrize("attempt", ["cold", "warm"])
 def test_a_triggered_message_is_delivered_end_to_end(service: LocalService, attempt: str):
     started = time.monotonic()
-    created = service.call("POST", "/v1/triggers/payment_received", PAYMENT)
-    assert created.status == 202, created.body
-    assert created.body["status"] == "Pending"
+    response = service.call("POST", "/v1/triggers/payment_received", PAYMENT)
+    assert response.status == 202, response.body
+    (created,) = response.body["messages"]
+    assert created["status"] == "Pending"
 
-    message, _ = wait_for(service, created.body["id"], "Delivered")
+    message, _ = wait_for(service, created["id"], "Delivered")
     elapsed = time.monotonic() - started
     print(f"\nPOST to Delivered ({attempt}): {elapsed * 1000:.0f} ms")
 
@@ -47,7 +48,7 @@ def test_a_triggered_message_is_delivered_end_to_end(service: LocalService, atte
     assert message["body"].startswith("Demo Fiber: thank you, we received your payment of $49.99.")
     assert message["body"].endswith("Reply STOP to unsubscribe.")
     carrier = service.call("GET", "/_local/carrier/messages", key=None).body
-    sent = [m for m in carrier["messages"] if m["context"].get("message_id") == created.body["id"]]
+    sent = [m for m in carrier["messages"] if m["context"].get("message_id") == created["id"]]
     assert len(sent) == 1
     assert sent[0]["destination"] == "+14165550123"
     assert sent[0]["body"] == message["body"]
@@ -59,7 +60,7 @@ def test_the_log_lists_the_message(service: LocalService):
     })  # fmt: skip
     assert created.status == 202
     listed = service.call("GET", "/v1/messages?limit=5").body["items"]
-    assert created.body["id"] in [item["id"] for item in listed]
+    assert created.body["messages"][0]["id"] in [item["id"] for item in listed]
 
 
 def test_bad_input_is_a_problem_document(service: LocalService):
@@ -69,8 +70,12 @@ def test_bad_input_is_a_problem_document(service: LocalService):
     assert malformed.body["field"] == "body"
 
     missing = service.call("POST", "/v1/triggers/payment_received", {"variables": {}})
-    assert missing.status == 422
-    assert missing.body["field"] == "body.contact_id"
+    assert missing.status == 400
+    assert missing.body["field"] == "contact_id"
+
+    mistyped = service.call("POST", "/v1/triggers/payment_received", {"contact_id": ["x"]})
+    assert mistyped.status == 422
+    assert mistyped.body["field"] == "body.contact_id"
 
     unknown = service.call("GET", "/v1/no-such-thing")
     assert unknown.status == 404
@@ -81,3 +86,36 @@ def test_the_gateway_refuses_missing_and_wrong_keys(service: LocalService):
     assert service.call("GET", "/v1/messages", key=None).status == 401
     assert service.call("GET", "/v1/messages", key="sms_wrong").status == 403
     assert service.call("GET", "/v1/openapi.json", key=None).status == 200
+
+
+def test_a_tenant_set_up_over_http_sends_a_triggered_message(service: LocalService):
+    operator = OPERATOR_KEY
+    assert service.call("POST", "/v1/operator/tenants", {
+        "tenant_id": "e2e-isp", "name": "E2E ISP", "sending_numbers": ["+18335550177"],
+    }, key=operator).status == 201  # fmt: skip
+    key = service.call("POST", "/v1/operator/tenants/e2e-isp/api-keys", {
+        "name": "e2e", "permissions": ["sms:create", "sms:view", "config:manage"],
+    }, key=operator).body["api_key"]  # fmt: skip
+    department = service.call("POST", "/v1/departments", {
+        "name": "Care", "phone_number": "+15145550111", "email": "care@e2e.example",
+    }, key=key).body  # fmt: skip
+    assert service.call("POST", "/v1/signatures", {
+        "name": "Care", "department_id": department["department_id"], "text": "Reply STOP to unsubscribe.",
+        "default_for_triggered": True,
+    }, key=key).status == 201  # fmt: skip
+    contact = service.call("POST", "/v1/contacts", {
+        "name": "Lee", "contact_type": "Primary", "related_entity_id": "S-9", "related_entity_type": "network_site",
+        "related_entity_name": "North tower", "phones": [{"number": "514-555-0123", "number_type": "Mobile",
+                                                          "sms_opt_in": True}],
+    }, key=key).body  # fmt: skip
+    assert service.call("PATCH", "/v1/settings", {"sms_enabled": True}, key=key).status == 200
+
+    sent = service.call("POST", "/v1/triggers/ticket_closed", {
+        "contact_id": contact["id"], "variables": {"company": "E2E", "ticket_number": "77"},
+    }, key=key)  # fmt: skip
+    assert sent.status == 202, sent.body
+    (message,) = sent.body["messages"]
+    delivered, _ = wait_for(service, message["id"], "Delivered", key=key)
+    assert delivered["body"] == "E2E: ticket #77 is closed.\nReply STOP to unsubscribe."
+    assert delivered["related_entity"] == "North tower"
+    assert delivered["sending_number"] == "+18335550177"

@@ -71,7 +71,12 @@ def test_each_function_has_its_own_role_and_no_managed_policies(template_json):
 
 def test_tables_are_on_demand_with_point_in_time_recovery(template, template_json):
     tables = resources(template_json, "AWS::DynamoDB::GlobalTable")
-    assert len(tables) == 2
+    assert {table["Properties"]["KeySchema"][0]["AttributeName"] for table in tables.values()} == {
+        "pk",  # config
+        "message_id",  # messages
+        "scope",  # opt-outs
+        "id",  # idempotency records
+    }
     for res in tables.values():
         assert res["Properties"]["BillingMode"] == "PAY_PER_REQUEST"
         assert res["Properties"]["Replicas"][0]["PointInTimeRecoverySpecification"] == {
@@ -89,6 +94,20 @@ def test_tables_are_on_demand_with_point_in_time_recovery(template, template_jso
                 ]
             ),
         },
+    )
+
+
+def test_idempotency_records_expire_and_contacts_are_indexed_by_entity(template):
+    template.has_resource_properties(
+        "AWS::DynamoDB::GlobalTable",
+        {
+            "KeySchema": [{"AttributeName": "id", "KeyType": "HASH"}],
+            "TimeToLiveSpecification": {"AttributeName": "expiration", "Enabled": True},
+        },
+    )
+    template.has_resource_properties(
+        "AWS::DynamoDB::GlobalTable",
+        {"GlobalSecondaryIndexes": Match.array_with([Match.object_like({"IndexName": "by_entity"})])},
     )
 
 

@@ -58,6 +58,13 @@ class Platform:
         status, _, payload = self.gateway.handle(method, path, all_headers, raw)
         return status, json.loads(payload) if payload else None
 
+    def send(self, path: str, body: Any, key: str = DEMO_API_KEY) -> dict[str, Any]:
+        """POST a send that must yield exactly one message; that message."""
+        status, result = self.call("POST", path, body, key=key)
+        assert status == 202, result
+        (message,) = result["messages"]
+        return message
+
     def queue_id(self, construct_id: str) -> str:
         """The logical id of the queue whose construct id is ``construct_id`` (infra.constants)."""
         (lid,) = [lid for lid in self.provisioned.queue_urls if construct_id in lid]

@@ -24,7 +24,7 @@ def test_the_openapi_document_is_public_and_lists_the_routes(platform: Platform)
     assert status == 200
     assert document["openapi"].startswith("3.")
     assert {"/v1/triggers/{trigger}", "/v1/messages", "/v1/messages/{message_id}"} <= set(document["paths"])
-    assert "TriggerBody" in document["components"]["schemas"]
+    assert "SendBody" in document["components"]["schemas"]
 
 
 @pytest.mark.parametrize(
@@ -40,7 +40,14 @@ def test_a_request_without_a_valid_key_is_refused_by_the_gateway(platform: Platf
     ("body", "status", "field"),
     [
         (b"{not json", 400, "body"),
-        ({}, 422, "body.contact_id"),
+        ({}, 400, "contact_id"),
+        ({**GOOD, "account_id": "acct-1001"}, 400, "contact_id"),
+        (
+            {"account_id": "acct-1001", "phone_number": "+14165550123", "variables": GOOD["variables"]},
+            400,
+            "phone_number",
+        ),
+        ({"contact_id": 7, "variables": {}}, 422, "body.contact_id"),
         ({"contact_id": "contact-ada", "variables": {}}, 400, "variables.company"),
         (
             {"contact_id": "contact-ada", "variables": {"company": "X", "amount": "49.99"}},
@@ -119,7 +126,7 @@ def _second_tenant(platform: Platform, permissions: list[str]) -> str:
 
 
 def test_another_tenants_message_is_not_found(platform: Platform):
-    _, created = platform.call("POST", TRIGGER, GOOD)
+    created = platform.send(TRIGGER, GOOD)
     other_key = _second_tenant(platform, [Permission.VIEW_SMS.value, Permission.CREATE_SMS.value])
 
     code, problem = platform.call("GET", f"/v1/messages/{created['id']}", key=other_key)
@@ -137,7 +144,7 @@ def test_a_key_without_the_create_permission_cannot_send(platform: Platform):
 
 
 def test_the_log_pages_newest_first_with_a_cursor(platform: Platform):
-    ids = [platform.call("POST", TRIGGER, GOOD)[1]["id"] for _ in range(5)]
+    ids = [platform.send(TRIGGER, GOOD)["id"] for _ in range(5)]
     seen: list[str] = []
     cursor = None
     while True:

@@ -14,10 +14,11 @@ GOOD = {"contact_id": "contact-ada", "variables": {"company": "Demo Fiber", "amo
 def test_a_triggered_message_goes_from_pending_to_delivered(platform: Platform):
     # GIVEN the demo tenant and an opted-in contact
     # WHEN a trigger is posted
-    status, created = platform.call("POST", TRIGGER, GOOD)
+    status, result = platform.call("POST", TRIGGER, GOOD)
 
     # THEN it is accepted as Pending with its body, segments and price
-    assert status == 202, created
+    assert status == 202, result
+    (created,) = result["messages"]
     assert created["status"] == "Pending"
     assert created["body"] == (
         "Demo Fiber: thank you, we received your payment of $49.99.\n"
@@ -46,8 +47,7 @@ def test_a_triggered_message_goes_from_pending_to_delivered(platform: Platform):
 
 
 def test_a_redelivered_queue_message_is_sent_once(platform: Platform):
-    status, created = platform.call("POST", TRIGGER, GOOD)
-    assert status == 202
+    created = platform.send(TRIGGER, GOOD)
     body = f'{{"tenant_id": "demo-isp", "message_id": "{created["id"]}"}}'
     # GIVEN the same send work queued a second time (SQS delivers at least once)
     platform.session.client("sqs").send_message(QueueUrl=platform.queue_url(SEND_QUEUE_ID), MessageBody=body)
@@ -60,7 +60,7 @@ def test_a_redelivered_queue_message_is_sent_once(platform: Platform):
 
 def test_a_failed_delivery_records_the_reject_reason(platform: Platform):
     platform.simulator.settings.fixed_outcomes["+14165550123"] = "TEXT_SPAM"
-    _, created = platform.call("POST", TRIGGER, GOOD)
+    created = platform.send(TRIGGER, GOOD)
     platform.run_senders()
     platform.deliver_receipts()
 
@@ -71,8 +71,8 @@ def test_a_failed_delivery_records_the_reject_reason(platform: Platform):
 def test_a_throttled_send_stays_queued_and_pending(platform: Platform):
     # GIVEN a sending number whose one part per second is already used
     platform.simulator.settings.parts_per_second[platform.demo.sending_number] = 1
-    _, first = platform.call("POST", TRIGGER, GOOD)
-    _, second = platform.call("POST", TRIGGER, GOOD)
+    first = platform.send(TRIGGER, GOOD)
+    second = platform.send(TRIGGER, GOOD)
 
     poller = platform.poller(SEND_QUEUE_ID, "sender")
     poller.poll_once()
@@ -87,7 +87,7 @@ def test_a_throttled_send_stays_queued_and_pending(platform: Platform):
 
 def test_a_carrier_rejection_fails_the_message_without_retry(platform: Platform):
     platform.simulator.settings.opted_out.add("+14165550123")
-    _, created = platform.call("POST", TRIGGER, GOOD)
+    created = platform.send(TRIGGER, GOOD)
     platform.run_senders()
 
     _, failed = platform.call("GET", f"/v1/messages/{created['id']}")
@@ -96,7 +96,7 @@ def test_a_carrier_rejection_fails_the_message_without_retry(platform: Platform)
 
 
 def test_receipts_that_come_twice_or_late_change_nothing(platform: Platform):
-    _, created = platform.call("POST", TRIGGER, GOOD)
+    created = platform.send(TRIGGER, GOOD)
     platform.run_senders()
     platform.deliver_receipts()
     sqs = platform.session.client("sqs")

@@ -1,0 +1,89 @@
+"""What every route module shares: the use cases (built once per container) and the caller's principal."""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+import boto3
+from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
+from aws_lambda_powertools.utilities.idempotency import (
+    DynamoDBPersistenceLayer,
+    IdempotencyConfig,
+    idempotent_function,
+)
+
+from functions.dal.config import ConfigTable
+from functions.dal.messages import MessagesTable
+from functions.dal.opt_outs import OptOutsTable
+from functions.dal.send_queue import SendQueue
+from functions.domain.errors import Forbidden, Unauthorized
+from functions.logic.auth import Authenticator, Permission, Principal
+from functions.logic.compose import Composed, Composer
+from functions.logic.configuration import Configuration
+from functions.logic.operator import Operator
+from functions.logic.tenant_templates import TenantTemplates
+from functions.logic.triggers import TriggeredMessages, TriggerRequest
+from functions.settings import ApiSettings
+
+IDEMPOTENCY_WINDOW_SECONDS = 24 * 3600
+
+
+class Services:
+    def __init__(self, settings: ApiSettings) -> None:
+        dynamodb = boto3.resource("dynamodb")
+        self.config = ConfigTable(dynamodb.Table(settings.config_table))
+        self.messages = MessagesTable(dynamodb.Table(settings.messages_table))
+        composer = Composer(
+            self.config,
+            self.messages,
+            OptOutsTable(dynamodb.Table(settings.opt_outs_table)),
+            SendQueue(boto3.client("sqs"), settings.send_queue_url),
+        )
+        self.triggers = TriggeredMessages(composer)
+        self.configuration = Configuration(self.config)
+        self.operator = Operator(self.config, Authenticator(self.config))
+        self.templates = TenantTemplates(self.config, composer)
+        # A retry with the same Idempotency-Key returns the first answer; a different body is refused.
+        self.idempotency = IdempotencyConfig(
+            event_key_jmespath="[tenant_id, idempotency_key]",
+            payload_validation_jmespath="request",
+            expires_after_seconds=IDEMPOTENCY_WINDOW_SECONDS,
+        )
+        self.idempotent_trigger = idempotent_function(
+            data_keyword_argument="data",
+            persistence_store=DynamoDBPersistenceLayer(
+                table_name=settings.idempotency_table, boto3_client=boto3.client("dynamodb")
+            ),
+            config=self.idempotency,
+        )(self._trigger)
+
+    def _trigger(self, data: dict[str, Any]) -> dict[str, Any]:
+        composed = self.triggers.send(data["tenant_id"], TriggerRequest.model_validate(data["request"]))
+        return composed_to_json(composed)
+
+
+def composed_to_json(composed: Composed) -> dict[str, Any]:
+    return {
+        "messages": [message.model_dump(mode="json") for message in composed.messages],
+        "skipped": [skipped.model_dump(mode="json") for skipped in composed.skipped],
+    }
+
+
+@functools.cache
+def services() -> Services:
+    return Services(ApiSettings.from_env())
+
+
+def principal(router: Router, *any_of: Permission) -> Principal:
+    """The caller, as the authorizer described it; Forbidden unless it holds one of ``any_of``."""
+    event: APIGatewayProxyEventV2 = router.current_event  # type: ignore[assignment]
+    context = event.request_context.authorizer.get_lambda or {}
+    found = Principal.from_context(context)
+    if found is None:
+        raise Unauthorized("a valid API key is required (Authorization: Bearer <key>)")
+    if not found.permissions & set(any_of):
+        names = " or ".join(f"'{permission.value}'" for permission in any_of)
+        raise Forbidden(f"the API key lacks the {names} permission")
+    return found

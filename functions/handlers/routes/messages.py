@@ -1,0 +1,223 @@
+"""Sending and the sent-messages log: triggers, approved tenant templates, messages."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from http import HTTPStatus
+from typing import Annotated, Any
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.openapi.params import Header, Path, Query
+from aws_lambda_powertools.utilities.idempotency.exceptions import (
+    IdempotencyAlreadyInProgressError,
+    IdempotencyValidationError,
+)
+from pydantic import BaseModel, ConfigDict, Field
+
+from functions.dal.messages import InvalidCursor
+from functions.domain.catalog import SAVED_MESSAGES
+from functions.domain.errors import InvalidInput, NotFound, Refused
+from functions.domain.messages import Message, MessageStatus, RejectReason
+from functions.domain.segments import Encoding
+from functions.domain.templates import Direction, MessageKind, VariableType
+from functions.handlers.routes.common import composed_to_json, principal, services
+from functions.logic.auth import Permission
+from functions.logic.compose import Recipients, Sender
+from functions.logic.triggers import TriggerRequest
+from functions.observability import metrics
+
+router = Router()
+
+
+class SendBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    contact_id: str | None = Field(
+        default=None, max_length=100, description="One contact; or give account_id"
+    )
+    account_id: str | None = Field(default=None, max_length=100, description="Every contact of this account")
+    phone_number: str | None = Field(
+        default=None, description="With contact_id: only this one of its numbers"
+    )
+    variables: dict[str, Any] = Field(default_factory=dict, description="The template's variables")
+    signature_id: str | None = Field(
+        default=None, description="Default: the tenant's triggered-message default"
+    )
+    sending_number: str | None = Field(
+        default=None, description="One of the tenant's numbers; default: its default"
+    )
+
+    def recipients(self) -> Recipients:
+        return Recipients(
+            contact_id=self.contact_id, account_id=self.account_id, phone_number=self.phone_number
+        )
+
+    def sender(self) -> dict[str, str | None]:
+        return {"sending_number": self.sending_number, "signature_id": self.signature_id}
+
+
+class StatusChangeView(BaseModel):
+    status: MessageStatus
+    at: datetime
+    reason: RejectReason | None = None
+    detail: str | None = None
+
+
+class MessageView(BaseModel):
+    id: str
+    status: MessageStatus
+    reject_reason: RejectReason | None
+    created_at: datetime
+    recipient_name: str
+    contact_type: str
+    related_entity_type: str
+    related_entity: str
+    phone_number: str
+    sending_number: str
+    trigger: str | None
+    saved_message: str
+    body: str
+    encoding: Encoding
+    segments: int
+    price_micros: int
+    history: list[StatusChangeView]
+
+
+class SkippedView(BaseModel):
+    contact_id: str
+    phone_number: str | None
+    reason: str
+    detail: str
+
+
+class SendResult(BaseModel):
+    messages: list[MessageView]
+    skipped: list[SkippedView]
+
+
+class MessagePage(BaseModel):
+    items: list[MessageView]
+    next_cursor: str | None
+
+
+class SavedMessageView(BaseModel):
+    key: str
+    version: int
+    name: str
+    kind: MessageKind
+    trigger: str | None
+    text: str
+    variables: dict[str, VariableType]
+    direction: Direction
+
+
+def to_view(message: Message) -> MessageView:
+    return MessageView(
+        id=message.message_id,
+        status=message.status,
+        reject_reason=message.reject_reason,
+        created_at=message.created_at,
+        recipient_name=message.recipient.name,
+        contact_type=message.recipient.contact_type,
+        related_entity_type=message.recipient.related_entity_type,
+        related_entity=message.recipient.related_entity_name,
+        phone_number=message.recipient.phone_number,
+        sending_number=message.origination_number,
+        trigger=message.trigger,
+        saved_message=f"{message.template_key}@v{message.template_version}",
+        body=message.body,
+        encoding=message.encoding,
+        segments=message.segments,
+        price_micros=message.price_micros,
+        history=[StatusChangeView(**change.model_dump()) for change in message.history],
+    )
+
+
+def send_result(composed: dict[str, Any]) -> Response[SendResult]:
+    result = SendResult(
+        messages=[to_view(Message.model_validate(message)) for message in composed["messages"]],
+        skipped=[SkippedView.model_validate(skipped) for skipped in composed["skipped"]],
+    )
+    metrics.add_metric(name="MessagesAccepted", unit="Count", value=len(result.messages))
+    return Response(status_code=HTTPStatus.ACCEPTED.value, content_type="application/json", body=result)
+
+
+@router.post(
+    "/v1/triggers/<trigger>",
+    summary="Send a trigger's registered saved message to a contact or to an account's contacts",
+    responses={202: {"description": "Queued: one message per eligible number, and the numbers skipped"}},
+)
+def send_triggered(
+    trigger: Annotated[str, Path(description="A registered trigger, e.g. invoice_created")],
+    body: SendBody,
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            alias="idempotency-key", max_length=200, description="Retries with it return the first answer"
+        ),
+    ] = None,
+) -> Response[SendResult]:
+    tenant = principal(router, Permission.CREATE_SMS)
+    request = TriggerRequest(
+        trigger=trigger, recipients=body.recipients(), variables=body.variables, sender=body.sender()
+    )
+    if idempotency_key is None:
+        return send_result(composed_to_json(services().triggers.send(tenant.tenant_id, request)))
+    data = {
+        "tenant_id": tenant.tenant_id,
+        "idempotency_key": idempotency_key,
+        "request": request.model_dump(mode="json"),
+    }
+    try:
+        return send_result(services().idempotent_trigger(data=data))
+    except IdempotencyValidationError as error:
+        raise InvalidInput(
+            "idempotency-key", "this Idempotency-Key was used with a different request"
+        ) from error
+    except IdempotencyAlreadyInProgressError as error:
+        raise Refused(
+            "in_progress", "a request with this Idempotency-Key is still running", "idempotency-key"
+        ) from error
+
+
+@router.post(
+    "/v1/templates/<template_id>/messages",
+    summary="Send an operator-approved tenant template",
+    responses={202: {"description": "Queued"}},
+)
+def send_template(template_id: str, body: SendBody) -> Response[SendResult]:
+    tenant = principal(router, Permission.CREATE_SMS)
+    composed = services().templates.send(
+        tenant.tenant_id, template_id, body.variables, body.recipients(), Sender(**body.sender())
+    )
+    return send_result(composed_to_json(composed))
+
+
+@router.get("/v1/saved-messages", summary="The operator's registered saved messages (the catalog)")
+def list_saved_messages() -> list[SavedMessageView]:
+    principal(router, Permission.VIEW_SMS, Permission.CREATE_SMS, Permission.MANAGE_CONFIGURATION)
+    return [SavedMessageView.model_validate(template.model_dump()) for template in SAVED_MESSAGES.values()]
+
+
+@router.get("/v1/messages/<message_id>", summary="One message, its body as sent and its status history")
+def get_message(message_id: str) -> MessageView:
+    tenant = principal(router, Permission.VIEW_SMS)
+    message = services().messages.get(message_id)
+    # Another tenant's message is indistinguishable from a missing one.
+    if message is None or message.tenant_id != tenant.tenant_id:
+        raise NotFound(f"message '{message_id}' does not exist", "message_id")
+    return to_view(message)
+
+
+@router.get("/v1/messages", summary="The sent-messages log, newest first")
+def list_messages(
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: Annotated[str | None, Query(max_length=2000)] = None,
+) -> MessagePage:
+    tenant = principal(router, Permission.VIEW_SMS)
+    try:
+        items, next_cursor = services().messages.list_for_tenant(tenant.tenant_id, limit, cursor)
+    except InvalidCursor as error:
+        raise InvalidInput("cursor", "the cursor is not one this API returned") from error
+    return MessagePage(items=[to_view(message) for message in items], next_cursor=next_cursor)

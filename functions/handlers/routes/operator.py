@@ -1,0 +1,100 @@
+"""The operator's routes (the 'operator' permission): tenants, pricing, sending numbers, keys, reviews."""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.api_gateway import Router
+from pydantic import BaseModel, ConfigDict, Field
+
+from functions.domain.errors import InvalidInput
+from functions.handlers.routes.common import principal, services
+from functions.handlers.routes.configuration import SettingsView, TemplateView, settings_view, template_view
+from functions.logic.auth import Permission
+from functions.logic.operator import TenantChange, TenantInput
+
+router = Router()
+OPERATOR = Permission.OPERATOR
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class TenantBody(Strict):
+    tenant_id: str = Field(
+        pattern=r"^[a-z0-9][a-z0-9-]{1,62}$", description="Lowercase letters, digits, hyphens"
+    )
+    name: str = Field(min_length=1, max_length=200)
+    time_zone: str = "America/New_York"
+    price_per_segment_micros: int = Field(default=8_500, ge=0, description="1 USD = 1,000,000 micros")
+    sending_numbers: list[str] = Field(default_factory=list, description="The first is the default")
+
+
+class TenantChangeBody(Strict):
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    price_per_segment_micros: int | None = Field(default=None, ge=0)
+    sending_numbers: list[str] | None = None
+    default_sending_number: str | None = None
+
+
+class KeyBody(Strict):
+    name: str = Field(min_length=1, max_length=100)
+    permissions: list[Permission] = Field(min_length=1)
+
+
+class IssuedKey(BaseModel):
+    api_key: str = Field(description="Shown once; only its hash is stored")
+    tenant_id: str
+    permissions: list[Permission]
+
+
+class ReviewBody(Strict):
+    approve: bool
+    note: str | None = Field(default=None, max_length=500)
+
+
+@router.post("/v1/operator/tenants", summary="Create a tenant (SMS starts disabled)")
+def create_tenant(body: TenantBody) -> Response[SettingsView]:
+    principal(router, OPERATOR)
+    tenant = services().operator.create_tenant(TenantInput(**body.model_dump()))
+    return Response(
+        status_code=HTTPStatus.CREATED.value, content_type="application/json", body=settings_view(tenant)
+    )
+
+
+@router.get("/v1/operator/tenants", summary="Every tenant")
+def list_tenants() -> list[SettingsView]:
+    principal(router, OPERATOR)
+    return [settings_view(tenant) for tenant in services().config.list_tenants()]
+
+
+@router.patch(
+    "/v1/operator/tenants/<tenant_id>", summary="Set a tenant's price per segment and sending numbers"
+)
+def change_tenant(tenant_id: str, body: TenantChangeBody) -> SettingsView:
+    principal(router, OPERATOR)
+    return settings_view(services().operator.change_tenant(tenant_id, TenantChange(**body.model_dump())))
+
+
+@router.post("/v1/operator/tenants/<tenant_id>/api-keys", summary="Issue an API key for a tenant")
+def issue_key(tenant_id: str, body: KeyBody) -> Response[IssuedKey]:
+    principal(router, OPERATOR)
+    if Permission.OPERATOR in body.permissions:
+        raise InvalidInput("permissions", "operator keys are not issued through the API")
+    key = services().operator.issue_key(tenant_id, body.name, set(body.permissions))
+    issued = IssuedKey(api_key=key, tenant_id=tenant_id, permissions=body.permissions)
+    return Response(status_code=HTTPStatus.CREATED.value, content_type="application/json", body=issued)
+
+
+@router.get("/v1/operator/templates", summary="Tenant templates waiting for review")
+def pending_templates() -> list[TemplateView]:
+    principal(router, OPERATOR)
+    return [template_view(template) for template in services().operator.pending_templates()]
+
+
+@router.post("/v1/operator/tenants/<tenant_id>/templates/<template_id>/review", summary="Approve or reject")
+def review_template(tenant_id: str, template_id: str, body: ReviewBody) -> TemplateView:
+    principal(router, OPERATOR)
+    return template_view(services().operator.review_template(tenant_id, template_id, body.approve, body.note))

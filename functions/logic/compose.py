@@ -1,0 +1,247 @@
+"""Compose messages from a registered text for chosen recipients, record them and queue them.
+
+Shared by every way a message is created (triggers now; mass sends and calling lists build on it):
+it applies the rules every message obeys: SMS enabled, a registered text, a signature with STOP,
+SMS-capable numbers that opted in and did not opt out, the segment count and the price.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel
+
+from functions.dal.config import ConfigTable
+from functions.dal.messages import MessagesTable
+from functions.dal.opt_outs import GLOBAL_SCOPE, OptOutsTable
+from functions.dal.send_queue import EnqueueFailed, SendQueue, SendWork
+from functions.domain.errors import InvalidInput, NotFound, Refused, Unavailable
+from functions.domain.messages import Message, MessageStatus, Recipient, StatusChange, new_id, utc_now
+from functions.domain.phone import to_e164
+from functions.domain.segments import count_segments
+from functions.domain.signatures import compose_body, render_signature
+from functions.domain.templates import Template
+from functions.domain.tenants import Contact, EntityType, Signature, Tenant
+
+
+class Recipients(BaseModel):
+    """Exactly one of a contact (optionally one of its numbers) or an account's contacts."""
+
+    contact_id: str | None = None
+    account_id: str | None = None
+    phone_number: str | None = None
+
+
+class Skipped(BaseModel):
+    contact_id: str
+    phone_number: str | None
+    reason: str
+    detail: str
+
+
+@dataclass(frozen=True)
+class Composed:
+    messages: list[Message]
+    skipped: list[Skipped]
+
+
+@dataclass(frozen=True)
+class Sender:
+    """What the tenant may choose for a message: the sending number and the signature."""
+
+    sending_number: str | None = None
+    signature_id: str | None = None
+
+
+class Composer:
+    def __init__(
+        self,
+        config: ConfigTable,
+        messages: MessagesTable,
+        opt_outs: OptOutsTable,
+        send_queue: SendQueue,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        self._config = config
+        self._messages = messages
+        self._opt_outs = opt_outs
+        self._send_queue = send_queue
+        self._clock = clock
+
+    def enabled_tenant(self, tenant_id: str) -> Tenant:
+        tenant = self._config.get_tenant(tenant_id)
+        if tenant is None:
+            raise NotFound("the tenant does not exist")
+        if not tenant.sms_enabled:
+            raise Refused("feature_disabled", "SMS is disabled for this tenant; enable it in the settings")
+        return tenant
+
+    def compose_and_queue(
+        self,
+        tenant: Tenant,
+        template: Template,
+        variables: dict[str, Any],
+        recipients: Recipients,
+        sender: Sender,
+        trigger: str | None = None,
+    ) -> Composed:
+        _check_shape(recipients)
+        sending_number = self._sending_number(tenant, sender.sending_number)
+        signature = self._signature(tenant, sender.signature_id)
+        department = self._config.get_department(tenant.tenant_id, signature.department_id)
+        if department is None:
+            raise Refused("no_department", f"the signature's department '{signature.department_id}' is gone")
+        main_text = template.render(variables, tenant.time_zone)
+        body = compose_body(
+            main_text, render_signature(signature.text, department.phone_number, department.email)
+        )
+        count = count_segments(body)
+
+        contacts = self._contacts(tenant.tenant_id, recipients)
+        chosen, skipped = self._eligible_numbers(tenant, contacts, recipients.phone_number)
+        if not chosen:
+            first = skipped[0]
+            raise Refused(
+                first.reason,
+                first.detail,
+                "phone_number" if recipients.contact_id else "account_id",
+                extra={"skipped": [item.model_dump(mode="json") for item in skipped]},
+            )
+
+        now = self._clock()
+        messages = [
+            Message(
+                message_id=new_id("msg"),
+                tenant_id=tenant.tenant_id,
+                created_at=now,
+                status=MessageStatus.PENDING,
+                recipient=_recipient(contact, number),
+                origination_number=sending_number,
+                template_key=template.key,
+                template_version=template.version,
+                trigger=trigger,
+                body=body,
+                encoding=count.encoding,
+                segments=count.segments,
+                price_micros=count.segments * tenant.price_per_segment_micros,
+                history=[StatusChange(status=MessageStatus.PENDING, at=now)],
+            )
+            for contact, number in chosen
+        ]
+        self._record_and_queue(messages)
+        return Composed(messages=messages, skipped=skipped)
+
+    def _record_and_queue(self, messages: Sequence[Message]) -> None:
+        for message in messages:
+            self._messages.put_new(message)
+        try:
+            self._send_queue.enqueue(
+                [SendWork(tenant_id=message.tenant_id, message_id=message.message_id) for message in messages]
+            )
+        except EnqueueFailed as error:
+            # Nothing half-accepted: the unqueued records go, and the caller is told to retry.
+            for message_id in error.message_ids:
+                self._messages.delete_pending(message_id)
+            raise Unavailable("the message could not be queued; retry the request") from error
+
+    def _sending_number(self, tenant: Tenant, requested: str | None) -> str:
+        if requested is None:
+            if tenant.default_sending_number is None:
+                raise Refused(
+                    "no_sending_number", "the tenant has no default sending number", "sending_number"
+                )
+            return tenant.default_sending_number
+        number = to_e164(requested, "sending_number")
+        if number not in tenant.sending_numbers:
+            raise InvalidInput("sending_number", f"{number} is not one of the tenant's sending numbers")
+        return number
+
+    def _signature(self, tenant: Tenant, signature_id: str | None) -> Signature:
+        chosen_id = signature_id or tenant.default_triggered_signature_id
+        if chosen_id is None:
+            raise Refused(
+                "no_signature",
+                "no signature given and the tenant has no default for triggered messages",
+                "signature_id",
+            )
+        signature = self._config.get_signature(tenant.tenant_id, chosen_id)
+        if signature is None:
+            raise NotFound(f"signature '{chosen_id}' does not exist", "signature_id")
+        return signature
+
+    def _contacts(self, tenant_id: str, recipients: Recipients) -> list[Contact]:
+        if recipients.contact_id is not None:
+            contact = self._config.get_contact(tenant_id, recipients.contact_id)
+            if contact is None:
+                raise NotFound(f"contact '{recipients.contact_id}' does not exist", "contact_id")
+            return [contact]
+        assert recipients.account_id is not None
+        contacts = self._config.contacts_of(tenant_id, EntityType.ACCOUNT.value, recipients.account_id)
+        if not contacts:
+            raise NotFound(f"account '{recipients.account_id}' has no contacts", "account_id")
+        return contacts
+
+    def _eligible_numbers(
+        self, tenant: Tenant, contacts: list[Contact], requested: str | None
+    ) -> tuple[list[tuple[Contact, str]], list[Skipped]]:
+        """One (contact, number) per distinct eligible number, and every refused number with its reason."""
+        wanted = to_e164(requested, "phone_number") if requested is not None else None
+        skipped: list[Skipped] = []
+        candidates: list[tuple[Contact, str]] = []
+        for contact in contacts:
+            phones = [phone for phone in contact.phones if wanted is None or phone.number == wanted]
+            if wanted is not None and not phones:
+                raise InvalidInput(
+                    "phone_number", f"{wanted} is not a number of contact '{contact.contact_id}'"
+                )
+            if not phones:
+                skipped.append(_skip(contact, None, "no_phone_number", "the contact has no phone number"))
+            for phone in phones:
+                if not tenant.phone_number_types.get(phone.number_type, False):
+                    detail = f"{phone.number} is a {phone.number_type} number, which is not SMS-capable"
+                    skipped.append(_skip(contact, phone.number, "not_sms_capable", detail))
+                elif not phone.sms_opt_in:
+                    skipped.append(
+                        _skip(contact, phone.number, "not_opted_in", f"{phone.number} has not opted in")
+                    )
+                else:
+                    candidates.append((contact, phone.number))
+        # Opt-out scope comes with transport codes; until a code names a DNC group, it is global.
+        opted_out = self._opt_outs.opted_out(GLOBAL_SCOPE, [number for _, number in candidates])
+        chosen: list[tuple[Contact, str]] = []
+        seen: set[str] = set()
+        for contact, number in candidates:
+            if number in opted_out:
+                skipped.append(
+                    _skip(contact, number, "opted_out", f"{number} is opted out (it replied STOP)")
+                )
+            elif number not in seen:  # one message per number
+                seen.add(number)
+                chosen.append((contact, number))
+        return chosen, skipped
+
+
+def _check_shape(recipients: Recipients) -> None:
+    if (recipients.contact_id is None) == (recipients.account_id is None):
+        raise InvalidInput("contact_id", "name exactly one of contact_id or account_id")
+    if recipients.account_id is not None and recipients.phone_number is not None:
+        raise InvalidInput("phone_number", "a phone number can be chosen only for one contact")
+
+
+def _skip(contact: Contact, number: str | None, reason: str, detail: str) -> Skipped:
+    return Skipped(contact_id=contact.contact_id, phone_number=number, reason=reason, detail=detail)
+
+
+def _recipient(contact: Contact, number: str) -> Recipient:
+    return Recipient(
+        contact_id=contact.contact_id,
+        name=contact.name,
+        contact_type=contact.contact_type,
+        related_entity_type=contact.related_entity_type.value,
+        related_entity_id=contact.related_entity_id,
+        related_entity_name=contact.related_entity_name,
+        phone_number=number,
+    )

@@ -23,6 +23,13 @@ def test_an_account_trigger_messages_each_eligible_number_of_its_contacts(platfo
     assert platform.queue_depth(SEND_QUEUE_ID) == 2
 
 
+def test_an_accounts_contacts_can_be_listed(platform: Platform):
+    code, contacts = platform.call("GET", "/v1/contacts?entity_id=acct-1001")
+    assert code == 200
+    assert sorted(contact["id"] for contact in contacts) == ["contact-ada", "contact-charles"]
+    assert platform.call("GET", "/v1/contacts?entity_id=acct-1001&entity_type=planet")[0] == 422
+
+
 def test_the_same_number_on_two_contacts_gets_one_message(platform: Platform):
     from functions.dal.config import ConfigTable
 

@@ -8,7 +8,7 @@ from typing import Annotated
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
-from aws_lambda_powertools.event_handler.openapi.params import Path
+from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
 from functions.domain.errors import NotFound
@@ -328,6 +328,17 @@ def update_contact(contact_id: str, body: ContactBody) -> ContactView:
     tenant = principal(router, MANAGE)
     contact = services().configuration.save_contact(tenant.tenant_id, _contact_input(body), contact_id)
     return contact_view(services().configuration.tenant(tenant.tenant_id), contact)
+
+
+@router.get("/v1/contacts", summary="The contacts of an account or a network site")
+def list_contacts(
+    entity_id: Annotated[str, Query(min_length=1, max_length=100, description="The account or site id")],
+    entity_type: Annotated[EntityType, Query()] = EntityType.ACCOUNT,
+) -> list[ContactView]:
+    tenant = principal(router, MANAGE, Permission.VIEW_SMS)
+    settings = services().configuration.tenant(tenant.tenant_id)
+    contacts = services().config.contacts_of(tenant.tenant_id, entity_type.value, entity_id)
+    return [contact_view(settings, contact) for contact in contacts]
 
 
 @router.get("/v1/contacts/<contact_id>", summary="One contact")

@@ -62,6 +62,7 @@ def banner(runtime: LocalRuntime) -> str:
 Outbound SMS is running locally at {url}
   demo tenant  {demo.tenant_id}
   API key      {demo.api_key}
+  operator key {demo.operator_key}
   carrier      {runtime.settings.carrier}
 
 Try:
@@ -69,6 +70,9 @@ Try:
   curl -s -X POST {url}/v1/triggers/payment_received {auth} \\
        -H "Content-Type: application/json" \\
        -d '{{"contact_id": "{demo.contact_id}", "variables": {{"company": "Demo Fiber", "amount": 4999}}}}'
+  curl -s -X POST {url}/v1/triggers/service_reactivated {auth} \
+       -H "Content-Type: application/json" \
+       -d '{{"account_id": "{demo.account_id}", "variables": {{"company": "Demo Fiber"}}}}'
   curl -s {url}/v1/messages {auth}
   curl -s {url}/v1/messages/<id from the POST> {auth}
   curl -s {url}/_local/carrier/messages          # what the carrier simulator received

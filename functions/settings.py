@@ -30,11 +30,24 @@ class ApiSettings(_FromEnvironment):
     messages_table: str = Field(alias="MESSAGES_TABLE")
     opt_outs_table: str = Field(alias="OPT_OUTS_TABLE")
     idempotency_table: str = Field(alias="IDEMPOTENCY_TABLE")
+    jobs_table: str = Field(alias="JOBS_TABLE")
     send_queue_url: str = Field(alias="SEND_QUEUE_URL")
+    fanout_queue_url: str = Field(alias="FANOUT_QUEUE_URL")
+
+
+class FanOutSettings(_FromEnvironment):
+    config_table: str = Field(alias="CONFIG_TABLE")
+    messages_table: str = Field(alias="MESSAGES_TABLE")
+    opt_outs_table: str = Field(alias="OPT_OUTS_TABLE")
+    jobs_table: str = Field(alias="JOBS_TABLE")
+    send_queue_url: str = Field(alias="SEND_QUEUE_URL")
+    fanout_queue_url: str = Field(alias="FANOUT_QUEUE_URL")
+    page_size: int | None = Field(default=None, alias="FANOUT_PAGE_SIZE", gt=0)
 
 
 class SenderSettings(_FromEnvironment):
     messages_table: str = Field(alias="MESSAGES_TABLE")
+    jobs_table: str = Field(alias="JOBS_TABLE")
     configuration_set: str | None = Field(default=None, alias="SMS_CONFIGURATION_SET")
     message_ttl_seconds: int = Field(default=72 * 3600, alias="MESSAGE_TTL_SECONDS", ge=5, le=259_200)
     lease_seconds: int = Field(default=60, alias="SEND_LEASE_SECONDS", gt=0)

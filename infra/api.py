@@ -44,7 +44,9 @@ class Api(Construct):
         messages_table: dynamodb.ITableV2,
         opt_outs_table: dynamodb.ITableV2,
         idempotency_table: dynamodb.ITableV2,
+        jobs_table: dynamodb.ITableV2,
         send_queue: sqs.IQueue,
+        fanout_queue: sqs.IQueue,
     ) -> None:
         super().__init__(scope, construct_id)
         self.authorizer_function = ServiceFunction(
@@ -70,13 +72,19 @@ class Api(Construct):
                 "MESSAGES_TABLE": messages_table.table_name,
                 "OPT_OUTS_TABLE": opt_outs_table.table_name,
                 "IDEMPOTENCY_TABLE": idempotency_table.table_name,
+                "JOBS_TABLE": jobs_table.table_name,
                 "SEND_QUEUE_URL": send_queue.queue_url,
+                "FANOUT_QUEUE_URL": fanout_queue.queue_url,
             },
+            memory_size=1024,  # a mass preview holds the distinct recipient numbers
         )
         config_table.grant_read_write_data(self.api_function.role)
         acknowledge_index_access(self.api_function.role, config_table)
         opt_outs_table.grant_read_write_data(self.api_function.role)
         idempotency_table.grant_read_write_data(self.api_function.role)
+        jobs_table.grant_read_write_data(self.api_function.role)
+        acknowledge_index_access(self.api_function.role, jobs_table)
+        fanout_queue.grant_send_messages(self.api_function.role)
         messages_table.grant_read_write_data(self.api_function.role)
         acknowledge_index_access(self.api_function.role, messages_table)
         send_queue.grant_send_messages(self.api_function.role)

@@ -52,6 +52,7 @@ class Sending(Construct):
         *,
         shared: FunctionCode,
         messages_table: dynamodb.ITableV2,
+        jobs_table: dynamodb.ITableV2,
         configuration_set_name: str,
         configuration_set_arn: str,
     ) -> None:
@@ -67,12 +68,15 @@ class Sending(Construct):
             description="Sends queued messages through the carrier",
             environment={
                 "MESSAGES_TABLE": messages_table.table_name,
+                "JOBS_TABLE": jobs_table.table_name,
                 "SMS_CONFIGURATION_SET": configuration_set_name,
             },
             timeout=Duration.seconds(SEND_VISIBILITY_SECONDS // 6),
         )
         messages_table.grant_read_write_data(self.sender.role)
         acknowledge_index_access(self.sender.role, messages_table)
+        jobs_table.grant_read_data(self.sender.role)  # a cancelled job's messages are not sent
+        acknowledge_index_access(self.sender.role, jobs_table)
         self.sender.role.add_to_principal_policy(
             iam.PolicyStatement(
                 actions=["sms-voice:SendTextMessage"],

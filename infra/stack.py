@@ -7,6 +7,7 @@ from constructs import Construct
 
 from infra.api import Api
 from infra.constants import OUTPUT_API_URL, OUTPUT_SMS_CONFIGURATION_SET
+from infra.fanout import FanOut
 from infra.functions import FunctionCode
 from infra.layer import DependencyLayer
 from infra.receipts import Receipts
@@ -26,8 +27,19 @@ class SmsPlatformStack(Stack):
             "Sending",
             shared=shared,
             messages_table=storage.messages_table,
+            jobs_table=storage.jobs_table,
             configuration_set_name=receipts.configuration_set_name,
             configuration_set_arn=receipts.configuration_set_arn,
+        )
+        fanout = FanOut(
+            self,
+            "FanOut",
+            shared=shared,
+            config_table=storage.config_table,
+            messages_table=storage.messages_table,
+            opt_outs_table=storage.opt_outs_table,
+            jobs_table=storage.jobs_table,
+            send_queue=sending.queue,
         )
         api = Api(
             self,
@@ -37,7 +49,9 @@ class SmsPlatformStack(Stack):
             messages_table=storage.messages_table,
             opt_outs_table=storage.opt_outs_table,
             idempotency_table=storage.idempotency_table,
+            jobs_table=storage.jobs_table,
             send_queue=sending.queue,
+            fanout_queue=fanout.queue,
         )
         ReleaseSchedule(
             self, "Schedules", shared=shared, messages_table=storage.messages_table, send_queue=sending.queue

@@ -6,7 +6,13 @@ from aws_cdk import RemovalPolicy
 from aws_cdk import aws_dynamodb as dynamodb
 from constructs import Construct
 
-from infra.constants import CONFIG_TABLE_ID, IDEMPOTENCY_TABLE_ID, MESSAGES_TABLE_ID, OPT_OUTS_TABLE_ID
+from infra.constants import (
+    CONFIG_TABLE_ID,
+    IDEMPOTENCY_TABLE_ID,
+    JOBS_TABLE_ID,
+    MESSAGES_TABLE_ID,
+    OPT_OUTS_TABLE_ID,
+)
 
 S = dynamodb.AttributeType.STRING
 
@@ -54,6 +60,13 @@ class Storage(Construct):
             partition_key=dynamodb.Attribute(name="id", type=S),
             time_to_live_attribute="expiration",
         )
+        # Mass messages and calling lists: preview, confirmation, fan-out checkpoint (functions/dal/jobs.py).
+        self.jobs_table = _table(self, JOBS_TABLE_ID, partition_key=dynamodb.Attribute(name="job_id", type=S))
+        self.jobs_table.add_global_secondary_index(
+            index_name="by_tenant",
+            partition_key=dynamodb.Attribute(name="tenant_id", type=S),
+            sort_key=dynamodb.Attribute(name="created_at", type=S),
+        )
         # Every message and its status history (functions/dal/messages.py).
         self.messages_table = _table(
             self,
@@ -65,6 +78,12 @@ class Storage(Construct):
             index_name="by_tenant",
             partition_key=dynamodb.Attribute(name="tenant_id", type=S),
             sort_key=dynamodb.Attribute(name="created_key", type=S),
+        )
+        self.messages_table.add_global_secondary_index(
+            index_name="by_job",
+            partition_key=dynamodb.Attribute(name="job_id", type=S),
+            sort_key=dynamodb.Attribute(name="status", type=S),
+            projection_type=dynamodb.ProjectionType.KEYS_ONLY,
         )
         self.messages_table.add_global_secondary_index(
             index_name="by_release",

@@ -7,6 +7,8 @@ Keys and access patterns (``pk``, ``sk``; GSI ``by_entity`` on ``gsi1pk``, ``gsi
   are unique per tenant (written in one transaction with the signature).
 - ``TENANT#<id>`` / ``CONTACT#<id>``: a contact with its numbers. ``by_entity``:
   ``TENANT#<id>#ENTITY#<type>#<entity id>`` / ``CONTACT#<id>``: the contacts of an account or site.
+- ``TENANT#<id>`` / ``ACCOUNT#<id>``: an account's filter attributes (status, network site, groups),
+  copied onto its contacts, so a mass send pages ``CONTACT#`` items alone (one query per page).
 - ``TENANT#<id>`` / ``TEMPLATE#<id>``: a tenant-authored template. ``by_entity``:
   ``TEMPLATES#pending`` / ``<created>#<tenant>#<id>``: the operator's review queue (pending only).
 - ``APIKEY#<sha256>`` / ``APIKEY``: an API key's tenant and permissions, looked up by the key's hash.
@@ -23,6 +25,7 @@ from botocore.exceptions import ClientError
 from pydantic import BaseModel
 
 from functions.domain.tenants import (
+    Account,
     ApiKey,
     Company,
     Contact,
@@ -274,6 +277,29 @@ class ConfigTable:
                 KeyConditionExpression=Key("gsi1pk").eq(entity_pk(tenant_id, entity_type, entity_id)),
             )
         )
+
+    def contacts_page(
+        self, tenant_id: str, start: dict[str, Any] | None, limit: int | None = None
+    ) -> tuple[list[Contact], dict[str, Any] | None]:
+        """One page of every contact of a tenant, for mass sends; the key to continue from, or None."""
+        query: dict[str, Any] = {
+            "KeyConditionExpression": Key("pk").eq(tenant_pk(tenant_id)) & Key("sk").begins_with("CONTACT#")
+        }
+        if start:
+            query["ExclusiveStartKey"] = start
+        if limit:
+            query["Limit"] = limit
+        page = self._table.query(**query)
+        contacts = [Contact.model_validate(_strip(item)) for item in page["Items"]]
+        return contacts, page.get("LastEvaluatedKey")
+
+    # ---- accounts ----
+
+    def put_account(self, tenant_id: str, account: Account) -> None:
+        self._put(tenant_pk(tenant_id), f"ACCOUNT#{account.account_id}", account)
+
+    def get_account(self, tenant_id: str, account_id: str) -> Account | None:
+        return self._get(tenant_pk(tenant_id), f"ACCOUNT#{account_id}", Account)
 
     def delete_contact(self, tenant_id: str, contact_id: str) -> bool:
         return self._delete(tenant_pk(tenant_id), f"CONTACT#{contact_id}")

@@ -5,6 +5,8 @@ Keys and access patterns:
   update on it, so a redelivered queue message or a late receipt cannot move a final status.
 - GSI ``by_tenant`` (``tenant_id``, ``created_key`` = created ISO time + id): a tenant's
   sent-messages log, newest first, with cursor pagination.
+- GSI ``by_job`` (``job_id``, ``status``), sparse: a mass message's or calling list's messages per
+  status, for its progress (a COUNT query per status) and for cancelling its pending messages.
 - GSI ``by_release`` (``release_shard``, ``release_at``), sparse: held messages whose release
   time has come, for the release schedule (only held messages carry ``release_shard``).
 """
@@ -28,6 +30,7 @@ if TYPE_CHECKING:
 
 BY_TENANT_INDEX = "by_tenant"
 BY_RELEASE_INDEX = "by_release"
+BY_JOB_INDEX = "by_job"
 HELD_SHARD = "HELD"
 RETENTION = timedelta(days=400)  # the sent-messages log keeps 13 months, then DynamoDB's TTL removes it
 
@@ -47,6 +50,8 @@ def _from_item(item: dict[str, Any]) -> Message:
     clean["template_version"] = int(clean["template_version"])
     clean["segments"] = int(clean["segments"])
     clean["price_micros"] = int(clean["price_micros"])
+    if "job_page" in clean:
+        clean["job_page"] = int(clean["job_page"])
     return Message.model_validate(clean)
 
 
@@ -79,6 +84,56 @@ class MessagesTable:
 
     def put_new(self, message: Message) -> None:
         self._table.put_item(Item=_to_item(message), ConditionExpression="attribute_not_exists(message_id)")
+
+    def put_if_absent(self, message: Message) -> bool:
+        """Create unless a message with this id exists (a retried fan-out page, a repeated number)."""
+        try:
+            self.put_new(message)
+        except ClientError as error:
+            if _is_condition_failure(error):
+                return False
+            raise
+        return True
+
+    def job_page_of(self, message_id: str) -> int | None:
+        item = self._table.get_item(
+            Key={"message_id": message_id}, ProjectionExpression="job_page", ConsistentRead=True
+        ).get("Item")
+        return int(item["job_page"]) if item and "job_page" in item else None  # type: ignore[arg-type]
+
+    def count_for_job(self, job_id: str) -> dict[MessageStatus, int]:
+        """Messages of a mass message or calling list per status, counted on the sparse by_job index."""
+        counts: dict[MessageStatus, int] = {}
+        for status in MessageStatus:
+            query: dict[str, Any] = {
+                "IndexName": BY_JOB_INDEX,
+                "KeyConditionExpression": Key("job_id").eq(job_id) & Key("status").eq(status.value),
+                "Select": "COUNT",
+            }
+            total = 0
+            while True:
+                page = self._table.query(**query)
+                total += page["Count"]
+                if "LastEvaluatedKey" not in page:
+                    break
+                query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+            counts[status] = total
+        return counts
+
+    def pending_of_job(self, job_id: str) -> Iterator[str]:
+        query: dict[str, Any] = {
+            "IndexName": BY_JOB_INDEX,
+            "KeyConditionExpression": Key("job_id").eq(job_id)
+            & Key("status").eq(MessageStatus.PENDING.value),
+            "ProjectionExpression": "message_id",
+        }
+        while True:
+            page = self._table.query(**query)
+            for item in page["Items"]:
+                yield str(item["message_id"])
+            if "LastEvaluatedKey" not in page:
+                return
+            query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
     def get(self, message_id: str) -> Message | None:
         item = self._table.get_item(Key={"message_id": message_id}, ConsistentRead=True).get("Item")

@@ -80,6 +80,8 @@ class Message(BaseModel):
     template_key: str
     template_version: int
     trigger: str | None = None
+    job_id: str | None = None  # the mass message or calling list it belongs to
+    job_page: int | None = None  # the fan-out page (checkpoint) that created it
     body: str
     encoding: Encoding
     segments: int

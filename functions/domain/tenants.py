@@ -60,6 +60,24 @@ class EntityType(StrEnum):
     NETWORK_SITE = "network_site"
 
 
+class Account(BaseModel):
+    """A customer account: what mass messages filter on."""
+
+    account_id: str
+    name: str
+    status: str = "Active"
+    network_site_id: str | None = None
+    groups: list[str] = Field(default_factory=list)
+
+
+class AccountSnapshot(BaseModel):
+    """The account's filter attributes, copied onto each of its contacts so a mass send reads one item."""
+
+    status: str
+    network_site_id: str | None
+    groups: list[str]
+
+
 class Contact(BaseModel):
     contact_id: str
     name: str
@@ -68,6 +86,13 @@ class Contact(BaseModel):
     related_entity_id: str
     related_entity_name: str
     phones: list[ContactPhone]
+    account: AccountSnapshot | None = None
+
+    @property
+    def network_site_id(self) -> str | None:
+        if self.related_entity_type is EntityType.NETWORK_SITE:
+            return self.related_entity_id
+        return self.account.network_site_id if self.account else None
 
 
 class ApiKey(BaseModel):

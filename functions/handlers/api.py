@@ -13,7 +13,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from functions.domain.errors import PlatformError
 from functions.handlers import problems
-from functions.handlers.routes import configuration, messages, operator
+from functions.handlers.routes import configuration, mass, messages, operator
 from functions.handlers.routes.common import services
 from functions.observability import logger, metrics, tracer
 from functions.public_routes import OPENAPI_PATH
@@ -24,6 +24,7 @@ API_VERSION = "1.0.0"
 app = APIGatewayHttpResolver(enable_validation=True)
 app.include_router(messages.router)
 app.include_router(configuration.router)
+app.include_router(mass.router)
 app.include_router(operator.router)
 
 

@@ -13,6 +13,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from functions.carriers.aws_sms import AwsSmsCarrier
+from functions.dal.jobs import JobsTable
 from functions.dal.messages import MessagesTable
 from functions.dal.send_queue import parse_work
 from functions.logic.send import Sender, SendOutcome
@@ -28,8 +29,10 @@ def sender() -> Sender:
     carrier = AwsSmsCarrier(
         boto3.client("pinpoint-sms-voice-v2"), settings.configuration_set, settings.message_ttl_seconds
     )
-    messages = MessagesTable(boto3.resource("dynamodb").Table(settings.messages_table))
-    return Sender(messages, carrier, lease=timedelta(seconds=settings.lease_seconds))
+    dynamodb = boto3.resource("dynamodb")
+    messages = MessagesTable(dynamodb.Table(settings.messages_table))
+    jobs = JobsTable(dynamodb.Table(settings.jobs_table))
+    return Sender(messages, jobs, carrier, lease=timedelta(seconds=settings.lease_seconds))
 
 
 def handle_record(record: SQSRecord) -> None:

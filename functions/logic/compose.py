@@ -21,7 +21,7 @@ from functions.dal.send_queue import EnqueueFailed, SendQueue, SendWork
 from functions.domain.errors import InvalidInput, NotFound, Refused, Unavailable
 from functions.domain.messages import Message, MessageStatus, Recipient, StatusChange, new_id, utc_now
 from functions.domain.phone import to_e164
-from functions.domain.segments import count_segments
+from functions.domain.segments import Encoding, count_segments
 from functions.domain.signatures import compose_body, render_signature
 from functions.domain.templates import Template
 from functions.domain.tenants import Contact, EntityType, Signature, Tenant
@@ -46,6 +46,67 @@ class Skipped(BaseModel):
 class Composed:
     messages: list[Message]
     skipped: list[Skipped]
+
+
+@dataclass(frozen=True)
+class Candidate:
+    contact: Contact
+    number: str | None
+    reason: str | None  # None: this number may be messaged
+    detail: str
+
+    def skipped(self) -> Skipped:
+        assert self.reason is not None
+        return Skipped(
+            contact_id=self.contact.contact_id,
+            phone_number=self.number,
+            reason=self.reason,
+            detail=self.detail,
+        )
+
+
+@dataclass(frozen=True)
+class Draft:
+    """One rendered text, ready to become a message per recipient."""
+
+    tenant_id: str
+    template_key: str
+    template_version: int
+    trigger: str | None
+    signature_id: str
+    sending_number: str
+    body: str
+    encoding: Encoding
+    segments: int
+    price_micros: int
+
+    def message(
+        self,
+        message_id: str,
+        contact: Contact,
+        number: str,
+        now: datetime,
+        job_id: str | None = None,
+        job_page: int | None = None,
+    ) -> Message:
+        return Message(
+            message_id=message_id,
+            tenant_id=self.tenant_id,
+            created_at=now,
+            status=MessageStatus.PENDING,
+            recipient=_recipient(contact, number),
+            origination_number=self.sending_number,
+            template_key=self.template_key,
+            template_version=self.template_version,
+            trigger=self.trigger,
+            job_id=job_id,
+            job_page=job_page,
+            body=self.body,
+            encoding=self.encoding,
+            segments=self.segments,
+            price_micros=self.price_micros,
+            history=[StatusChange(status=MessageStatus.PENDING, at=now)],
+        )
 
 
 @dataclass(frozen=True)
@@ -79,6 +140,39 @@ class Composer:
             raise Refused("feature_disabled", "SMS is disabled for this tenant; enable it in the settings")
         return tenant
 
+    def prepare(
+        self,
+        tenant: Tenant,
+        template: Template,
+        variables: dict[str, Any],
+        sender: Sender,
+        default_signature: str | None,
+        trigger: str | None = None,
+    ) -> Draft:
+        """The text every recipient of this send gets, with its signature, segments and price."""
+        sending_number = self._sending_number(tenant, sender.sending_number)
+        signature = self._signature(tenant, sender.signature_id or default_signature)
+        department = self._config.get_department(tenant.tenant_id, signature.department_id)
+        if department is None:
+            raise Refused("no_department", f"the signature's department '{signature.department_id}' is gone")
+        main_text = template.render(variables, tenant.time_zone)
+        body = compose_body(
+            main_text, render_signature(signature.text, department.phone_number, department.email)
+        )
+        count = count_segments(body)
+        return Draft(
+            tenant_id=tenant.tenant_id,
+            template_key=template.key,
+            template_version=template.version,
+            trigger=trigger,
+            signature_id=signature.signature_id,
+            sending_number=sending_number,
+            body=body,
+            encoding=count.encoding,
+            segments=count.segments,
+            price_micros=count.segments * tenant.price_per_segment_micros,
+        )
+
     def compose_and_queue(
         self,
         tenant: Tenant,
@@ -89,19 +183,11 @@ class Composer:
         trigger: str | None = None,
     ) -> Composed:
         _check_shape(recipients)
-        sending_number = self._sending_number(tenant, sender.sending_number)
-        signature = self._signature(tenant, sender.signature_id)
-        department = self._config.get_department(tenant.tenant_id, signature.department_id)
-        if department is None:
-            raise Refused("no_department", f"the signature's department '{signature.department_id}' is gone")
-        main_text = template.render(variables, tenant.time_zone)
-        body = compose_body(
-            main_text, render_signature(signature.text, department.phone_number, department.email)
+        draft = self.prepare(
+            tenant, template, variables, sender, tenant.default_triggered_signature_id, trigger
         )
-        count = count_segments(body)
-
         contacts = self._contacts(tenant.tenant_id, recipients)
-        chosen, skipped = self._eligible_numbers(tenant, contacts, recipients.phone_number)
+        chosen, skipped = self.eligible_numbers(tenant, contacts, recipients.phone_number)
         if not chosen:
             first = skipped[0]
             raise Refused(
@@ -110,27 +196,8 @@ class Composer:
                 "phone_number" if recipients.contact_id else "account_id",
                 extra={"skipped": [item.model_dump(mode="json") for item in skipped]},
             )
-
         now = self._clock()
-        messages = [
-            Message(
-                message_id=new_id("msg"),
-                tenant_id=tenant.tenant_id,
-                created_at=now,
-                status=MessageStatus.PENDING,
-                recipient=_recipient(contact, number),
-                origination_number=sending_number,
-                template_key=template.key,
-                template_version=template.version,
-                trigger=trigger,
-                body=body,
-                encoding=count.encoding,
-                segments=count.segments,
-                price_micros=count.segments * tenant.price_per_segment_micros,
-                history=[StatusChange(status=MessageStatus.PENDING, at=now)],
-            )
-            for contact, number in chosen
-        ]
+        messages = [draft.message(new_id("msg"), contact, number, now) for contact, number in chosen]
         self._record_and_queue(messages)
         return Composed(messages=messages, skipped=skipped)
 
@@ -184,13 +251,9 @@ class Composer:
             raise NotFound(f"account '{recipients.account_id}' has no contacts", "account_id")
         return contacts
 
-    def _eligible_numbers(
-        self, tenant: Tenant, contacts: list[Contact], requested: str | None
-    ) -> tuple[list[tuple[Contact, str]], list[Skipped]]:
-        """One (contact, number) per distinct eligible number, and every refused number with its reason."""
-        wanted = to_e164(requested, "phone_number") if requested is not None else None
-        skipped: list[Skipped] = []
-        candidates: list[tuple[Contact, str]] = []
+    def classify(self, tenant: Tenant, contacts: list[Contact], wanted: str | None = None) -> list[Candidate]:
+        """Every number of these contacts with the reason it cannot be messaged, or None if it can."""
+        candidates: list[Candidate] = []
         for contact in contacts:
             phones = [phone for phone in contact.phones if wanted is None or phone.number == wanted]
             if wanted is not None and not phones:
@@ -198,29 +261,43 @@ class Composer:
                     "phone_number", f"{wanted} is not a number of contact '{contact.contact_id}'"
                 )
             if not phones:
-                skipped.append(_skip(contact, None, "no_phone_number", "the contact has no phone number"))
+                candidates.append(
+                    Candidate(contact, None, "no_phone_number", "the contact has no phone number")
+                )
             for phone in phones:
                 if not tenant.phone_number_types.get(phone.number_type, False):
                     detail = f"{phone.number} is a {phone.number_type} number, which is not SMS-capable"
-                    skipped.append(_skip(contact, phone.number, "not_sms_capable", detail))
+                    candidates.append(Candidate(contact, phone.number, "not_sms_capable", detail))
                 elif not phone.sms_opt_in:
-                    skipped.append(
-                        _skip(contact, phone.number, "not_opted_in", f"{phone.number} has not opted in")
+                    candidates.append(
+                        Candidate(contact, phone.number, "not_opted_in", f"{phone.number} has not opted in")
                     )
                 else:
-                    candidates.append((contact, phone.number))
+                    candidates.append(Candidate(contact, phone.number, None, ""))
         # Opt-out scope comes with transport codes; until a code names a DNC group, it is global.
-        opted_out = self._opt_outs.opted_out(GLOBAL_SCOPE, [number for _, number in candidates])
+        eligible = [c.number for c in candidates if c.reason is None and c.number is not None]
+        opted_out = self._opt_outs.opted_out(GLOBAL_SCOPE, eligible)
+        return [
+            Candidate(c.contact, c.number, "opted_out", f"{c.number} is opted out (it replied STOP)")
+            if c.reason is None and c.number in opted_out
+            else c
+            for c in candidates
+        ]
+
+    def eligible_numbers(
+        self, tenant: Tenant, contacts: list[Contact], requested: str | None
+    ) -> tuple[list[tuple[Contact, str]], list[Skipped]]:
+        """One (contact, number) per distinct eligible number, and every refused number with its reason."""
+        wanted = to_e164(requested, "phone_number") if requested is not None else None
         chosen: list[tuple[Contact, str]] = []
+        skipped: list[Skipped] = []
         seen: set[str] = set()
-        for contact, number in candidates:
-            if number in opted_out:
-                skipped.append(
-                    _skip(contact, number, "opted_out", f"{number} is opted out (it replied STOP)")
-                )
-            elif number not in seen:  # one message per number
-                seen.add(number)
-                chosen.append((contact, number))
+        for candidate in self.classify(tenant, contacts, wanted):
+            if candidate.reason is not None:
+                skipped.append(candidate.skipped())
+            elif candidate.number is not None and candidate.number not in seen:  # one message per number
+                seen.add(candidate.number)
+                chosen.append((candidate.contact, candidate.number))
         return chosen, skipped
 
 
@@ -229,10 +306,6 @@ def _check_shape(recipients: Recipients) -> None:
         raise InvalidInput("contact_id", "name exactly one of contact_id or account_id")
     if recipients.account_id is not None and recipients.phone_number is not None:
         raise InvalidInput("phone_number", "a phone number can be chosen only for one contact")
-
-
-def _skip(contact: Contact, number: str | None, reason: str, detail: str) -> Skipped:
-    return Skipped(contact_id=contact.contact_id, phone_number=number, reason=reason, detail=detail)
 
 
 def _recipient(contact: Contact, number: str) -> Recipient:

@@ -11,7 +11,17 @@ from functions.domain.errors import InvalidInput, NotFound, Refused
 from functions.domain.messages import new_id
 from functions.domain.phone import to_e164
 from functions.domain.signatures import SignatureText
-from functions.domain.tenants import Company, Contact, ContactPhone, Department, EntityType, Signature, Tenant
+from functions.domain.tenants import (
+    Account,
+    AccountSnapshot,
+    Company,
+    Contact,
+    ContactPhone,
+    Department,
+    EntityType,
+    Signature,
+    Tenant,
+)
 
 
 class SettingsChange(BaseModel):
@@ -156,6 +166,18 @@ class Configuration:
         self._set_defaults(tenant_id, signature_id, for_mass=False, for_triggered=False)
         self._config.delete_signature(tenant_id, signature)
 
+    # ---- accounts ----
+
+    def save_account(self, tenant_id: str, account: Account) -> Account:
+        """Write an account and refresh the copy of its filter attributes on each of its contacts."""
+        self.tenant(tenant_id)
+        self._config.put_account(tenant_id, account)
+        snapshot = _snapshot(account)
+        for contact in self._config.contacts_of(tenant_id, EntityType.ACCOUNT.value, account.account_id):
+            if contact.account != snapshot:
+                self._config.put_contact(tenant_id, contact.model_copy(update={"account": snapshot}))
+        return account
+
     # ---- contacts ----
 
     def save_contact(self, tenant_id: str, data: ContactInput, contact_id: str | None = None) -> Contact:
@@ -174,7 +196,13 @@ class Configuration:
             phones.append(
                 ContactPhone(number=number, number_type=phone.number_type, sms_opt_in=phone.sms_opt_in)
             )
+        account = (
+            self._config.get_account(tenant_id, data.related_entity_id)
+            if data.related_entity_type is EntityType.ACCOUNT
+            else None
+        )
         contact = Contact(
+            account=_snapshot(account) if account else None,
             contact_id=contact_id or new_id("con"),
             name=data.name,
             contact_type=data.contact_type,
@@ -200,3 +228,9 @@ class Configuration:
         updated = contact.model_copy(update={"phones": phones})
         self._config.put_contact(tenant_id, updated)
         return updated
+
+
+def _snapshot(account: Account) -> AccountSnapshot:
+    return AccountSnapshot(
+        status=account.status, network_site_id=account.network_site_id, groups=account.groups
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -13,10 +14,14 @@ from functions.carriers.base import (
     CarrierUnavailable,
     OutboundSms,
 )
+from functions.dal.jobs import JobsTable
 from functions.dal.messages import MessagesTable
 from functions.dal.send_queue import SendWork
-from functions.domain.messages import MessageStatus, utc_now
+from functions.domain.mass import JobStatus
+from functions.domain.messages import MessageStatus, RejectReason, utc_now
 from functions.observability import logger
+
+JOB_STATUS_TTL_SECONDS = 2.0  # how stale a cancellation may be seen: bounded, and cheap per batch
 
 
 class SendOutcome(StrEnum):
@@ -33,14 +38,26 @@ class Sender:
     def __init__(
         self,
         messages: MessagesTable,
+        jobs: JobsTable,
         carrier: Carrier,
         lease: timedelta,
         clock: Callable[[], datetime] = utc_now,
     ) -> None:
         self._messages = messages
+        self._jobs = jobs
+        self._job_status: dict[str, tuple[float, JobStatus | None]] = {}
         self._carrier = carrier
         self._lease = lease
         self._clock = clock
+
+    def _cancelled(self, job_id: str) -> bool:
+        """A job's status, read at most once per JOB_STATUS_TTL per sender instance."""
+        now = time.monotonic()
+        cached = self._job_status.get(job_id)
+        if cached is None or now - cached[0] > JOB_STATUS_TTL_SECONDS:
+            cached = (now, self._jobs.status(job_id))
+            self._job_status[job_id] = cached
+        return cached[1] is JobStatus.CANCELLED
 
     def process(self, work: SendWork) -> SendOutcome:
         now = self._clock()
@@ -56,6 +73,15 @@ class Sender:
         if message is None:
             logger.info("message already handled", message_id=work.message_id)
             return SendOutcome.ALREADY_HANDLED
+        if message.job_id is not None and self._cancelled(message.job_id):
+            self._messages.transition(
+                message.message_id,
+                MessageStatus.FAILED,
+                allowed_from=[MessageStatus.IN_PROGRESS],
+                at=self._clock(),
+                reason=RejectReason.CANCELLED,
+            )
+            return SendOutcome.REJECTED
         sms = OutboundSms(
             origination_number=message.origination_number,
             destination_number=message.recipient.phone_number,

@@ -12,7 +12,7 @@ from aws_cdk.assertions import Match
 
 from infra.constants import SEND_MAX_RECEIVES, SENDER_MAX_CONCURRENCY
 
-HANDLERS = {"api", "authorizer", "sender", "receipts", "release"}
+HANDLERS = {"api", "authorizer", "sender", "receipts", "release", "fanout"}
 
 
 def resources(template_json: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
@@ -76,6 +76,7 @@ def test_tables_are_on_demand_with_point_in_time_recovery(template, template_jso
         "message_id",  # messages
         "scope",  # opt-outs
         "id",  # idempotency records
+        "job_id",  # mass messages and calling lists
     }
     for res in tables.values():
         assert res["Properties"]["BillingMode"] == "PAY_PER_REQUEST"
@@ -215,3 +216,19 @@ def test_cfn_lint_accepts_the_template(template_json, tmp_path: Path):
         check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_fanout_function_drains_its_own_queue_one_job_step_at_a_time(template_json):
+    fanout = function_id(template_json, "fanout")
+    (mapping,) = [
+        res["Properties"]
+        for res in resources(template_json, "AWS::Lambda::EventSourceMapping").values()
+        if res["Properties"]["FunctionName"] == {"Ref": fanout}
+    ]
+    assert mapping["BatchSize"] == 1
+    queue = template_json["Resources"][mapping["EventSourceArn"]["Fn::GetAtt"][0]]["Properties"]
+    assert "deadLetterTargetArn" in queue["RedrivePolicy"]
+    assert queue["VisibilityTimeout"] >= 6 * template_json["Resources"][fanout]["Properties"]["Timeout"]
+    statements = role_statements(template_json, "fanout")
+    assert "sqs:SendMessage" in actions(statements)
+    assert "sms-voice:SendTextMessage" not in actions(statements)

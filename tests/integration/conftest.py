@@ -15,7 +15,7 @@ import moto  # import before creating clients, so they carry moto's hooks
 import pytest
 
 from functions.dal.config import ConfigTable
-from infra.constants import RECEIPTS_QUEUE_ID, SEND_QUEUE_ID
+from infra.constants import FANOUT_QUEUE_ID, RECEIPTS_QUEUE_ID, SEND_QUEUE_ID
 from local.carrier import CarrierSimulator, SimulatorSettings, sns_publisher
 from local.demo import DEMO_API_KEY, Demo, seed_demo
 from local.http_front import Gateway
@@ -92,6 +92,13 @@ class Platform:
         while poller.poll_once():
             batches += 1
         return batches
+
+    def run_fanout(self) -> int:
+        poller = self.poller(FANOUT_QUEUE_ID, "fanout", batch_size=1)
+        steps = 0
+        while poller.poll_once():
+            steps += 1
+        return steps
 
     def deliver_receipts(self) -> int:
         self.simulator.pump(now=math.inf)

@@ -15,6 +15,8 @@ from aws_lambda_powertools.utilities.idempotency import (
 )
 
 from functions.dal.config import ConfigTable
+from functions.dal.fanout_queue import FanOutQueue
+from functions.dal.jobs import JobsTable
 from functions.dal.messages import MessagesTable
 from functions.dal.opt_outs import OptOutsTable
 from functions.dal.send_queue import SendQueue
@@ -22,6 +24,7 @@ from functions.domain.errors import Forbidden, Unauthorized
 from functions.logic.auth import Authenticator, Permission, Principal
 from functions.logic.compose import Composed, Composer
 from functions.logic.configuration import Configuration
+from functions.logic.mass import MassMessages
 from functions.logic.operator import Operator
 from functions.logic.tenant_templates import TenantTemplates
 from functions.logic.triggers import TriggeredMessages, TriggerRequest
@@ -42,6 +45,14 @@ class Services:
             SendQueue(boto3.client("sqs"), settings.send_queue_url),
         )
         self.triggers = TriggeredMessages(composer)
+        self.jobs = JobsTable(dynamodb.Table(settings.jobs_table))
+        self.mass = MassMessages(
+            self.config,
+            self.jobs,
+            self.messages,
+            composer,
+            FanOutQueue(boto3.client("sqs"), settings.fanout_queue_url),
+        )
         self.configuration = Configuration(self.config)
         self.operator = Operator(self.config, Authenticator(self.config))
         self.templates = TenantTemplates(self.config, composer)

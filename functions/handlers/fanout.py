@@ -1,0 +1,69 @@
+"""The fan-out: SQS work items that create and queue a confirmed job's messages, page by page."""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+import boto3
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from functions.dal.config import ConfigTable
+from functions.dal.fanout_queue import FanOutQueue, parse_fanout_work
+from functions.dal.jobs import JobsTable
+from functions.dal.messages import MessagesTable
+from functions.dal.opt_outs import OptOutsTable
+from functions.dal.send_queue import SendQueue
+from functions.logic.compose import Composer
+from functions.logic.fanout import FanOut
+from functions.observability import logger, metrics, tracer
+from functions.settings import FanOutSettings
+
+processor = BatchProcessor(event_type=EventType.SQS)
+
+
+@functools.cache
+def fanout() -> FanOut:
+    settings = FanOutSettings.from_env()
+    dynamodb = boto3.resource("dynamodb")
+    sqs = boto3.client("sqs")
+    config = ConfigTable(dynamodb.Table(settings.config_table))
+    messages = MessagesTable(dynamodb.Table(settings.messages_table))
+    send_queue = SendQueue(sqs, settings.send_queue_url)
+    composer = Composer(config, messages, OptOutsTable(dynamodb.Table(settings.opt_outs_table)), send_queue)
+    return FanOut(
+        config,
+        JobsTable(dynamodb.Table(settings.jobs_table)),
+        messages,
+        composer,
+        send_queue,
+        FanOutQueue(sqs, settings.fanout_queue_url),
+        page_size=settings.page_size,
+    )
+
+
+def handle_record(record: SQSRecord, lambda_context: LambdaContext) -> None:
+    # Powertools passes the invocation's context to a record handler that asks for it.
+    result = fanout().run(parse_fanout_work(record.body), lambda_context.get_remaining_time_in_millis)
+    logger.info(
+        "fan-out step",
+        job_id=record.json_body.get("job_id"),
+        pages=result.pages,
+        messages_created=result.created,
+        messages_queued=result.queued,
+        finished=result.finished,
+        handed_over=result.handed_over,
+    )
+    metrics.add_metric(name="FanOutMessagesCreated", unit="Count", value=result.created)
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
+    return process_partial_response(
+        event=event, record_handler=handle_record, processor=processor, context=context
+    )

@@ -1,0 +1,178 @@
+"""Mass messages: create with a preview, confirm with its token, follow the job, cancel it; accounts."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from http import HTTPStatus
+from typing import Any
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.api_gateway import Router
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from functions.domain.errors import NotFound
+from functions.domain.mass import JobStatus, MassJob, Preview, RecipientFilter
+from functions.domain.messages import MessageStatus
+from functions.domain.tenants import Account
+from functions.handlers.routes.common import principal, services
+from functions.logic.auth import Permission
+from functions.logic.mass import MassRequest
+
+router = Router()
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class FilterBody(Strict):
+    network_site_ids: list[str] = Field(default_factory=list, max_length=500)
+    account_statuses: list[str] = Field(default_factory=list, max_length=50)
+    account_groups: list[str] = Field(default_factory=list, max_length=200)
+    contact_types: list[str] = Field(default_factory=list, max_length=50)
+
+
+class MassBody(Strict):
+    saved_message: str = Field(description="planned_outage, unplanned_outage or unplanned_outage_no_eta")
+    outage_start: AwareDatetime
+    outage_end: AwareDatetime | None = Field(default=None, description="Not with unplanned_outage_no_eta")
+    variables: dict[str, Any] = Field(default_factory=dict, description="The template's other variables")
+    filters: FilterBody = Field(default_factory=FilterBody)
+    signature_id: str | None = Field(default=None, description="Default: the tenant's mass-message default")
+    sending_number: str | None = None
+
+
+class ConfirmBody(Strict):
+    confirmation_token: str = Field(min_length=1, max_length=200)
+
+
+class PreviewView(BaseModel):
+    recipients: int
+    duplicates_removed: int
+    excluded: dict[str, int]
+    segments_per_message: int
+    price_per_message_micros: int
+    total_micros: int
+    balance_micros: int | None
+    balance_covers: bool | None
+
+
+class MassView(BaseModel):
+    id: str
+    status: JobStatus
+    created_at: datetime
+    saved_message: str
+    body: str
+    sending_number: str
+    signature_id: str
+    filters: RecipientFilter
+    preview: PreviewView
+    confirmation_token: str | None = Field(description="Only while the job waits for confirmation")
+    token_expires_at: datetime | None
+    confirmed_at: datetime | None
+    cancelled_at: datetime | None
+    created_messages: int
+    progress: dict[MessageStatus, int] | None = None
+
+
+class AccountBody(Strict):
+    name: str = Field(min_length=1, max_length=200)
+    status: str = Field(default="Active", min_length=1, max_length=50)
+    network_site_id: str | None = Field(default=None, max_length=100)
+    groups: list[str] = Field(default_factory=list, max_length=50)
+
+
+def preview_view(preview: Preview) -> PreviewView:
+    return PreviewView.model_validate(preview.model_dump(exclude={"digest"}))
+
+
+def mass_view(job: MassJob, progress: dict[MessageStatus, int] | None = None) -> MassView:
+    waiting = job.status is JobStatus.PREVIEWED
+    return MassView(
+        id=job.job_id,
+        status=job.status,
+        created_at=job.created_at,
+        saved_message=job.saved_message,
+        body=job.body,
+        sending_number=job.sending_number,
+        signature_id=job.signature_id,
+        filters=job.recipient_filter,
+        preview=preview_view(job.preview),
+        confirmation_token=job.confirmation_token if waiting else None,
+        token_expires_at=job.token_expires_at if waiting else None,
+        confirmed_at=job.confirmed_at,
+        cancelled_at=job.cancelled_at,
+        created_messages=job.created_messages,
+        progress=progress,
+    )
+
+
+@router.post("/v1/mass-messages", summary="Create a mass message and its preview (nothing is sent yet)")
+def create_mass(body: MassBody) -> Response[MassView]:
+    tenant = principal(router, Permission.CREATE_SMS)
+    variables = {**body.variables, "outage_start": body.outage_start.isoformat()}
+    if body.outage_end is not None:
+        variables["outage_end"] = body.outage_end.isoformat()
+    request = MassRequest(
+        saved_message=body.saved_message,
+        variables=variables,
+        recipient_filter=RecipientFilter(**body.filters.model_dump()),
+        signature_id=body.signature_id,
+        sending_number=body.sending_number,
+    )
+    job = services().mass.create(tenant.tenant_id, request)
+    return Response(
+        status_code=HTTPStatus.CREATED.value, content_type="application/json", body=mass_view(job)
+    )
+
+
+@router.get("/v1/mass-messages", summary="The tenant's mass messages, newest first")
+def list_mass() -> list[MassView]:
+    tenant = principal(router, Permission.VIEW_SMS, Permission.CREATE_SMS)
+    return [mass_view(job) for job in services().jobs.list_for_tenant(tenant.tenant_id, 50)]
+
+
+@router.get("/v1/mass-messages/<job_id>", summary="A mass message, its preview and its progress per status")
+def get_mass(job_id: str) -> MassView:
+    tenant = principal(router, Permission.VIEW_SMS, Permission.CREATE_SMS)
+    progress = services().mass.progress(tenant.tenant_id, job_id)
+    return mass_view(progress.job, progress.counts)
+
+
+@router.post("/v1/mass-messages/<job_id>/preview", summary="Preview again: fresh counts and a new token")
+def refresh_mass(job_id: str) -> MassView:
+    tenant = principal(router, Permission.CREATE_SMS)
+    return mass_view(services().mass.refresh(tenant.tenant_id, job_id))
+
+
+@router.post("/v1/mass-messages/<job_id>/confirm", summary="Confirm the preview: the messages go out")
+def confirm_mass(job_id: str, body: ConfirmBody) -> Response[MassView]:
+    tenant = principal(router, Permission.CREATE_SMS)
+    job = services().mass.confirm(tenant.tenant_id, job_id, body.confirmation_token)
+    return Response(
+        status_code=HTTPStatus.ACCEPTED.value, content_type="application/json", body=mass_view(job)
+    )
+
+
+@router.post("/v1/mass-messages/<job_id>/cancel", summary="Cancel: messages not yet sent fail as 'cancelled'")
+def cancel_mass(job_id: str) -> MassView:
+    tenant = principal(router, Permission.CREATE_SMS)
+    return mass_view(services().mass.cancel(tenant.tenant_id, job_id))
+
+
+@router.put(
+    "/v1/accounts/<account_id>", summary="Create or replace an account (what mass messages filter on)"
+)
+def put_account(account_id: str, body: AccountBody) -> Account:
+    tenant = principal(router, Permission.MANAGE_CONFIGURATION)
+    account = Account(account_id=account_id, **body.model_dump())
+    return services().configuration.save_account(tenant.tenant_id, account)
+
+
+@router.get("/v1/accounts/<account_id>", summary="One account")
+def get_account(account_id: str) -> Account:
+    tenant = principal(router, Permission.MANAGE_CONFIGURATION, Permission.VIEW_SMS)
+    account = services().config.get_account(tenant.tenant_id, account_id)
+    if account is None:
+        raise NotFound(f"account '{account_id}' does not exist", "account_id")
+    return account

@@ -1,0 +1,75 @@
+"""The fan-out queue, its dead-letter queue and the fanout function that turns jobs into messages."""
+
+from __future__ import annotations
+
+from aws_cdk import Duration
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_lambda_event_sources as sources
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from infra.constants import (
+    FANOUT_DLQ_ID,
+    FANOUT_MAX_CONCURRENCY,
+    FANOUT_MAX_RECEIVES,
+    FANOUT_QUEUE_ID,
+    FANOUT_TIMEOUT_SECONDS,
+    FANOUT_VISIBILITY_SECONDS,
+)
+from infra.functions import FunctionCode, ServiceFunction
+from infra.nag import acknowledge_index_access
+from infra.sending import queue_with_dlq
+
+
+class FanOut(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        shared: FunctionCode,
+        config_table: dynamodb.ITableV2,
+        messages_table: dynamodb.ITableV2,
+        opt_outs_table: dynamodb.ITableV2,
+        jobs_table: dynamodb.ITableV2,
+        send_queue: sqs.IQueue,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.queue, self.dead_letters = queue_with_dlq(
+            self, FANOUT_QUEUE_ID, FANOUT_DLQ_ID, FANOUT_VISIBILITY_SECONDS, FANOUT_MAX_RECEIVES
+        )
+        self.function = ServiceFunction(
+            self,
+            "Handler",
+            shared=shared,
+            handler="functions.handlers.fanout.lambda_handler",
+            description="Creates and queues a confirmed mass message's messages, page by page",
+            environment={
+                "CONFIG_TABLE": config_table.table_name,
+                "MESSAGES_TABLE": messages_table.table_name,
+                "OPT_OUTS_TABLE": opt_outs_table.table_name,
+                "JOBS_TABLE": jobs_table.table_name,
+                "SEND_QUEUE_URL": send_queue.queue_url,
+                "FANOUT_QUEUE_URL": self.queue.queue_url,
+            },
+            timeout=Duration.seconds(FANOUT_TIMEOUT_SECONDS),
+            memory_size=512,
+        )
+        role = self.function.role
+        config_table.grant_read_data(role)
+        opt_outs_table.grant_read_data(role)
+        messages_table.grant_read_write_data(role)
+        jobs_table.grant_read_write_data(role)
+        for table in (config_table, opt_outs_table, messages_table, jobs_table):
+            acknowledge_index_access(role, table)
+        send_queue.grant_send_messages(role)
+        self.queue.grant_send_messages(role)  # it hands a long job over to its next invocation
+        # One job step per invocation: a step pages until the time is nearly out.
+        self.function.function.add_event_source(
+            sources.SqsEventSource(
+                self.queue,
+                batch_size=1,
+                report_batch_item_failures=True,
+                max_concurrency=FANOUT_MAX_CONCURRENCY,
+            )
+        )

@@ -31,6 +31,7 @@ class ApiSettings(_FromEnvironment):
     opt_outs_table: str = Field(alias="OPT_OUTS_TABLE")
     idempotency_table: str = Field(alias="IDEMPOTENCY_TABLE")
     jobs_table: str = Field(alias="JOBS_TABLE")
+    list_records_table: str = Field(alias="LIST_RECORDS_TABLE")
     send_queue_url: str = Field(alias="SEND_QUEUE_URL")
     fanout_queue_url: str = Field(alias="FANOUT_QUEUE_URL")
 
@@ -40,6 +41,7 @@ class FanOutSettings(_FromEnvironment):
     messages_table: str = Field(alias="MESSAGES_TABLE")
     opt_outs_table: str = Field(alias="OPT_OUTS_TABLE")
     jobs_table: str = Field(alias="JOBS_TABLE")
+    list_records_table: str = Field(alias="LIST_RECORDS_TABLE")
     send_queue_url: str = Field(alias="SEND_QUEUE_URL")
     fanout_queue_url: str = Field(alias="FANOUT_QUEUE_URL")
     page_size: int | None = Field(default=None, alias="FANOUT_PAGE_SIZE", gt=0)

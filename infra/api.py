@@ -45,6 +45,7 @@ class Api(Construct):
         opt_outs_table: dynamodb.ITableV2,
         idempotency_table: dynamodb.ITableV2,
         jobs_table: dynamodb.ITableV2,
+        list_records_table: dynamodb.ITableV2,
         send_queue: sqs.IQueue,
         fanout_queue: sqs.IQueue,
     ) -> None:
@@ -73,6 +74,7 @@ class Api(Construct):
                 "OPT_OUTS_TABLE": opt_outs_table.table_name,
                 "IDEMPOTENCY_TABLE": idempotency_table.table_name,
                 "JOBS_TABLE": jobs_table.table_name,
+                "LIST_RECORDS_TABLE": list_records_table.table_name,
                 "SEND_QUEUE_URL": send_queue.queue_url,
                 "FANOUT_QUEUE_URL": fanout_queue.queue_url,
             },
@@ -83,6 +85,7 @@ class Api(Construct):
         opt_outs_table.grant_read_write_data(self.api_function.role)
         idempotency_table.grant_read_write_data(self.api_function.role)
         jobs_table.grant_read_write_data(self.api_function.role)
+        list_records_table.grant_read_write_data(self.api_function.role)
         acknowledge_index_access(self.api_function.role, jobs_table)
         fanout_queue.grant_send_messages(self.api_function.role)
         messages_table.grant_read_write_data(self.api_function.role)

@@ -32,6 +32,7 @@ class FanOut(Construct):
         messages_table: dynamodb.ITableV2,
         opt_outs_table: dynamodb.ITableV2,
         jobs_table: dynamodb.ITableV2,
+        list_records_table: dynamodb.ITableV2,
         send_queue: sqs.IQueue,
     ) -> None:
         super().__init__(scope, construct_id)
@@ -49,6 +50,7 @@ class FanOut(Construct):
                 "MESSAGES_TABLE": messages_table.table_name,
                 "OPT_OUTS_TABLE": opt_outs_table.table_name,
                 "JOBS_TABLE": jobs_table.table_name,
+                "LIST_RECORDS_TABLE": list_records_table.table_name,
                 "SEND_QUEUE_URL": send_queue.queue_url,
                 "FANOUT_QUEUE_URL": self.queue.queue_url,
             },
@@ -57,6 +59,7 @@ class FanOut(Construct):
         )
         role = self.function.role
         config_table.grant_read_data(role)
+        list_records_table.grant_read_data(role)
         opt_outs_table.grant_read_data(role)
         messages_table.grant_read_write_data(role)
         jobs_table.grant_read_write_data(role)

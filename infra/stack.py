@@ -39,6 +39,7 @@ class SmsPlatformStack(Stack):
             messages_table=storage.messages_table,
             opt_outs_table=storage.opt_outs_table,
             jobs_table=storage.jobs_table,
+            list_records_table=storage.list_records_table,
             send_queue=sending.queue,
         )
         api = Api(
@@ -50,6 +51,7 @@ class SmsPlatformStack(Stack):
             opt_outs_table=storage.opt_outs_table,
             idempotency_table=storage.idempotency_table,
             jobs_table=storage.jobs_table,
+            list_records_table=storage.list_records_table,
             send_queue=sending.queue,
             fanout_queue=fanout.queue,
         )

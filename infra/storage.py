@@ -10,6 +10,7 @@ from infra.constants import (
     CONFIG_TABLE_ID,
     IDEMPOTENCY_TABLE_ID,
     JOBS_TABLE_ID,
+    LIST_RECORDS_TABLE_ID,
     MESSAGES_TABLE_ID,
     OPT_OUTS_TABLE_ID,
 )
@@ -66,6 +67,13 @@ class Storage(Construct):
             index_name="by_tenant",
             partition_key=dynamodb.Attribute(name="tenant_id", type=S),
             sort_key=dynamodb.Attribute(name="created_at", type=S),
+        )
+        # A calling list's accepted records, rendered, until its fan-out (functions/dal/list_records.py).
+        self.list_records_table = _table(
+            self,
+            LIST_RECORDS_TABLE_ID,
+            partition_key=dynamodb.Attribute(name="job_id", type=S),
+            sort_key=dynamodb.Attribute(name="row", type=dynamodb.AttributeType.NUMBER),
         )
         # Every message and its status history (functions/dal/messages.py).
         self.messages_table = _table(

@@ -42,16 +42,25 @@ class Preview(BaseModel):
     recipients: int  # distinct numbers that will receive the message
     duplicates_removed: int
     excluded: dict[str, int]  # reason -> numbers left out
-    segments_per_message: int
+    segments_per_message: int  # the longest message's, when a calling list personalizes them
     price_per_message_micros: int
     total_micros: int
+    segments_total: int = 0
+    invalid_records: int = 0
     balance_micros: int | None = None
     balance_covers: bool | None = None
     digest: str  # of the text, the sending number and the recipient numbers
 
 
+class JobKind(StrEnum):
+    MASS = "mass"  # an outage saved message to a filtered set of contacts
+    CALLING_LIST = "calling_list"  # an approved tenant template merged with uploaded records
+
+
 class MassJob(BaseModel):
     job_id: str
+    kind: JobKind = JobKind.MASS
+    name: str | None = None  # a calling list's name
     tenant_id: str
     created_at: datetime
     status: JobStatus
@@ -60,7 +69,7 @@ class MassJob(BaseModel):
     recipient_filter: RecipientFilter
     signature_id: str
     sending_number: str
-    body: str
+    body: str  # a calling list's template text (each record renders its own)
     preview: Preview
     confirmation_token: str
     token_expires_at: datetime

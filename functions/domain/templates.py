@@ -76,6 +76,8 @@ def _format(name: str, kind: VariableType, values: dict[str, Any], time_zone: st
                 raise TypeError
             return str(value)
         if kind is VariableType.AMOUNT:
+            if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+                value = int(value)  # a calling list's CSV carries text
             if isinstance(value, bool) or not isinstance(value, int):
                 raise TypeError
             sign = "-" if value < 0 else ""

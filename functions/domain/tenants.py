@@ -58,6 +58,7 @@ class ContactPhone(BaseModel):
 class EntityType(StrEnum):
     ACCOUNT = "account"
     NETWORK_SITE = "network_site"
+    CALLING_LIST = "calling_list"  # a calling list's record: the list is the related entity
 
 
 class Account(BaseModel):

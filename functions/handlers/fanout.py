@@ -14,6 +14,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from functions.dal.config import ConfigTable
 from functions.dal.fanout_queue import FanOutQueue, parse_fanout_work
 from functions.dal.jobs import JobsTable
+from functions.dal.list_records import ListRecordsTable
 from functions.dal.messages import MessagesTable
 from functions.dal.opt_outs import OptOutsTable
 from functions.dal.send_queue import SendQueue
@@ -33,7 +34,8 @@ def fanout() -> FanOut:
     config = ConfigTable(dynamodb.Table(settings.config_table))
     messages = MessagesTable(dynamodb.Table(settings.messages_table))
     send_queue = SendQueue(sqs, settings.send_queue_url)
-    composer = Composer(config, messages, OptOutsTable(dynamodb.Table(settings.opt_outs_table)), send_queue)
+    opt_outs = OptOutsTable(dynamodb.Table(settings.opt_outs_table))
+    composer = Composer(config, messages, opt_outs, send_queue)
     return FanOut(
         config,
         JobsTable(dynamodb.Table(settings.jobs_table)),
@@ -41,6 +43,8 @@ def fanout() -> FanOut:
         composer,
         send_queue,
         FanOutQueue(sqs, settings.fanout_queue_url),
+        ListRecordsTable(dynamodb.Table(settings.list_records_table)),
+        opt_outs,
         page_size=settings.page_size,
     )
 

@@ -49,6 +49,13 @@ class Composed:
 
 
 @dataclass(frozen=True)
+class Signing:
+    sending_number: str
+    signature_id: str
+    signature_text: str
+
+
+@dataclass(frozen=True)
 class Candidate:
     contact: Contact
     number: str | None
@@ -140,6 +147,18 @@ class Composer:
             raise Refused("feature_disabled", "SMS is disabled for this tenant; enable it in the settings")
         return tenant
 
+    def signing(self, tenant: Tenant, sender: Sender, default_signature: str | None) -> Signing:
+        """The sending number and the signature, with its department's phone and email filled in."""
+        sending_number = self._sending_number(tenant, sender.sending_number)
+        signature = self._signature(tenant, sender.signature_id or default_signature)
+        department = self._config.get_department(tenant.tenant_id, signature.department_id)
+        if department is None:
+            raise Refused("no_department", f"the signature's department '{signature.department_id}' is gone")
+        text = render_signature(signature.text, department.phone_number, department.email)
+        return Signing(
+            sending_number=sending_number, signature_id=signature.signature_id, signature_text=text
+        )
+
     def prepare(
         self,
         tenant: Tenant,
@@ -150,23 +169,16 @@ class Composer:
         trigger: str | None = None,
     ) -> Draft:
         """The text every recipient of this send gets, with its signature, segments and price."""
-        sending_number = self._sending_number(tenant, sender.sending_number)
-        signature = self._signature(tenant, sender.signature_id or default_signature)
-        department = self._config.get_department(tenant.tenant_id, signature.department_id)
-        if department is None:
-            raise Refused("no_department", f"the signature's department '{signature.department_id}' is gone")
-        main_text = template.render(variables, tenant.time_zone)
-        body = compose_body(
-            main_text, render_signature(signature.text, department.phone_number, department.email)
-        )
+        signing = self.signing(tenant, sender, default_signature)
+        body = compose_body(template.render(variables, tenant.time_zone), signing.signature_text)
         count = count_segments(body)
         return Draft(
             tenant_id=tenant.tenant_id,
             template_key=template.key,
             template_version=template.version,
             trigger=trigger,
-            signature_id=signature.signature_id,
-            sending_number=sending_number,
+            signature_id=signing.signature_id,
+            sending_number=signing.sending_number,
             body=body,
             encoding=count.encoding,
             segments=count.segments,

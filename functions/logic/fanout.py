@@ -10,16 +10,21 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import Any
 
 from functions.dal.config import ConfigTable
-from functions.dal.fanout_queue import FanOutQueue, FanOutWork
-from functions.dal.jobs import JobsTable
+from functions.dal.fanout_queue import FanOutAction, FanOutQueue, FanOutWork
+from functions.dal.jobs import Checkpoint, JobsTable
+from functions.dal.list_records import ListRecordsTable
 from functions.dal.messages import MessagesTable
+from functions.dal.opt_outs import GLOBAL_SCOPE, OptOutsTable
 from functions.dal.send_queue import SendQueue, SendWork
-from functions.domain.mass import JobStatus
-from functions.domain.messages import MessageStatus, RejectReason, utc_now
+from functions.domain.mass import JobKind, JobStatus, MassJob
+from functions.domain.messages import Message, MessageStatus, RejectReason, utc_now
+from functions.domain.segments import count_segments
+from functions.domain.tenants import Contact, EntityType, Tenant
 from functions.logic.compose import Composer
 from functions.logic.mass import draft_of
 
@@ -50,9 +55,13 @@ class FanOut:
         composer: Composer,
         send_queue: SendQueue,
         fanout_queue: FanOutQueue,
+        records: ListRecordsTable,
+        opt_outs: OptOutsTable,
         page_size: int | None = None,
         clock: Callable[[], datetime] = utc_now,
     ) -> None:
+        self._records = records
+        self._opt_outs = opt_outs
         self._config = config
         self._jobs = jobs
         self._messages = messages
@@ -65,7 +74,7 @@ class FanOut:
     def run(
         self, work: FanOutWork, remaining_ms: Callable[[], int], max_pages: int | None = None
     ) -> FanOutResult:
-        if work.action == "sweep_cancelled":
+        if work.action is FanOutAction.SWEEP_CANCELLED:
             return self._sweep_cancelled(work.job_id)
         result = FanOutResult()
         job = self._jobs.get(work.job_id)
@@ -74,7 +83,6 @@ class FanOut:
         tenant = self._config.get_tenant(job.tenant_id)
         if tenant is None:
             return result
-        draft = draft_of(job)
         while True:
             checkpoint = self._jobs.checkpoint(job.job_id)
             if checkpoint.status is not JobStatus.SENDING:
@@ -83,33 +91,12 @@ class FanOut:
                 self._jobs.finish(job.job_id)
                 result.finished = True
                 return result
-            contacts, next_cursor = self._config.contacts_page(
-                job.tenant_id, checkpoint.cursor, self._page_size
-            )
-            matched = [contact for contact in contacts if job.recipient_filter.matches(contact)]
-            now = self._clock()
-            work_items: dict[str, SendWork] = {}
-            created = 0
-            for candidate in self._composer.classify(tenant, matched):
-                if candidate.reason is not None or candidate.number is None:
-                    continue
-                message_id = job_message_id(job.job_id, candidate.number)
-                if message_id in work_items:
-                    continue  # the same number twice on this page
-                page = checkpoint.version
-                message = draft.message(
-                    message_id, candidate.contact, candidate.number, now, job.job_id, page
-                )
-                if (
-                    not self._messages.put_if_absent(message)
-                    and self._messages.job_page_of(message_id) != page
-                ):
-                    continue  # the number was messaged on an earlier page: one message per number
-                # New, or written by an earlier attempt at this page that may have died before queueing
-                # it: queued either way; a second copy is harmless, the sender's claim lets one through.
-                created += 1
-                work_items[message_id] = SendWork(tenant_id=job.tenant_id, message_id=message_id)
-            self._send_queue.enqueue(list(work_items.values()))
+            if job.kind is JobKind.CALLING_LIST:
+                page, next_cursor = self._list_page(job, tenant, checkpoint)
+            else:
+                page, next_cursor = self._contacts_page(job, tenant, checkpoint)
+            created, work_items = self._create(job, checkpoint, page)
+            self._send_queue.enqueue(work_items)
             result.created += created
             result.queued += len(work_items)
             if not self._jobs.advance(job.job_id, checkpoint, next_cursor, created):
@@ -123,6 +110,74 @@ class FanOut:
                 self._fanout_queue.start(job.job_id)
                 result.handed_over = True
                 return result
+
+    def _contacts_page(
+        self, job: MassJob, tenant: Tenant, checkpoint: Checkpoint
+    ) -> tuple[list[Message], dict[str, Any] | None]:
+        contacts, next_cursor = self._config.contacts_page(job.tenant_id, checkpoint.cursor, self._page_size)
+        matched = [contact for contact in contacts if job.recipient_filter.matches(contact)]
+        draft, now = draft_of(job), self._clock()
+        messages = [
+            draft.message(
+                job_message_id(job.job_id, candidate.number),
+                candidate.contact,
+                candidate.number,
+                now,
+                job.job_id,
+                checkpoint.version,
+            )
+            for candidate in self._composer.classify(tenant, matched)
+            if candidate.reason is None and candidate.number is not None
+        ]
+        return messages, next_cursor
+
+    def _list_page(
+        self, job: MassJob, tenant: Tenant, checkpoint: Checkpoint
+    ) -> tuple[list[Message], dict[str, Any] | None]:
+        records, next_cursor = self._records.page(job.job_id, checkpoint.cursor, self._page_size)
+        opted_out = self._opt_outs.opted_out(GLOBAL_SCOPE, [record.phone_number for record in records])
+        base, now = draft_of(job), self._clock()
+        messages = []
+        for record in records:
+            if record.phone_number in opted_out:
+                continue
+            draft = replace(
+                base,
+                body=record.body,
+                encoding=count_segments(record.body).encoding,
+                segments=record.segments,
+                price_micros=record.segments * tenant.price_per_segment_micros,
+            )
+            recipient = Contact(
+                contact_id=f"row-{record.row}",
+                name=record.name,
+                contact_type="Calling list",
+                related_entity_type=EntityType.CALLING_LIST,
+                related_entity_id=job.job_id,
+                related_entity_name=job.name or "Calling list",
+                phones=[],
+            )
+            message_id = job_message_id(job.job_id, record.phone_number)
+            messages.append(
+                draft.message(message_id, recipient, record.phone_number, now, job.job_id, checkpoint.version)
+            )
+        return messages, next_cursor
+
+    def _create(
+        self, job: MassJob, checkpoint: Checkpoint, page: list[Message]
+    ) -> tuple[int, list[SendWork]]:
+        """Write the page's messages that are new; the ones to queue, and how many are the job's."""
+        work_items: dict[str, SendWork] = {}
+        for message in page:
+            if message.message_id in work_items:
+                continue  # the same number twice on this page
+            written = self._messages.put_if_absent(message)
+            if not written and self._messages.job_page_of(message.message_id) != checkpoint.version:
+                continue  # the number was messaged on an earlier page: one message per number
+            # New, or written by an earlier attempt at this page that may have died before queueing
+            # it: queued either way; a second copy is harmless, the sender's claim lets one through.
+            work_items[message.message_id] = SendWork(tenant_id=job.tenant_id, message_id=message.message_id)
+        return len(work_items), list(work_items.values())
 
     def _sweep_cancelled(self, job_id: str) -> FanOutResult:
         result = FanOutResult()

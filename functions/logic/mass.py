@@ -23,7 +23,7 @@ from functions.dal.jobs import JobsTable
 from functions.dal.messages import MessagesTable
 from functions.domain.catalog import SAVED_MESSAGES
 from functions.domain.errors import InvalidInput, NotFound, Refused
-from functions.domain.mass import JobStatus, MassJob, Preview, RecipientFilter
+from functions.domain.mass import JobKind, JobStatus, MassJob, Preview, RecipientFilter
 from functions.domain.messages import MessageStatus, new_id, utc_now
 from functions.domain.segments import count_segments
 from functions.domain.templates import MessageKind
@@ -73,12 +73,12 @@ def page_contacts(
 
 
 def draft_of(job: MassJob) -> Draft:
-    template = SAVED_MESSAGES[job.saved_message]
+    catalogued = SAVED_MESSAGES.get(job.saved_message)  # a calling list's template is the tenant's own
     count = count_segments(job.body)
     return Draft(
         tenant_id=job.tenant_id,
-        template_key=template.key,
-        template_version=template.version,
+        template_key=job.saved_message,
+        template_version=catalogued.version if catalogued else 1,
         trigger=None,
         signature_id=job.signature_id,
         sending_number=job.sending_number,
@@ -97,9 +97,11 @@ class MassMessages:
         messages: MessagesTable,
         composer: Composer,
         fanout: FanOutStarter,
+        list_preview: Callable[[Tenant, MassJob], Preview] | None = None,
         balances: BalanceReader | None = None,
         clock: Callable[[], datetime] = utc_now,
     ) -> None:
+        self._list_preview = list_preview
         self._config = config
         self._jobs = jobs
         self._messages = messages
@@ -142,12 +144,12 @@ class MassMessages:
         if job.status is not JobStatus.PREVIEWED:
             raise Refused("not_previewed", f"the mass message is {job.status.value}")
         tenant = self._composer.enabled_tenant(tenant_id)
-        draft = self._draft(tenant, self._request_of(job))
+        body, preview = self._current(tenant, job)
         now = self._clock()
         fresh = job.model_copy(
             update={
-                "body": draft.body,
-                "preview": self._preview(tenant, draft, job.recipient_filter),
+                "body": body,
+                "preview": preview,
                 "confirmation_token": secrets.token_urlsafe(24),
                 "token_expires_at": now + CONFIRMATION_VALIDITY,
             }
@@ -165,8 +167,7 @@ class MassMessages:
         if self._clock() >= job.token_expires_at:
             raise Refused("token_expired", "the preview expired; ask for a new one", "confirmation_token")
         tenant = self._composer.enabled_tenant(tenant_id)
-        draft = self._draft(tenant, self._request_of(job))
-        current = self._preview(tenant, draft, job.recipient_filter)
+        _, current = self._current(tenant, job)
         if current.digest != job.preview.digest:
             raise Refused(
                 "preview_stale",
@@ -192,6 +193,15 @@ class MassMessages:
         return Progress(job=job, counts=self._messages.count_for_job(job_id))
 
     # ---- the preview ----
+
+    def _current(self, tenant: Tenant, job: MassJob) -> tuple[str, Preview]:
+        """The text and the preview as they would be now: re-rendered, the recipients counted again."""
+        if job.kind is JobKind.CALLING_LIST:
+            assert self._list_preview is not None
+            preview = self._list_preview(tenant, job)
+            return job.body, preview.model_copy(update={"invalid_records": job.preview.invalid_records})
+        draft = self._draft(tenant, self._request_of(job))
+        return draft.body, self._preview(tenant, draft, job.recipient_filter)
 
     def _draft(self, tenant: Tenant, request: MassRequest) -> Draft:
         template = SAVED_MESSAGES.get(request.saved_message)

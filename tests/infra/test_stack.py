@@ -76,7 +76,7 @@ def test_tables_are_on_demand_with_point_in_time_recovery(template, template_jso
         "message_id",  # messages
         "scope",  # opt-outs
         "id",  # idempotency records
-        "job_id",  # mass messages and calling lists
+        "job_id",  # mass messages and calling lists; calling list records
     }
     for res in tables.values():
         assert res["Properties"]["BillingMode"] == "PAY_PER_REQUEST"

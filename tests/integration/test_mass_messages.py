@@ -10,6 +10,7 @@ import pytest
 from functions.dal.config import ConfigTable
 from functions.dal.fanout_queue import FanOutQueue, FanOutWork
 from functions.dal.jobs import JobsTable
+from functions.dal.list_records import ListRecordsTable
 from functions.dal.messages import MessagesTable
 from functions.dal.opt_outs import GLOBAL_SCOPE, OptOut, OptOutsTable
 from functions.dal.send_queue import SendQueue
@@ -266,17 +267,12 @@ def fanout_with(platform: Platform, send_queue: SendQueue, page_size: int) -> Fa
     config = ConfigTable(platform.table("CONFIG_TABLE"))
     messages = MessagesTable(platform.table("MESSAGES_TABLE"))
     sqs = platform.session.client("sqs")
-    composer = Composer(config, messages, OptOutsTable(platform.table("OPT_OUTS_TABLE")), send_queue)
+    opt_outs = OptOutsTable(platform.table("OPT_OUTS_TABLE"))
+    composer = Composer(config, messages, opt_outs, send_queue)
     fanout_queue = FanOutQueue(sqs, platform.queue_url(FANOUT_QUEUE_ID))
-    return FanOut(
-        config,
-        JobsTable(platform.table("JOBS_TABLE")),
-        messages,
-        composer,
-        send_queue,
-        fanout_queue,
-        page_size,
-    )
+    records = ListRecordsTable(platform.table("LIST_RECORDS_TABLE"))
+    jobs = JobsTable(platform.table("JOBS_TABLE"))
+    return FanOut(config, jobs, messages, composer, send_queue, fanout_queue, records, opt_outs, page_size)
 
 
 class CrashOnce(SendQueue):

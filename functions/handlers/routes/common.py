@@ -17,11 +17,15 @@ from aws_lambda_powertools.utilities.idempotency import (
 from functions.dal.config import ConfigTable
 from functions.dal.fanout_queue import FanOutQueue
 from functions.dal.jobs import JobsTable
+from functions.dal.list_records import ListRecordsTable
 from functions.dal.messages import MessagesTable
 from functions.dal.opt_outs import OptOutsTable
 from functions.dal.send_queue import SendQueue
 from functions.domain.errors import Forbidden, Unauthorized
+from functions.domain.mass import MassJob, Preview
+from functions.domain.tenants import Tenant
 from functions.logic.auth import Authenticator, Permission, Principal
+from functions.logic.calling_lists import CallingLists
 from functions.logic.compose import Composed, Composer
 from functions.logic.configuration import Configuration
 from functions.logic.mass import MassMessages
@@ -38,24 +42,30 @@ class Services:
         dynamodb = boto3.resource("dynamodb")
         self.config = ConfigTable(dynamodb.Table(settings.config_table))
         self.messages = MessagesTable(dynamodb.Table(settings.messages_table))
+        opt_outs = OptOutsTable(dynamodb.Table(settings.opt_outs_table))
         composer = Composer(
-            self.config,
-            self.messages,
-            OptOutsTable(dynamodb.Table(settings.opt_outs_table)),
-            SendQueue(boto3.client("sqs"), settings.send_queue_url),
+            self.config, self.messages, opt_outs, SendQueue(boto3.client("sqs"), settings.send_queue_url)
         )
         self.triggers = TriggeredMessages(composer)
+        self.configuration = Configuration(self.config)
+        self.operator = Operator(self.config, Authenticator(self.config))
+        self.templates = TenantTemplates(self.config, composer)
         self.jobs = JobsTable(dynamodb.Table(settings.jobs_table))
+        self.calling_lists = CallingLists(
+            composer,
+            self.templates,
+            self.jobs,
+            ListRecordsTable(dynamodb.Table(settings.list_records_table)),
+            opt_outs,
+        )
         self.mass = MassMessages(
             self.config,
             self.jobs,
             self.messages,
             composer,
             FanOutQueue(boto3.client("sqs"), settings.fanout_queue_url),
+            list_preview=self._list_preview,
         )
-        self.configuration = Configuration(self.config)
-        self.operator = Operator(self.config, Authenticator(self.config))
-        self.templates = TenantTemplates(self.config, composer)
         # A retry with the same Idempotency-Key returns the first answer; a different body is refused.
         self.idempotency = IdempotencyConfig(
             event_key_jmespath="[tenant_id, idempotency_key]",
@@ -69,6 +79,9 @@ class Services:
             ),
             config=self.idempotency,
         )(self._trigger)
+
+    def _list_preview(self, tenant: Tenant, job: MassJob) -> Preview:
+        return self.calling_lists.preview(tenant, job.job_id, job.sending_number, job.preview.invalid_records)
 
     def _trigger(self, data: dict[str, Any]) -> dict[str, Any]:
         composed = self.triggers.send(data["tenant_id"], TriggerRequest.model_validate(data["request"]))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 from datetime import datetime
 from http import HTTPStatus
 from typing import Any
@@ -10,12 +12,13 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from functions.domain.errors import NotFound
+from functions.domain.errors import InvalidInput, NotFound
 from functions.domain.mass import JobStatus, MassJob, Preview, RecipientFilter
 from functions.domain.messages import MessageStatus
 from functions.domain.tenants import Account
 from functions.handlers.routes.common import principal, services
 from functions.logic.auth import Permission
+from functions.logic.calling_lists import CallingListRequest
 from functions.logic.mass import MassRequest
 
 router = Router()
@@ -50,7 +53,9 @@ class PreviewView(BaseModel):
     recipients: int
     duplicates_removed: int
     excluded: dict[str, int]
+    invalid_records: int
     segments_per_message: int
+    segments_total: int
     price_per_message_micros: int
     total_micros: int
     balance_micros: int | None
@@ -75,11 +80,48 @@ class MassView(BaseModel):
     progress: dict[MessageStatus, int] | None = None
 
 
+class CallingListBody(Strict):
+    name: str = Field(min_length=1, max_length=200)
+    template_id: str = Field(description="An operator-approved tenant template")
+    phone_field: str = Field(description="The record field holding the phone number")
+    name_field: str | None = Field(default=None, description="The record field holding the recipient's name")
+    mapping: dict[str, str] = Field(description="Template variable -> record field")
+    records: list[dict[str, Any]] | None = Field(default=None, max_length=100_000, description="JSON records")
+    csv: str | None = Field(
+        default=None, max_length=9_000_000, description="Or the list as CSV with a header row"
+    )
+    signature_id: str | None = None
+    sending_number: str | None = None
+
+
+class RowErrorView(BaseModel):
+    row: int
+    field: str
+    error: str
+
+
+class CallingListView(MassView):
+    name: str | None
+    errors: list[RowErrorView] = Field(default_factory=list, description="Records refused at upload, by row")
+
+
 class AccountBody(Strict):
     name: str = Field(min_length=1, max_length=200)
     status: str = Field(default="Active", min_length=1, max_length=50)
     network_site_id: str | None = Field(default=None, max_length=100)
     groups: list[str] = Field(default_factory=list, max_length=50)
+
+
+def parse_records(body: CallingListBody) -> list[dict[str, Any]]:
+    if (body.records is None) == (body.csv is None):
+        raise InvalidInput("records", "give the list as either records or csv")
+    if body.records is not None:
+        return body.records
+    assert body.csv is not None
+    rows = list(csv.DictReader(io.StringIO(body.csv)))
+    if not rows:
+        raise InvalidInput("csv", "the CSV has a header row but no records")
+    return [dict(row) for row in rows]
 
 
 def preview_view(preview: Preview) -> PreviewView:
@@ -132,6 +174,7 @@ def list_mass() -> list[MassView]:
     return [mass_view(job) for job in services().jobs.list_for_tenant(tenant.tenant_id, 50)]
 
 
+@router.get("/v1/calling-lists/<job_id>", summary="A calling list, its preview and its progress per status")
 @router.get("/v1/mass-messages/<job_id>", summary="A mass message, its preview and its progress per status")
 def get_mass(job_id: str) -> MassView:
     tenant = principal(router, Permission.VIEW_SMS, Permission.CREATE_SMS)
@@ -139,12 +182,14 @@ def get_mass(job_id: str) -> MassView:
     return mass_view(progress.job, progress.counts)
 
 
+@router.post("/v1/calling-lists/<job_id>/preview", summary="Preview again: fresh counts and a new token")
 @router.post("/v1/mass-messages/<job_id>/preview", summary="Preview again: fresh counts and a new token")
 def refresh_mass(job_id: str) -> MassView:
     tenant = principal(router, Permission.CREATE_SMS)
     return mass_view(services().mass.refresh(tenant.tenant_id, job_id))
 
 
+@router.post("/v1/calling-lists/<job_id>/confirm", summary="Confirm the preview: the messages go out")
 @router.post("/v1/mass-messages/<job_id>/confirm", summary="Confirm the preview: the messages go out")
 def confirm_mass(job_id: str, body: ConfirmBody) -> Response[MassView]:
     tenant = principal(router, Permission.CREATE_SMS)
@@ -154,10 +199,35 @@ def confirm_mass(job_id: str, body: ConfirmBody) -> Response[MassView]:
     )
 
 
+@router.post("/v1/calling-lists/<job_id>/cancel", summary="Cancel: messages not yet sent fail as 'cancelled'")
 @router.post("/v1/mass-messages/<job_id>/cancel", summary="Cancel: messages not yet sent fail as 'cancelled'")
 def cancel_mass(job_id: str) -> MassView:
     tenant = principal(router, Permission.CREATE_SMS)
     return mass_view(services().mass.cancel(tenant.tenant_id, job_id))
+
+
+@router.post(
+    "/v1/calling-lists", summary="Upload a calling list for an approved template (nothing is sent yet)"
+)
+def upload_calling_list(body: CallingListBody) -> Response[CallingListView]:
+    tenant = principal(router, Permission.CREATE_SMS)
+    request = CallingListRequest(
+        name=body.name,
+        template_id=body.template_id,
+        phone_field=body.phone_field,
+        name_field=body.name_field,
+        mapping=body.mapping,
+        records=parse_records(body),
+        signature_id=body.signature_id,
+        sending_number=body.sending_number,
+    )
+    job, errors = services().calling_lists.upload(tenant.tenant_id, request)
+    view = CallingListView(
+        **mass_view(job).model_dump(),
+        name=job.name,
+        errors=[RowErrorView.model_validate(error.model_dump()) for error in errors],
+    )
+    return Response(status_code=HTTPStatus.CREATED.value, content_type="application/json", body=view)
 
 
 @router.put(

@@ -1,0 +1,204 @@
+"""Calling lists: uploaded records merged into an approved tenant template, previewed, then sent.
+
+Every record is checked at upload: a number that is not a US or Canadian number, or a field the
+template needs that is missing or of the wrong type, is reported with its row and field, never
+dropped silently. Accepted records are stored rendered; the preview counts them after removing
+repeated numbers and opted-out numbers (a calling list is the tenant's own consented list, so the
+contacts' SMS opt-in flag does not apply; opt-outs always do). Confirmation works as for mass
+messages, and the fan-out pages the stored records.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel
+
+from functions.dal.jobs import JobsTable
+from functions.dal.list_records import ListRecord, ListRecordsTable
+from functions.dal.opt_outs import GLOBAL_SCOPE, OptOutsTable
+from functions.domain.errors import InvalidInput, Refused
+from functions.domain.mass import JobKind, JobStatus, MassJob, Preview, RecipientFilter
+from functions.domain.messages import new_id, utc_now
+from functions.domain.phone import to_e164
+from functions.domain.segments import count_segments
+from functions.domain.signatures import compose_body
+from functions.domain.tenants import TemplateStatus, Tenant
+from functions.logic.compose import Composer, Sender
+from functions.logic.mass import CONFIRMATION_VALIDITY
+from functions.logic.tenant_templates import TenantTemplates, as_template
+
+
+class CallingListRequest(BaseModel):
+    name: str
+    template_id: str
+    phone_field: str
+    name_field: str | None = None
+    mapping: dict[str, str]  # template variable -> record field
+    records: list[dict[str, Any]]
+    signature_id: str | None = None
+    sending_number: str | None = None
+
+
+class RowError(BaseModel):
+    row: int  # 1-based, as in the uploaded file
+    field: str
+    error: str
+
+
+def list_preview(
+    records: ListRecordsTable,
+    opt_outs: OptOutsTable,
+    job_id: str,
+    price_per_segment: int,
+    sending_number: str,
+) -> Preview:
+    """Count a stored list page by page: one message per number, opted-out numbers left out."""
+    seen: set[int] = set()
+    duplicates = 0
+    excluded = 0
+    segments_total = 0
+    longest = 0
+    digest = hashlib.sha256(f"{sending_number}\n".encode())
+    cursor: dict[str, Any] | None = None
+    while True:
+        page, cursor = records.page(job_id, cursor)
+        opted_out = opt_outs.opted_out(GLOBAL_SCOPE, [record.phone_number for record in page])
+        for record in page:
+            if record.phone_number in opted_out:
+                excluded += 1
+                continue
+            value = int(record.phone_number.removeprefix("+"))
+            if value in seen:
+                duplicates += 1
+                continue
+            seen.add(value)
+            segments_total += record.segments
+            longest = max(longest, record.segments)
+            digest.update(f"{record.row}:{record.phone_number}\n".encode())
+        if cursor is None:
+            break
+    return Preview(
+        recipients=len(seen),
+        duplicates_removed=duplicates,
+        excluded={"opted_out": excluded} if excluded else {},
+        segments_per_message=longest,
+        price_per_message_micros=longest * price_per_segment,
+        total_micros=segments_total * price_per_segment,
+        segments_total=segments_total,
+        digest=digest.hexdigest(),
+    )
+
+
+class CallingLists:
+    def __init__(
+        self,
+        composer: Composer,
+        templates: TenantTemplates,
+        jobs: JobsTable,
+        records: ListRecordsTable,
+        opt_outs: OptOutsTable,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        self._composer = composer
+        self._templates = templates
+        self._jobs = jobs
+        self._records = records
+        self._opt_outs = opt_outs
+        self._clock = clock
+
+    def upload(self, tenant_id: str, request: CallingListRequest) -> tuple[MassJob, list[RowError]]:
+        tenant = self._composer.enabled_tenant(tenant_id)
+        stored = self._templates.get(tenant_id, request.template_id)
+        if stored.status is not TemplateStatus.APPROVED:
+            raise Refused(
+                "template_not_approved", f"the template is {stored.status.value}, not approved", "template_id"
+            )
+        template = as_template(stored)
+        unmapped = sorted(set(template.variables) - set(request.mapping))
+        unknown = sorted(set(request.mapping) - set(template.variables))
+        if unmapped or unknown:
+            raise InvalidInput(
+                "mapping",
+                f"map every template variable to a field: missing {unmapped}, not variables {unknown}",
+            )
+        signing = self._composer.signing(
+            tenant,
+            Sender(sending_number=request.sending_number, signature_id=request.signature_id),
+            tenant.default_mass_signature_id,
+        )
+        job_id = new_id("job")
+        accepted, errors = self._accept(tenant, job_id, request, signing.signature_text)
+        if not accepted:
+            raise Refused(
+                "no_valid_records",
+                "no record of the list can be sent",
+                "records",
+                extra={"errors": [error.model_dump() for error in errors]},
+            )
+        self._records.put_all(accepted)
+        now = self._clock()
+        job = MassJob(
+            job_id=job_id,
+            kind=JobKind.CALLING_LIST,
+            name=request.name,
+            tenant_id=tenant_id,
+            created_at=now,
+            status=JobStatus.PREVIEWED,
+            saved_message=template.key,
+            variables={"mapping": request.mapping, "phone_field": request.phone_field},
+            recipient_filter=RecipientFilter(),
+            signature_id=signing.signature_id,
+            sending_number=signing.sending_number,
+            body=stored.text,
+            preview=self.preview(tenant, job_id, signing.sending_number, len(errors)),
+            confirmation_token=secrets.token_urlsafe(24),
+            token_expires_at=now + CONFIRMATION_VALIDITY,
+        )
+        self._jobs.put_new(job)
+        return job, errors
+
+    def preview(self, tenant: Tenant, job_id: str, sending_number: str, invalid: int) -> Preview:
+        preview = list_preview(
+            self._records, self._opt_outs, job_id, tenant.price_per_segment_micros, sending_number
+        )
+        return preview.model_copy(update={"invalid_records": invalid})
+
+    def _accept(
+        self, tenant: Tenant, job_id: str, request: CallingListRequest, signature_text: str
+    ) -> tuple[list[ListRecord], list[RowError]]:
+        template = as_template(self._templates.get(tenant.tenant_id, request.template_id))
+        accepted: list[ListRecord] = []
+        errors: list[RowError] = []
+        for row, record in enumerate(request.records, start=1):
+            try:
+                number = to_e164(str(record.get(request.phone_field) or ""), request.phone_field)
+            except InvalidInput as error:
+                errors.append(RowError(row=row, field=request.phone_field, error=error.detail))
+                continue
+            variables = {variable: record.get(field) for variable, field in request.mapping.items()}
+            try:
+                text = template.render(variables, tenant.time_zone)
+            except InvalidInput as error:
+                variable = (error.field or "").removeprefix("variables.")
+                errors.append(
+                    RowError(row=row, field=request.mapping.get(variable, variable), error=error.detail)
+                )
+                continue
+            body = compose_body(text, signature_text)
+            name = str(record.get(request.name_field) or "") if request.name_field else ""
+            accepted.append(
+                ListRecord(
+                    job_id=job_id,
+                    row=row,
+                    phone_number=number,
+                    name=name,
+                    body=body,
+                    segments=count_segments(body).segments,
+                )
+            )
+        return accepted, errors

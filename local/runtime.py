@@ -11,6 +11,7 @@ from typing import Any
 import boto3
 
 from functions.dal.config import ConfigTable
+from local import moto_fixes
 from local.carrier import CarrierSimulator, SimulatorSettings, sns_publisher
 from local.demo import Demo, seed_demo
 from local.http_front import Gateway, HttpFront
@@ -66,6 +67,7 @@ class LocalRuntime:
         self.demo: Demo
 
     def start(self) -> None:
+        moto_fixes.apply()
         self.moto.start()
         _configure_environment(self.moto.url, self.settings)
         self.topology = read_topology(load_template())

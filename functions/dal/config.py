@@ -266,6 +266,22 @@ class ConfigTable:
             },
         )
 
+    def put_contacts(self, tenant_id: str, contacts: list[Contact]) -> None:
+        """Many contacts at once (an import), 25 to a BatchWriteItem."""
+        with self._table.batch_writer() as batch:
+            for contact in contacts:
+                batch.put_item(
+                    Item=self._item(
+                        tenant_pk(tenant_id),
+                        f"CONTACT#{contact.contact_id}",
+                        contact,
+                        {
+                            "gsi1pk": entity_pk(tenant_id, contact.related_entity_type.value, contact.related_entity_id),
+                            "gsi1sk": f"CONTACT#{contact.contact_id}",
+                        },
+                    )
+                )
+
     def get_contact(self, tenant_id: str, contact_id: str) -> Contact | None:
         return self._get(tenant_pk(tenant_id), f"CONTACT#{contact_id}", Contact)
 

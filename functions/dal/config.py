@@ -57,6 +57,13 @@ def entity_pk(tenant_id: str, entity_type: str, entity_id: str) -> str:
     return f"TENANT#{tenant_id}#ENTITY#{entity_type}#{entity_id}"
 
 
+def _by_entity(tenant_id: str, contact: Contact) -> dict[str, str]:
+    return {
+        "gsi1pk": entity_pk(tenant_id, contact.related_entity_type.value, contact.related_entity_id),
+        "gsi1sk": f"CONTACT#{contact.contact_id}",
+    }
+
+
 def _strip(item: dict[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in item.items() if key not in _KEYS}
 
@@ -260,27 +267,20 @@ class ConfigTable:
             tenant_pk(tenant_id),
             f"CONTACT#{contact.contact_id}",
             contact,
-            index={
-                "gsi1pk": entity_pk(tenant_id, contact.related_entity_type.value, contact.related_entity_id),
-                "gsi1sk": f"CONTACT#{contact.contact_id}",
-            },
+            index=_by_entity(tenant_id, contact),
         )
 
     def put_contacts(self, tenant_id: str, contacts: list[Contact]) -> None:
         """Many contacts at once (an import), 25 to a BatchWriteItem."""
         with self._table.batch_writer() as batch:
             for contact in contacts:
-                batch.put_item(
-                    Item=self._item(
-                        tenant_pk(tenant_id),
-                        f"CONTACT#{contact.contact_id}",
-                        contact,
-                        {
-                            "gsi1pk": entity_pk(tenant_id, contact.related_entity_type.value, contact.related_entity_id),
-                            "gsi1sk": f"CONTACT#{contact.contact_id}",
-                        },
-                    )
+                item = self._item(
+                    tenant_pk(tenant_id),
+                    f"CONTACT#{contact.contact_id}",
+                    contact,
+                    _by_entity(tenant_id, contact),
                 )
+                batch.put_item(Item=item)
 
     def get_contact(self, tenant_id: str, contact_id: str) -> Contact | None:
         return self._get(tenant_pk(tenant_id), f"CONTACT#{contact_id}", Contact)

@@ -31,7 +31,7 @@ class _LazyAttributes(Mapping[str, Any]):
         if key == _CHEAP_KEY:
             if not self._queue.fifo_queue:
                 return default  # moto lists it for FIFO queues only
-            value = self._queue.content_based_deduplication
+            value = getattr(self._queue, "content_based_deduplication", False)  # set from the attributes
             return str(value).lower() if isinstance(value, bool) else value
         return self._all().get(key, default)
 

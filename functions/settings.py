@@ -43,13 +43,24 @@ class FanOutSettings(_FromEnvironment):
     jobs_table: str = Field(alias="JOBS_TABLE")
     list_records_table: str = Field(alias="LIST_RECORDS_TABLE")
     send_queue_url: str = Field(alias="SEND_QUEUE_URL")
+    bulk_queue_url: str = Field(alias="BULK_QUEUE_URL")
     fanout_queue_url: str = Field(alias="FANOUT_QUEUE_URL")
     page_size: int | None = Field(default=None, alias="FANOUT_PAGE_SIZE", gt=0)
+    # The fan-out pauses while the bulk lane holds more than this (visible or delayed).
+    max_queued: int = Field(default=5_000, alias="FANOUT_MAX_QUEUED", gt=0)
 
 
 class SenderSettings(_FromEnvironment):
     messages_table: str = Field(alias="MESSAGES_TABLE")
     jobs_table: str = Field(alias="JOBS_TABLE")
+    config_table: str = Field(alias="CONFIG_TABLE")
+    pacing_table: str = Field(alias="PACING_TABLE")
+    send_queue_url: str = Field(alias="SEND_QUEUE_URL")
+    bulk_queue_url: str = Field(alias="BULK_QUEUE_URL")
+    # How long a message may wait (for capacity, or the carrier) before it fails as expired.
+    validity_seconds: int = Field(default=4 * 3600, alias="MESSAGE_VALIDITY_SECONDS", gt=0)
+    pacing_fill: float = Field(default=0.95, alias="PACING_FILL", gt=0.5, le=1.0)
+    pacing_max_sleep_seconds: float = Field(default=3.0, alias="PACING_MAX_SLEEP_SECONDS", ge=0, le=10)
     configuration_set: str | None = Field(default=None, alias="SMS_CONFIGURATION_SET")
     message_ttl_seconds: int = Field(default=72 * 3600, alias="MESSAGE_TTL_SECONDS", ge=5, le=259_200)
     lease_seconds: int = Field(default=60, alias="SEND_LEASE_SECONDS", gt=0)

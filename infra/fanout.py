@@ -34,6 +34,7 @@ class FanOut(Construct):
         jobs_table: dynamodb.ITableV2,
         list_records_table: dynamodb.ITableV2,
         send_queue: sqs.IQueue,
+        bulk_queue: sqs.IQueue,
     ) -> None:
         super().__init__(scope, construct_id)
         self.queue, self.dead_letters = queue_with_dlq(
@@ -52,6 +53,7 @@ class FanOut(Construct):
                 "JOBS_TABLE": jobs_table.table_name,
                 "LIST_RECORDS_TABLE": list_records_table.table_name,
                 "SEND_QUEUE_URL": send_queue.queue_url,
+                "BULK_QUEUE_URL": bulk_queue.queue_url,
                 "FANOUT_QUEUE_URL": self.queue.queue_url,
             },
             timeout=Duration.seconds(FANOUT_TIMEOUT_SECONDS),
@@ -65,7 +67,7 @@ class FanOut(Construct):
         jobs_table.grant_read_write_data(role)
         for table in (config_table, opt_outs_table, messages_table, jobs_table):
             acknowledge_index_access(role, table)
-        send_queue.grant_send_messages(role)
+        bulk_queue.grant_send_messages(role)  # a job's messages go on the bulk lane (and its depth is read)
         self.queue.grant_send_messages(role)  # it hands a long job over to its next invocation
         # One job step per invocation: a step pages until the time is nearly out.
         self.function.function.add_event_source(

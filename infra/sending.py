@@ -10,6 +10,8 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra.constants import (
+    BULK_DLQ_ID,
+    BULK_QUEUE_ID,
     SEND_BATCH_SIZE,
     SEND_DLQ_ID,
     SEND_MAX_RECEIVES,
@@ -53,12 +55,17 @@ class Sending(Construct):
         shared: FunctionCode,
         messages_table: dynamodb.ITableV2,
         jobs_table: dynamodb.ITableV2,
+        config_table: dynamodb.ITableV2,
+        pacing_table: dynamodb.ITableV2,
         configuration_set_name: str,
         configuration_set_arn: str,
     ) -> None:
         super().__init__(scope, construct_id)
         self.queue, self.dead_letters = queue_with_dlq(
             self, SEND_QUEUE_ID, SEND_DLQ_ID, SEND_VISIBILITY_SECONDS, SEND_MAX_RECEIVES
+        )
+        self.bulk_queue, self.bulk_dead_letters = queue_with_dlq(
+            self, BULK_QUEUE_ID, BULK_DLQ_ID, SEND_VISIBILITY_SECONDS, SEND_MAX_RECEIVES
         )
         self.sender = ServiceFunction(
             self,
@@ -69,6 +76,10 @@ class Sending(Construct):
             environment={
                 "MESSAGES_TABLE": messages_table.table_name,
                 "JOBS_TABLE": jobs_table.table_name,
+                "CONFIG_TABLE": config_table.table_name,
+                "PACING_TABLE": pacing_table.table_name,
+                "SEND_QUEUE_URL": self.queue.queue_url,
+                "BULK_QUEUE_URL": self.bulk_queue.queue_url,
                 "SMS_CONFIGURATION_SET": configuration_set_name,
             },
             timeout=Duration.seconds(SEND_VISIBILITY_SECONDS // 6),
@@ -77,6 +88,12 @@ class Sending(Construct):
         acknowledge_index_access(self.sender.role, messages_table)
         jobs_table.grant_read_data(self.sender.role)  # a cancelled job's messages are not sent
         acknowledge_index_access(self.sender.role, jobs_table)
+        config_table.grant_read_data(self.sender.role)  # transport codes: throughput and daily cap
+        acknowledge_index_access(self.sender.role, config_table)
+        pacing_table.grant_read_write_data(self.sender.role)
+        # A message waiting for its slot goes back on its lane's queue with a delay.
+        self.queue.grant_send_messages(self.sender.role)
+        self.bulk_queue.grant_send_messages(self.sender.role)
         self.sender.role.add_to_principal_policy(
             iam.PolicyStatement(
                 actions=["sms-voice:SendTextMessage"],
@@ -89,14 +106,15 @@ class Sending(Construct):
             "arn:<AWS::Partition>:sms-voice:<AWS::Region>:<AWS::AccountId>:phone-number/*",
             "SendTextMessage names its sending number per call; tenants' numbers are operator-managed data.",
         )
-        self.sender.function.add_event_source(
-            sources.SqsEventSource(
-                self.queue,
-                batch_size=SEND_BATCH_SIZE,
-                report_batch_item_failures=True,
-                max_concurrency=SENDER_MAX_CONCURRENCY,
+        for lane in (self.queue, self.bulk_queue):
+            self.sender.function.add_event_source(
+                sources.SqsEventSource(
+                    lane,
+                    batch_size=SEND_BATCH_SIZE,
+                    report_batch_item_failures=True,
+                    max_concurrency=SENDER_MAX_CONCURRENCY,
+                )
             )
-        )
 
     def _phone_numbers_arn(self) -> str:
         return Stack.of(self).format_arn(service="sms-voice", resource="phone-number", resource_name="*")

@@ -28,6 +28,8 @@ class SmsPlatformStack(Stack):
             shared=shared,
             messages_table=storage.messages_table,
             jobs_table=storage.jobs_table,
+            config_table=storage.config_table,
+            pacing_table=storage.pacing_table,
             configuration_set_name=receipts.configuration_set_name,
             configuration_set_arn=receipts.configuration_set_arn,
         )
@@ -41,6 +43,7 @@ class SmsPlatformStack(Stack):
             jobs_table=storage.jobs_table,
             list_records_table=storage.list_records_table,
             send_queue=sending.queue,
+            bulk_queue=sending.bulk_queue,
         )
         api = Api(
             self,

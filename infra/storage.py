@@ -13,6 +13,7 @@ from infra.constants import (
     LIST_RECORDS_TABLE_ID,
     MESSAGES_TABLE_ID,
     OPT_OUTS_TABLE_ID,
+    PACING_TABLE_ID,
 )
 
 S = dynamodb.AttributeType.STRING
@@ -99,4 +100,8 @@ class Storage(Construct):
             sort_key=dynamodb.Attribute(name="release_at", type=S),
             projection_type=dynamodb.ProjectionType.INCLUDE,
             non_key_attributes=["tenant_id"],
+        )
+        # Each transport code's log of reserved send slots, shared by every sender (functions/dal/pacing.py).
+        self.pacing_table = _table(
+            self, PACING_TABLE_ID, partition_key=dynamodb.Attribute(name="code", type=S)
         )

@@ -57,6 +57,32 @@ class SimulatorSettings:
     opted_out: set[str] = field(default_factory=set)
 
 
+@dataclass(frozen=True)
+class WindowReport:
+    """The measure of pacing: the fullest one-second window of an origination's parts."""
+
+    parts: int
+    busiest: int  # the most parts in any window [t, t+1 s)
+    violations: int  # windows over the limit that hold more than one message
+
+
+def busiest_windows(records: list[SentRecord], origination: str, limit: float) -> WindowReport:
+    """Slide a one-second window over every send; a lone message over the limit is what it must be."""
+    sends = sorted((record.at, record.parts) for record in records if record.origination == origination)
+    busiest = violations = 0
+    end = 0
+    in_window = 0
+    for start, (at, _) in enumerate(sends):
+        while end < len(sends) and sends[end][0] < at + 1.0:
+            in_window += sends[end][1]
+            end += 1
+        busiest = max(busiest, in_window)
+        if in_window > limit and end - start > 1:
+            violations += 1
+        in_window -= sends[start][1]
+    return WindowReport(sum(parts for _, parts in sends), busiest, violations)
+
+
 def sns_publisher(sns: Any) -> EventSink:
     """Deliver events as AWS End User Messaging does: published to the destination's SNS topic."""
 
@@ -102,6 +128,10 @@ class CarrierSimulator:
         """Where delivery events go: configuration set -> [(topic ARN, event types)], published by sink."""
         self._destinations = destinations
         self._sink = sink
+
+    def match_codes(self, limits: dict[str, float]) -> None:
+        """The carrier enforces what the operator registered (each code's parts per second)."""
+        self.settings.parts_per_second = {**limits, **self.settings.parts_per_second}
 
     def reset(self) -> None:
         with self._lock:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from decimal import Decimal
 
 from functions.dal.config import ConfigTable
 from functions.domain.signatures import SignatureText
@@ -20,6 +21,7 @@ from functions.domain.tenants import (
     Tenant,
     TenantTemplate,
 )
+from functions.domain.transport import CodeKind, TransportCode
 from functions.logic.auth import Permission, hash_key
 
 # Fixed keys so the README's examples work; they exist only in the local runtime's data.
@@ -27,6 +29,13 @@ DEMO_API_KEY = "sms_local_demo_key_for_the_local_runtime_only"
 OPERATOR_API_KEY = "sms_local_operator_key_for_the_local_runtime_only"
 DEMO_TENANT_ID = "demo-isp"
 DEMO_SENDING_NUMBER = "+18005550100"
+# The demo's transport codes: a toll-free number raised to 20 parts/s for the demo, one at the carrier
+# default of 3, and a short code.
+DEMO_TRANSPORT_CODES = (
+    TransportCode(number=DEMO_SENDING_NUMBER, kind=CodeKind.TOLL_FREE, parts_per_second=Decimal(20)),
+    TransportCode(number="+18005550101", kind=CodeKind.TOLL_FREE, parts_per_second=Decimal(3)),
+    TransportCode(number="55501", kind=CodeKind.SHORT_CODE, parts_per_second=Decimal(100)),
+)
 DEMO_CONTACT_ID = "contact-ada"
 DEMO_ACCOUNT_ID = "acct-1001"
 DEMO_TEMPLATE_ID = "tpl-fence-painting"
@@ -40,9 +49,12 @@ class Demo:
     contact_id: str
     account_id: str
     sending_number: str
+    transport_codes: tuple[TransportCode, ...] = DEMO_TRANSPORT_CODES
 
 
 def seed_demo(config: ConfigTable) -> Demo:
+    for code in DEMO_TRANSPORT_CODES:
+        config.put_transport_code(code)
     config.put_tenant(
         Tenant(
             tenant_id=DEMO_TENANT_ID,

@@ -17,7 +17,10 @@ if TYPE_CHECKING:
     from mypy_boto3_sqs.client import SQSClient
 
 log = logging.getLogger("local.lambda")
-IDLE_SLEEP_SECONDS = 0.05  # moto's long polling would hold its dispatch lock, so poll short and nap
+# moto's long polling would hold its dispatch lock, so poll short and nap, longer while a queue stays
+# empty: many idle pollers would otherwise keep moto busy answering empty receives.
+IDLE_SLEEP_SECONDS = 0.05
+MAX_IDLE_SLEEP_SECONDS = 0.4
 
 
 @dataclass
@@ -110,10 +113,14 @@ class QueuePoller:
         self.batches = 0
 
     def run(self) -> None:
+        nap = IDLE_SLEEP_SECONDS
         while not self._stop.is_set():
             try:
-                if not self.poll_once():
-                    self._stop.wait(IDLE_SLEEP_SECONDS)
+                if self.poll_once():
+                    nap = IDLE_SLEEP_SECONDS
+                else:
+                    self._stop.wait(nap)
+                    nap = min(nap * 2, MAX_IDLE_SLEEP_SECONDS)
             except Exception:  # a poller must outlive any one failure, as Lambda's does
                 log.exception("poller for %s failed; continuing", self._function.name)
                 self._stop.wait(1.0)

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import boto3
+from botocore.config import Config
 
 from functions.dal.config import ConfigTable
 from local import moto_fixes
@@ -76,7 +77,9 @@ class LocalRuntime:
             self.simulator = CarrierSimulator(self.settings.simulator)
             self.simulator.install()
         session = boto3.Session()
-        dynamodb, sqs, sns = session.client("dynamodb"), session.client("sqs"), session.client("sns")
+        # Every poller shares this SQS client: a connection each, as Lambda's pollers have.
+        sqs = session.client("sqs", config=Config(max_pool_connections=100))
+        dynamodb, sns = session.client("dynamodb"), session.client("sns")
         self.provisioned = provision(self.topology, dynamodb, sqs, sns)
         if self.simulator is not None:
             self.simulator.connect(event_destinations(self.topology, self.provisioned), sns_publisher(sns))
@@ -85,6 +88,10 @@ class LocalRuntime:
         self.demo = seed_demo(
             ConfigTable(session.resource("dynamodb").Table(self._table_env("CONFIG_TABLE")))
         )
+        if self.simulator is not None:
+            self.simulator.match_codes(
+                {code.number: float(code.parts_per_second) for code in self.demo.transport_codes}
+            )
         self._start_pollers(sqs)
         self._start_tickers()
         if self.simulator is not None:

@@ -12,6 +12,8 @@ Keys and access patterns (``pk``, ``sk``; GSI ``by_entity`` on ``gsi1pk``, ``gsi
 - ``TENANT#<id>`` / ``TEMPLATE#<id>``: a tenant-authored template. ``by_entity``:
   ``TEMPLATES#pending`` / ``<created>#<tenant>#<id>``: the operator's review queue (pending only).
 - ``APIKEY#<sha256>`` / ``APIKEY``: an API key's tenant and permissions, looked up by the key's hash.
+- ``TRANSPORT_CODES`` / ``CODE#<number>``: the operator's transport codes (one small partition: get
+  one by number for the sender, query all for the registry).
 Every tenant-owned item sits under its tenant's partition: a key never reads another tenant's data.
 """
 
@@ -35,6 +37,7 @@ from functions.domain.tenants import (
     Tenant,
     TenantTemplate,
 )
+from functions.domain.transport import TransportCode
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.service_resource import Table
@@ -42,6 +45,7 @@ if TYPE_CHECKING:
 Model = TypeVar("Model", bound=BaseModel)
 BY_ENTITY_INDEX = "by_entity"
 PENDING_TEMPLATES = "TEMPLATES#pending"
+TRANSPORT_CODES = "TRANSPORT_CODES"
 _KEYS = frozenset({"pk", "sk", "gsi1pk", "gsi1sk", "revision"})
 
 
@@ -177,6 +181,20 @@ class ConfigTable:
                 if not _condition_failed(error):
                     raise
         raise RuntimeError(f"tenant {tenant_id} kept changing under this update")
+
+    # ---- transport codes ----
+
+    def put_transport_code(self, code: TransportCode, create_only: bool = False) -> None:
+        self._put(TRANSPORT_CODES, f"CODE#{code.number}", code, create_only=create_only)
+
+    def get_transport_code(self, number: str) -> TransportCode | None:
+        return self._get(TRANSPORT_CODES, f"CODE#{number}", TransportCode)
+
+    def list_transport_codes(self) -> list[TransportCode]:
+        return list(self._query(TransportCode, KeyConditionExpression=Key("pk").eq(TRANSPORT_CODES)))
+
+    def delete_transport_code(self, number: str) -> bool:
+        return self._delete(TRANSPORT_CODES, f"CODE#{number}")
 
     # ---- companies and departments ----
 

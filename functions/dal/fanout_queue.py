@@ -27,11 +27,13 @@ class FanOutQueue:
         self._sqs = sqs
         self._queue_url = queue_url
 
-    def put(self, work: FanOutWork) -> None:
-        self._sqs.send_message(QueueUrl=self._queue_url, MessageBody=work.model_dump_json())
+    def put(self, work: FanOutWork, delay_seconds: int = 0) -> None:
+        self._sqs.send_message(
+            QueueUrl=self._queue_url, MessageBody=work.model_dump_json(), DelaySeconds=delay_seconds
+        )
 
-    def start(self, job_id: str) -> None:
-        self.put(FanOutWork(job_id=job_id))
+    def start(self, job_id: str, delay_seconds: int = 0) -> None:
+        self.put(FanOutWork(job_id=job_id), delay_seconds)
 
     def sweep_cancelled(self, job_id: str) -> None:
         self.put(FanOutWork(job_id=job_id, action=FanOutAction.SWEEP_CANCELLED))

@@ -12,11 +12,22 @@ if TYPE_CHECKING:
     from mypy_boto3_sqs.client import SQSClient
 
 SQS_BATCH_LIMIT = 10
+MAX_DELAY_SECONDS = 900
+
+
+class Ticket(BaseModel):
+    """A reserved slot on a transport code: the message comes back for it and is sent then."""
+
+    code: str
+    at_us: int  # epoch microseconds
+    tag: int
 
 
 class SendWork(BaseModel):
     tenant_id: str
     message_id: str
+    ticket: Ticket | None = None
+    attempt: int = 0  # carrier retries so far, for the backoff
 
 
 class EnqueueFailed(Exception):
@@ -32,19 +43,37 @@ class SendQueue:
 
     def enqueue(self, work: Sequence[SendWork], delay_seconds: int = 0) -> None:
         """Send in batches of ten; raise with the ids SQS refused, so the caller can take them back."""
+        self.enqueue_delayed([(item, delay_seconds) for item in work])
+
+    def enqueue_delayed(self, work: Sequence[tuple[SendWork, int]]) -> None:
+        """Each item with its own delay (0-900 s), in batches of ten."""
         failed: list[str] = []
         for start in range(0, len(work), SQS_BATCH_LIMIT):
             chunk = work[start : start + SQS_BATCH_LIMIT]
             response = self._sqs.send_message_batch(
                 QueueUrl=self._queue_url,
                 Entries=[
-                    {"Id": str(index), "MessageBody": item.model_dump_json(), "DelaySeconds": delay_seconds}
-                    for index, item in enumerate(chunk)
+                    {
+                        "Id": str(index),
+                        "MessageBody": item.model_dump_json(exclude_defaults=True),
+                        "DelaySeconds": max(0, min(MAX_DELAY_SECONDS, delay)),
+                    }
+                    for index, (item, delay) in enumerate(chunk)
                 ],
             )
-            failed.extend(chunk[int(entry["Id"])].message_id for entry in response.get("Failed", []))
+            failed.extend(chunk[int(entry["Id"])][0].message_id for entry in response.get("Failed", []))
         if failed:
             raise EnqueueFailed(failed)
+
+    def depth(self) -> int:
+        """Messages waiting, visible or delayed (approximate, as SQS counts them)."""
+        attributes = self._sqs.get_queue_attributes(
+            QueueUrl=self._queue_url,
+            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesDelayed"],
+        )["Attributes"]
+        return int(attributes.get("ApproximateNumberOfMessages", 0)) + int(
+            attributes.get("ApproximateNumberOfMessagesDelayed", 0)
+        )
 
 
 def parse_work(body: str) -> SendWork:

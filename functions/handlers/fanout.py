@@ -33,19 +33,20 @@ def fanout() -> FanOut:
     sqs = boto3.client("sqs")
     config = ConfigTable(dynamodb.Table(settings.config_table))
     messages = MessagesTable(dynamodb.Table(settings.messages_table))
-    send_queue = SendQueue(sqs, settings.send_queue_url)
+    bulk_queue = SendQueue(sqs, settings.bulk_queue_url)
     opt_outs = OptOutsTable(dynamodb.Table(settings.opt_outs_table))
-    composer = Composer(config, messages, opt_outs, send_queue)
+    composer = Composer(config, messages, opt_outs, SendQueue(sqs, settings.send_queue_url))
     return FanOut(
         config,
         JobsTable(dynamodb.Table(settings.jobs_table)),
         messages,
         composer,
-        send_queue,
+        bulk_queue,
         FanOutQueue(sqs, settings.fanout_queue_url),
         ListRecordsTable(dynamodb.Table(settings.list_records_table)),
         opt_outs,
         page_size=settings.page_size,
+        max_queued=settings.max_queued,
     )
 
 

@@ -1,4 +1,4 @@
-"""The sender: SQS batches of send work, partial batch failures for what must be retried."""
+"""The sender: SQS batches from both lanes, paced per transport code; partial failures for redelivery."""
 
 from __future__ import annotations
 
@@ -7,45 +7,76 @@ from datetime import timedelta
 from typing import Any
 
 import boto3
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
-from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.data_classes import SQSEvent
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from botocore.config import Config
+from pydantic import ValidationError
 
 from functions.carriers.aws_sms import AwsSmsCarrier
+from functions.dal.config import ConfigTable
 from functions.dal.jobs import JobsTable
 from functions.dal.messages import MessagesTable
-from functions.dal.send_queue import parse_work
-from functions.logic.send import Sender, SendOutcome
+from functions.dal.pacing import PacingTable
+from functions.dal.send_queue import SQS_BATCH_LIMIT as SEND_BATCH_SIZE
+from functions.dal.send_queue import SendQueue, SendWork, parse_work
+from functions.domain.pacing import Lane
+from functions.logic.pacer import Pacer, PacingSettings
+from functions.logic.send import Sender
 from functions.observability import logger, metrics, tracer
 from functions.settings import SenderSettings
-
-processor = BatchProcessor(event_type=EventType.SQS)
 
 
 @functools.cache
 def sender() -> Sender:
     settings = SenderSettings.from_env()
+    # Sends at their slots run side by side: enough connections that none waits for one.
+    pooled = Config(max_pool_connections=SEND_BATCH_SIZE * 2)
     carrier = AwsSmsCarrier(
-        boto3.client("pinpoint-sms-voice-v2"), settings.configuration_set, settings.message_ttl_seconds
+        boto3.client("pinpoint-sms-voice-v2", config=pooled),
+        settings.configuration_set,
+        settings.message_ttl_seconds,
     )
-    dynamodb = boto3.resource("dynamodb")
-    messages = MessagesTable(dynamodb.Table(settings.messages_table))
-    jobs = JobsTable(dynamodb.Table(settings.jobs_table))
-    return Sender(messages, jobs, carrier, lease=timedelta(seconds=settings.lease_seconds))
-
-
-def handle_record(record: SQSRecord) -> None:
-    outcome = sender().process(parse_work(record.body))
-    metrics.add_metric(name=f"Messages{outcome.title().replace('_', '')}", unit="Count", value=1)
-    if outcome is SendOutcome.SENT:
-        logger.debug("sent", message_id=record.message_id)
+    dynamodb = boto3.resource("dynamodb", config=pooled)
+    sqs = boto3.client("sqs", config=pooled)
+    pacer = Pacer(
+        PacingTable(dynamodb.Table(settings.pacing_table)),
+        ConfigTable(dynamodb.Table(settings.config_table)),
+        PacingSettings(fill=settings.pacing_fill, max_sleep_seconds=settings.pacing_max_sleep_seconds),
+    )
+    return Sender(
+        MessagesTable(dynamodb.Table(settings.messages_table)),
+        JobsTable(dynamodb.Table(settings.jobs_table)),
+        carrier,
+        pacer,
+        {
+            Lane.TRIGGERED: SendQueue(sqs, settings.send_queue_url),
+            Lane.BULK: SendQueue(sqs, settings.bulk_queue_url),
+        },
+        lease=timedelta(seconds=settings.lease_seconds),
+        validity=timedelta(seconds=settings.validity_seconds),
+    )
 
 
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 @metrics.log_metrics
-def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
-    return process_partial_response(
-        event=event, record_handler=handle_record, processor=processor, context=context
-    )
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, list[dict[str, str]]]:
+    works: list[SendWork] = []
+    record_of: dict[str, str] = {}
+    failures: list[dict[str, str]] = []
+    for record in SQSEvent(event).records:
+        try:
+            work = parse_work(record.body)
+        except (ValueError, ValidationError):
+            logger.exception("unreadable send work", record_id=record.message_id)
+            failures.append({"itemIdentifier": record.message_id})  # to the DLQ, where it can be read
+            continue
+        works.append(work)
+        record_of[work.message_id] = record.message_id
+    report = sender().process_batch(works)
+    for outcome, count in report.outcomes.items():
+        metric = "".join(part.title() for part in outcome.split("_"))
+        metrics.add_metric(name=f"Messages{metric}", unit=MetricUnit.Count, value=count)
+    failures += [{"itemIdentifier": record_of[message_id]} for message_id in report.redeliver]
+    return {"batchItemFailures": failures}

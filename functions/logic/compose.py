@@ -25,6 +25,7 @@ from functions.domain.segments import Encoding, count_segments
 from functions.domain.signatures import compose_body, render_signature
 from functions.domain.templates import Template
 from functions.domain.tenants import Contact, EntityType, Signature, Tenant
+from functions.domain.transport import normalize_code_number
 
 
 class Recipients(BaseModel):
@@ -233,7 +234,7 @@ class Composer:
                     "no_sending_number", "the tenant has no default sending number", "sending_number"
                 )
             return tenant.default_sending_number
-        number = to_e164(requested, "sending_number")
+        number = normalize_code_number(requested, "sending_number")
         if number not in tenant.sending_numbers:
             raise InvalidInput("sending_number", f"{number} is not one of the tenant's sending numbers")
         return number

@@ -30,6 +30,8 @@ from functions.logic.mass import draft_of
 
 # Stop paging with this much time left, and hand over to a fresh invocation.
 HANDOVER_MARGIN_MS = 20_000
+# While the bulk lane is full, look again this much later.
+PAUSE_SECONDS = 30
 
 
 def job_message_id(job_id: str, number: str) -> str:
@@ -44,6 +46,7 @@ class FanOutResult:
     queued: int = 0
     finished: bool = False
     handed_over: bool = False
+    paused: bool = False
 
 
 class FanOut:
@@ -58,8 +61,11 @@ class FanOut:
         records: ListRecordsTable,
         opt_outs: OptOutsTable,
         page_size: int | None = None,
+        max_queued: int | None = None,
         clock: Callable[[], datetime] = utc_now,
     ) -> None:
+        """``send_queue`` is the bulk lane; ``max_queued``: pause while it holds more than this."""
+        self._max_queued = max_queued
         self._records = records
         self._opt_outs = opt_outs
         self._config = config
@@ -90,6 +96,11 @@ class FanOut:
             if checkpoint.done:
                 self._jobs.finish(job.job_id)
                 result.finished = True
+                return result
+            if self._max_queued is not None and self._send_queue.depth() > self._max_queued:
+                # The codes drain slower than pages arrive: wait here, not as deep queues or deferrals.
+                self._fanout_queue.start(job.job_id, delay_seconds=PAUSE_SECONDS)
+                result.paused = True
                 return result
             if job.kind is JobKind.CALLING_LIST:
                 page, next_cursor = self._list_page(job, tenant, checkpoint)

@@ -10,9 +10,10 @@ from pydantic import BaseModel, Field
 from functions.dal.config import AlreadyExists, ConfigTable
 from functions.domain.errors import InvalidInput, NotFound, Refused
 from functions.domain.messages import utc_now
-from functions.domain.phone import to_e164
 from functions.domain.tenants import TemplateStatus, Tenant, TenantTemplate
+from functions.domain.transport import normalize_code_number
 from functions.logic.auth import Authenticator, Permission
+from functions.logic.transport_codes import TransportCodes
 
 
 class TenantInput(BaseModel):
@@ -39,7 +40,7 @@ class Operator:
         self._clock = clock
 
     def create_tenant(self, data: TenantInput) -> Tenant:
-        numbers = [to_e164(number, f"sending_numbers.{i}") for i, number in enumerate(data.sending_numbers)]
+        numbers = _sending_numbers(data.sending_numbers)
         tenant = Tenant(
             tenant_id=data.tenant_id,
             name=data.name,
@@ -54,6 +55,7 @@ class Operator:
             raise Refused(
                 "tenant_exists", f"tenant '{data.tenant_id}' already exists", "tenant_id"
             ) from error
+        TransportCodes(self._config).register_defaults(numbers)
         return tenant
 
     def change_tenant(self, tenant_id: str, change: TenantChange) -> Tenant:
@@ -61,11 +63,9 @@ class Operator:
             raise NotFound(f"tenant '{tenant_id}' does not exist", "tenant_id")
         updates = change.model_dump(exclude_none=True)
         if change.sending_numbers is not None:
-            updates["sending_numbers"] = [
-                to_e164(number, f"sending_numbers.{i}") for i, number in enumerate(change.sending_numbers)
-            ]
+            updates["sending_numbers"] = _sending_numbers(change.sending_numbers)
         if change.default_sending_number is not None:
-            updates["default_sending_number"] = to_e164(
+            updates["default_sending_number"] = normalize_code_number(
                 change.default_sending_number, "default_sending_number"
             )
 
@@ -75,7 +75,9 @@ class Operator:
                 raise InvalidInput("default_sending_number", "the default must be one of the sending numbers")
             return updated
 
-        return self._config.update_tenant(tenant_id, apply)
+        updated = self._config.update_tenant(tenant_id, apply)
+        TransportCodes(self._config).register_defaults(updated.sending_numbers)
+        return updated
 
     def issue_key(self, tenant_id: str, name: str, permissions: set[Permission]) -> str:
         if self._config.get_tenant(tenant_id) is None:
@@ -102,3 +104,7 @@ class Operator:
 
     def pending_templates(self) -> list[TenantTemplate]:
         return self._config.pending_templates()
+
+
+def _sending_numbers(raw: list[str]) -> list[str]:
+    return [normalize_code_number(number, f"sending_numbers.{i}") for i, number in enumerate(raw)]

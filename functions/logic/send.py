@@ -1,11 +1,19 @@
-"""The sender's use case: claim a queued message, hand it to the carrier, record the outcome."""
+"""The sender's use case: claim a batch of queued messages, pace them per transport code, send, record.
+
+Per batch: claim each message (the guard against sending twice), reserve slots for each transport
+code in one read and one conditional write, then send each message at its slot. A message whose
+slot is further off than a sender should wait gets a ticket (its reservation) and goes back on its
+lane's queue with a delay; it is a new SQS message, so waiting never burns receives towards the DLQ.
+"""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
-from datetime import datetime, timedelta
-from enum import StrEnum
+from collections import Counter, defaultdict
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 
 from functions.carriers.base import (
     Carrier,
@@ -16,22 +24,46 @@ from functions.carriers.base import (
 )
 from functions.dal.jobs import JobsTable
 from functions.dal.messages import MessagesTable
-from functions.dal.send_queue import SendWork
+from functions.dal.pacing import PacingContention
+from functions.dal.send_queue import EnqueueFailed, SendQueue, SendWork, Ticket
 from functions.domain.mass import JobStatus
-from functions.domain.messages import MessageStatus, RejectReason, utc_now
+from functions.domain.messages import Message, MessageStatus, RejectReason, utc_now
+from functions.domain.pacing import MICROS, Deferred, Expired, Lane, SlotRequest
+from functions.logic.pacer import Pacer, epoch_us
 from functions.observability import logger
 
 JOB_STATUS_TTL_SECONDS = 2.0  # how stale a cancellation may be seen: bounded, and cheap per batch
+MAX_BACKOFF_SECONDS = 900
+SEND_ROUNDS = 2  # a message that missed its slot (a slow moment) reserves once more before requeueing
 
 
-class SendOutcome(StrEnum):
-    SENT = "sent"
-    REJECTED = "rejected"
-    ALREADY_HANDLED = "already_handled"
+@dataclass
+class BatchReport:
+    outcomes: Counter[str] = field(default_factory=Counter)
+    # Work SQS must deliver again (its message could not be put back on a queue).
+    redeliver: list[str] = field(default_factory=list)
 
 
-class RetryLater(Exception):
-    """The message stays queued; SQS redelivers it."""
+@dataclass(frozen=True)
+class _Claimed:
+    work: SendWork
+    message: Message
+
+    @property
+    def lane(self) -> Lane:
+        return lane_of(self.message)
+
+
+@dataclass(frozen=True)
+class _Requeue:
+    claimed: _Claimed
+    delay_seconds: int
+    ticket: Ticket | None = None
+    attempt: int = 0
+
+
+def lane_of(message: Message) -> Lane:
+    return Lane.BULK if message.job_id else Lane.TRIGGERED
 
 
 class Sender:
@@ -40,28 +72,43 @@ class Sender:
         messages: MessagesTable,
         jobs: JobsTable,
         carrier: Carrier,
+        pacer: Pacer,
+        queues: dict[Lane, SendQueue],
         lease: timedelta,
+        validity: timedelta,
         clock: Callable[[], datetime] = utc_now,
+        now_us: Callable[[], int] = epoch_us,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self._messages = messages
         self._jobs = jobs
         self._job_status: dict[str, tuple[float, JobStatus | None]] = {}
         self._carrier = carrier
+        self._pacer = pacer
+        self._queues = queues
         self._lease = lease
+        self._validity = validity
         self._clock = clock
+        self._now_us = now_us
+        self._sleep = sleep
 
-    def _cancelled(self, job_id: str) -> bool:
-        """A job's status, read at most once per JOB_STATUS_TTL per sender instance."""
-        now = time.monotonic()
-        cached = self._job_status.get(job_id)
-        if cached is None or now - cached[0] > JOB_STATUS_TTL_SECONDS:
-            cached = (now, self._jobs.status(job_id))
-            self._job_status[job_id] = cached
-        return cached[1] is JobStatus.CANCELLED
+    # ---- the batch ----
 
-    def process(self, work: SendWork) -> SendOutcome:
+    def process_batch(self, works: Sequence[SendWork]) -> BatchReport:
+        report = BatchReport()
+        requeues: list[_Requeue] = []
+        claimed = [c for c in (self._claim(work, report) for work in works) if c is not None]
+        scheduled, fresh = self._standing_tickets(claimed)
+        for _ in range(SEND_ROUNDS):
+            scheduled += self._reserve(fresh, requeues, report)
+            fresh = self._send_all(scheduled, requeues, report)  # those that missed their slot
+            scheduled = []
+        requeues.extend(_Requeue(item, delay_seconds=0) for item in fresh)
+        self._put_back(requeues, report)
+        return report
+
+    def _claim(self, work: SendWork, report: BatchReport) -> _Claimed | None:
         now = self._clock()
-        # The claim is the guard against sending twice: only one sender moves Pending to In Progress.
         message = self._messages.transition(
             work.message_id,
             MessageStatus.IN_PROGRESS,
@@ -72,16 +119,106 @@ class Sender:
         )
         if message is None:
             logger.info("message already handled", message_id=work.message_id)
-            return SendOutcome.ALREADY_HANDLED
+            report.outcomes["already_handled"] += 1
+            return None
         if message.job_id is not None and self._cancelled(message.job_id):
-            self._messages.transition(
-                message.message_id,
-                MessageStatus.FAILED,
-                allowed_from=[MessageStatus.IN_PROGRESS],
-                at=self._clock(),
-                reason=RejectReason.CANCELLED,
-            )
-            return SendOutcome.REJECTED
+            self._fail(message, RejectReason.CANCELLED, None, report)
+            return None
+        if now > self._valid_until(message):
+            self._fail(message, RejectReason.EXPIRED, "waited longer than the validity period", report)
+            return None
+        return _Claimed(work, message)
+
+    def _standing_tickets(self, claimed: list[_Claimed]) -> tuple[list[tuple[_Claimed, int]], list[_Claimed]]:
+        """Tickets whose reservation still stands keep their slot; the rest reserve again."""
+        by_code: dict[str, list[_Claimed]] = defaultdict(list)
+        fresh: list[_Claimed] = []
+        for item in claimed:
+            ticket = item.work.ticket
+            if ticket is not None and ticket.code == item.message.origination_number:
+                by_code[ticket.code].append(item)
+            else:
+                fresh.append(item)
+        scheduled: list[tuple[_Claimed, int]] = []
+        for code, items in by_code.items():
+            standing = self._pacer.standing(code, {item.work.ticket.tag for item in items})  # type: ignore[union-attr]
+            for item in items:
+                ticket = item.work.ticket
+                assert ticket is not None
+                if ticket.tag in standing:
+                    scheduled.append((item, ticket.at_us))
+                else:
+                    fresh.append(item)  # a triggered message took its place
+        return scheduled, fresh
+
+    def _reserve(
+        self, fresh: list[_Claimed], requeues: list[_Requeue], report: BatchReport
+    ) -> list[tuple[_Claimed, int]]:
+        by_code: dict[str, list[_Claimed]] = defaultdict(list)
+        for item in fresh:
+            by_code[item.message.origination_number].append(item)
+        settings = self._pacer.settings
+        scheduled: list[tuple[_Claimed, int]] = []
+        for code, items in by_code.items():
+            requests = [
+                SlotRequest(item.message.segments, item.lane, _us(self._valid_until(item.message)))
+                for item in items
+            ]
+            try:
+                results, _ = self._pacer.reserve(code, requests)
+            except PacingContention:
+                report.outcomes["pacing_contention"] += len(items)
+                requeues.extend(_Requeue(item, delay_seconds=1) for item in items)
+                continue
+            now = self._now_us()
+            for item, result in zip(items, results, strict=True):
+                if isinstance(result, Expired):
+                    self._fail(item.message, RejectReason.EXPIRED, "no slot before the validity ends", report)
+                elif isinstance(result, Deferred):
+                    report.outcomes["deferred"] += 1
+                    wait = _seconds(result.until_us - now) - settings.ticket_lead_seconds
+                    requeues.append(_Requeue(item, delay_seconds=max(1, int(wait))))
+                elif result.at_us - now <= settings.max_sleep_seconds * MICROS:
+                    scheduled.append((item, result.at_us))
+                else:
+                    report.outcomes["ticketed"] += 1
+                    ticket = Ticket(code=code, at_us=result.at_us, tag=result.tag)
+                    wait = _seconds(result.at_us - now) - settings.ticket_lead_seconds
+                    requeues.append(_Requeue(item, delay_seconds=int(wait), ticket=ticket))
+        return scheduled
+
+    # ---- sending at the slot ----
+
+    def _send_all(
+        self, scheduled: list[tuple[_Claimed, int]], requeues: list[_Requeue], report: BatchReport
+    ) -> list[_Claimed]:
+        """Each message at its own slot, in parallel (one slow call must not make the next late).
+
+        Returns the messages that missed their slot: sending late could crowd the next window.
+        """
+        if not scheduled:
+            return []
+        scheduled.sort(key=lambda entry: entry[1])
+        # A pool per batch: batches running side by side (as locally) never queue behind each other.
+        with ThreadPoolExecutor(max_workers=len(scheduled), thread_name_prefix="send") as pool:
+            results = list(pool.map(lambda entry: self._send_at(*entry), scheduled))
+        missed = []
+        for (item, _), result in zip(scheduled, results, strict=True):
+            if result is None:
+                report.outcomes["slot_missed"] += 1
+                missed.append(item)
+            else:
+                self._record(item, result, requeues, report)
+        return missed
+
+    def _send_at(self, item: _Claimed, at_us: int) -> str | Exception | None:
+        """The carrier's message id, its refusal, or None when the slot was missed."""
+        wait = at_us - self._now_us()
+        if wait > 0:
+            self._sleep(wait / MICROS)
+        if self._now_us() - at_us > self._pacer.settings.late_tolerance_us:
+            return None  # sending now could crowd the next window: take a new slot
+        message = item.message
         sms = OutboundSms(
             origination_number=message.origination_number,
             destination_number=message.recipient.phone_number,
@@ -90,32 +227,103 @@ class Sender:
             tenant_id=message.tenant_id,
         )
         try:
-            carrier_message_id = self._carrier.send(sms)
-        except CarrierRejected as rejection:
+            return self._carrier.send(sms)
+        except (CarrierRejected, CarrierThrottled, CarrierUnavailable) as error:
+            return error
+
+    def _record(
+        self, item: _Claimed, result: str | Exception, requeues: list[_Requeue], report: BatchReport
+    ) -> None:
+        message = item.message
+        if isinstance(result, CarrierRejected):
+            self._fail(message, result.reason, result.detail, report)
+        elif isinstance(result, CarrierThrottled | CarrierUnavailable):
+            kind = "carrier_throttled" if isinstance(result, CarrierThrottled) else "carrier_unavailable"
+            report.outcomes[kind] += 1
+            logger.warning("carrier refused for now", kind=kind, message_id=message.message_id)
+            attempt = item.work.attempt + 1
+            requeues.append(
+                _Requeue(item, delay_seconds=min(MAX_BACKOFF_SECONDS, 2**attempt), attempt=attempt)
+            )
+        elif isinstance(result, str):
             self._messages.transition(
                 message.message_id,
-                MessageStatus.FAILED,
+                MessageStatus.SENT,
+                # A fast receipt may already have moved it on; that is fine and final.
                 allowed_from=[MessageStatus.IN_PROGRESS],
                 at=self._clock(),
-                reason=rejection.reason,
-                detail=rejection.detail,
+                extra={"carrier_message_id": result},
             )
-            return SendOutcome.REJECTED
-        except (CarrierThrottled, CarrierUnavailable) as error:
-            self._messages.transition(
-                message.message_id,
+            report.outcomes["sent"] += 1
+        else:
+            raise result
+
+    # ---- outcomes ----
+
+    def _fail(self, message: Message, reason: RejectReason, detail: str | None, report: BatchReport) -> None:
+        self._messages.transition(
+            message.message_id,
+            MessageStatus.FAILED,
+            allowed_from=[MessageStatus.IN_PROGRESS],
+            at=self._clock(),
+            reason=reason,
+            detail=detail,
+        )
+        report.outcomes["rejected"] += 1
+
+    def _put_back(self, requeues: list[_Requeue], report: BatchReport) -> None:
+        """Back to Pending, then onto its lane's queue as a new SQS message with its delay."""
+        by_lane: dict[Lane, list[tuple[SendWork, int]]] = defaultdict(list)
+        for requeue in requeues:
+            item = requeue.claimed
+            detail = (
+                f"waiting for its slot at {_iso(requeue.ticket.at_us)}"
+                if requeue.ticket
+                else f"retrying in {requeue.delay_seconds} s"
+            )
+            released = self._messages.transition(
+                item.message.message_id,
                 MessageStatus.PENDING,
                 allowed_from=[MessageStatus.IN_PROGRESS],
                 at=self._clock(),
-                detail=f"retrying: {error}",
+                detail=detail,
             )
-            raise RetryLater(str(error)) from error
-        self._messages.transition(
-            message.message_id,
-            MessageStatus.SENT,
-            # A fast receipt may already have moved it on; that is fine and final.
-            allowed_from=[MessageStatus.IN_PROGRESS],
-            at=self._clock(),
-            extra={"carrier_message_id": carrier_message_id},
-        )
-        return SendOutcome.SENT
+            if released is None:
+                continue
+            work = SendWork(
+                tenant_id=item.work.tenant_id,
+                message_id=item.work.message_id,
+                ticket=requeue.ticket,
+                attempt=requeue.attempt,
+            )
+            by_lane[item.lane].append((work, requeue.delay_seconds))
+        for lane, works in by_lane.items():
+            try:
+                self._queues[lane].enqueue_delayed(works)
+            except EnqueueFailed as error:
+                # SQS redelivers the original; the record is Pending again, so it is claimed as usual.
+                report.redeliver.extend(error.message_ids)
+
+    def _cancelled(self, job_id: str) -> bool:
+        """A job's status, read at most once per JOB_STATUS_TTL per sender instance."""
+        now = time.monotonic()
+        cached = self._job_status.get(job_id)
+        if cached is None or now - cached[0] > JOB_STATUS_TTL_SECONDS:
+            cached = (now, self._jobs.status(job_id))
+            self._job_status[job_id] = cached
+        return cached[1] is JobStatus.CANCELLED
+
+    def _valid_until(self, message: Message) -> datetime:
+        return message.created_at + self._validity
+
+
+def _us(moment: datetime) -> int:
+    return int(moment.timestamp() * MICROS)
+
+
+def _seconds(micros: int) -> float:
+    return micros / MICROS
+
+
+def _iso(at_us: int) -> str:
+    return datetime.fromtimestamp(at_us / MICROS, UTC).isoformat(timespec="milliseconds")

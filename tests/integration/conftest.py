@@ -6,16 +6,20 @@ import json
 import math
 import os
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import boto3
 import moto  # import before creating clients, so they carry moto's hooks
 import pytest
+from moto.core.botocore_stubber import BotocoreStubber
 
 from functions.dal.config import ConfigTable
-from infra.constants import FANOUT_QUEUE_ID, RECEIPTS_QUEUE_ID, SEND_QUEUE_ID
+from functions.handlers import sender as sender_handler
+from infra.constants import BULK_QUEUE_ID, FANOUT_QUEUE_ID, RECEIPTS_QUEUE_ID, SEND_QUEUE_ID
 from local.carrier import CarrierSimulator, SimulatorSettings, sns_publisher
 from local.demo import DEMO_API_KEY, Demo, seed_demo
 from local.http_front import Gateway
@@ -23,6 +27,23 @@ from local.lambda_runtime import LocalFunction, QueuePoller
 from local.provision import Provisioned, event_destinations, provision, shared_environment
 from local.template import load_template
 from local.topology import Topology, read_topology
+
+
+@contextmanager
+def serialized_moto() -> Iterator[None]:
+    """One request at a time through moto, as a real DynamoDB item serializes its writes."""
+    lock = threading.RLock()
+    original = BotocoreStubber.__call__
+
+    def locked(self: BotocoreStubber, *args: Any, **kwargs: Any) -> Any:
+        with lock:
+            return original(self, *args, **kwargs)
+
+    BotocoreStubber.__call__ = locked  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        BotocoreStubber.__call__ = original  # type: ignore[method-assign]
 
 
 @dataclass
@@ -73,7 +94,9 @@ class Platform:
     def queue_url(self, construct_id: str) -> str:
         return self.provisioned.queue_urls[self.queue_id(construct_id)]
 
-    def poller(self, construct_id: str, module: str, batch_size: int = 10) -> QueuePoller:
+    def poller(
+        self, construct_id: str, module: str, batch_size: int = 10, stop: threading.Event | None = None
+    ) -> QueuePoller:
         lid = self.queue_id(construct_id)
         return QueuePoller(
             self.session.client("sqs"),
@@ -82,14 +105,42 @@ class Platform:
             self.function(module),
             batch_size,
             True,
-            threading.Event(),
+            stop or threading.Event(),
         )
 
-    def run_senders(self) -> int:
-        """Drain the send queue through the sender, as Lambda's poller would; returns the batches run."""
-        poller = self.poller(SEND_QUEUE_ID, "sender")
+    def run_senders_concurrently(
+        self, until: Callable[[], bool], instances: int = 4, timeout: float = 30.0
+    ) -> float:
+        """Sender instances on both lanes at once, in real time, until ``until()``; the seconds it took."""
+        stop = threading.Event()
+        pollers = [
+            self.poller(lane, "sender", stop=stop)
+            for lane in (SEND_QUEUE_ID, BULK_QUEUE_ID)
+            for _ in range(instances)
+        ]
+        threads = [threading.Thread(target=poller.run, daemon=True) for poller in pollers]
+        started = time.monotonic()
+        with serialized_moto():
+            for thread in threads:
+                thread.start()
+            try:
+                while not until():
+                    assert time.monotonic() - started < timeout, "the senders did not finish in time"
+                    time.sleep(0.05)
+            finally:
+                stop.set()
+                for thread in threads:
+                    thread.join()
+        return time.monotonic() - started
+
+    def run_senders(self, lanes: tuple[str, ...] = (SEND_QUEUE_ID, BULK_QUEUE_ID)) -> int:
+        """Drain both send lanes through the sender, as Lambda's pollers would; returns the batches run.
+
+        Messages put back with a delay (waiting for their slot) are not waited for.
+        """
+        pollers = [self.poller(lane, "sender") for lane in lanes]
         batches = 0
-        while poller.poll_once():
+        while any([poller.poll_once() for poller in pollers]):
             batches += 1
         return batches
 
@@ -111,11 +162,13 @@ class Platform:
     def queue_depth(self, construct_id: str) -> int:
         attributes = self.session.client("sqs").get_queue_attributes(
             QueueUrl=self.queue_url(construct_id),
-            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+            AttributeNames=[
+                "ApproximateNumberOfMessages",
+                "ApproximateNumberOfMessagesNotVisible",
+                "ApproximateNumberOfMessagesDelayed",
+            ],
         )["Attributes"]
-        return int(attributes["ApproximateNumberOfMessages"]) + int(
-            attributes["ApproximateNumberOfMessagesNotVisible"]
-        )
+        return sum(int(count) for count in attributes.values())
 
     def table(self, env_name: str) -> Any:
         return self.session.resource("dynamodb").Table(os.environ[env_name])
@@ -149,7 +202,9 @@ def platform(topology: Topology, session: boto3.Session, simulator: CarrierSimul
         simulator.settings = SimulatorSettings(receipt_delay_seconds=0.0)
         simulator.connect(event_destinations(topology, provisioned), sns_publisher(clients[2]))
         functions = {lid: LocalFunction(spec) for lid, spec in topology.functions.items()}
+        sender_handler.sender.cache_clear()  # its transport-code cache would outlive the test's data
         demo = seed_demo(ConfigTable(session.resource("dynamodb").Table(os.environ["CONFIG_TABLE"])))
+        simulator.match_codes({code.number: float(code.parts_per_second) for code in demo.transport_codes})
         yield Platform(
             topology=topology,
             provisioned=provisioned,

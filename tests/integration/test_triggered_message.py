@@ -80,7 +80,7 @@ def test_a_throttled_send_stays_queued_and_pending(platform: Platform):
     statuses = sorted(platform.call("GET", f"/v1/messages/{m['id']}")[1]["status"] for m in (first, second))
     assert statuses == ["Pending", "Sent"]
     assert platform.simulator.throttled == 1
-    # The throttled one was reported as a batch item failure: still on the queue, not in the DLQ.
+    # The throttled one went back on its queue with a backoff delay, as new work: no receive burnt.
     assert platform.queue_depth(SEND_QUEUE_ID) == 1
     assert platform.queue_depth(SEND_DLQ_ID) == 0
 

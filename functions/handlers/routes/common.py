@@ -31,6 +31,7 @@ from functions.logic.configuration import Configuration
 from functions.logic.mass import MassMessages
 from functions.logic.operator import Operator
 from functions.logic.tenant_templates import TenantTemplates
+from functions.logic.transport_codes import TransportCodes
 from functions.logic.triggers import TriggeredMessages, TriggerRequest
 from functions.settings import ApiSettings
 
@@ -49,6 +50,7 @@ class Services:
         self.triggers = TriggeredMessages(composer)
         self.configuration = Configuration(self.config)
         self.operator = Operator(self.config, Authenticator(self.config))
+        self.transport_codes = TransportCodes(self.config)
         self.templates = TenantTemplates(self.config, composer)
         self.jobs = JobsTable(dynamodb.Table(settings.jobs_table))
         self.calling_lists = CallingLists(

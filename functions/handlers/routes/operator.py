@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from http import HTTPStatus
+from urllib.parse import unquote
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from pydantic import BaseModel, ConfigDict, Field
 
 from functions.domain.errors import InvalidInput
+from functions.domain.transport import CodeKind, TransportCode
 from functions.handlers.routes.common import principal, services
 from functions.handlers.routes.configuration import SettingsView, TemplateView, settings_view, template_view
 from functions.logic.auth import Permission
 from functions.logic.operator import TenantChange, TenantInput
+from functions.logic.transport_codes import TransportCodeInput, TransportCodeView
 
 router = Router()
 OPERATOR = Permission.OPERATOR
@@ -98,3 +102,56 @@ def pending_templates() -> list[TemplateView]:
 def review_template(tenant_id: str, template_id: str, body: ReviewBody) -> TemplateView:
     principal(router, OPERATOR)
     return template_view(services().operator.review_template(tenant_id, template_id, body.approve, body.note))
+
+
+class TransportCodeBody(Strict):
+    kind: CodeKind | None = Field(default=None, description="Default: read from the number")
+    parts_per_second: Decimal | None = Field(
+        default=None, gt=0, le=10_000, decimal_places=3, description="Default: the kind's carrier default"
+    )
+    daily_cap_parts: int | None = Field(default=None, gt=0, description="Parts per UTC day; none: no cap")
+    opt_out_scope: str = Field(default="global", description="'global' or 'dnc:<group>'")
+    tenant_ids: list[str] | None = Field(
+        default=None, description="When given, exactly the tenants this number serves"
+    )
+
+
+class TransportCodeOut(BaseModel):
+    number: str
+    kind: CodeKind
+    parts_per_second: Decimal
+    daily_cap_parts: int | None
+    opt_out_scope: str
+    tenant_ids: list[str]
+    default_for: list[str] = Field(description="Tenants whose default sending number this is")
+
+
+def _code_out(view: TransportCodeView) -> TransportCodeOut:
+    code: TransportCode = view.code
+    return TransportCodeOut(**code.model_dump(), tenant_ids=view.tenant_ids, default_for=view.default_for)
+
+
+@router.get("/v1/operator/transport-codes", summary="The transport code registry")
+def list_codes() -> list[TransportCodeOut]:
+    principal(router, OPERATOR)
+    return [_code_out(view) for view in services().transport_codes.all()]
+
+
+@router.get("/v1/operator/transport-codes/<number>", summary="One transport code")
+def get_code(number: str) -> TransportCodeOut:
+    principal(router, OPERATOR)
+    return _code_out(services().transport_codes.get(unquote(number)))
+
+
+@router.put("/v1/operator/transport-codes/<number>", summary="Register or change a transport code")
+def put_code(number: str, body: TransportCodeBody) -> TransportCodeOut:
+    principal(router, OPERATOR)
+    view = services().transport_codes.put(unquote(number), TransportCodeInput(**body.model_dump()))
+    return _code_out(view)
+
+
+@router.delete("/v1/operator/transport-codes/<number>", summary="Remove a transport code no tenant uses")
+def delete_code(number: str) -> Response[None]:
+    principal(router, OPERATOR)
+    services().transport_codes.delete(unquote(number))
+    return Response(status_code=HTTPStatus.NO_CONTENT.value, body=None)

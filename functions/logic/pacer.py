@@ -1,0 +1,96 @@
+"""Pacing across every sender: each transport code's shared log in DynamoDB, its limits from the registry."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from functions.dal.config import ConfigTable
+from functions.dal.pacing import PacingTable, Policy
+from functions.domain.pacing import MICROS, Reservation, SlotRequest, SlotResult, Throughput
+from functions.domain.transport import TransportCode, default_code
+
+CODE_CACHE_SECONDS = 30.0  # how soon a changed throughput reaches a running sender
+MAX_LEAD_US = 2 * MICROS
+
+
+@dataclass(frozen=True)
+class PacingSettings:
+    fill: float = 0.95  # windows are 1 s / fill wide: the margin that absorbs a late send
+    lead_seconds: float = 0.1  # reserve at least this far ahead
+    max_sleep_seconds: float = 3.0  # a sender waits this long for a slot; further ones get a ticket
+    ticket_lead_seconds: float = (
+        1.0  # a ticket comes back 1-2 s before its slot (SQS delays are whole seconds)
+    )
+    horizon_seconds: float = 880.0  # a ticket's wait, within SQS's 900 s delay
+    max_entries: int = 2_000
+
+    @property
+    def commit_seconds(self) -> float:
+        """Bulk slots closer than this may already be in a sender's hands: never moved aside."""
+        return max(self.max_sleep_seconds, self.ticket_lead_seconds + 1.0) + 1.0
+
+    @property
+    def late_tolerance_us(self) -> int:
+        """How late a send may be and still fit: the widening of the window."""
+        return int(MICROS / self.fill) - MICROS
+
+    def policy(self, lead_us: int) -> Policy:
+        return Policy(
+            lead_us=lead_us,
+            commit_us=int(self.commit_seconds * MICROS),
+            horizon_us=int(self.horizon_seconds * MICROS),
+            max_entries=self.max_entries,
+        )
+
+
+def epoch_us() -> int:
+    return time.time_ns() // 1000
+
+
+class Pacer:
+    def __init__(
+        self,
+        pacing: PacingTable,
+        config: ConfigTable,
+        settings: PacingSettings | None = None,
+        now_us: Callable[[], int] = epoch_us,
+    ) -> None:
+        self._pacing = pacing
+        self._config = config
+        self.settings = settings or PacingSettings()
+        self._now_us = now_us
+        self._codes: dict[str, tuple[float, TransportCode]] = {}
+        # How long a reservation takes to read, plan and write: a slot must lie further ahead than that.
+        self._reserve_us = 0.0
+
+    def code(self, number: str) -> TransportCode:
+        now = time.monotonic()
+        cached = self._codes.get(number)
+        if cached is None or now - cached[0] > CODE_CACHE_SECONDS:
+            code = self._config.get_transport_code(number) or default_code(number)
+            cached = (now, code)
+            self._codes[number] = cached
+        return cached[1]
+
+    def throughput(self, number: str) -> Throughput:
+        code = self.code(number)
+        return Throughput.of(code.limit_millis, self.settings.fill, code.daily_cap_parts)
+
+    def reserve(
+        self, number: str, requests: Sequence[SlotRequest]
+    ) -> tuple[list[SlotResult], list[Reservation]]:
+        lead_us = min(MAX_LEAD_US, max(int(self.settings.lead_seconds * MICROS), int(2 * self._reserve_us)))
+        started = self._now_us()
+        try:
+            return self._pacing.reserve(
+                number, self.throughput(number), requests, self._now_us, self.settings.policy(lead_us)
+            )
+        finally:
+            # A moving average that rises at once and falls slowly: a slow store must not cost slots.
+            took = self._now_us() - started
+            self._reserve_us = max(took, 0.9 * self._reserve_us + 0.1 * took)
+
+    def standing(self, number: str, tags: set[int]) -> set[int]:
+        return self._pacing.standing(number, tags)

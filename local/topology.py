@@ -36,7 +36,7 @@ class ScheduleSpec:
     logical_id: str
     function_id: str
     every_seconds: int
-    on_the_minute: bool = False  # a cron schedule runs at the start of each period, not from the start
+    on_the_minute: bool = False  # runs at each minute's start (cron), not a period after the runtime starts
 
 
 @dataclass(frozen=True)

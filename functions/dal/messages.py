@@ -238,11 +238,15 @@ class MessagesTable:
 
     def clear_hold(self, message_id: str) -> None:
         """Take a released message off the release index; its release time stays for the log."""
-        self._table.update_item(
-            Key={"message_id": message_id},
-            UpdateExpression="REMOVE release_shard",
-            ConditionExpression="attribute_exists(message_id)",
-        )
+        try:
+            self._table.update_item(
+                Key={"message_id": message_id},
+                UpdateExpression="REMOVE release_shard",
+                ConditionExpression="attribute_exists(message_id)",  # never create a bare item
+            )
+        except ClientError as error:
+            if not _is_condition_failure(error):
+                raise
 
     def list_for_tenant(
         self, tenant_id: str, limit: int, cursor: str | None = None

@@ -200,6 +200,11 @@ def test_a_release_that_runs_twice_sends_once(platform: Platform, clock):
     assert message(platform, created["id"])["status"] == "Sent"
 
 
+def test_clearing_the_hold_of_a_message_that_is_gone_creates_nothing(platform: Platform):
+    MessagesTable(platform.table("MESSAGES_TABLE")).clear_hold("msg_gone")
+    assert platform.table("MESSAGES_TABLE").scan()["Count"] == 0
+
+
 # ---- mass messages ----
 
 

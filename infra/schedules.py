@@ -13,7 +13,9 @@ from constructs import Construct
 from infra.functions import FunctionCode, ServiceFunction
 from infra.nag import acknowledge_index_access, acknowledge_wildcard
 
-RELEASE_EVERY = Duration.minutes(1)
+# At the start of every minute: holds end on whole minutes, so a release runs seconds after one ends
+# (a rate(1 minute) schedule runs at whatever second it was created, up to a minute late).
+RELEASE_SCHEDULE = scheduler.ScheduleExpression.cron(minute="*")
 
 
 class ReleaseSchedule(Construct):
@@ -48,7 +50,7 @@ class ReleaseSchedule(Construct):
         self.schedule = scheduler.Schedule(
             self,
             "EveryMinute",
-            schedule=scheduler.ScheduleExpression.rate(RELEASE_EVERY),
+            schedule=RELEASE_SCHEDULE,
             description="Release held messages",
             target=targets.LambdaInvoke(self.release.function, retry_attempts=0, role=invoker),
         )

@@ -21,6 +21,7 @@ log = logging.getLogger("local.lambda")
 # empty: many idle pollers would otherwise keep moto busy answering empty receives.
 IDLE_SLEEP_SECONDS = 0.05
 MAX_IDLE_SLEEP_SECONDS = 0.4
+ALIGNED_RUN_LAG_SECONDS = 0.05  # an aligned tick never wakes a hair before its period starts
 
 
 @dataclass
@@ -165,16 +166,28 @@ class QueuePoller:
 
 
 class Ticker:
-    """Invokes a scheduled function every ``every_seconds`` (moto never fires schedules)."""
+    """Invokes a scheduled function every ``every_seconds`` (moto never fires schedules).
 
-    def __init__(self, function: LocalFunction, every_seconds: float, stop: threading.Event) -> None:
+    ``aligned``: at whole multiples of the period on the wall clock (a cron schedule), a moment after
+    each, as EventBridge Scheduler fires a moment after the minute starts.
+    """
+
+    def __init__(
+        self, function: LocalFunction, every_seconds: float, stop: threading.Event, aligned: bool = False
+    ) -> None:
         self._function = function
         self._every_seconds = every_seconds
         self._stop = stop
+        self._aligned = aligned
         self.runs = 0
 
+    def _until_next_run(self) -> float:
+        if not self._aligned:
+            return self._every_seconds
+        return self._every_seconds - time.time() % self._every_seconds + ALIGNED_RUN_LAG_SECONDS
+
     def run(self) -> None:
-        while not self._stop.wait(self._every_seconds):
+        while not self._stop.wait(self._until_next_run()):
             try:
                 self._function.invoke({})
                 self.runs += 1

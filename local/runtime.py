@@ -150,7 +150,9 @@ class LocalRuntime:
     def _start_tickers(self) -> None:
         for schedule in self.topology.schedules:
             every = self.settings.tick_seconds or schedule.every_seconds
-            ticker = Ticker(self.functions[schedule.function_id], every, self.stop_event)
+            ticker = Ticker(
+                self.functions[schedule.function_id], every, self.stop_event, aligned=schedule.on_the_minute
+            )
             self.tickers.append(ticker)
             self._spawn(f"ticker-{schedule.logical_id}", ticker.run)
 

@@ -36,6 +36,7 @@ class ScheduleSpec:
     logical_id: str
     function_id: str
     every_seconds: int
+    on_the_minute: bool = False  # runs at each minute's start (cron), not a period after the runtime starts
 
 
 @dataclass(frozen=True)
@@ -96,11 +97,19 @@ _RATE = re.compile(r"rate\((\d+) (minute|minutes|hour|hours|day|days)\)")
 _UNIT_SECONDS = {"minute": 60, "hour": 3600, "day": 86400}
 
 
-def _rate_seconds(expression: str) -> int:
+_EVERY_MINUTE = "cron(* * * * ? *)"
+
+
+def _period(expression: str) -> tuple[int, bool]:
+    """Seconds between runs, and whether runs fall at the start of each minute."""
+    if expression == _EVERY_MINUTE:
+        return 60, True
     match = _RATE.fullmatch(expression)
     if not match:
-        raise ValueError(f"the local runtime runs rate() schedules only, not {expression!r}")
-    return int(match.group(1)) * _UNIT_SECONDS[match.group(2).rstrip("s")]
+        raise ValueError(
+            f"the local runtime runs rate() and every-minute cron schedules only, not {expression!r}"
+        )
+    return int(match.group(1)) * _UNIT_SECONDS[match.group(2).rstrip("s")], False
 
 
 def read_topology(template: Template) -> Topology:
@@ -160,11 +169,13 @@ def read_topology(template: Template) -> Topology:
                 )
             )
         elif kind == "AWS::Scheduler::Schedule" and props.get("State", "ENABLED") == "ENABLED":
+            every_seconds, on_the_minute = _period(props["ScheduleExpression"])
             topology.schedules.append(
                 ScheduleSpec(
                     logical_id=next(lid for lid, res in resources.items() if res is resource),
                     function_id=function_in(props["Target"]["Arn"]),
-                    every_seconds=_rate_seconds(props["ScheduleExpression"]),
+                    every_seconds=every_seconds,
+                    on_the_minute=on_the_minute,
                 )
             )
         elif kind == "AWS::ApiGatewayV2::Route":

@@ -18,6 +18,7 @@ from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 
 from functions.domain.mass import JobStatus, MassJob
+from functions.domain.windows import HoldPolicy
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.service_resource import Table
@@ -78,9 +79,20 @@ class JobsTable:
         return [_from_item(item) for item in page["Items"]]
 
     def _set_status(
-        self, job_id: str, to: JobStatus, allowed_from: list[JobStatus], at_field: str, at: datetime
+        self,
+        job_id: str,
+        to: JobStatus,
+        allowed_from: list[JobStatus],
+        at_field: str,
+        at: datetime,
+        also_set: dict[str, Any] | None = None,
     ) -> bool:
         values: dict[str, Any] = {":to": to.value, ":at": at.isoformat()}
+        names = {"#status": "status"}
+        sets = ["#status = :to", f"{at_field} = :at"]
+        for index, (name, value) in enumerate((also_set or {}).items()):
+            names[f"#x{index}"], values[f":x{index}"] = name, value
+            sets.append(f"#x{index} = :x{index}")
         placeholders = []
         for index, status in enumerate(allowed_from):
             values[f":from{index}"] = status.value
@@ -88,9 +100,9 @@ class JobsTable:
         try:
             self._table.update_item(
                 Key={"job_id": job_id},
-                UpdateExpression=f"SET #status = :to, {at_field} = :at",
+                UpdateExpression="SET " + ", ".join(sets),
                 ConditionExpression=f"#status IN ({', '.join(placeholders)})",
-                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeNames=names,
                 ExpressionAttributeValues=values,
             )
         except ClientError as error:
@@ -99,8 +111,12 @@ class JobsTable:
             raise
         return True
 
-    def confirm(self, job_id: str, at: datetime) -> bool:
-        return self._set_status(job_id, JobStatus.SENDING, [JobStatus.PREVIEWED], "confirmed_at", at)
+    def confirm(self, job_id: str, at: datetime, hold: HoldPolicy | None = None) -> bool:
+        """Previewed -> Sending, with the hold rules its messages will wait for (None: none)."""
+        also_set = {"hold": hold.model_dump(mode="json")} if hold else None
+        return self._set_status(
+            job_id, JobStatus.SENDING, [JobStatus.PREVIEWED], "confirmed_at", at, also_set
+        )
 
     def cancel(self, job_id: str, at: datetime) -> bool:
         return self._set_status(

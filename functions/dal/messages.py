@@ -2,13 +2,16 @@
 
 Keys and access patterns:
 - ``message_id`` (partition key): get one message; every status change is a conditional
-  update on it, so a redelivered queue message or a late receipt cannot move a final status.
+  update on it, so a redelivered queue message or a late receipt cannot move a final status. A held
+  message cannot be claimed (moved to In Progress) before its release time, whoever queued it.
 - GSI ``by_tenant`` (``tenant_id``, ``created_key`` = created ISO time + id): a tenant's
   sent-messages log, newest first, with cursor pagination.
 - GSI ``by_job`` (``job_id``, ``status``), sparse: a mass message's or calling list's messages per
   status, for its progress (a COUNT query per status) and for cancelling its pending messages.
 - GSI ``by_release`` (``release_shard``, ``release_at``), sparse: held messages whose release
-  time has come, for the release schedule (only held messages carry ``release_shard``).
+  time has come, for the release schedule (only held messages carry ``release_shard``; releasing
+  removes it and keeps ``release_at``, which the log shows). ``release_at`` is stored as fixed-width
+  UTC ISO text so that the key's text order is time order.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Iterable, Iterator
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from boto3.dynamodb.conditions import Key
@@ -35,14 +38,22 @@ HELD_SHARD = "HELD"
 RETENTION = timedelta(days=400)  # the sent-messages log keeps 13 months, then DynamoDB's TTL removes it
 
 
+def release_key(instant: datetime) -> str:
+    """Fixed-width UTC text, so comparing keys compares times."""
+    return instant.astimezone(UTC).isoformat(timespec="microseconds")
+
+
 def _to_item(message: Message) -> dict[str, Any]:
     item = message.model_dump(mode="json", exclude_none=True)
     item["created_key"] = f"{item['created_at']}#{message.message_id}"
     item["expires_at"] = int((message.created_at + RETENTION).timestamp())
+    if message.release_at is not None and message.status is MessageStatus.PENDING:
+        item["release_at"] = release_key(message.release_at)
+        item["release_shard"] = HELD_SHARD
     return item
 
 
-_STORAGE_ONLY = frozenset({"created_key", "expires_at", "lease_until", "release_shard", "release_at"})
+_STORAGE_ONLY = frozenset({"created_key", "expires_at", "lease_until", "release_shard"})
 
 
 def _from_item(item: dict[str, Any]) -> Message:
@@ -162,7 +173,9 @@ class MessagesTable:
         """Move a message to ``to`` if it is in one of ``allowed_from``: the updated message, or None.
 
         With ``lease_expired_before``, a message ``In Progress`` whose lease ended before that time
-        may also be taken (its sender died mid-way).
+        may also be taken (its sender died mid-way). A move to ``In Progress`` (a sender's claim) also
+        requires a held message's release time to have come by ``at``: a held message that was queued
+        anyway (the fan-out queues every message it creates) is left for the release schedule.
         """
         change = StatusChange(status=to, at=at, reason=reason, detail=detail).model_dump(
             mode="json", exclude_none=True
@@ -188,6 +201,10 @@ class MessagesTable:
             values[":in_progress"] = MessageStatus.IN_PROGRESS.value
             values[":lease_end"] = lease_expired_before.isoformat()
             condition = f"({condition}) OR (#status = :in_progress AND #lease < :lease_end)"
+        if to is MessageStatus.IN_PROGRESS:
+            names["#shard"], names["#release_at"] = "release_shard", "release_at"
+            values[":claimed_at"] = release_key(at)
+            condition = f"({condition}) AND (attribute_not_exists(#shard) OR #release_at <= :claimed_at)"
         try:
             response = self._table.update_item(
                 Key={"message_id": message_id},
@@ -204,10 +221,12 @@ class MessagesTable:
         return _from_item(response["Attributes"])
 
     def held_due(self, now: datetime) -> Iterator[SendWork]:
+        """Held messages whose release time is ``now`` or earlier, earliest first (an index query)."""
         query: dict[str, Any] = {
             "IndexName": BY_RELEASE_INDEX,
             "KeyConditionExpression": Key("release_shard").eq(HELD_SHARD)
-            & Key("release_at").lte(now.isoformat()),
+            & Key("release_at").lte(release_key(now)),
+            "ProjectionExpression": "tenant_id, message_id",
         }
         while True:
             page = self._table.query(**query)
@@ -218,9 +237,16 @@ class MessagesTable:
             query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
     def clear_hold(self, message_id: str) -> None:
-        self._table.update_item(
-            Key={"message_id": message_id}, UpdateExpression="REMOVE release_shard, release_at"
-        )
+        """Take a released message off the release index; its release time stays for the log."""
+        try:
+            self._table.update_item(
+                Key={"message_id": message_id},
+                UpdateExpression="REMOVE release_shard",
+                ConditionExpression="attribute_exists(message_id)",  # never create a bare item
+            )
+        except ClientError as error:
+            if not _is_condition_failure(error):
+                raise
 
     def list_for_tenant(
         self, tenant_id: str, limit: int, cursor: str | None = None

@@ -8,6 +8,7 @@ from enum import StrEnum
 from pydantic import BaseModel, Field
 
 from functions.domain.tenants import Contact
+from functions.domain.windows import HoldPolicy
 
 
 class RecipientFilter(BaseModel):
@@ -77,3 +78,4 @@ class MassJob(BaseModel):
     cancelled_at: datetime | None = None
     created_messages: int = 0
     fanout_done: bool = False
+    hold: HoldPolicy | None = None  # what its messages wait for, per the tenant's settings at confirmation

@@ -88,4 +88,6 @@ class Message(BaseModel):
     price_micros: int = Field(ge=0)
     reject_reason: RejectReason | None = None
     carrier_message_id: str | None = None
+    release_at: datetime | None = None  # held (quiet hours, calling window) until then; queued at that time
+    hold_rule: str | None = None  # the rule that held it
     history: list[StatusChange]

@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 
 from functions.domain.signatures import SignatureText
 from functions.domain.templates import Direction, VariableType
+from functions.domain.windows import HoldPolicy, QuietHours
 
 DEFAULT_PHONE_NUMBER_TYPES = {"Mobile": True, "Home": False, "Work": False}
 
@@ -27,6 +28,18 @@ class Tenant(BaseModel):
     default_triggered_signature_id: str | None = None
     # Phone number types and whether each is SMS-capable.
     phone_number_types: dict[str, bool] = Field(default_factory=lambda: dict(DEFAULT_PHONE_NUMBER_TYPES))
+    quiet_hours: QuietHours | None = None  # in time_zone; triggered messages wait them out
+    hold_mass_messages: bool = False  # outage notices are urgent: quiet hours spare them unless this is set
+    recipient_local_window: bool = False  # every message waits for the recipient's local calling window
+
+    def hold_policy(self, mass: bool) -> HoldPolicy | None:
+        """The rules that hold this tenant's triggered (or mass and calling-list) messages, if any."""
+        quiet_hours = None if mass and not self.hold_mass_messages else self.quiet_hours
+        if quiet_hours is None and not self.recipient_local_window:
+            return None
+        return HoldPolicy(
+            time_zone=self.time_zone, quiet_hours=quiet_hours, recipient_window=self.recipient_local_window
+        )
 
 
 class Company(BaseModel):

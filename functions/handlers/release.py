@@ -26,7 +26,7 @@ def releaser() -> Releaser:
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, int]:
-    released = releaser().release_due()
+    released = releaser().release_due(context.get_remaining_time_in_millis)
     metrics.add_metric(name="MessagesReleased", unit="Count", value=released)
     logger.info("release run", released=released)
     return {"released": released}

@@ -2,13 +2,15 @@
 
 Shared by every way a message is created (triggers now; mass sends and calling lists build on it):
 it applies the rules every message obeys: SMS enabled, a registered text, a signature with STOP,
-SMS-capable numbers that opted in and did not opt out, the segment count and the price.
+SMS-capable numbers that opted in and did not opt out, the segment count and the price. A message
+created while its tenant's quiet hours or its recipient's calling window hold it is recorded Pending
+with its release time and waits in the table, not in the queue, until the release schedule queues it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -26,6 +28,7 @@ from functions.domain.signatures import compose_body, render_signature
 from functions.domain.templates import Template
 from functions.domain.tenants import Contact, EntityType, Signature, Tenant
 from functions.domain.transport import normalize_code_number
+from functions.domain.windows import HoldPolicy
 
 
 class Recipients(BaseModel):
@@ -87,6 +90,7 @@ class Draft:
     encoding: Encoding
     segments: int
     price_micros: int
+    hold: HoldPolicy | None = None  # the quiet hours and calling windows its messages wait for
 
     def message(
         self,
@@ -97,6 +101,8 @@ class Draft:
         job_id: str | None = None,
         job_page: int | None = None,
     ) -> Message:
+        hold = self.hold.hold(number, now) if self.hold else None
+        held = f"held by {hold.rule} until {hold.release_at.isoformat()}" if hold else None
         return Message(
             message_id=message_id,
             tenant_id=self.tenant_id,
@@ -113,7 +119,9 @@ class Draft:
             encoding=self.encoding,
             segments=self.segments,
             price_micros=self.price_micros,
-            history=[StatusChange(status=MessageStatus.PENDING, at=now)],
+            release_at=hold.release_at if hold else None,
+            hold_rule=hold.rule if hold else None,
+            history=[StatusChange(status=MessageStatus.PENDING, at=now, detail=held)],
         )
 
 
@@ -196,8 +204,9 @@ class Composer:
         trigger: str | None = None,
     ) -> Composed:
         _check_shape(recipients)
-        draft = self.prepare(
-            tenant, template, variables, sender, tenant.default_triggered_signature_id, trigger
+        draft = replace(
+            self.prepare(tenant, template, variables, sender, tenant.default_triggered_signature_id, trigger),
+            hold=tenant.hold_policy(mass=False),
         )
         contacts = self._contacts(tenant.tenant_id, recipients)
         chosen, skipped = self.eligible_numbers(tenant, contacts, recipients.phone_number)
@@ -217,9 +226,10 @@ class Composer:
     def _record_and_queue(self, messages: Sequence[Message]) -> None:
         for message in messages:
             self._messages.put_new(message)
+        due_now = [message for message in messages if message.release_at is None]
         try:
             self._send_queue.enqueue(
-                [SendWork(tenant_id=message.tenant_id, message_id=message.message_id) for message in messages]
+                [SendWork(tenant_id=message.tenant_id, message_id=message.message_id) for message in due_now]
             )
         except EnqueueFailed as error:
             # Nothing half-accepted: the unqueued records go, and the caller is told to retry.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import time
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel
@@ -22,11 +23,22 @@ from functions.domain.tenants import (
     Signature,
     Tenant,
 )
+from functions.domain.windows import QuietHours, parse_clock_time
+
+
+class QuietHoursInput(BaseModel):
+    start: str
+    end: str
 
 
 class SettingsChange(BaseModel):
+    """Only the fields given change; ``quiet_hours`` given as None turns quiet hours off."""
+
     sms_enabled: bool | None = None
     time_zone: str | None = None
+    quiet_hours: QuietHoursInput | None = None
+    hold_mass_messages: bool | None = None
+    recipient_local_window: bool | None = None
 
 
 class SignatureInput(BaseModel):
@@ -71,7 +83,9 @@ class Configuration:
             except (ZoneInfoNotFoundError, ValueError) as error:
                 raise InvalidInput("time_zone", f"'{change.time_zone}' is not an IANA time zone") from error
         self.tenant(tenant_id)
-        updates = change.model_dump(exclude_none=True)
+        updates: dict[str, object] = change.model_dump(exclude_none=True, exclude={"quiet_hours"})
+        if "quiet_hours" in change.model_fields_set:
+            updates["quiet_hours"] = _quiet_hours(change.quiet_hours)
         return self._config.update_tenant(tenant_id, lambda tenant: tenant.model_copy(update=updates))
 
     def set_phone_number_type(self, tenant_id: str, name: str, sms_capable: bool) -> Tenant:
@@ -228,6 +242,23 @@ class Configuration:
         updated = contact.model_copy(update={"phones": phones})
         self._config.put_contact(tenant_id, updated)
         return updated
+
+
+def _quiet_hours(given: QuietHoursInput | None) -> QuietHours | None:
+    if given is None:
+        return None
+    start = _clock_time(given.start, "quiet_hours.start")
+    end = _clock_time(given.end, "quiet_hours.end")
+    if start == end:
+        raise InvalidInput("quiet_hours.end", "quiet hours must end at another time than they start")
+    return QuietHours(start=start, end=end)
+
+
+def _clock_time(text: str, field: str) -> time:
+    try:
+        return parse_clock_time(text)
+    except ValueError as error:
+        raise InvalidInput(field, str(error)) from error
 
 
 def _snapshot(account: Account) -> AccountSnapshot:

@@ -179,6 +179,7 @@ class FanOut:
     ) -> tuple[int, list[SendWork]]:
         """Write the page's messages that are new; the ones to queue, and how many are the job's."""
         work_items: dict[str, SendWork] = {}
+        held: set[str] = set()
         for message in page:
             if message.message_id in work_items:
                 continue  # the same number twice on this page
@@ -188,7 +189,9 @@ class FanOut:
             # New, or written by an earlier attempt at this page that may have died before queueing
             # it: queued either way; a second copy is harmless, the sender's claim lets one through.
             work_items[message.message_id] = SendWork(tenant_id=job.tenant_id, message_id=message.message_id)
-        return len(work_items), list(work_items.values())
+            if message.release_at is not None:
+                held.add(message.message_id)  # it waits in the table; the release schedule queues it
+        return len(work_items), [work for key, work in work_items.items() if key not in held]
 
     def _sweep_cancelled(self, job_id: str) -> FanOutResult:
         result = FanOutResult()

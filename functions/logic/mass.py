@@ -86,6 +86,7 @@ def draft_of(job: MassJob) -> Draft:
         encoding=count.encoding,
         segments=count.segments,
         price_micros=job.preview.price_per_message_micros,
+        hold=job.hold,
     )
 
 
@@ -175,7 +176,7 @@ class MassMessages:
                 "confirmation_token",
                 extra={"recipients_now": current.recipients, "recipients_previewed": job.preview.recipients},
             )
-        if not self._jobs.confirm(job_id, self._clock()):
+        if not self._jobs.confirm(job_id, self._clock(), tenant.hold_policy(mass=True)):
             raise Refused("not_previewed", "the mass message was confirmed or cancelled meanwhile")
         self._fanout.start(job_id)
         return self.get(tenant_id, job_id)

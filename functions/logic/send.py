@@ -314,7 +314,8 @@ class Sender:
         return cached[1] is JobStatus.CANCELLED
 
     def _valid_until(self, message: Message) -> datetime:
-        return message.created_at + self._validity
+        """Validity counts from when the message may go: a quiet-hours hold is not waiting."""
+        return max(message.created_at, message.release_at or message.created_at) + self._validity
 
 
 def _us(moment: datetime) -> int:

@@ -161,7 +161,7 @@ def test_delivery_events_flow_from_the_configuration_set_to_the_receipts_functio
 
 def test_the_release_function_runs_every_minute(template_json):
     (schedule,) = resources(template_json, "AWS::Scheduler::Schedule").values()
-    assert schedule["Properties"]["ScheduleExpression"] == "rate(1 minute)"
+    assert schedule["Properties"]["ScheduleExpression"] == "cron(* * * * ? *)"  # at each minute's start
     assert schedule["Properties"]["Target"]["Arn"] == {
         "Fn::GetAtt": [function_id(template_json, "release"), "Arn"]
     }

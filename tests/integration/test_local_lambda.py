@@ -99,3 +99,25 @@ def test_the_ticker_invokes_its_function_on_schedule_and_stops():
     thread.join(timeout=1)
     assert not thread.is_alive()
     assert 3 <= ticker.runs <= 7
+
+
+def test_an_aligned_ticker_runs_just_after_each_whole_period(monkeypatch):
+    # GIVEN a ticker on a cron-like schedule (every half second, on the half second)
+    stop = threading.Event()
+    runs: list[float] = []
+    monkeypatch.setattr(fake_handlers, "succeed", lambda event, context: runs.append(time.time()))
+    ticker = Ticker(function("succeed"), every_seconds=0.5, stop=stop, aligned=True)
+    thread = threading.Thread(target=ticker.run)
+    thread.start()
+    time.sleep(1.6)
+    stop.set()
+    thread.join(timeout=1)
+
+    # THEN each run falls just after a whole half second, never just before one
+    assert len(runs) >= 2
+    assert all(run % 0.5 < 0.25 for run in runs), [run % 0.5 for run in runs]
+
+
+def test_the_release_schedule_runs_at_the_start_of_every_minute(topology):
+    (schedule,) = topology.schedules
+    assert (schedule.every_seconds, schedule.on_the_minute) == (60, True)

@@ -180,7 +180,12 @@ def test_the_operator_registers_a_transport_code_and_the_tenants_it_serves(platf
     status, code = platform.call(
         "PUT",
         "/v1/operator/transport-codes/%2B18335550199",
-        {"parts_per_second": 0.2, "daily_cap_parts": 2000, "opt_out_scope": "dnc:acme", "tenant_ids": ["demo-isp"]},
+        {
+            "parts_per_second": 0.2,
+            "daily_cap_parts": 2000,
+            "opt_out_scope": "dnc:acme",
+            "tenant_ids": ["demo-isp"],
+        },
         key=OPERATOR_API_KEY,
     )
     assert status == 200, code
@@ -193,12 +198,16 @@ def test_the_operator_registers_a_transport_code_and_the_tenants_it_serves(platf
 
     _, listed = platform.call("GET", "/v1/operator/transport-codes", key=OPERATOR_API_KEY)
     assert {c["number"] for c in listed} >= {"+18005550100", "+18335550199", "55501"}
-    assert platform.call("DELETE", "/v1/operator/transport-codes/+18335550199", key=OPERATOR_API_KEY)[0] == 409
+    assert (
+        platform.call("DELETE", "/v1/operator/transport-codes/+18335550199", key=OPERATOR_API_KEY)[0] == 409
+    )
 
     register(platform, "+18335550199", tenant_ids=[])
     _, settings = platform.call("GET", "/v1/settings")
     assert "+18335550199" not in settings["sending_numbers"]
-    assert platform.call("DELETE", "/v1/operator/transport-codes/+18335550199", key=OPERATOR_API_KEY)[0] == 204
+    assert (
+        platform.call("DELETE", "/v1/operator/transport-codes/+18335550199", key=OPERATOR_API_KEY)[0] == 204
+    )
     assert platform.call("GET", "/v1/operator/transport-codes/+18335550199", key=OPERATOR_API_KEY)[0] == 404
 
 

@@ -23,6 +23,7 @@ from functions.domain.tenants import (
     Tenant,
     TenantTemplate,
 )
+from functions.domain.windows import QuietHours
 from functions.handlers.routes.common import principal, services
 from functions.logic.auth import Permission
 from functions.logic.configuration import ContactInput, PhoneInput, SettingsChange, SignatureInput
@@ -47,12 +48,31 @@ class SettingsView(BaseModel):
     default_mass_signature_id: str | None
     default_triggered_signature_id: str | None
     phone_number_types: dict[str, bool]
+    quiet_hours: QuietHours | None
+    hold_mass_messages: bool
+    recipient_local_window: bool
+
+
+class QuietHoursBody(Strict):
+    start: str = Field(description="HH:MM (24-hour) in the system time zone, e.g. 21:00")
+    end: str = Field(description="HH:MM; before start when the quiet hours cross midnight, e.g. 08:00")
 
 
 class SettingsBody(Strict):
     sms_enabled: bool | None = Field(default=None, description="The SMS feature toggle")
     time_zone: str | None = Field(
         default=None, description="The system time zone (IANA), e.g. America/Toronto"
+    )
+    quiet_hours: QuietHoursBody | None = Field(
+        default=None, description="Triggered messages created inside them wait until they end; null: none"
+    )
+    hold_mass_messages: bool | None = Field(
+        default=None, description="Mass messages and calling lists wait out the quiet hours too"
+    )
+    recipient_local_window: bool | None = Field(
+        default=None,
+        description="Every message waits for the recipient's local calling window (08:00-21:00, "
+        "08:00-20:00 in FL, OK, MD, WA), in every time zone of its area code",
     )
 
 
@@ -199,10 +219,10 @@ def get_settings() -> SettingsView:
     return settings_view(services().configuration.tenant(tenant.tenant_id))
 
 
-@router.patch("/v1/settings", summary="Turn SMS on or off, set the system time zone")
+@router.patch("/v1/settings", summary="Turn SMS on or off, set the system time zone and quiet hours")
 def change_settings(body: SettingsBody) -> SettingsView:
     tenant = principal(router, MANAGE)
-    change = SettingsChange(**body.model_dump())
+    change = SettingsChange.model_validate(body.model_dump(exclude_unset=True))
     return settings_view(services().configuration.change_settings(tenant.tenant_id, change))
 
 

@@ -81,6 +81,12 @@ class MessageView(BaseModel):
     encoding: Encoding
     segments: int
     price_micros: int
+    release_at: datetime | None = Field(
+        default=None, description="Held by quiet hours or the recipient's calling window until then"
+    )
+    hold_rule: str | None = Field(
+        default=None, description="quiet_hours, recipient_window_federal or recipient_window_state:<ST>"
+    )
     history: list[StatusChangeView]
 
 
@@ -130,6 +136,8 @@ def to_view(message: Message) -> MessageView:
         encoding=message.encoding,
         segments=message.segments,
         price_micros=message.price_micros,
+        release_at=message.release_at,
+        hold_rule=message.hold_rule,
         history=[StatusChangeView(**change.model_dump()) for change in message.history],
     )
 

@@ -10,6 +10,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra.constants import (
+    PAYMENT_PROVIDER,
     SEND_BATCH_SIZE,
     SEND_DLQ_ID,
     SEND_MAX_RECEIVES,
@@ -18,6 +19,7 @@ from infra.constants import (
     SENDER_MAX_CONCURRENCY,
 )
 from infra.functions import FunctionCode, ServiceFunction
+from infra.ledger import grant_ledger_items
 from infra.nag import acknowledge, acknowledge_index_access, acknowledge_wildcard
 
 
@@ -55,6 +57,7 @@ class Sending(Construct):
         jobs_table: dynamodb.ITableV2,
         configuration_set_name: str,
         configuration_set_arn: str,
+        ledger_table: dynamodb.ITableV2,
     ) -> None:
         super().__init__(scope, construct_id)
         self.queue, self.dead_letters = queue_with_dlq(
@@ -70,6 +73,8 @@ class Sending(Construct):
                 "MESSAGES_TABLE": messages_table.table_name,
                 "JOBS_TABLE": jobs_table.table_name,
                 "SMS_CONFIGURATION_SET": configuration_set_name,
+                "LEDGER_TABLE": ledger_table.table_name,
+                "PAYMENT_PROVIDER": PAYMENT_PROVIDER,
             },
             timeout=Duration.seconds(SEND_VISIBILITY_SECONDS // 6),
         )
@@ -77,6 +82,7 @@ class Sending(Construct):
         acknowledge_index_access(self.sender.role, messages_table)
         jobs_table.grant_read_data(self.sender.role)  # a cancelled job's messages are not sent
         acknowledge_index_access(self.sender.role, jobs_table)
+        grant_ledger_items(ledger_table, self.sender.role)  # each message is debited before the carrier
         self.sender.role.add_to_principal_policy(
             iam.PolicyStatement(
                 actions=["sms-voice:SendTextMessage"],

@@ -30,6 +30,7 @@ class SmsPlatformStack(Stack):
             jobs_table=storage.jobs_table,
             configuration_set_name=receipts.configuration_set_name,
             configuration_set_arn=receipts.configuration_set_arn,
+            ledger_table=storage.ledger_table,
         )
         fanout = FanOut(
             self,
@@ -41,6 +42,7 @@ class SmsPlatformStack(Stack):
             jobs_table=storage.jobs_table,
             list_records_table=storage.list_records_table,
             send_queue=sending.queue,
+            ledger_table=storage.ledger_table,
         )
         api = Api(
             self,
@@ -54,6 +56,7 @@ class SmsPlatformStack(Stack):
             list_records_table=storage.list_records_table,
             send_queue=sending.queue,
             fanout_queue=fanout.queue,
+            ledger_table=storage.ledger_table,
         )
         ReleaseSchedule(
             self, "Schedules", shared=shared, messages_table=storage.messages_table, send_queue=sending.queue

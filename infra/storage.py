@@ -10,6 +10,7 @@ from infra.constants import (
     CONFIG_TABLE_ID,
     IDEMPOTENCY_TABLE_ID,
     JOBS_TABLE_ID,
+    LEDGER_TABLE_ID,
     LIST_RECORDS_TABLE_ID,
     MESSAGES_TABLE_ID,
     OPT_OUTS_TABLE_ID,
@@ -99,4 +100,16 @@ class Storage(Construct):
             sort_key=dynamodb.Attribute(name="release_at", type=S),
             projection_type=dynamodb.ProjectionType.INCLUDE,
             non_key_attributes=["tenant_id"],
+        )
+        # Each tenant's prepaid balance and its append-only ledger (functions/dal/ledger.py).
+        self.ledger_table = _table(
+            self,
+            LEDGER_TABLE_ID,
+            partition_key=dynamodb.Attribute(name="tenant_id", type=S),
+            sort_key=dynamodb.Attribute(name="entry_id", type=S),
+        )
+        self.ledger_table.add_global_secondary_index(
+            index_name="by_time",
+            partition_key=dynamodb.Attribute(name="tenant_id", type=S),
+            sort_key=dynamodb.Attribute(name="at_key", type=S),
         )

@@ -14,10 +14,13 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from functions.carriers.aws_sms import AwsSmsCarrier
 from functions.dal.jobs import JobsTable
+from functions.dal.ledger import LedgerTable
 from functions.dal.messages import MessagesTable
 from functions.dal.send_queue import parse_work
+from functions.logic.ledger import AutoBuyer, LedgerWallet
 from functions.logic.send import Sender, SendOutcome
 from functions.observability import logger, metrics, tracer
+from functions.payments.providers import payment_provider
 from functions.settings import SenderSettings
 
 processor = BatchProcessor(event_type=EventType.SQS)
@@ -32,7 +35,9 @@ def sender() -> Sender:
     dynamodb = boto3.resource("dynamodb")
     messages = MessagesTable(dynamodb.Table(settings.messages_table))
     jobs = JobsTable(dynamodb.Table(settings.jobs_table))
-    return Sender(messages, jobs, carrier, lease=timedelta(seconds=settings.lease_seconds))
+    ledger = LedgerTable(dynamodb.Table(settings.ledger_table))
+    wallet = LedgerWallet(ledger, AutoBuyer(ledger, payment_provider(settings.payment_provider)))
+    return Sender(messages, jobs, carrier, wallet, lease=timedelta(seconds=settings.lease_seconds))
 
 
 def handle_record(record: SQSRecord) -> None:

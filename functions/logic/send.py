@@ -19,6 +19,7 @@ from functions.dal.messages import MessagesTable
 from functions.dal.send_queue import SendWork
 from functions.domain.mass import JobStatus
 from functions.domain.messages import MessageStatus, RejectReason, utc_now
+from functions.logic.ledger import Payment, Wallet
 from functions.observability import logger
 
 JOB_STATUS_TTL_SECONDS = 2.0  # how stale a cancellation may be seen: bounded, and cheap per batch
@@ -28,6 +29,7 @@ class SendOutcome(StrEnum):
     SENT = "sent"
     REJECTED = "rejected"
     ALREADY_HANDLED = "already_handled"
+    INSUFFICIENT_FUNDS = "insufficient_funds"
 
 
 class RetryLater(Exception):
@@ -40,6 +42,7 @@ class Sender:
         messages: MessagesTable,
         jobs: JobsTable,
         carrier: Carrier,
+        wallet: Wallet,
         lease: timedelta,
         clock: Callable[[], datetime] = utc_now,
     ) -> None:
@@ -47,6 +50,7 @@ class Sender:
         self._jobs = jobs
         self._job_status: dict[str, tuple[float, JobStatus | None]] = {}
         self._carrier = carrier
+        self._wallet = wallet
         self._lease = lease
         self._clock = clock
 
@@ -89,9 +93,19 @@ class Sender:
             message_id=message.message_id,
             tenant_id=message.tenant_id,
         )
+        # The price is taken just before the carrier; what the balance cannot pay is not sent.
+        if self._wallet.debit(message) is Payment.REFUSED:
+            self._messages.transition(
+                message.message_id,
+                MessageStatus.INSUFFICIENT_FUNDS,
+                allowed_from=[MessageStatus.IN_PROGRESS],
+                at=self._clock(),
+            )
+            return SendOutcome.INSUFFICIENT_FUNDS
         try:
             carrier_message_id = self._carrier.send(sms)
         except CarrierRejected as rejection:
+            self._wallet.refund(message)
             self._messages.transition(
                 message.message_id,
                 MessageStatus.FAILED,

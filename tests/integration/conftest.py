@@ -15,9 +15,12 @@ import moto  # import before creating clients, so they carry moto's hooks
 import pytest
 
 from functions.dal.config import ConfigTable
+from functions.dal.ledger import LedgerTable
+from functions.payments.providers import ProviderName
+from functions.payments.simulator import shared_simulator
 from infra.constants import FANOUT_QUEUE_ID, RECEIPTS_QUEUE_ID, SEND_QUEUE_ID
 from local.carrier import CarrierSimulator, SimulatorSettings, sns_publisher
-from local.demo import DEMO_API_KEY, Demo, seed_demo
+from local.demo import DEMO_API_KEY, Demo, seed_demo, seed_demo_balance
 from local.http_front import Gateway
 from local.lambda_runtime import LocalFunction, QueuePoller
 from local.provision import Provisioned, event_destinations, provision, shared_environment
@@ -145,11 +148,14 @@ def platform(topology: Topology, session: boto3.Session, simulator: CarrierSimul
         clients = session.client("dynamodb"), session.client("sqs"), session.client("sns")
         provisioned = provision(topology, *clients)
         os.environ.update(shared_environment(topology, provisioned))
+        os.environ["PAYMENT_PROVIDER"] = ProviderName.SIMULATOR.value  # as the local runtime does
+        shared_simulator().reset()
         simulator.reset()
         simulator.settings = SimulatorSettings(receipt_delay_seconds=0.0)
         simulator.connect(event_destinations(topology, provisioned), sns_publisher(clients[2]))
         functions = {lid: LocalFunction(spec) for lid, spec in topology.functions.items()}
         demo = seed_demo(ConfigTable(session.resource("dynamodb").Table(os.environ["CONFIG_TABLE"])))
+        seed_demo_balance(LedgerTable(session.resource("dynamodb").Table(os.environ["LEDGER_TABLE"])))
         yield Platform(
             topology=topology,
             provisioned=provisioned,

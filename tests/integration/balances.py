@@ -1,4 +1,4 @@
-"""Helpers for tests of the prepaid balance: set a tenant's balance, read its ledger, queue messages."""
+"""Tests of the prepaid balance share these: set a tenant's balance, read its ledger, queue messages."""
 
 from __future__ import annotations
 

@@ -46,7 +46,7 @@ def serialized_moto() -> Iterator[None]:
 
 
 def independent_sender(tables: dict[str, str], provider: PaymentProvider, **wallet: Any) -> Sender:
-    """A sender as one Lambda instance has it: its own session, clients, caches and wallet."""
+    """A sender as one Lambda instance has it: its own boto3 clients, caches and wallet."""
     session = boto3.Session()
     dynamodb = session.resource("dynamodb")
     ledger = LedgerTable(dynamodb.Table(tables["LEDGER_TABLE"]))

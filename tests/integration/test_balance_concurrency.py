@@ -9,7 +9,7 @@ import pytest
 from functions.domain.ledger import EntryKind
 from functions.logic.send import SendOutcome
 from functions.payments.simulator import PaymentSimulator, shared_simulator
-from local.demo import DEMO_TENANT_ID
+from local.demo import DEMO_TENANT_ID, OPERATOR_API_KEY
 from tests.integration.balances import (
     PRICE,
     balance,
@@ -170,7 +170,7 @@ def test_a_declined_auto_buy_is_recorded_and_sending_goes_on(
         "POST",
         f"/v1/operator/tenants/{DEMO_TENANT_ID}/credits",
         {"amount_micros": 12 * PRICE, "reference": "top-up"},
-        key="sms_local_operator_key_for_the_local_runtime_only",
+        key=OPERATOR_API_KEY,
     )
     assert code == 201
     third = race(

@@ -8,6 +8,8 @@ from typing import Self
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from functions.payments.providers import ProviderName
+
 
 class _FromEnvironment(BaseModel):
     model_config = ConfigDict(frozen=True, populate_by_name=True)
@@ -34,6 +36,9 @@ class ApiSettings(_FromEnvironment):
     list_records_table: str = Field(alias="LIST_RECORDS_TABLE")
     send_queue_url: str = Field(alias="SEND_QUEUE_URL")
     fanout_queue_url: str = Field(alias="FANOUT_QUEUE_URL")
+    # The prepaid balance (operator credits, purchases, auto-buy settings, the ledger).
+    ledger_table: str = Field(alias="LEDGER_TABLE")
+    payment_provider: ProviderName = Field(alias="PAYMENT_PROVIDER")
 
 
 class FanOutSettings(_FromEnvironment):
@@ -48,6 +53,8 @@ class FanOutSettings(_FromEnvironment):
     page_size: int | None = Field(default=None, alias="FANOUT_PAGE_SIZE", gt=0)
     # The fan-out pauses while the bulk lane holds more than this (visible or delayed).
     max_queued: int = Field(default=5_000, alias="FANOUT_MAX_QUEUED", gt=0)
+    # A cancelled message that was debited before a retry is refunded.
+    ledger_table: str = Field(alias="LEDGER_TABLE")
 
 
 class SenderSettings(_FromEnvironment):
@@ -64,6 +71,9 @@ class SenderSettings(_FromEnvironment):
     configuration_set: str | None = Field(default=None, alias="SMS_CONFIGURATION_SET")
     message_ttl_seconds: int = Field(default=72 * 3600, alias="MESSAGE_TTL_SECONDS", ge=5, le=259_200)
     lease_seconds: int = Field(default=60, alias="SEND_LEASE_SECONDS", gt=0)
+    # The prepaid balance each message is debited from, and who charges auto-buy purchases.
+    ledger_table: str = Field(alias="LEDGER_TABLE")
+    payment_provider: ProviderName = Field(alias="PAYMENT_PROVIDER")
 
 
 class ReceiptsSettings(_FromEnvironment):

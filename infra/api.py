@@ -13,6 +13,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from functions.public_routes import PUBLIC_ROUTES
+from infra.constants import PAYMENT_PROVIDER
 from infra.functions import FunctionCode, ServiceFunction
 from infra.nag import acknowledge, acknowledge_index_access
 
@@ -48,6 +49,7 @@ class Api(Construct):
         list_records_table: dynamodb.ITableV2,
         send_queue: sqs.IQueue,
         fanout_queue: sqs.IQueue,
+        ledger_table: dynamodb.ITableV2,
     ) -> None:
         super().__init__(scope, construct_id)
         self.authorizer_function = ServiceFunction(
@@ -77,6 +79,8 @@ class Api(Construct):
                 "LIST_RECORDS_TABLE": list_records_table.table_name,
                 "SEND_QUEUE_URL": send_queue.queue_url,
                 "FANOUT_QUEUE_URL": fanout_queue.queue_url,
+                "LEDGER_TABLE": ledger_table.table_name,
+                "PAYMENT_PROVIDER": PAYMENT_PROVIDER,
             },
             memory_size=1024,  # a mass preview holds the distinct recipient numbers
         )
@@ -91,6 +95,8 @@ class Api(Construct):
         messages_table.grant_read_write_data(self.api_function.role)
         acknowledge_index_access(self.api_function.role, messages_table)
         send_queue.grant_send_messages(self.api_function.role)
+        ledger_table.grant_read_write_data(self.api_function.role)  # balance, ledger, credits, auto-buy
+        acknowledge_index_access(self.api_function.role, ledger_table)
 
         access_logs = logs.LogGroup(
             self, "AccessLogs", retention=logs.RetentionDays.ONE_MONTH, removal_policy=RemovalPolicy.DESTROY

@@ -24,6 +24,7 @@ IDEMPOTENCY_TABLE_ID = "IdempotencyTable"
 JOBS_TABLE_ID = "JobsTable"
 LIST_RECORDS_TABLE_ID = "ListRecordsTable"
 PACING_TABLE_ID = "PacingTable"
+LEDGER_TABLE_ID = "LedgerTable"
 FANOUT_QUEUE_ID = "FanOutQueue"
 FANOUT_DLQ_ID = "FanOutDeadLetterQueue"
 SEND_QUEUE_ID = "SendQueue"
@@ -46,6 +47,10 @@ FANOUT_MAX_CONCURRENCY = 5
 RECEIPTS_BATCH_SIZE = 10
 RECEIPTS_MAX_RECEIVES = 5
 RECEIPTS_VISIBILITY_SECONDS = 180
+
+# There is no real payment provider yet: deployed, every purchase (and auto-buy) is declined and
+# recorded; the local runtime and the tests select the payment simulator instead.
+PAYMENT_PROVIDER = "disabled"
 
 OUTPUT_API_URL = "ApiUrl"
 OUTPUT_SMS_CONFIGURATION_SET = "SmsConfigurationSet"

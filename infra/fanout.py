@@ -17,6 +17,7 @@ from infra.constants import (
     FANOUT_VISIBILITY_SECONDS,
 )
 from infra.functions import FunctionCode, ServiceFunction
+from infra.ledger import grant_ledger_items
 from infra.nag import acknowledge_index_access
 from infra.sending import queue_with_dlq
 
@@ -35,6 +36,7 @@ class FanOut(Construct):
         list_records_table: dynamodb.ITableV2,
         send_queue: sqs.IQueue,
         bulk_queue: sqs.IQueue,
+        ledger_table: dynamodb.ITableV2,
     ) -> None:
         super().__init__(scope, construct_id)
         self.queue, self.dead_letters = queue_with_dlq(
@@ -55,6 +57,7 @@ class FanOut(Construct):
                 "SEND_QUEUE_URL": send_queue.queue_url,
                 "BULK_QUEUE_URL": bulk_queue.queue_url,
                 "FANOUT_QUEUE_URL": self.queue.queue_url,
+                "LEDGER_TABLE": ledger_table.table_name,
             },
             timeout=Duration.seconds(FANOUT_TIMEOUT_SECONDS),
             memory_size=512,
@@ -68,6 +71,7 @@ class FanOut(Construct):
         for table in (config_table, opt_outs_table, messages_table, jobs_table):
             acknowledge_index_access(role, table)
         bulk_queue.grant_send_messages(role)  # a job's messages go on the bulk lane (and its depth is read)
+        grant_ledger_items(ledger_table, role)  # a cancelled message that was debited is refunded
         self.queue.grant_send_messages(role)  # it hands a long job over to its next invocation
         # One job step per invocation: a step pages until the time is nearly out.
         self.function.function.add_event_source(

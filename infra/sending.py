@@ -12,6 +12,7 @@ from constructs import Construct
 from infra.constants import (
     BULK_DLQ_ID,
     BULK_QUEUE_ID,
+    PAYMENT_PROVIDER,
     SEND_BATCH_SIZE,
     SEND_DLQ_ID,
     SEND_MAX_RECEIVES,
@@ -20,6 +21,7 @@ from infra.constants import (
     SENDER_MAX_CONCURRENCY,
 )
 from infra.functions import FunctionCode, ServiceFunction
+from infra.ledger import grant_ledger_items
 from infra.nag import acknowledge, acknowledge_index_access, acknowledge_wildcard
 
 
@@ -59,6 +61,7 @@ class Sending(Construct):
         pacing_table: dynamodb.ITableV2,
         configuration_set_name: str,
         configuration_set_arn: str,
+        ledger_table: dynamodb.ITableV2,
     ) -> None:
         super().__init__(scope, construct_id)
         self.queue, self.dead_letters = queue_with_dlq(
@@ -81,6 +84,8 @@ class Sending(Construct):
                 "SEND_QUEUE_URL": self.queue.queue_url,
                 "BULK_QUEUE_URL": self.bulk_queue.queue_url,
                 "SMS_CONFIGURATION_SET": configuration_set_name,
+                "LEDGER_TABLE": ledger_table.table_name,
+                "PAYMENT_PROVIDER": PAYMENT_PROVIDER,
             },
             timeout=Duration.seconds(SEND_VISIBILITY_SECONDS // 6),
         )
@@ -94,6 +99,7 @@ class Sending(Construct):
         # A message waiting for its slot goes back on its lane's queue with a delay.
         self.queue.grant_send_messages(self.sender.role)
         self.bulk_queue.grant_send_messages(self.sender.role)
+        grant_ledger_items(ledger_table, self.sender.role)  # each message is debited before the carrier
         self.sender.role.add_to_principal_policy(
             iam.PolicyStatement(
                 actions=["sms-voice:SendTextMessage"],

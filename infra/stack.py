@@ -32,6 +32,7 @@ class SmsPlatformStack(Stack):
             pacing_table=storage.pacing_table,
             configuration_set_name=receipts.configuration_set_name,
             configuration_set_arn=receipts.configuration_set_arn,
+            ledger_table=storage.ledger_table,
         )
         fanout = FanOut(
             self,
@@ -44,6 +45,7 @@ class SmsPlatformStack(Stack):
             list_records_table=storage.list_records_table,
             send_queue=sending.queue,
             bulk_queue=sending.bulk_queue,
+            ledger_table=storage.ledger_table,
         )
         api = Api(
             self,
@@ -57,6 +59,7 @@ class SmsPlatformStack(Stack):
             list_records_table=storage.list_records_table,
             send_queue=sending.queue,
             fanout_queue=fanout.queue,
+            ledger_table=storage.ledger_table,
         )
         ReleaseSchedule(
             self, "Schedules", shared=shared, messages_table=storage.messages_table, send_queue=sending.queue

@@ -10,6 +10,7 @@ from infra.constants import (
     CONFIG_TABLE_ID,
     IDEMPOTENCY_TABLE_ID,
     JOBS_TABLE_ID,
+    LEDGER_TABLE_ID,
     LIST_RECORDS_TABLE_ID,
     MESSAGES_TABLE_ID,
     OPT_OUTS_TABLE_ID,
@@ -104,4 +105,16 @@ class Storage(Construct):
         # Each transport code's log of reserved send slots, shared by every sender (functions/dal/pacing.py).
         self.pacing_table = _table(
             self, PACING_TABLE_ID, partition_key=dynamodb.Attribute(name="code", type=S)
+        )
+        # Each tenant's prepaid balance and its append-only ledger (functions/dal/ledger.py).
+        self.ledger_table = _table(
+            self,
+            LEDGER_TABLE_ID,
+            partition_key=dynamodb.Attribute(name="tenant_id", type=S),
+            sort_key=dynamodb.Attribute(name="entry_id", type=S),
+        )
+        self.ledger_table.add_global_secondary_index(
+            index_name="by_time",
+            partition_key=dynamodb.Attribute(name="tenant_id", type=S),
+            sort_key=dynamodb.Attribute(name="at_key", type=S),
         )

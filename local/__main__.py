@@ -74,6 +74,7 @@ Try:
        -H "Content-Type: application/json" \
        -d '{{"account_id": "{demo.account_id}", "variables": {{"company": "Demo Fiber"}}}}'
   curl -s {url}/v1/messages {auth}
+  curl -s {url}/v1/balance {auth}               # the prepaid balance, in micro-dollars
   curl -s {url}/v1/messages/<id from the POST> {auth}
   curl -s {url}/_local/carrier/messages          # what the carrier simulator received
 

@@ -7,6 +7,8 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 from functions.dal.config import ConfigTable
+from functions.dal.ledger import LedgerTable
+from functions.domain.ledger import EntryKind, LedgerEntry, credit_id
 from functions.domain.signatures import SignatureText
 from functions.domain.templates import VariableType
 from functions.domain.tenants import (
@@ -39,6 +41,8 @@ DEMO_TRANSPORT_CODES = (
 DEMO_CONTACT_ID = "contact-ada"
 DEMO_ACCOUNT_ID = "acct-1001"
 DEMO_TEMPLATE_ID = "tpl-fence-painting"
+DEMO_OPENING_BALANCE_MICROS = 25_000_000  # $25: some 2,900 one-part messages at the demo price
+DEMO_OPENING_REFERENCE = "demo-opening-balance"
 
 
 @dataclass(frozen=True)
@@ -164,4 +168,19 @@ def seed_demo(config: ConfigTable) -> Demo:
         contact_id=DEMO_CONTACT_ID,
         account_id=DEMO_ACCOUNT_ID,
         sending_number=DEMO_SENDING_NUMBER,
+    )
+
+
+def seed_demo_balance(ledger: LedgerTable) -> None:
+    """The demo tenant's opening credit, so its messages are paid for (idempotent on its reference)."""
+    ledger.add_funds(
+        LedgerEntry(
+            tenant_id=DEMO_TENANT_ID,
+            entry_id=credit_id(DEMO_OPENING_REFERENCE),
+            kind=EntryKind.CREDIT,
+            amount_micros=DEMO_OPENING_BALANCE_MICROS,
+            at=datetime.now(UTC),
+            reference=DEMO_OPENING_REFERENCE,
+            note="opening balance of the local demo",
+        )
     )

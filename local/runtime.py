@@ -12,9 +12,12 @@ import boto3
 from botocore.config import Config
 
 from functions.dal.config import ConfigTable
+from functions.dal.ledger import LedgerTable
+from functions.payments.providers import ProviderName
+from functions.payments.simulator import shared_simulator
 from local import moto_fixes
 from local.carrier import CarrierSimulator, SimulatorSettings, sns_publisher
-from local.demo import Demo, seed_demo
+from local.demo import Demo, seed_demo, seed_demo_balance
 from local.http_front import Gateway, HttpFront
 from local.lambda_runtime import LocalFunction, QueuePoller, Ticker
 from local.moto_server import MotoServer
@@ -92,12 +95,18 @@ class LocalRuntime:
             self.simulator.match_codes(
                 {code.number: float(code.parts_per_second) for code in self.demo.transport_codes}
             )
+        seed_demo_balance(LedgerTable(session.resource("dynamodb").Table(self._table_env("LEDGER_TABLE"))))
         self._start_pollers(sqs)
         self._start_tickers()
         if self.simulator is not None:
             self._spawn("carrier-receipts", self._pump_receipts)
         gateway = Gateway(
-            self.topology, self.functions, local_routes={"/_local/carrier/messages": self._carrier_messages}
+            self.topology,
+            self.functions,
+            local_routes={
+                "/_local/carrier/messages": self._carrier_messages,
+                "/_local/payments/charges": self._payment_charges,
+            },
         )
         self.front = HttpFront(gateway, self.settings.host, self.settings.port)
         self.front.start()
@@ -118,6 +127,8 @@ class LocalRuntime:
     def _export_function_environments(self) -> None:
         merged = shared_environment(self.topology, self.provisioned)
         merged["POWERTOOLS_LOG_LEVEL"] = self.settings.function_log_level
+        # There is no real payment provider: locally, purchases and auto-buys go to the simulator.
+        merged["PAYMENT_PROVIDER"] = ProviderName.SIMULATOR.value
         os.environ.update(merged)
 
     def _table_env(self, name: str) -> str:
@@ -169,3 +180,9 @@ class LocalRuntime:
             return 404, {"message": "the carrier simulator is off"}
         records = [record.__dict__ for record in self.simulator.records]
         return 200, {"throttled": self.simulator.throttled, "messages": records}
+
+    def _payment_charges(self, method: str, _: dict[str, Any] | None) -> tuple[int, Any]:
+        charges = [
+            {**charge.request.__dict__, **charge.result.__dict__} for charge in shared_simulator().charges
+        ]
+        return 200, {"charges": charges}

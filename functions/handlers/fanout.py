@@ -14,12 +14,14 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from functions.dal.config import ConfigTable
 from functions.dal.fanout_queue import FanOutQueue, parse_fanout_work
 from functions.dal.jobs import JobsTable
+from functions.dal.ledger import LedgerTable
 from functions.dal.list_records import ListRecordsTable
 from functions.dal.messages import MessagesTable
 from functions.dal.opt_outs import OptOutsTable
 from functions.dal.send_queue import SendQueue
 from functions.logic.compose import Composer
 from functions.logic.fanout import FanOut
+from functions.logic.ledger import Refunds
 from functions.observability import logger, metrics, tracer
 from functions.settings import FanOutSettings
 
@@ -47,6 +49,7 @@ def fanout() -> FanOut:
         opt_outs,
         page_size=settings.page_size,
         max_queued=settings.max_queued,
+        refunds=Refunds(LedgerTable(dynamodb.Table(settings.ledger_table))),
     )
 
 

@@ -16,14 +16,17 @@ from pydantic import ValidationError
 from functions.carriers.aws_sms import AwsSmsCarrier
 from functions.dal.config import ConfigTable
 from functions.dal.jobs import JobsTable
+from functions.dal.ledger import LedgerTable
 from functions.dal.messages import MessagesTable
 from functions.dal.pacing import PacingTable
 from functions.dal.send_queue import SQS_BATCH_LIMIT as SEND_BATCH_SIZE
 from functions.dal.send_queue import SendQueue, SendWork, parse_work
 from functions.domain.pacing import Lane
+from functions.logic.ledger import AutoBuyer, LedgerWallet
 from functions.logic.pacer import Pacer, PacingSettings
 from functions.logic.send import Sender
 from functions.observability import logger, metrics, tracer
+from functions.payments.providers import payment_provider
 from functions.settings import SenderSettings
 
 
@@ -44,10 +47,13 @@ def sender() -> Sender:
         ConfigTable(dynamodb.Table(settings.config_table)),
         PacingSettings(fill=settings.pacing_fill, max_sleep_seconds=settings.pacing_max_sleep_seconds),
     )
+    ledger = LedgerTable(dynamodb.Table(settings.ledger_table))
+    wallet = LedgerWallet(ledger, AutoBuyer(ledger, payment_provider(settings.payment_provider)))
     return Sender(
         MessagesTable(dynamodb.Table(settings.messages_table)),
         JobsTable(dynamodb.Table(settings.jobs_table)),
         carrier,
+        wallet,
         pacer,
         {
             Lane.TRIGGERED: SendQueue(sqs, settings.send_queue_url),

@@ -29,7 +29,7 @@ from functions.domain.segments import count_segments
 from functions.domain.signatures import compose_body
 from functions.domain.tenants import TemplateStatus, Tenant
 from functions.logic.compose import Composer, Sender
-from functions.logic.mass import CONFIRMATION_VALIDITY
+from functions.logic.mass import CONFIRMATION_VALIDITY, BalanceReader
 from functions.logic.tenant_templates import TenantTemplates, as_template
 
 
@@ -103,7 +103,9 @@ class CallingLists:
         records: ListRecordsTable,
         opt_outs: OptOutsTable,
         clock: Callable[[], datetime] = utc_now,
+        balances: BalanceReader | None = None,
     ) -> None:
+        self._balances = balances
         self._composer = composer
         self._templates = templates
         self._jobs = jobs
@@ -166,7 +168,11 @@ class CallingLists:
         preview = list_preview(
             self._records, self._opt_outs, job_id, tenant.price_per_segment_micros, sending_number
         )
-        return preview.model_copy(update={"invalid_records": invalid})
+        update: dict[str, Any] = {"invalid_records": invalid}
+        if self._balances is not None:
+            balance = self._balances.balance_micros(tenant.tenant_id)
+            update.update(balance_micros=balance, balance_covers=balance >= preview.total_micros)
+        return preview.model_copy(update=update)
 
     def _accept(
         self, tenant: Tenant, job_id: str, request: CallingListRequest, signature_text: str

@@ -26,6 +26,7 @@ from functions.domain.messages import Message, MessageStatus, RejectReason, utc_
 from functions.domain.segments import count_segments
 from functions.domain.tenants import Contact, EntityType, Tenant
 from functions.logic.compose import Composer
+from functions.logic.ledger import Refunds
 from functions.logic.mass import draft_of
 
 # Stop paging with this much time left, and hand over to a fresh invocation.
@@ -63,9 +64,11 @@ class FanOut:
         page_size: int | None = None,
         max_queued: int | None = None,
         clock: Callable[[], datetime] = utc_now,
+        refunds: Refunds | None = None,
     ) -> None:
         """``send_queue`` is the bulk lane; ``max_queued``: pause while it holds more than this."""
         self._max_queued = max_queued
+        self._refunds = refunds
         self._records = records
         self._opt_outs = opt_outs
         self._config = config
@@ -196,12 +199,19 @@ class FanOut:
     def _sweep_cancelled(self, job_id: str) -> FanOutResult:
         result = FanOutResult()
         for message_id in self._messages.pending_of_job(job_id):
-            self._messages.transition(
+            cancelled = self._messages.transition(
                 message_id,
                 MessageStatus.FAILED,
                 allowed_from=[MessageStatus.PENDING],
                 at=self._clock(),
                 reason=RejectReason.CANCELLED,
             )
+            if self._refunds is not None and cancelled is not None and _was_claimed(cancelled):
+                self._refunds.refund(cancelled)
         result.finished = True
         return result
+
+
+def _was_claimed(message: Message) -> bool:
+    """Only a message a sender claimed can have been debited (and then sent back to wait for a retry)."""
+    return any(change.status is MessageStatus.IN_PROGRESS for change in message.history)

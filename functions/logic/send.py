@@ -1,7 +1,8 @@
 """The sender's use case: claim a batch of queued messages, pace them per transport code, send, record.
 
 Per batch: claim each message (the guard against sending twice), reserve slots for each transport
-code in one read and one conditional write, then send each message at its slot. A message whose
+code in one read and one conditional write, then debit each message's price and send it at its slot
+(what the balance cannot pay becomes ``Insufficient funds`` and is not sent). A message whose
 slot is further off than a sender should wait gets a ticket (its reservation) and goes back on its
 lane's queue with a delay; it is a new SQS message, so waiting never burns receives towards the DLQ.
 """
@@ -14,6 +15,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from enum import StrEnum
 
 from functions.carriers.base import (
     Carrier,
@@ -29,12 +31,24 @@ from functions.dal.send_queue import EnqueueFailed, SendQueue, SendWork, Ticket
 from functions.domain.mass import JobStatus
 from functions.domain.messages import Message, MessageStatus, RejectReason, utc_now
 from functions.domain.pacing import MICROS, Deferred, Expired, Lane, SlotRequest
+from functions.logic.ledger import LedgerBusy, Payment, Wallet
 from functions.logic.pacer import Pacer, epoch_us
 from functions.observability import logger
 
 JOB_STATUS_TTL_SECONDS = 2.0  # how stale a cancellation may be seen: bounded, and cheap per batch
 MAX_BACKOFF_SECONDS = 900
 SEND_ROUNDS = 2  # a message that missed its slot (a slow moment) reserves once more before requeueing
+
+
+class SendOutcome(StrEnum):
+    SENT = "sent"
+    REJECTED = "rejected"
+    ALREADY_HANDLED = "already_handled"
+    INSUFFICIENT_FUNDS = "insufficient_funds"
+
+
+class RetryLater(Exception):
+    """The message went back on its queue (waiting for its slot, or the carrier): it comes again."""
 
 
 @dataclass
@@ -72,6 +86,7 @@ class Sender:
         messages: MessagesTable,
         jobs: JobsTable,
         carrier: Carrier,
+        wallet: Wallet,
         pacer: Pacer,
         queues: dict[Lane, SendQueue],
         lease: timedelta,
@@ -84,6 +99,7 @@ class Sender:
         self._jobs = jobs
         self._job_status: dict[str, tuple[float, JobStatus | None]] = {}
         self._carrier = carrier
+        self._wallet = wallet
         self._pacer = pacer
         self._queues = queues
         self._lease = lease
@@ -93,6 +109,14 @@ class Sender:
         self._sleep = sleep
 
     # ---- the batch ----
+
+    def process(self, work: SendWork) -> SendOutcome:
+        """One message as a batch of one: its outcome, or RetryLater when it went back on a queue."""
+        report = self.process_batch([work])
+        for outcome in SendOutcome:
+            if report.outcomes[outcome.value]:
+                return outcome
+        raise RetryLater(", ".join(report.outcomes))
 
     def process_batch(self, works: Sequence[SendWork]) -> BatchReport:
         report = BatchReport()
@@ -122,10 +146,10 @@ class Sender:
             report.outcomes["already_handled"] += 1
             return None
         if message.job_id is not None and self._cancelled(message.job_id):
-            self._fail(message, RejectReason.CANCELLED, None, report)
+            self._fail_unsent(message, RejectReason.CANCELLED, None, report)
             return None
         if now > self._valid_until(message):
-            self._fail(message, RejectReason.EXPIRED, "waited longer than the validity period", report)
+            self._fail_unsent(message, RejectReason.EXPIRED, "waited longer than the validity period", report)
             return None
         return _Claimed(work, message)
 
@@ -173,7 +197,9 @@ class Sender:
             now = self._now_us()
             for item, result in zip(items, results, strict=True):
                 if isinstance(result, Expired):
-                    self._fail(item.message, RejectReason.EXPIRED, "no slot before the validity ends", report)
+                    self._fail_unsent(
+                        item.message, RejectReason.EXPIRED, "no slot before the validity ends", report
+                    )
                 elif isinstance(result, Deferred):
                     report.outcomes["deferred"] += 1
                     wait = _seconds(result.until_us - now) - settings.ticket_lead_seconds
@@ -211,8 +237,15 @@ class Sender:
                 self._record(item, result, requeues, report)
         return missed
 
-    def _send_at(self, item: _Claimed, at_us: int) -> str | Exception | None:
-        """The carrier's message id, its refusal, or None when the slot was missed."""
+    def _send_at(self, item: _Claimed, at_us: int) -> str | Exception | Payment | None:
+        """The carrier's message id, its refusal, a refused payment, or None when the slot was missed."""
+        # The price is taken just before the carrier (while waiting for the slot); it is idempotent
+        # per message, so a message that comes round again is never charged twice.
+        try:
+            if self._wallet.debit(item.message) is Payment.REFUSED:
+                return Payment.REFUSED
+        except LedgerBusy as busy:
+            return CarrierUnavailable(str(busy))  # not sent, not charged: retried with a backoff
         wait = at_us - self._now_us()
         if wait > 0:
             self._sleep(wait / MICROS)
@@ -232,10 +265,19 @@ class Sender:
             return error
 
     def _record(
-        self, item: _Claimed, result: str | Exception, requeues: list[_Requeue], report: BatchReport
+        self, item: _Claimed, result: str | Exception | Payment, requeues: list[_Requeue], report: BatchReport
     ) -> None:
         message = item.message
-        if isinstance(result, CarrierRejected):
+        if result is Payment.REFUSED:
+            self._messages.transition(
+                message.message_id,
+                MessageStatus.INSUFFICIENT_FUNDS,
+                allowed_from=[MessageStatus.IN_PROGRESS],
+                at=self._clock(),
+            )
+            report.outcomes[SendOutcome.INSUFFICIENT_FUNDS.value] += 1
+        elif isinstance(result, CarrierRejected):
+            self._wallet.refund(message)
             self._fail(message, result.reason, result.detail, report)
         elif isinstance(result, CarrierThrottled | CarrierUnavailable):
             kind = "carrier_throttled" if isinstance(result, CarrierThrottled) else "carrier_unavailable"
@@ -270,6 +312,15 @@ class Sender:
             detail=detail,
         )
         report.outcomes["rejected"] += 1
+
+    def _fail_unsent(
+        self, message: Message, reason: RejectReason, detail: str | None, report: BatchReport
+    ) -> None:
+        """Failed before the carrier had it: a debit taken on an earlier round goes back."""
+        claims = sum(1 for change in message.history if change.status is MessageStatus.IN_PROGRESS)
+        if claims > 1:  # claimed before this round, so it may have been debited then
+            self._wallet.refund(message)
+        self._fail(message, reason, detail, report)
 
     def _put_back(self, requeues: list[_Requeue], report: BatchReport) -> None:
         """Back to Pending, then onto its lane's queue as a new SQS message with its delay."""

@@ -27,6 +27,8 @@ def quiet_tenant(service: LocalService) -> tuple[str, str]:
     assert service.call("POST", "/v1/operator/tenants", {
         "tenant_id": "e2e-quiet", "name": "Quiet ISP", "sending_numbers": ["+18335550188"],
     }, key=operator).status == 201  # fmt: skip
+    credit = {"amount_micros": 1_000_000, "reference": "e2e-quiet-opening"}
+    assert service.call("POST", "/v1/operator/tenants/e2e-quiet/credits", credit, key=operator).status == 201
     key = service.call("POST", "/v1/operator/tenants/e2e-quiet/api-keys", {
         "name": "e2e", "permissions": ["sms:create", "sms:view", "config:manage"],
     }, key=operator).body["api_key"]  # fmt: skip

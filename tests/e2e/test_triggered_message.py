@@ -109,6 +109,8 @@ def test_a_tenant_set_up_over_http_sends_a_triggered_message(service: LocalServi
                                                           "sms_opt_in": True}],
     }, key=key).body  # fmt: skip
     assert service.call("PATCH", "/v1/settings", {"sms_enabled": True}, key=key).status == 200
+    credit = {"amount_micros": 1_000_000, "reference": "e2e-opening"}
+    assert service.call("POST", "/v1/operator/tenants/e2e-isp/credits", credit, key=operator).status == 201
 
     sent = service.call("POST", "/v1/triggers/ticket_closed", {
         "contact_id": contact["id"], "variables": {"company": "E2E", "ticket_number": "77"},
@@ -119,3 +121,11 @@ def test_a_tenant_set_up_over_http_sends_a_triggered_message(service: LocalServi
     assert delivered["body"] == "E2E: ticket #77 is closed.\nReply STOP to unsubscribe."
     assert delivered["related_entity"] == "North tower"
     assert delivered["sending_number"] == "+18335550177"
+    # AND the message was paid from the balance: one debit of its price, newest first in the ledger
+    ledger = service.call("GET", "/v1/balance/ledger", key=key).body["items"]
+    assert [(item["kind"], item["amount_micros"]) for item in ledger] == [
+        ("debit", -delivered["price_micros"]),
+        ("credit", 1_000_000),
+    ]
+    balance = service.call("GET", "/v1/balance", key=key).body
+    assert balance["balance_micros"] == 1_000_000 - delivered["price_micros"]

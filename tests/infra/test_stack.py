@@ -11,6 +11,7 @@ from typing import Any
 from aws_cdk.assertions import Match
 
 from infra.constants import SEND_MAX_RECEIVES, SENDER_MAX_CONCURRENCY
+from infra.ledger import LEDGER_ITEM_ACTIONS
 
 HANDLERS = {"api", "authorizer", "sender", "receipts", "release", "fanout"}
 
@@ -78,6 +79,7 @@ def test_tables_are_on_demand_with_point_in_time_recovery(template, template_jso
         "id",  # idempotency records
         "job_id",  # mass messages and calling lists; calling list records
         "code",  # each transport code's pacing log
+        "tenant_id",  # prepaid balances and their ledgers
     }
     for res in tables.values():
         assert res["Properties"]["BillingMode"] == "PAY_PER_REQUEST"
@@ -244,3 +246,43 @@ def test_the_fanout_function_drains_its_own_queue_one_job_step_at_a_time(templat
     statements = role_statements(template_json, "fanout")
     assert "sqs:SendMessage" in actions(statements)
     assert "sms-voice:SendTextMessage" not in actions(statements)
+
+
+def ledger_table_id(template_json: dict[str, Any]) -> str:
+    (found,) = [
+        lid
+        for lid, res in resources(template_json, "AWS::DynamoDB::GlobalTable").items()
+        if res["Properties"]["KeySchema"][0]["AttributeName"] == "tenant_id"
+    ]
+    return found
+
+
+def test_the_ledger_keeps_entries_per_tenant_with_a_time_index(template_json):
+    ledger = template_json["Resources"][ledger_table_id(template_json)]["Properties"]
+    assert ledger["KeySchema"] == [
+        {"AttributeName": "tenant_id", "KeyType": "HASH"},
+        {"AttributeName": "entry_id", "KeyType": "RANGE"},
+    ]
+    (index,) = ledger["GlobalSecondaryIndexes"]
+    assert index["IndexName"] == "by_time"
+    assert [key["AttributeName"] for key in index["KeySchema"]] == ["tenant_id", "at_key"]
+    assert "TimeToLiveSpecification" not in ledger, "the ledger is never expired"
+
+
+def test_only_the_sender_the_fanout_and_the_api_touch_the_ledger(template_json):
+    ledger = ledger_table_id(template_json)
+    for module in ("receipts", "release", "authorizer"):
+        assert ledger not in json.dumps(role_statements(template_json, module))
+    for module in ("sender", "fanout"):
+        # Item reads and transactional item writes, on the table itself: no scans, no index, no deletes.
+        (statement,) = [s for s in role_statements(template_json, module) if ledger in json.dumps(s)]
+        assert sorted(actions([statement])) == sorted(LEDGER_ITEM_ACTIONS)
+        assert statement["Resource"] == {"Fn::GetAtt": [ledger, "Arn"]}
+    api = [s for s in role_statements(template_json, "api") if ledger in json.dumps(s)]
+    assert "dynamodb:Query" in actions(api)
+
+
+def test_the_deployed_functions_have_no_payment_provider(template_json):
+    for module in ("sender", "api"):
+        props = template_json["Resources"][function_id(template_json, module)]["Properties"]
+        assert props["Environment"]["Variables"]["PAYMENT_PROVIDER"] == "disabled"

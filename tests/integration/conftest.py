@@ -18,10 +18,13 @@ import pytest
 from moto.core.botocore_stubber import BotocoreStubber
 
 from functions.dal.config import ConfigTable
+from functions.dal.ledger import LedgerTable
 from functions.handlers import sender as sender_handler
+from functions.payments.providers import ProviderName
+from functions.payments.simulator import shared_simulator
 from infra.constants import BULK_QUEUE_ID, FANOUT_QUEUE_ID, RECEIPTS_QUEUE_ID, SEND_QUEUE_ID
 from local.carrier import CarrierSimulator, SimulatorSettings, sns_publisher
-from local.demo import DEMO_API_KEY, Demo, seed_demo
+from local.demo import DEMO_API_KEY, Demo, seed_demo, seed_demo_balance
 from local.http_front import Gateway
 from local.lambda_runtime import LocalFunction, QueuePoller
 from local.provision import Provisioned, event_destinations, provision, shared_environment
@@ -120,17 +123,16 @@ class Platform:
         ]
         threads = [threading.Thread(target=poller.run, daemon=True) for poller in pollers]
         started = time.monotonic()
-        with serialized_moto():
+        for thread in threads:
+            thread.start()
+        try:
+            while not until():
+                assert time.monotonic() - started < timeout, "the senders did not finish in time"
+                time.sleep(0.05)
+        finally:
+            stop.set()
             for thread in threads:
-                thread.start()
-            try:
-                while not until():
-                    assert time.monotonic() - started < timeout, "the senders did not finish in time"
-                    time.sleep(0.05)
-            finally:
-                stop.set()
-                for thread in threads:
-                    thread.join()
+                thread.join()
         return time.monotonic() - started
 
     def run_senders(self, lanes: tuple[str, ...] = (SEND_QUEUE_ID, BULK_QUEUE_ID)) -> int:
@@ -194,10 +196,13 @@ def session(simulator: CarrierSimulator) -> boto3.Session:
 
 @pytest.fixture
 def platform(topology: Topology, session: boto3.Session, simulator: CarrierSimulator) -> Iterator[Platform]:
-    with moto.mock_aws():
+    # Serialized: a sender sends a batch's messages from several threads, and moto is not thread-safe.
+    with moto.mock_aws(), serialized_moto():
         clients = session.client("dynamodb"), session.client("sqs"), session.client("sns")
         provisioned = provision(topology, *clients)
         os.environ.update(shared_environment(topology, provisioned))
+        os.environ["PAYMENT_PROVIDER"] = ProviderName.SIMULATOR.value  # as the local runtime does
+        shared_simulator().reset()
         simulator.reset()
         simulator.settings = SimulatorSettings(receipt_delay_seconds=0.0)
         simulator.connect(event_destinations(topology, provisioned), sns_publisher(clients[2]))
@@ -205,6 +210,7 @@ def platform(topology: Topology, session: boto3.Session, simulator: CarrierSimul
         sender_handler.sender.cache_clear()  # its transport-code cache would outlive the test's data
         demo = seed_demo(ConfigTable(session.resource("dynamodb").Table(os.environ["CONFIG_TABLE"])))
         simulator.match_codes({code.number: float(code.parts_per_second) for code in demo.transport_codes})
+        seed_demo_balance(LedgerTable(session.resource("dynamodb").Table(os.environ["LEDGER_TABLE"])))
         yield Platform(
             topology=topology,
             provisioned=provisioned,

@@ -17,6 +17,7 @@ from aws_lambda_powertools.utilities.idempotency import (
 from functions.dal.config import ConfigTable
 from functions.dal.fanout_queue import FanOutQueue
 from functions.dal.jobs import JobsTable
+from functions.dal.ledger import LedgerTable
 from functions.dal.list_records import ListRecordsTable
 from functions.dal.messages import MessagesTable
 from functions.dal.opt_outs import OptOutsTable
@@ -25,6 +26,7 @@ from functions.domain.errors import Forbidden, Unauthorized
 from functions.domain.mass import MassJob, Preview
 from functions.domain.tenants import Tenant
 from functions.logic.auth import Authenticator, Permission, Principal
+from functions.logic.balances import Balances
 from functions.logic.calling_lists import CallingLists
 from functions.logic.compose import Composed, Composer
 from functions.logic.configuration import Configuration
@@ -33,6 +35,7 @@ from functions.logic.operator import Operator
 from functions.logic.tenant_templates import TenantTemplates
 from functions.logic.transport_codes import TransportCodes
 from functions.logic.triggers import TriggeredMessages, TriggerRequest
+from functions.payments.providers import payment_provider
 from functions.settings import ApiSettings
 
 IDEMPOTENCY_WINDOW_SECONDS = 24 * 3600
@@ -53,12 +56,15 @@ class Services:
         self.transport_codes = TransportCodes(self.config)
         self.templates = TenantTemplates(self.config, composer)
         self.jobs = JobsTable(dynamodb.Table(settings.jobs_table))
+        ledger = LedgerTable(dynamodb.Table(settings.ledger_table))
+        self.balances = Balances(ledger, self.config, payment_provider(settings.payment_provider))
         self.calling_lists = CallingLists(
             composer,
             self.templates,
             self.jobs,
             ListRecordsTable(dynamodb.Table(settings.list_records_table)),
             opt_outs,
+            balances=ledger,
         )
         self.mass = MassMessages(
             self.config,
@@ -67,6 +73,7 @@ class Services:
             composer,
             FanOutQueue(boto3.client("sqs"), settings.fanout_queue_url),
             list_preview=self._list_preview,
+            balances=ledger,
         )
         # A retry with the same Idempotency-Key returns the first answer; a different body is refused.
         self.idempotency = IdempotencyConfig(

@@ -1,0 +1,1 @@
+"""Payment providers: how a tenant's purchase of funds is charged (a simulator is the only one so far)."""

@@ -18,6 +18,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from boto3.dynamodb.types import TypeDeserializer
 from botocore.exceptions import ClientError
 
 from functions.domain.pacing import PacingLog, Reservation, SlotRequest, SlotResult, Throughput
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb.service_resource import Table
 
 MAX_ATTEMPTS = 25
+_deserializer = TypeDeserializer()
 
 
 class PacingContention(Exception):
@@ -47,12 +49,7 @@ class PacingTable:
 
     def _read(self, code: str) -> tuple[PacingLog, int]:
         item = self._table.get_item(Key={"code": code}, ConsistentRead=True).get("Item")
-        if item is None:
-            return PacingLog(), 0
-        stored_days: dict[str, Any] = item.get("day_parts", {})  # type: ignore[assignment]
-        days = {int(day): int(parts) for day, parts in stored_days.items()}
-        log: Any = item["log"]  # a boto3 Binary
-        return PacingLog.decode(bytes(log.value), days), int(item["version"])  # type: ignore[arg-type]
+        return _log_of(item)
 
     def reserve(
         self,
@@ -63,8 +60,8 @@ class PacingTable:
         policy: Policy,
     ) -> tuple[list[SlotResult], list[Reservation]]:
         """Reserve slots for ``requests`` in order; returns one result each and the evicted reservations."""
+        log, version = self._read(code)
         for attempt in range(MAX_ATTEMPTS):
-            log, version = self._read(code)
             now = now_us()
             log.prune(now, throughput)
             results: list[SlotResult] = []
@@ -76,13 +73,16 @@ class PacingTable:
                 )  # fmt: skip
                 results.append(result)
                 evicted.extend(moved)
-            if self._write(code, log, version):
+            written, current = self._write(code, log, version)
+            if written:
                 return results, evicted
-            # Another sender wrote first: back off a little, with jitter, and plan again.
-            self._sleep((2 + secrets.randbelow(8)) / 1000 * (1 + attempt))
+            # Another sender wrote first: plan again on what it wrote (returned by the failed write),
+            # after a short jittered pause so the losers do not collide again in step.
+            log, version = current
+            self._sleep((1 + secrets.randbelow(5)) / 1000 * (1 + attempt))
         raise PacingContention(f"could not reserve on {code} after {MAX_ATTEMPTS} attempts")
 
-    def _write(self, code: str, log: PacingLog, version: int) -> bool:
+    def _write(self, code: str, log: PacingLog, version: int) -> tuple[bool, tuple[PacingLog, int]]:
         item: dict[str, Any] = {
             "code": code,
             "log": log.encode(),
@@ -92,12 +92,20 @@ class PacingTable:
         condition = "attribute_not_exists(code)" if version == 0 else "version = :version"
         extra: dict[str, Any] = {} if version == 0 else {"ExpressionAttributeValues": {":version": version}}
         try:
-            self._table.put_item(Item=item, ConditionExpression=condition, **extra)
+            self._table.put_item(
+                Item=item,
+                ConditionExpression=condition,
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+                **extra,
+            )
         except ClientError as error:
-            if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                return False
-            raise
-        return True
+            if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+            stored: Any = error.response.get("Item")  # wire format: the resource does not convert errors
+            if stored is None:
+                return False, self._read(code)
+            return False, _log_of(_plain(stored))
+        return True, (log, version + 1)
 
     def standing(self, code: str, tags: set[int]) -> set[int]:
         """Which of these tickets' reservations are still in the log (not moved aside)."""
@@ -108,3 +116,18 @@ class PacingTable:
         """The time of the code's last reservation: how far ahead its capacity is spoken for."""
         log, _ = self._read(code)
         return log.frontier_us()
+
+
+def _log_of(item: dict[str, Any] | None) -> tuple[PacingLog, int]:
+    if item is None:
+        return PacingLog(), 0
+    stored_days: dict[str, Any] = item.get("day_parts", {})
+    days = {int(day): int(parts) for day, parts in stored_days.items()}
+    log: Any = item["log"]  # a boto3 Binary, or bytes
+    data = log.value if hasattr(log, "value") else log
+    return PacingLog.decode(bytes(data), days), int(item["version"])
+
+
+def _plain(attributes: dict[str, Any]) -> dict[str, Any]:
+    """An item in DynamoDB's wire format (as a failed condition returns it) as plain values."""
+    return {name: _deserializer.deserialize(value) for name, value in attributes.items()}

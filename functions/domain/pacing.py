@@ -174,9 +174,13 @@ class PacingLog:
             if at > request.deadline_us:
                 self._restore(evicted)
                 return Expired(), []
-            if at > now_us + horizon_us or len(self.entries) >= max_entries:
+            if at > now_us + horizon_us:
                 self._restore(evicted)
-                return Deferred(until_us=min(at, now_us + horizon_us)), []
+                return Deferred(until_us=now_us + horizon_us), []
+            if len(self.entries) >= max_entries:
+                # Full: come back when the reserved stretch has gone by, not again and again before.
+                self._restore(evicted)
+                return Deferred(until_us=min(self.entries[-1].at_us, now_us + horizon_us)), []
             cap = throughput.daily_cap_parts
             day = at // DAY_US
             if cap is not None and self.day_parts.get(day, 0) + request.parts > cap:

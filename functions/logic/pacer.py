@@ -13,6 +13,7 @@ from functions.domain.transport import TransportCode, default_code
 
 CODE_CACHE_SECONDS = 30.0  # how soon a changed throughput reaches a running sender
 MAX_LEAD_US = 2 * MICROS
+LATE_MARGIN_US = 10_000
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,8 @@ class Pacer:
         self._codes: dict[str, tuple[float, TransportCode]] = {}
         # How long a reservation takes to read, plan and write: a slot must lie further ahead than that.
         self._reserve_us = 0.0
+        # More lead when senders reached their slots late (a slow moment), given back slowly.
+        self._extra_lead_us = 0.0
 
     def code(self, number: str) -> TransportCode:
         now = time.monotonic()
@@ -81,7 +84,8 @@ class Pacer:
     def reserve(
         self, number: str, requests: Sequence[SlotRequest]
     ) -> tuple[list[SlotResult], list[Reservation]]:
-        lead_us = min(MAX_LEAD_US, max(int(self.settings.lead_seconds * MICROS), int(2 * self._reserve_us)))
+        base = max(int(self.settings.lead_seconds * MICROS), int(2 * self._reserve_us))
+        lead_us = min(MAX_LEAD_US, base + int(self._extra_lead_us))
         started = self._now_us()
         try:
             return self._pacing.reserve(
@@ -91,6 +95,13 @@ class Pacer:
             # A moving average that rises at once and falls slowly: a slow store must not cost slots.
             took = self._now_us() - started
             self._reserve_us = max(took, 0.9 * self._reserve_us + 0.1 * took)
+
+    def observe_slack(self, slack_us: int) -> None:
+        """How early (positive) or late a sender was ready for its slot; late ones buy more lead."""
+        if slack_us < 0:
+            self._extra_lead_us = min(MAX_LEAD_US, self._extra_lead_us - slack_us + LATE_MARGIN_US)
+        else:
+            self._extra_lead_us = max(0.0, self._extra_lead_us - LATE_MARGIN_US / 10)
 
     def standing(self, number: str, tags: set[int]) -> set[int]:
         return self._pacing.standing(number, tags)

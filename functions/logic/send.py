@@ -1,8 +1,8 @@
 """The sender's use case: claim a batch of queued messages, pace them per transport code, send, record.
 
-Per batch: claim each message (the guard against sending twice), reserve slots for each transport
-code in one read and one conditional write, then debit each message's price and send it at its slot
-(what the balance cannot pay becomes ``Insufficient funds`` and is not sent). A message whose
+Per batch: claim each message (the guard against sending twice), debit its price (what the balance
+cannot pay becomes ``Insufficient funds`` and is not sent), reserve slots for each transport code in
+one read and one conditional write, then send each message at its slot. A message whose
 slot is further off than a sender should wait gets a ticket (its reservation) and goes back on its
 lane's queue with a delay; it is a new SQS message, so waiting never burns receives towards the DLQ.
 """
@@ -122,6 +122,7 @@ class Sender:
         report = BatchReport()
         requeues: list[_Requeue] = []
         claimed = [c for c in (self._claim(work, report) for work in works) if c is not None]
+        claimed = self._pay(claimed, requeues, report)
         scheduled, fresh = self._standing_tickets(claimed)
         for _ in range(SEND_ROUNDS):
             scheduled += self._reserve(fresh, requeues, report)
@@ -197,9 +198,8 @@ class Sender:
             now = self._now_us()
             for item, result in zip(items, results, strict=True):
                 if isinstance(result, Expired):
-                    self._fail_unsent(
-                        item.message, RejectReason.EXPIRED, "no slot before the validity ends", report
-                    )
+                    self._wallet.refund(item.message)  # debited for this round
+                    self._fail(item.message, RejectReason.EXPIRED, "no slot before the validity ends", report)
                 elif isinstance(result, Deferred):
                     report.outcomes["deferred"] += 1
                     wait = _seconds(result.until_us - now) - settings.ticket_lead_seconds
@@ -237,16 +237,36 @@ class Sender:
                 self._record(item, result, requeues, report)
         return missed
 
-    def _send_at(self, item: _Claimed, at_us: int) -> str | Exception | Payment | None:
-        """The carrier's message id, its refusal, a refused payment, or None when the slot was missed."""
-        # The price is taken just before the carrier (while waiting for the slot); it is idempotent
-        # per message, so a message that comes round again is never charged twice.
+    def _pay(self, claimed: list[_Claimed], requeues: list[_Requeue], report: BatchReport) -> list[_Claimed]:
+        """Debit each message's price before it takes a slot: what the balance cannot pay never does.
+
+        In parallel, as the debits are independent transactions. A debit is idempotent per message,
+        so a message that comes round again (a ticket, a retry) is never charged twice.
+        """
+        if not claimed:
+            return []
+        with ThreadPoolExecutor(max_workers=len(claimed), thread_name_prefix="debit") as pool:
+            payments = list(pool.map(self._debit, claimed))
+        paid = []
+        for item, payment in zip(claimed, payments, strict=True):
+            if payment is Payment.PAID:
+                paid.append(item)
+            elif payment is Payment.REFUSED:
+                self._record(item, Payment.REFUSED, requeues, report)
+            else:
+                self._record(item, CarrierUnavailable("the balance stayed contended"), requeues, report)
+        return paid
+
+    def _debit(self, item: _Claimed) -> Payment | None:
         try:
-            if self._wallet.debit(item.message) is Payment.REFUSED:
-                return Payment.REFUSED
-        except LedgerBusy as busy:
-            return CarrierUnavailable(str(busy))  # not sent, not charged: retried with a backoff
+            return self._wallet.debit(item.message)
+        except LedgerBusy:
+            return None  # not charged, not sent: retried with a backoff
+
+    def _send_at(self, item: _Claimed, at_us: int) -> str | Exception | None:
+        """The carrier's message id, its refusal, or None when the slot was missed."""
         wait = at_us - self._now_us()
+        self._pacer.observe_slack(wait)
         if wait > 0:
             self._sleep(wait / MICROS)
         if self._now_us() - at_us > self._pacer.settings.late_tolerance_us:
@@ -267,6 +287,7 @@ class Sender:
     def _record(
         self, item: _Claimed, result: str | Exception | Payment, requeues: list[_Requeue], report: BatchReport
     ) -> None:
+        """Where a message goes after its debit or its carrier call."""
         message = item.message
         if result is Payment.REFUSED:
             self._messages.transition(

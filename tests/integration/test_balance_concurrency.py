@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from decimal import Decimal
 
 import pytest
 
+from functions.dal.config import ConfigTable
 from functions.domain.ledger import EntryKind
 from functions.logic.send import SendOutcome
 from functions.payments.simulator import PaymentSimulator, shared_simulator
@@ -29,8 +31,13 @@ SENDERS = 12
 
 @pytest.fixture
 def serialized(platform: Platform) -> Iterator[Platform]:
-    # The carrier is not what is measured here: room for every message in one second.
+    # The carrier and its pacing are not what is measured here: room for every message in one second.
     platform.simulator.settings.default_parts_per_second = 10_000
+    platform.simulator.settings.parts_per_second[platform.demo.sending_number] = 10_000
+    code = ConfigTable(platform.table("CONFIG_TABLE")).get_transport_code(platform.demo.sending_number)
+    assert code is not None
+    fast = code.model_copy(update={"parts_per_second": Decimal(10_000)})
+    ConfigTable(platform.table("CONFIG_TABLE")).put_transport_code(fast)
     with serialized_moto():
         yield platform
 

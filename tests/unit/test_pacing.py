@@ -143,3 +143,13 @@ def test_no_one_second_window_ever_exceeds_the_limit(limit_millis, requests):
             kept.pop(gone.tag)
         kept[result.tag] = Reservation(result.at_us, parts, lane, result.tag)
     assert violations(list(kept.values()), limit_millis) == 0
+
+
+def test_a_full_log_defers_until_its_reserved_stretch_has_passed():
+    throughput = Throughput.of(10_000, fill=1.0)
+    log = PacingLog()
+    for _ in range(30):
+        log.reserve(SlotRequest(1, Lane.BULK, FAR), 0, throughput, 0, 0, 900 * SEC, 30)
+    full, _ = log.reserve(SlotRequest(1, Lane.BULK, FAR), 0, throughput, 0, 0, 900 * SEC, 30)
+    assert isinstance(full, Deferred)
+    assert full.until_us == 2 * SEC  # the last of the 30 reservations: three seconds of ten parts

@@ -47,6 +47,9 @@ def load_template() -> dict[str, Any]:
     template = synthesize()
     CACHE_DIR.mkdir(exist_ok=True)
     for stale in CACHE_DIR.glob("template-*.json"):
-        stale.unlink()
-    cached.write_text(json.dumps(template))
+        stale.unlink(missing_ok=True)
+    # Written aside and renamed: test workers starting together never read a half-written file.
+    partial = cached.with_suffix(f".{os.getpid()}.tmp")
+    partial.write_text(json.dumps(template))
+    partial.replace(cached)
     return template

@@ -39,7 +39,7 @@ from local.demo import DEMO_API_KEY, OPERATOR_API_KEY
 from local.lambda_runtime import LocalFunction
 from local.runtime import LocalRuntime, RuntimeSettings
 
-CODES = {"+18005550101": 5, "+18005550100": 10, "55501": 20}  # parts per second
+CODES = {"+18005550101": 3, "+18005550100": 6, "55501": 12}  # parts per second
 TRIGGER_CODE = "+18005550100"
 MIX = ((1, 0.6), (2, 0.3), (3, 0.1))  # parts, share of messages
 # The demo template's fixed text with its signature; a first name of this length gives these parts.

@@ -18,7 +18,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from boto3.dynamodb.types import TypeDeserializer
 from botocore.exceptions import ClientError
 
 from functions.domain.pacing import PacingLog, Reservation, SlotRequest, SlotResult, Throughput
@@ -27,7 +26,6 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb.service_resource import Table
 
 MAX_ATTEMPTS = 25
-_deserializer = TypeDeserializer()
 
 
 class PacingContention(Exception):
@@ -58,12 +56,17 @@ class PacingTable:
         requests: Sequence[SlotRequest],
         now_us: Callable[[], int],
         policy: Policy,
+        released: set[int] | frozenset[int] = frozenset(),
     ) -> tuple[list[SlotResult], list[Reservation]]:
-        """Reserve slots for ``requests`` in order; returns one result each and the evicted reservations."""
+        """Reserve slots for ``requests`` in order; returns one result each and the evicted reservations.
+
+        ``released``: tags of reservations to give back first (slots their holders missed).
+        """
         log, version = self._read(code)
         for attempt in range(MAX_ATTEMPTS):
             now = now_us()
             log.prune(now, throughput)
+            log.release(released)
             results: list[SlotResult] = []
             evicted: list[Reservation] = []
             for request in requests:
@@ -76,13 +79,14 @@ class PacingTable:
             written, current = self._write(code, log, version)
             if written:
                 return results, evicted
-            # Another sender wrote first: plan again on what it wrote (returned by the failed write),
-            # after a short jittered pause so the losers do not collide again in step.
+            # Another sender wrote first: plan again on what it wrote, after a short jittered pause
+            # so the losers do not collide again in step.
             log, version = current
             self._sleep((1 + secrets.randbelow(5)) / 1000 * (1 + attempt))
         raise PacingContention(f"could not reserve on {code} after {MAX_ATTEMPTS} attempts")
 
     def _write(self, code: str, log: PacingLog, version: int) -> tuple[bool, tuple[PacingLog, int]]:
+        """Write the log if nobody else has since ``version``; else what is stored now."""
         item: dict[str, Any] = {
             "code": code,
             "log": log.encode(),
@@ -92,19 +96,13 @@ class PacingTable:
         condition = "attribute_not_exists(code)" if version == 0 else "version = :version"
         extra: dict[str, Any] = {} if version == 0 else {"ExpressionAttributeValues": {":version": version}}
         try:
-            self._table.put_item(
-                Item=item,
-                ConditionExpression=condition,
-                ReturnValuesOnConditionCheckFailure="ALL_OLD",
-                **extra,
-            )
+            self._table.put_item(Item=item, ConditionExpression=condition, **extra)
         except ClientError as error:
             if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
                 raise
-            stored: Any = error.response.get("Item")  # wire format: the resource does not convert errors
-            if stored is None:
-                return False, self._read(code)
-            return False, _log_of(_plain(stored))
+            # Read again rather than trust an item returned with the error: not every client
+            # decodes the binary log in an error's body.
+            return False, self._read(code)
         return True, (log, version + 1)
 
     def standing(self, code: str, tags: set[int]) -> set[int]:
@@ -126,8 +124,3 @@ def _log_of(item: dict[str, Any] | None) -> tuple[PacingLog, int]:
     log: Any = item["log"]  # a boto3 Binary, or bytes
     data = log.value if hasattr(log, "value") else log
     return PacingLog.decode(bytes(data), days), int(item["version"])
-
-
-def _plain(attributes: dict[str, Any]) -> dict[str, Any]:
-    """An item in DynamoDB's wire format (as a failed condition returns it) as plain values."""
-    return {name: _deserializer.deserialize(value) for name, value in attributes.items()}

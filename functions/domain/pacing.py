@@ -120,6 +120,11 @@ class PacingLog:
         today = now_us // DAY_US
         self.day_parts = {day: parts for day, parts in self.day_parts.items() if day >= today}
 
+    def release(self, tags: set[int] | frozenset[int]) -> None:
+        """Give reservations back (their holders could not use them)."""
+        if tags:
+            self.entries = [e for e in self.entries if e.tag not in tags]
+
     def feasible(
         self, at_us: int, parts: int, throughput: Throughput, entries: Sequence[Reservation] | None = None
     ) -> bool:

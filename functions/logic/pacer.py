@@ -14,16 +14,18 @@ from functions.domain.transport import TransportCode, default_code
 CODE_CACHE_SECONDS = 30.0  # how soon a changed throughput reaches a running sender
 MAX_LEAD_US = 2 * MICROS
 LATE_MARGIN_US = 10_000
+MAX_TICKET_LEAD_US = 5 * MICROS
 
 
 @dataclass(frozen=True)
 class PacingSettings:
     fill: float = 0.95  # windows are 1 s / fill wide: the margin that absorbs a late send
     lead_seconds: float = 0.1  # reserve at least this far ahead
-    max_sleep_seconds: float = 3.0  # a sender waits this long for a slot; further ones get a ticket
-    ticket_lead_seconds: float = (
-        1.0  # a ticket comes back 1-2 s before its slot (SQS delays are whole seconds)
-    )
+    # A sender waits this long for a slot; further ones get a ticket. Short: a sleeping sender
+    # holds one of the lane's concurrent instances.
+    max_sleep_seconds: float = 1.5
+    # A ticket comes back 0.5-1.5 s before its slot (SQS delays are whole seconds).
+    ticket_lead_seconds: float = 0.5
     horizon_seconds: float = 880.0  # a ticket's wait, within SQS's 900 s delay
     max_entries: int = 2_000
 
@@ -37,10 +39,12 @@ class PacingSettings:
         """How late a send may be and still fit: the widening of the window."""
         return int(MICROS / self.fill) - MICROS
 
-    def policy(self, lead_us: int) -> Policy:
+    def policy(self, lead_us: int, ticket_lead_us: int) -> Policy:
+        # A bulk slot a ticket may already be coming back for is never moved aside.
+        commit_us = max(int(self.commit_seconds * MICROS), ticket_lead_us + 2 * MICROS)
         return Policy(
             lead_us=lead_us,
-            commit_us=int(self.commit_seconds * MICROS),
+            commit_us=commit_us,
             horizon_us=int(self.horizon_seconds * MICROS),
             max_entries=self.max_entries,
         )
@@ -67,6 +71,7 @@ class Pacer:
         self._reserve_us = 0.0
         # More lead when senders reached their slots late (a slow moment), given back slowly.
         self._extra_lead_us = 0.0
+        self._preparation_us = 0.0
 
     def code(self, number: str) -> TransportCode:
         now = time.monotonic()
@@ -82,19 +87,34 @@ class Pacer:
         return Throughput.of(code.limit_millis, self.settings.fill, code.daily_cap_parts)
 
     def reserve(
-        self, number: str, requests: Sequence[SlotRequest]
+        self, number: str, requests: Sequence[SlotRequest], released: set[int] | None = None
     ) -> tuple[list[SlotResult], list[Reservation]]:
+        """Slots for ``requests``; ``released``: reservations given back first (missed slots)."""
         base = max(int(self.settings.lead_seconds * MICROS), int(2 * self._reserve_us))
         lead_us = min(MAX_LEAD_US, base + int(self._extra_lead_us))
         started = self._now_us()
         try:
             return self._pacing.reserve(
-                number, self.throughput(number), requests, self._now_us, self.settings.policy(lead_us)
+                number,
+                self.throughput(number),
+                requests,
+                self._now_us,
+                self.settings.policy(lead_us, self.ticket_lead_us()),
+                released or set(),
             )
         finally:
             # A moving average that rises at once and falls slowly: a slow store must not cost slots.
             took = self._now_us() - started
             self._reserve_us = max(took, 0.9 * self._reserve_us + 0.1 * took)
+
+    def observe_preparation(self, took_us: int) -> None:
+        """How long a batch took from its start to its first send: tickets must come back earlier."""
+        self._preparation_us = max(float(took_us), 0.9 * self._preparation_us + 0.1 * took_us)
+
+    def ticket_lead_us(self) -> int:
+        """How long before its slot a ticket comes back: the configured lead, or what batches need."""
+        needed = int(1.5 * self._preparation_us)
+        return min(MAX_TICKET_LEAD_US, max(int(self.settings.ticket_lead_seconds * MICROS), needed))
 
     def observe_slack(self, slack_us: int) -> None:
         """How early (positive) or late a sender was ready for its slot; late ones buy more lead."""

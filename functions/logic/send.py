@@ -69,6 +69,13 @@ class _Claimed:
 
 
 @dataclass(frozen=True)
+class _Slotted:
+    item: _Claimed
+    at_us: int
+    tag: int
+
+
+@dataclass(frozen=True)
 class _Requeue:
     claimed: _Claimed
     delay_seconds: int
@@ -121,14 +128,21 @@ class Sender:
     def process_batch(self, works: Sequence[SendWork]) -> BatchReport:
         report = BatchReport()
         requeues: list[_Requeue] = []
-        claimed = [c for c in (self._claim(work, report) for work in works) if c is not None]
+        started = self._now_us()
+        # Claims in parallel: a ticket comes back shortly before its slot, so the batch must be quick.
+        with ThreadPoolExecutor(max_workers=max(1, len(works)), thread_name_prefix="claim") as pool:
+            claims = list(pool.map(lambda work: self._claim(work, report), works))
+        claimed = [c for c in claims if c is not None]
         claimed = self._pay(claimed, requeues, report)
-        scheduled, fresh = self._standing_tickets(claimed)
+        scheduled, fresh = self._standing_tickets(claimed, report)
+        missed: list[_Slotted] = []
         for _ in range(SEND_ROUNDS):
-            scheduled += self._reserve(fresh, requeues, report)
-            fresh = self._send_all(scheduled, requeues, report)  # those that missed their slot
-            scheduled = []
-        requeues.extend(_Requeue(item, delay_seconds=0) for item in fresh)
+            # A message that missed its slot gives it back as it reserves again: it keeps its turn.
+            scheduled += self._reserve(fresh + [entry.item for entry in missed], requeues, report, missed)
+            self._pacer.observe_preparation(self._now_us() - started)
+            missed = self._send_all(scheduled, requeues, report)
+            fresh, scheduled = [], []
+        requeues.extend(_Requeue(entry.item, delay_seconds=0) for entry in missed)
         self._put_back(requeues, report)
         return report
 
@@ -154,7 +168,9 @@ class Sender:
             return None
         return _Claimed(work, message)
 
-    def _standing_tickets(self, claimed: list[_Claimed]) -> tuple[list[tuple[_Claimed, int]], list[_Claimed]]:
+    def _standing_tickets(
+        self, claimed: list[_Claimed], report: BatchReport
+    ) -> tuple[list[_Slotted], list[_Claimed]]:
         """Tickets whose reservation still stands keep their slot; the rest reserve again."""
         by_code: dict[str, list[_Claimed]] = defaultdict(list)
         fresh: list[_Claimed] = []
@@ -164,33 +180,39 @@ class Sender:
                 by_code[ticket.code].append(item)
             else:
                 fresh.append(item)
-        scheduled: list[tuple[_Claimed, int]] = []
+        scheduled: list[_Slotted] = []
         for code, items in by_code.items():
             standing = self._pacer.standing(code, {item.work.ticket.tag for item in items})  # type: ignore[union-attr]
             for item in items:
                 ticket = item.work.ticket
                 assert ticket is not None
                 if ticket.tag in standing:
-                    scheduled.append((item, ticket.at_us))
+                    scheduled.append(_Slotted(item, ticket.at_us, ticket.tag))
                 else:
+                    report.outcomes["ticket_moved"] += 1
                     fresh.append(item)  # a triggered message took its place
         return scheduled, fresh
 
     def _reserve(
-        self, fresh: list[_Claimed], requeues: list[_Requeue], report: BatchReport
-    ) -> list[tuple[_Claimed, int]]:
+        self,
+        fresh: list[_Claimed],
+        requeues: list[_Requeue],
+        report: BatchReport,
+        missed: Sequence[_Slotted] = (),
+    ) -> list[_Slotted]:
         by_code: dict[str, list[_Claimed]] = defaultdict(list)
         for item in fresh:
             by_code[item.message.origination_number].append(item)
         settings = self._pacer.settings
-        scheduled: list[tuple[_Claimed, int]] = []
+        scheduled: list[_Slotted] = []
         for code, items in by_code.items():
+            released = {entry.tag for entry in missed if entry.item.message.origination_number == code}
             requests = [
                 SlotRequest(item.message.segments, item.lane, _us(self._valid_until(item.message)))
                 for item in items
             ]
             try:
-                results, _ = self._pacer.reserve(code, requests)
+                results, _ = self._pacer.reserve(code, requests, released)
             except PacingContention:
                 report.outcomes["pacing_contention"] += len(items)
                 requeues.extend(_Requeue(item, delay_seconds=1) for item in items)
@@ -205,36 +227,36 @@ class Sender:
                     wait = _seconds(result.until_us - now) - settings.ticket_lead_seconds
                     requeues.append(_Requeue(item, delay_seconds=max(1, int(wait))))
                 elif result.at_us - now <= settings.max_sleep_seconds * MICROS:
-                    scheduled.append((item, result.at_us))
+                    scheduled.append(_Slotted(item, result.at_us, result.tag))
                 else:
                     report.outcomes["ticketed"] += 1
                     ticket = Ticket(code=code, at_us=result.at_us, tag=result.tag)
-                    wait = _seconds(result.at_us - now) - settings.ticket_lead_seconds
+                    wait = _seconds(result.at_us - now - self._pacer.ticket_lead_us())
                     requeues.append(_Requeue(item, delay_seconds=int(wait), ticket=ticket))
         return scheduled
 
     # ---- sending at the slot ----
 
     def _send_all(
-        self, scheduled: list[tuple[_Claimed, int]], requeues: list[_Requeue], report: BatchReport
-    ) -> list[_Claimed]:
+        self, scheduled: list[_Slotted], requeues: list[_Requeue], report: BatchReport
+    ) -> list[_Slotted]:
         """Each message at its own slot, in parallel (one slow call must not make the next late).
 
         Returns the messages that missed their slot: sending late could crowd the next window.
         """
         if not scheduled:
             return []
-        scheduled.sort(key=lambda entry: entry[1])
+        scheduled.sort(key=lambda entry: entry.at_us)
         # A pool per batch: batches running side by side (as locally) never queue behind each other.
         with ThreadPoolExecutor(max_workers=len(scheduled), thread_name_prefix="send") as pool:
-            results = list(pool.map(lambda entry: self._send_at(*entry), scheduled))
+            results = list(pool.map(lambda entry: self._send_at(entry.item, entry.at_us), scheduled))
         missed = []
-        for (item, _), result in zip(scheduled, results, strict=True):
+        for entry, result in zip(scheduled, results, strict=True):
             if result is None:
                 report.outcomes["slot_missed"] += 1
-                missed.append(item)
+                missed.append(entry)
             else:
-                self._record(item, result, requeues, report)
+                self._record(entry.item, result, requeues, report)
         return missed
 
     def _pay(self, claimed: list[_Claimed], requeues: list[_Requeue], report: BatchReport) -> list[_Claimed]:
@@ -243,12 +265,14 @@ class Sender:
         In parallel, as the debits are independent transactions. A debit is idempotent per message,
         so a message that comes round again (a ticket, a retry) is never charged twice.
         """
-        if not claimed:
-            return []
-        with ThreadPoolExecutor(max_workers=len(claimed), thread_name_prefix="debit") as pool:
-            payments = list(pool.map(self._debit, claimed))
-        paid = []
-        for item, payment in zip(claimed, payments, strict=True):
+        # A ticket is only ever given to a message already paid for.
+        paid = [item for item in claimed if item.work.ticket is not None]
+        unpaid = [item for item in claimed if item.work.ticket is None]
+        if not unpaid:
+            return paid
+        with ThreadPoolExecutor(max_workers=len(unpaid), thread_name_prefix="debit") as pool:
+            payments = list(pool.map(self._debit, unpaid))
+        for item, payment in zip(unpaid, payments, strict=True):
             if payment is Payment.PAID:
                 paid.append(item)
             elif payment is Payment.REFUSED:

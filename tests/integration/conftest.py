@@ -23,6 +23,7 @@ from functions.handlers import sender as sender_handler
 from functions.payments.providers import ProviderName
 from functions.payments.simulator import shared_simulator
 from infra.constants import BULK_QUEUE_ID, FANOUT_QUEUE_ID, RECEIPTS_QUEUE_ID, SEND_QUEUE_ID
+from local import moto_fixes
 from local.carrier import CarrierSimulator, SimulatorSettings, sns_publisher
 from local.demo import DEMO_API_KEY, Demo, seed_demo, seed_demo_balance
 from local.http_front import Gateway
@@ -174,6 +175,11 @@ class Platform:
 
     def table(self, env_name: str) -> Any:
         return self.session.resource("dynamodb").Table(os.environ[env_name])
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _moto_fixes() -> None:
+    moto_fixes.apply()  # as the local runtime runs moto
 
 
 @pytest.fixture(scope="session")

@@ -74,6 +74,8 @@ class SenderSettings(_FromEnvironment):
     # The prepaid balance each message is debited from, and who charges auto-buy purchases.
     ledger_table: str = Field(alias="LEDGER_TABLE")
     payment_provider: ProviderName = Field(alias="PAYMENT_PROVIDER")
+    # Queued messages are checked against the opt-out list once more just before they are sent.
+    opt_outs_table: str = Field(alias="OPT_OUTS_TABLE")
 
 
 class ReceiptsSettings(_FromEnvironment):

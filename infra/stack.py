@@ -33,6 +33,7 @@ class SmsPlatformStack(Stack):
             configuration_set_name=receipts.configuration_set_name,
             configuration_set_arn=receipts.configuration_set_arn,
             ledger_table=storage.ledger_table,
+            opt_outs_table=storage.opt_outs_table,
         )
         fanout = FanOut(
             self,

@@ -23,7 +23,6 @@ from functions.dal.opt_outs import (
     OptOutSource,
     OptOutsTable,
     scope_key,
-    scope_name,
 )
 from functions.domain.errors import InvalidInput, NotFound, Refused
 from functions.domain.messages import new_id, utc_now
@@ -166,7 +165,3 @@ class OptOutList:
         if scope not in allowed:
             raise NotFound(f"scope '{scope}' is not one of the tenant's ({', '.join(allowed)})", "scope")
         return scope
-
-
-def scope_of(opt_out: OptOut) -> str:
-    return scope_name(opt_out.scope)

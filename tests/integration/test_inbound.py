@@ -13,7 +13,7 @@ import pytest
 from functions.domain.signing import sign
 from infra.constants import INBOUND_QUEUE_ID, SEND_QUEUE_ID
 from local.demo import OPERATOR_API_KEY
-from local.provision import LOCAL_SECRET
+from local.provision import LOCAL_SECRET, inbound_topic
 from tests.integration.conftest import Platform
 
 LONG_CODE = "+14165550111"  # a Canadian long code: the platform confirms STOP and START itself
@@ -134,7 +134,7 @@ def test_stop_opts_out_everywhere_confirms_once_and_fails_what_was_queued(platfo
 
     # AND the same STOP delivered again (SNS delivers at least once) changes nothing and sends nothing
     platform.session.client("sns").publish(
-        TopicArn=platform.simulator._inbound_topic, Message=json.dumps(payload)
+        TopicArn=inbound_topic(platform.topology, platform.provisioned), Message=json.dumps(payload)
     )
     run_inbound(platform)
     platform.run_senders()

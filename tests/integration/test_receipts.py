@@ -7,6 +7,7 @@ import time
 
 from infra.constants import RECEIPTS_DLQ_ID, RECEIPTS_QUEUE_ID
 from local.carrier import SentRecord
+from local.provision import event_destinations
 from tests.integration.conftest import Platform
 
 TRIGGER = "/v1/triggers/payment_received"
@@ -70,7 +71,7 @@ def test_late_repeated_and_out_of_order_events_never_move_a_final_status(platfor
     deliver(platform, (failed, "TEXT_SPAM"), (failed, "TEXT_DELIVERED"), (failed, "TEXT_SPAM"))
     # A progress event (not final) arriving after the end: the carrier's destination does not even carry
     # it, so it is published to the topic directly, as a misconfigured destination would
-    topic = next(arn for arn, _ in next(iter(platform.simulator._destinations.values())))
+    ((topic, _),) = next(iter(event_destinations(platform.topology, platform.provisioned).values()))
     late = {
         "eventType": "TEXT_QUEUED",
         "context": {"message_id": delivered_id},

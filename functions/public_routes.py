@@ -1,4 +1,6 @@
 """Routes served without an API key (the stack and the local runtime both read this)."""
 
 OPENAPI_PATH = "/v1/openapi.json"
-PUBLIC_ROUTES: tuple[tuple[str, str], ...] = (("GET", OPENAPI_PATH),)
+# Carriers post inbound messages here; each request carries its own HMAC signature instead of a key.
+CARRIER_WEBHOOK_PATH = "/v1/inbound/{carrier}"
+PUBLIC_ROUTES: tuple[tuple[str, str], ...] = (("GET", OPENAPI_PATH), ("POST", CARRIER_WEBHOOK_PATH))

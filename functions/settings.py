@@ -39,6 +39,12 @@ class ApiSettings(_FromEnvironment):
     # The prepaid balance (operator credits, purchases, auto-buy settings, the ledger).
     ledger_table: str = Field(alias="LEDGER_TABLE")
     payment_provider: ProviderName = Field(alias="PAYMENT_PROVIDER")
+    # Inbound: carriers' signed webhooks are queued for the inbound function; replies and webhooks.
+    inbound_table: str = Field(alias="INBOUND_TABLE")
+    inbound_queue_url: str = Field(alias="INBOUND_QUEUE_URL")
+    inbound_webhook_secret_id: str = Field(alias="INBOUND_WEBHOOK_SECRET_ID")
+    # Plain-http reply webhooks to this host: the local runtime and tests only.
+    allow_loopback_webhooks: bool = Field(default=False, alias="REPLY_WEBHOOK_ALLOW_LOOPBACK")
 
 
 class FanOutSettings(_FromEnvironment):
@@ -74,6 +80,8 @@ class SenderSettings(_FromEnvironment):
     # The prepaid balance each message is debited from, and who charges auto-buy purchases.
     ledger_table: str = Field(alias="LEDGER_TABLE")
     payment_provider: ProviderName = Field(alias="PAYMENT_PROVIDER")
+    # Queued messages are checked against the opt-out list once more just before they are sent.
+    opt_outs_table: str = Field(alias="OPT_OUTS_TABLE")
 
 
 class ReceiptsSettings(_FromEnvironment):
@@ -83,3 +91,13 @@ class ReceiptsSettings(_FromEnvironment):
 class ReleaseSettings(_FromEnvironment):
     messages_table: str = Field(alias="MESSAGES_TABLE")
     send_queue_url: str = Field(alias="SEND_QUEUE_URL")
+
+
+class InboundSettings(_FromEnvironment):
+    config_table: str = Field(alias="CONFIG_TABLE")
+    messages_table: str = Field(alias="MESSAGES_TABLE")
+    opt_outs_table: str = Field(alias="OPT_OUTS_TABLE")
+    inbound_table: str = Field(alias="INBOUND_TABLE")
+    send_queue_url: str = Field(alias="SEND_QUEUE_URL")
+    event_bus: str = Field(alias="REPLY_EVENT_BUS")
+    allow_loopback_webhooks: bool = Field(default=False, alias="REPLY_WEBHOOK_ALLOW_LOOPBACK")

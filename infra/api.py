@@ -15,6 +15,7 @@ from constructs import Construct
 from functions.public_routes import PUBLIC_ROUTES
 from infra.constants import PAYMENT_PROVIDER
 from infra.functions import FunctionCode, ServiceFunction
+from infra.inbound import Inbound
 from infra.nag import acknowledge, acknowledge_index_access
 
 
@@ -50,6 +51,8 @@ class Api(Construct):
         send_queue: sqs.IQueue,
         fanout_queue: sqs.IQueue,
         ledger_table: dynamodb.ITableV2,
+        inbound: Inbound,
+        inbound_table: dynamodb.ITableV2,
     ) -> None:
         super().__init__(scope, construct_id)
         self.authorizer_function = ServiceFunction(
@@ -81,6 +84,9 @@ class Api(Construct):
                 "FANOUT_QUEUE_URL": fanout_queue.queue_url,
                 "LEDGER_TABLE": ledger_table.table_name,
                 "PAYMENT_PROVIDER": PAYMENT_PROVIDER,
+                "INBOUND_TABLE": inbound_table.table_name,
+                "INBOUND_QUEUE_URL": inbound.queue.queue_url,
+                "INBOUND_WEBHOOK_SECRET_ID": inbound.webhook_secret.secret_arn,
             },
             memory_size=1024,  # a mass preview holds the distinct recipient numbers
         )
@@ -97,6 +103,10 @@ class Api(Construct):
         send_queue.grant_send_messages(self.api_function.role)
         ledger_table.grant_read_write_data(self.api_function.role)  # balance, ledger, credits, auto-buy
         acknowledge_index_access(self.api_function.role, ledger_table)
+        # Replies, reply webhooks; carriers' signed webhooks go on the inbound queue.
+        inbound_table.grant_read_write_data(self.api_function.role)
+        inbound.queue.grant_send_messages(self.api_function.role)
+        inbound.webhook_secret.grant_read(self.api_function.role)
 
         access_logs = logs.LogGroup(
             self, "AccessLogs", retention=logs.RetentionDays.ONE_MONTH, removal_policy=RemovalPolicy.DESTROY
@@ -133,7 +143,11 @@ class Api(Construct):
                 authorizer=apigw.HttpNoneAuthorizer(),
             )
             for route in routes:
-                acknowledge(route, "AwsSolutions-APIG4", "The OpenAPI document is public by design.")
+                acknowledge(
+                    route,
+                    "AwsSolutions-APIG4",
+                    "Public by design: the OpenAPI document; carriers' webhooks, each request HMAC-signed.",
+                )
 
     @property
     def url(self) -> str:

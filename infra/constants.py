@@ -34,6 +34,12 @@ BULK_DLQ_ID = "BulkDeadLetterQueue"
 RECEIPTS_QUEUE_ID = "ReceiptsQueue"
 RECEIPTS_DLQ_ID = "ReceiptsDeadLetterQueue"
 DELIVERY_EVENTS_TOPIC_ID = "DeliveryEventsTopic"
+INBOUND_TABLE_ID = "InboundTable"
+INBOUND_TOPIC_ID = "InboundMessagesTopic"  # AWS End User Messaging two-way SMS publishes here
+INBOUND_QUEUE_ID = "InboundQueue"
+INBOUND_DLQ_ID = "InboundDeadLetterQueue"
+REPLY_EVENT_BUS_ID = "ReplyEventBus"
+CARRIER_WEBHOOK_SECRET_ID = "CarrierWebhookSecret"
 
 # Queue behaviour, shared with the local pollers so both behave alike.
 SEND_BATCH_SIZE = 10
@@ -47,6 +53,10 @@ FANOUT_MAX_CONCURRENCY = 5
 RECEIPTS_BATCH_SIZE = 10
 RECEIPTS_MAX_RECEIVES = 5
 RECEIPTS_VISIBILITY_SECONDS = 180
+INBOUND_BATCH_SIZE = 10
+INBOUND_MAX_RECEIVES = 5
+INBOUND_TIMEOUT_SECONDS = 60  # a batch may post to tenants' webhooks (3 s each at most)
+INBOUND_VISIBILITY_SECONDS = 6 * INBOUND_TIMEOUT_SECONDS
 
 # There is no real payment provider yet: deployed, every purchase (and auto-buy) is declined and
 # recorded; the local runtime and the tests select the payment simulator instead.
@@ -54,3 +64,7 @@ PAYMENT_PROVIDER = "disabled"
 
 OUTPUT_API_URL = "ApiUrl"
 OUTPUT_SMS_CONFIGURATION_SET = "SmsConfigurationSet"
+# Set as each number's two-way channel (TwoWayChannelArn); the local runtime's carrier publishes here.
+OUTPUT_INBOUND_TOPIC = "InboundMessagesTopicArn"
+OUTPUT_CARRIER_WEBHOOK_SECRET = "CarrierWebhookSecretArn"
+OUTPUT_REPLY_EVENT_BUS = "ReplyEventBusName"

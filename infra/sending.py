@@ -62,6 +62,7 @@ class Sending(Construct):
         configuration_set_name: str,
         configuration_set_arn: str,
         ledger_table: dynamodb.ITableV2,
+        opt_outs_table: dynamodb.ITableV2,
     ) -> None:
         super().__init__(scope, construct_id)
         self.queue, self.dead_letters = queue_with_dlq(
@@ -86,6 +87,7 @@ class Sending(Construct):
                 "SMS_CONFIGURATION_SET": configuration_set_name,
                 "LEDGER_TABLE": ledger_table.table_name,
                 "PAYMENT_PROVIDER": PAYMENT_PROVIDER,
+                "OPT_OUTS_TABLE": opt_outs_table.table_name,
             },
             timeout=Duration.seconds(SEND_VISIBILITY_SECONDS // 6),
         )
@@ -96,6 +98,8 @@ class Sending(Construct):
         config_table.grant_read_data(self.sender.role)  # transport codes: throughput and daily cap
         acknowledge_index_access(self.sender.role, config_table)
         pacing_table.grant_read_write_data(self.sender.role)
+        opt_outs_table.grant_read_data(self.sender.role)  # queued messages are checked again before sending
+        acknowledge_index_access(self.sender.role, opt_outs_table)
         # A message waiting for its slot goes back on its lane's queue with a delay.
         self.queue.grant_send_messages(self.sender.role)
         self.bulk_queue.grant_send_messages(self.sender.role)

@@ -6,9 +6,16 @@ from aws_cdk import CfnOutput, Stack
 from constructs import Construct
 
 from infra.api import Api
-from infra.constants import OUTPUT_API_URL, OUTPUT_SMS_CONFIGURATION_SET
+from infra.constants import (
+    OUTPUT_API_URL,
+    OUTPUT_CARRIER_WEBHOOK_SECRET,
+    OUTPUT_INBOUND_TOPIC,
+    OUTPUT_REPLY_EVENT_BUS,
+    OUTPUT_SMS_CONFIGURATION_SET,
+)
 from infra.fanout import FanOut
 from infra.functions import FunctionCode
+from infra.inbound import Inbound
 from infra.layer import DependencyLayer
 from infra.receipts import Receipts
 from infra.schedules import ReleaseSchedule
@@ -33,6 +40,17 @@ class SmsPlatformStack(Stack):
             configuration_set_name=receipts.configuration_set_name,
             configuration_set_arn=receipts.configuration_set_arn,
             ledger_table=storage.ledger_table,
+            opt_outs_table=storage.opt_outs_table,
+        )
+        inbound = Inbound(
+            self,
+            "Inbound",
+            shared=shared,
+            config_table=storage.config_table,
+            messages_table=storage.messages_table,
+            opt_outs_table=storage.opt_outs_table,
+            inbound_table=storage.inbound_table,
+            send_queue=sending.queue,
         )
         fanout = FanOut(
             self,
@@ -60,9 +78,14 @@ class SmsPlatformStack(Stack):
             send_queue=sending.queue,
             fanout_queue=fanout.queue,
             ledger_table=storage.ledger_table,
+            inbound=inbound,
+            inbound_table=storage.inbound_table,
         )
         ReleaseSchedule(
             self, "Schedules", shared=shared, messages_table=storage.messages_table, send_queue=sending.queue
         )
         CfnOutput(self, OUTPUT_API_URL, value=api.url)
         CfnOutput(self, OUTPUT_SMS_CONFIGURATION_SET, value=receipts.configuration_set_name)
+        CfnOutput(self, OUTPUT_INBOUND_TOPIC, value=inbound.topic.topic_arn)
+        CfnOutput(self, OUTPUT_CARRIER_WEBHOOK_SECRET, value=inbound.webhook_secret.secret_arn)
+        CfnOutput(self, OUTPUT_REPLY_EVENT_BUS, value=inbound.event_bus.event_bus_name)

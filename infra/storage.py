@@ -9,6 +9,7 @@ from constructs import Construct
 from infra.constants import (
     CONFIG_TABLE_ID,
     IDEMPOTENCY_TABLE_ID,
+    INBOUND_TABLE_ID,
     JOBS_TABLE_ID,
     LEDGER_TABLE_ID,
     LIST_RECORDS_TABLE_ID,
@@ -102,6 +103,13 @@ class Storage(Construct):
             projection_type=dynamodb.ProjectionType.INCLUDE,
             non_key_attributes=["tenant_id"],
         )
+        # The latest message from one of our numbers to a number: whom an inbound reply answers.
+        self.messages_table.add_global_secondary_index(
+            index_name="by_conversation",
+            partition_key=dynamodb.Attribute(name="conversation", type=S),
+            sort_key=dynamodb.Attribute(name="created_key", type=S),
+            projection_type=dynamodb.ProjectionType.KEYS_ONLY,
+        )
         # Each transport code's log of reserved send slots, shared by every sender (functions/dal/pacing.py).
         self.pacing_table = _table(
             self, PACING_TABLE_ID, partition_key=dynamodb.Attribute(name="code", type=S)
@@ -117,4 +125,12 @@ class Storage(Construct):
             index_name="by_time",
             partition_key=dynamodb.Attribute(name="tenant_id", type=S),
             sort_key=dynamodb.Attribute(name="at_key", type=S),
+        )
+        # Inbound messages per tenant, each inbound message once, reply webhooks (functions/dal/inbound.py).
+        self.inbound_table = _table(
+            self,
+            INBOUND_TABLE_ID,
+            partition_key=dynamodb.Attribute(name="pk", type=S),
+            sort_key=dynamodb.Attribute(name="sk", type=S),
+            time_to_live_attribute="expires_at",
         )

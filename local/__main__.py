@@ -77,6 +77,9 @@ Try:
   curl -s {url}/v1/balance {auth}               # the prepaid balance, in micro-dollars
   curl -s {url}/v1/messages/<id from the POST> {auth}
   curl -s {url}/_local/carrier/messages          # what the carrier simulator received
+  curl -s -X POST {url}/_local/carrier/inbound \
+       -d '{{"from": "+14165550123", "to": "{demo.sending_number}", "body": "STOP"}}'   # a recipient replies
+  curl -s {url}/v1/opt-outs/+14165550123 {auth}  # opted out, and the audit trail
 
 Press Ctrl-C to stop.
 """

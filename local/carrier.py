@@ -4,7 +4,9 @@ It answers ``pinpoint-sms-voice-v2`` ``SendTextMessage`` from the ``before-call`
 botocore has validated and serialized the request, so the sender's real boto3 call is what runs.
 It records every accepted message (time, origination identity, parts), refuses with
 ``ThrottlingException`` when an origination's parts in the last second would exceed its limit,
-and later emits delivery events to the configuration set's event destinations.
+and later emits delivery events to the configuration set's event destinations. It also plays the
+recipients' side: ``receive`` turns a text a recipient sends to one of our numbers into AWS's
+two-way SMS payload, published to the inbound topic as each number's two-way channel would.
 """
 
 from __future__ import annotations
@@ -103,13 +105,15 @@ class CarrierSimulator:
         self.settings = settings or SimulatorSettings()
         self._destinations = destinations or {}
         self._sink = sink
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # schedule_event runs inside send_text_message and alone
         self._random = random.Random(self.settings.seed)
         self._windows: dict[str, deque[tuple[float, int]]] = {}
         self._pending: list[tuple[float, int, str, dict[str, Any]]] = []
         self._sequence = itertools.count()
         self.records: list[SentRecord] = []
         self.throttled = 0
+        self._inbound_topic: str | None = None
+        self.inbound: list[dict[str, Any]] = []  # every inbound payload published
 
     # ---- wiring ----
 
@@ -124,10 +128,17 @@ class CarrierSimulator:
     def uninstall(self) -> None:
         BUILTIN_HANDLERS[:] = [entry for entry in BUILTIN_HANDLERS if entry[1] != self._before_call]
 
-    def connect(self, destinations: dict[str, list[tuple[str, list[str]]]], sink: EventSink) -> None:
-        """Where delivery events go: configuration set -> [(topic ARN, event types)], published by sink."""
+    def connect(
+        self,
+        destinations: dict[str, list[tuple[str, list[str]]]],
+        sink: EventSink,
+        inbound_topic: str | None = None,
+    ) -> None:
+        """Where delivery events go: configuration set -> [(topic ARN, event types)], published by sink;
+        and the SNS topic of every number's two-way channel, for inbound messages."""
         self._destinations = destinations
         self._sink = sink
+        self._inbound_topic = inbound_topic
 
     def match_codes(self, limits: dict[str, float]) -> None:
         """The carrier enforces what the operator registered (each code's parts per second)."""
@@ -136,6 +147,7 @@ class CarrierSimulator:
     def reset(self) -> None:
         with self._lock:
             self.records.clear()
+            self.inbound.clear()
             self._windows.clear()
             self._pending.clear()
             self.throttled = 0
@@ -206,12 +218,16 @@ class CarrierSimulator:
         )
 
     def _schedule_receipt(self, record: SentRecord) -> None:
-        event_type = self._outcome(record.destination)
+        self.schedule_event(record, self._outcome(record.destination), self.settings.receipt_delay_seconds)
+
+    def schedule_event(self, record: SentRecord, event_type: str, delay_seconds: float = 0.0) -> None:
+        """A delivery event for a message sent, due ``delay_seconds`` after it was sent (tests send
+        late, repeated and out-of-order events through this)."""
         event = {
             "eventType": event_type,
             "eventVersion": "1.0",
-            "eventTimestamp": int((record.at + self.settings.receipt_delay_seconds) * 1000),
-            "isFinal": True,
+            "eventTimestamp": int((record.at + delay_seconds) * 1000),
+            "isFinal": event_type not in _INTERIM_EVENTS,
             "originationPhoneNumber": record.origination,
             "destinationPhoneNumber": record.destination,
             "isoCountryCode": "US",
@@ -225,8 +241,9 @@ class CarrierSimulator:
             "context": record.context,
             "totalMessageParts": record.parts,
         }
-        due = record.at + self.settings.receipt_delay_seconds
-        heapq.heappush(self._pending, (due, next(self._sequence), record.configuration_set or "", event))
+        due = record.at + delay_seconds
+        with self._lock:
+            heapq.heappush(self._pending, (due, next(self._sequence), record.configuration_set or "", event))
 
     def pump(self, now: float | None = None) -> int:
         """Publish every delivery event due by ``now`` (default: the current time); returns how many."""
@@ -246,7 +263,37 @@ class CarrierSimulator:
         with self._lock:
             return len(self._pending)
 
+    # ---- inbound messages ----
 
+    def receive(self, from_number: str, to_number: str, body: str) -> dict[str, Any]:
+        """A recipient texts one of our numbers: publish AWS's two-way payload; returns it."""
+        if self._sink is None or self._inbound_topic is None:
+            raise RuntimeError("the simulator has no inbound topic to publish to")
+        answered = next(
+            (
+                r
+                for r in reversed(self.records)
+                if r.origination == to_number and r.destination == from_number
+            ),
+            None,
+        )
+        payload: dict[str, Any] = {
+            "originationNumber": from_number,
+            "destinationNumber": to_number,
+            "messageKeyword": "KEYWORD_123456789012",
+            "messageBody": body,
+            "inboundMessageId": str(uuid.uuid4()),
+        }
+        if answered is not None:
+            payload["previousPublishedMessageId"] = answered.carrier_message_id
+        self._sink(self._inbound_topic, json.dumps(payload))
+        with self._lock:
+            self.inbound.append(payload)
+        return payload
+
+
+# Events that report progress, not an outcome.
+_INTERIM_EVENTS = frozenset({"TEXT_QUEUED", "TEXT_PENDING", "TEXT_SUCCESSFUL"})
 _DESCRIPTIONS = {
     "TEXT_DELIVERED": "Message has been accepted by phone",
     "TEXT_CARRIER_UNREACHABLE": "The destination carrier is unreachable",

@@ -25,7 +25,12 @@ LocalRoute = Callable[[str, dict[str, Any] | None], tuple[int, Any]]
 
 
 def api_event(
-    method: str, raw_path: str, headers: dict[str, str], body: bytes, route_key: str
+    method: str,
+    raw_path: str,
+    headers: dict[str, str],
+    body: bytes,
+    route_key: str,
+    path_parameters: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     split = urlsplit(raw_path)
     query: dict[str, str] = {}
@@ -69,6 +74,8 @@ def api_event(
     if route_key.endswith("/{proxy+}"):
         prefix = route_key.split(" ", 1)[1].removesuffix("{proxy+}")
         event["pathParameters"] = {"proxy": split.path.removeprefix(prefix)}
+    elif path_parameters:
+        event["pathParameters"] = path_parameters
     return event
 
 
@@ -97,7 +104,7 @@ class Gateway:
         if route is None:
             return _gateway_error(404, "Not Found")
         route_key = f"{route.method} {route.path}"
-        event = api_event(method, raw_path, headers, body, route_key)
+        event = api_event(method, raw_path, headers, body, route_key, route.parameters(path))
         if route.authorizer_function_id is not None:
             identity = headers.get("authorization")
             if not identity:

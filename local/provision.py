@@ -1,10 +1,17 @@
-"""Create the template's tables, queues, topics and subscriptions on moto, and resolve references."""
+"""Create the template's tables, queues, topics, subscriptions, event buses and secrets on moto.
+
+Also resolves the references between them. A secret the stack would generate gets a fixed local
+value instead (``LOCAL_SECRET``), so local callers can sign with it.
+"""
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+
+import boto3
 
 from local.topology import FunctionSpec, Topology, referenced_ids
 
@@ -13,6 +20,11 @@ if TYPE_CHECKING:
     from mypy_boto3_sns.client import SNSClient
     from mypy_boto3_sqs.client import SQSClient
 
+# The stack's output naming the inbound topic (infra.constants.OUTPUT_INBOUND_TOPIC; local/ reads
+# the template, not the CDK code).
+INBOUND_TOPIC_OUTPUT = "InboundMessagesTopicArn"
+# The secret of every generated secret locally (the carriers' webhook secret); it exists only here.
+LOCAL_SECRET = "sms_local_webhook_secret_for_the_local_runtime_only"
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
 PSEUDO = {
@@ -81,7 +93,15 @@ _QUEUE_ATTRIBUTES = (
 )
 
 
-def provision(topology: Topology, dynamodb: DynamoDBClient, sqs: SQSClient, sns: SNSClient) -> Provisioned:
+def provision(
+    topology: Topology,
+    dynamodb: DynamoDBClient,
+    sqs: SQSClient,
+    sns: SNSClient,
+    events: Any = None,
+    secrets: Any = None,
+) -> Provisioned:
+    """``events`` and ``secrets``: EventBridge and Secrets Manager clients, made here if not given."""
     done = Provisioned()
     for logical_id, props in topology.tables.items():
         _create_table(dynamodb, logical_id, props)
@@ -120,6 +140,22 @@ def provision(topology: Topology, dynamodb: DynamoDBClient, sqs: SQSClient, sns:
             Attributes=attributes,
         )
 
+    if topology.event_buses:
+        events = events or _client("events")
+    for logical_id, props in topology.event_buses.items():
+        name = props.get("Name", logical_id)
+        arn = events.create_event_bus(Name=name)["EventBusArn"]
+        done.refs[logical_id] = name
+        done.arns[logical_id] = arn
+    if topology.secrets:
+        secrets = secrets or _client("secretsmanager")
+    for logical_id in topology.secrets:
+        arn = secrets.create_secret(Name=logical_id, SecretString=LOCAL_SECRET)["ARN"]
+        # A secret's Ref is its ARN; its name stands in for it here (Secrets Manager takes either), as
+        # moto's ARNs end in a random suffix and a function's settings outlive one test's moto.
+        done.refs[logical_id] = logical_id
+        done.arns[logical_id] = arn
+
     done.refs.update(topology.named_resources)
     for logical_id in topology.functions:
         done.refs[logical_id] = logical_id
@@ -130,6 +166,12 @@ def provision(topology: Topology, dynamodb: DynamoDBClient, sqs: SQSClient, sns:
     if unresolved:
         raise ValueError(f"function environments reference resources the local runtime lacks: {unresolved}")
     return done
+
+
+@functools.cache
+def _client(service: str) -> Any:
+    """One client per service for the process: making one costs some 70 ms (tests provision often)."""
+    return boto3.client(service)  # type: ignore[call-overload]
 
 
 def shared_environment(topology: Topology, provisioned: Provisioned) -> dict[str, str]:
@@ -151,3 +193,9 @@ def event_destinations(
         provisioned.refs[set_id]: [(provisioned.refs[topic_id], types) for topic_id, types in destinations]
         for set_id, destinations in topology.event_destinations.items()
     }
+
+
+def inbound_topic(topology: Topology, provisioned: Provisioned) -> str | None:
+    """The topic two-way SMS publishes inbound messages to (each number's two-way channel)."""
+    output = topology.outputs.get(INBOUND_TOPIC_OUTPUT)
+    return str(provisioned.resolve(output)) if output is not None else None

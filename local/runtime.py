@@ -21,13 +21,20 @@ from local.demo import Demo, seed_demo, seed_demo_balance
 from local.http_front import Gateway, HttpFront
 from local.lambda_runtime import LocalFunction, QueuePoller, Ticker
 from local.moto_server import MotoServer
-from local.provision import REGION, Provisioned, event_destinations, provision, shared_environment
+from local.provision import (
+    REGION,
+    Provisioned,
+    event_destinations,
+    inbound_topic,
+    provision,
+    shared_environment,
+)
 from local.template import load_template
 from local.topology import Topology, read_topology
 
 log = logging.getLogger("local")
 # Services the local runtime serves from moto; the carrier (pinpoint-sms-voice-v2) is not among them.
-MOTO_SERVICES = ("DYNAMODB", "SQS", "SNS", "SCHEDULER", "EVENTBRIDGE")
+MOTO_SERVICES = ("DYNAMODB", "SQS", "SNS", "SCHEDULER", "EVENTBRIDGE", "SECRETS_MANAGER")
 
 
 @dataclass
@@ -85,7 +92,11 @@ class LocalRuntime:
         dynamodb, sns = session.client("dynamodb"), session.client("sns")
         self.provisioned = provision(self.topology, dynamodb, sqs, sns)
         if self.simulator is not None:
-            self.simulator.connect(event_destinations(self.topology, self.provisioned), sns_publisher(sns))
+            self.simulator.connect(
+                event_destinations(self.topology, self.provisioned),
+                sns_publisher(sns),
+                inbound_topic(self.topology, self.provisioned),
+            )
         self._export_function_environments()
         self.functions = {lid: LocalFunction(spec) for lid, spec in self.topology.functions.items()}
         self.demo = seed_demo(
@@ -106,6 +117,7 @@ class LocalRuntime:
             local_routes={
                 "/_local/carrier/messages": self._carrier_messages,
                 "/_local/payments/charges": self._payment_charges,
+                "/_local/carrier/inbound": self._carrier_inbound,
             },
         )
         self.front = HttpFront(gateway, self.settings.host, self.settings.port)
@@ -129,6 +141,8 @@ class LocalRuntime:
         merged["POWERTOOLS_LOG_LEVEL"] = self.settings.function_log_level
         # There is no real payment provider: locally, purchases and auto-buys go to the simulator.
         merged["PAYMENT_PROVIDER"] = ProviderName.SIMULATOR.value
+        # Reply webhooks may post to a server on this machine (plain http), here only.
+        merged["REPLY_WEBHOOK_ALLOW_LOOPBACK"] = "true"
         os.environ.update(merged)
 
     def _table_env(self, name: str) -> str:
@@ -180,6 +194,18 @@ class LocalRuntime:
             return 404, {"message": "the carrier simulator is off"}
         records = [record.__dict__ for record in self.simulator.records]
         return 200, {"throttled": self.simulator.throttled, "messages": records}
+
+    def _carrier_inbound(self, method: str, body: dict[str, Any] | None) -> tuple[int, Any]:
+        """POST {from, to, body}: a recipient texts one of our numbers (STOP, HELP, a reply...)."""
+        if self.simulator is None:
+            return 404, {"message": "the carrier simulator is off"}
+        if method != "POST" or not isinstance(body, dict):
+            return 400, {"message": "POST a JSON object {from, to, body}"}
+        missing = [name for name in ("from", "to", "body") if not isinstance(body.get(name), str)]
+        if missing:
+            return 400, {"message": f"missing or not text: {', '.join(missing)}"}
+        payload = self.simulator.receive(body["from"], body["to"], body["body"])
+        return 202, payload
 
     def _payment_charges(self, method: str, _: dict[str, Any] | None) -> tuple[int, Any]:
         charges = [

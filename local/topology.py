@@ -1,7 +1,8 @@
 """Read the synthesized template into what the local runtime must create and run.
 
-Only what the local runtime serves is read: tables, queues, topics and their subscriptions,
-functions with their environments, event source mappings, schedules and the HTTP API's routes.
+Only what the local runtime serves is read: tables, queues, topics and their subscriptions, event
+buses, secrets, functions with their environments, event source mappings, schedules, the HTTP API's
+routes and the stack's outputs.
 """
 
 from __future__ import annotations
@@ -51,7 +52,20 @@ class RouteSpec:
             return False
         if self.path.endswith("/{proxy+}"):
             return path.startswith(self.path.removesuffix("{proxy+}"))
-        return path == self.path
+        return self.parameters(path) is not None
+
+    def parameters(self, path: str) -> dict[str, str] | None:
+        """The values of the route's {name} segments in ``path``, or None if it does not match."""
+        expected, given = self.path.split("/"), path.split("/")
+        if len(expected) != len(given):
+            return None
+        found: dict[str, str] = {}
+        for pattern, segment in zip(expected, given, strict=True):
+            if pattern.startswith("{") and pattern.endswith("}") and segment:
+                found[pattern[1:-1]] = segment
+            elif pattern != segment:
+                return None
+        return found
 
     @property
     def specificity(self) -> tuple[int, int]:
@@ -64,6 +78,9 @@ class Topology:
     queues: dict[str, dict[str, Any]] = field(default_factory=dict)
     topics: list[str] = field(default_factory=list)
     subscriptions: list[dict[str, Any]] = field(default_factory=list)
+    event_buses: dict[str, dict[str, Any]] = field(default_factory=dict)
+    secrets: list[str] = field(default_factory=list)
+    outputs: dict[str, Any] = field(default_factory=dict)  # output name -> its value (a reference)
     named_resources: dict[str, str] = field(default_factory=dict)  # other Ref-able ids -> local names
     # configuration set logical id -> [(SNS topic logical id, matching event types)]
     event_destinations: dict[str, list[tuple[str, list[str]]]] = field(default_factory=dict)
@@ -135,6 +152,10 @@ def read_topology(template: Template) -> Topology:
             topology.topics.append(logical_id)
         elif kind == "AWS::SNS::Subscription":
             topology.subscriptions.append(props)
+        elif kind == "AWS::Events::EventBus":
+            topology.event_buses[logical_id] = props
+        elif kind == "AWS::SecretsManager::Secret":
+            topology.secrets.append(logical_id)
         elif kind == "AWS::SMSVOICE::ConfigurationSet":
             topology.named_resources[logical_id] = props.get("ConfigurationSetName", f"local-{logical_id}")
             topology.event_destinations[logical_id] = [
@@ -155,6 +176,7 @@ def read_topology(template: Template) -> Topology:
         elif kind == "AWS::ApiGatewayV2::Integration":
             integrations[logical_id] = function_in(props["IntegrationUri"])
 
+    topology.outputs = {name: output["Value"] for name, output in template.get("Outputs", {}).items()}
     for resource in resources.values():
         kind, props = resource["Type"], resource.get("Properties", {})
         if kind == "AWS::Lambda::EventSourceMapping":

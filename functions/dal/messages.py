@@ -12,6 +12,10 @@ Keys and access patterns:
   time has come, for the release schedule (only held messages carry ``release_shard``; releasing
   removes it and keeps ``release_at``, which the log shows). ``release_at`` is stored as fixed-width
   UTC ISO text so that the key's text order is time order.
+- GSI ``by_conversation`` (``conversation`` = sending number + ``#`` + recipient number,
+  ``created_key``): the latest message from one of our numbers to a number, newest first, to find
+  the tenant and the message an inbound reply answers (a code may serve several tenants). Costs one
+  index write per message; the alternative, a "last message" item per pair, costs the same write.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ if TYPE_CHECKING:
 BY_TENANT_INDEX = "by_tenant"
 BY_RELEASE_INDEX = "by_release"
 BY_JOB_INDEX = "by_job"
+BY_CONVERSATION_INDEX = "by_conversation"
 HELD_SHARD = "HELD"
 RETENTION = timedelta(days=400)  # the sent-messages log keeps 13 months, then DynamoDB's TTL removes it
 
@@ -47,13 +52,18 @@ def _to_item(message: Message) -> dict[str, Any]:
     item = message.model_dump(mode="json", exclude_none=True)
     item["created_key"] = f"{item['created_at']}#{message.message_id}"
     item["expires_at"] = int((message.created_at + RETENTION).timestamp())
+    item["conversation"] = conversation_key(message.origination_number, message.recipient.phone_number)
     if message.release_at is not None and message.status is MessageStatus.PENDING:
         item["release_at"] = release_key(message.release_at)
         item["release_shard"] = HELD_SHARD
     return item
 
 
-_STORAGE_ONLY = frozenset({"created_key", "expires_at", "lease_until", "release_shard"})
+_STORAGE_ONLY = frozenset({"created_key", "expires_at", "lease_until", "release_shard", "conversation"})
+
+
+def conversation_key(origination_number: str, recipient_number: str) -> str:
+    return f"{origination_number}#{recipient_number}"
 
 
 def _from_item(item: dict[str, Any]) -> Message:
@@ -247,6 +257,20 @@ class MessagesTable:
         except ClientError as error:
             if not _is_condition_failure(error):
                 raise
+
+    def latest_to(self, origination_number: str, recipient_number: str) -> Message | None:
+        """The newest message from our number to this number (an index query, then a get)."""
+        page = self._table.query(
+            IndexName=BY_CONVERSATION_INDEX,
+            KeyConditionExpression=Key("conversation").eq(
+                conversation_key(origination_number, recipient_number)
+            ),
+            ScanIndexForward=False,
+            Limit=1,
+        )
+        if not page["Items"]:
+            return None
+        return self.get(str(page["Items"][0]["message_id"]))
 
     def list_for_tenant(
         self, tenant_id: str, limit: int, cursor: str | None = None

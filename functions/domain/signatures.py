@@ -19,12 +19,12 @@ class SignatureText(StrEnum):
 
 
 def render_signature(text: SignatureText, department_phone: str, department_email: str) -> str:
-    return text.value.replace(PHONE_PLACEHOLDER, _display_phone(department_phone)).replace(
+    return text.value.replace(PHONE_PLACEHOLDER, display_phone(department_phone)).replace(
         EMAIL_PLACEHOLDER, department_email
     )
 
 
-def _display_phone(e164: str) -> str:
+def display_phone(e164: str) -> str:
     """+15145550100 -> 514-555-0100: the short NANP form costs fewer characters than E.164."""
     digits = e164.removeprefix("+1")
     return f"{digits[0:3]}-{digits[3:6]}-{digits[6:]}" if len(digits) == 10 else e164

@@ -18,6 +18,7 @@ from functions.dal.config import ConfigTable
 from functions.dal.jobs import JobsTable
 from functions.dal.ledger import LedgerTable
 from functions.dal.messages import MessagesTable
+from functions.dal.opt_outs import OptOutsTable
 from functions.dal.pacing import PacingTable
 from functions.dal.send_queue import SQS_BATCH_LIMIT as SEND_BATCH_SIZE
 from functions.dal.send_queue import SendQueue, SendWork, parse_work
@@ -61,6 +62,7 @@ def sender() -> Sender:
         },
         lease=timedelta(seconds=settings.lease_seconds),
         validity=timedelta(seconds=settings.validity_seconds),
+        opt_outs=OptOutsTable(dynamodb.Table(settings.opt_outs_table)),
     )
 
 

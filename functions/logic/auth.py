@@ -24,9 +24,13 @@ class Permission(StrEnum):
 class Principal(BaseModel):
     tenant_id: str
     permissions: frozenset[Permission]
+    key_name: str | None = None  # who made a change, for audit trails (the opt-out list)
 
     def to_context(self) -> dict[str, str]:
-        return {"tenant_id": self.tenant_id, "permissions": " ".join(sorted(self.permissions))}
+        context = {"tenant_id": self.tenant_id, "permissions": " ".join(sorted(self.permissions))}
+        if self.key_name is not None:
+            context["key_name"] = self.key_name
+        return context
 
     @classmethod
     def from_context(cls, context: dict[str, object]) -> Principal | None:
@@ -35,9 +39,11 @@ class Principal(BaseModel):
         if not isinstance(tenant_id, str) or not isinstance(permissions, str):
             return None
         known = {permission.value for permission in Permission}
+        key_name = context.get("key_name")
         return cls(
             tenant_id=tenant_id,
             permissions=frozenset(Permission(name) for name in permissions.split() if name in known),
+            key_name=key_name if isinstance(key_name, str) else None,
         )
 
 
@@ -69,7 +75,9 @@ class Authenticator:
         if api_key is None:
             return None
         return Principal(
-            tenant_id=api_key.tenant_id, permissions=frozenset(map(Permission, api_key.permissions))
+            tenant_id=api_key.tenant_id,
+            permissions=frozenset(map(Permission, api_key.permissions)),
+            key_name=api_key.name,
         )
 
     def issue(self, tenant_id: str, name: str, permissions: set[Permission]) -> str:

@@ -56,8 +56,10 @@ def list_preview(
     job_id: str,
     price_per_segment: int,
     sending_number: str,
+    opt_out_scope: str = GLOBAL_SCOPE,
 ) -> Preview:
-    """Count a stored list page by page: one message per number, opted-out numbers left out."""
+    """Count a stored list page by page: one message per number, numbers opted out in the sending
+    number's scope (``opt_out_scope``, as the OptOuts table keys it) left out."""
     seen: set[int] = set()
     duplicates = 0
     excluded = 0
@@ -67,7 +69,7 @@ def list_preview(
     cursor: dict[str, Any] | None = None
     while True:
         page, cursor = records.page(job_id, cursor)
-        opted_out = opt_outs.opted_out(GLOBAL_SCOPE, [record.phone_number for record in page])
+        opted_out = opt_outs.opted_out(opt_out_scope, [record.phone_number for record in page])
         for record in page:
             if record.phone_number in opted_out:
                 excluded += 1
@@ -166,7 +168,12 @@ class CallingLists:
 
     def preview(self, tenant: Tenant, job_id: str, sending_number: str, invalid: int) -> Preview:
         preview = list_preview(
-            self._records, self._opt_outs, job_id, tenant.price_per_segment_micros, sending_number
+            self._records,
+            self._opt_outs,
+            job_id,
+            tenant.price_per_segment_micros,
+            sending_number,
+            self._composer.opt_out_scope(sending_number),
         )
         update: dict[str, Any] = {"invalid_records": invalid}
         if self._balances is not None:

@@ -18,7 +18,7 @@ from pydantic import BaseModel
 
 from functions.dal.config import ConfigTable
 from functions.dal.messages import MessagesTable
-from functions.dal.opt_outs import GLOBAL_SCOPE, OptOutsTable
+from functions.dal.opt_outs import GLOBAL_SCOPE, OptOutsTable, scope_key
 from functions.dal.send_queue import EnqueueFailed, SendQueue, SendWork
 from functions.domain.errors import InvalidInput, NotFound, Refused, Unavailable
 from functions.domain.messages import Message, MessageStatus, Recipient, StatusChange, new_id, utc_now
@@ -27,7 +27,7 @@ from functions.domain.segments import Encoding, count_segments
 from functions.domain.signatures import compose_body, render_signature
 from functions.domain.templates import Template
 from functions.domain.tenants import Contact, EntityType, Signature, Tenant
-from functions.domain.transport import normalize_code_number
+from functions.domain.transport import default_code, normalize_code_number
 from functions.domain.windows import HoldPolicy
 
 
@@ -209,7 +209,9 @@ class Composer:
             hold=tenant.hold_policy(mass=False),
         )
         contacts = self._contacts(tenant.tenant_id, recipients)
-        chosen, skipped = self.eligible_numbers(tenant, contacts, recipients.phone_number)
+        chosen, skipped = self.eligible_numbers(
+            tenant, contacts, recipients.phone_number, sending_number=draft.sending_number
+        )
         if not chosen:
             first = skipped[0]
             raise Refused(
@@ -274,8 +276,24 @@ class Composer:
             raise NotFound(f"account '{recipients.account_id}' has no contacts", "account_id")
         return contacts
 
-    def classify(self, tenant: Tenant, contacts: list[Contact], wanted: str | None = None) -> list[Candidate]:
-        """Every number of these contacts with the reason it cannot be messaged, or None if it can."""
+    def opt_out_scope(self, sending_number: str | None) -> str:
+        """The OptOuts table scope a message from this number obeys: its transport code's."""
+        if sending_number is None:
+            return GLOBAL_SCOPE  # no number, no code: the default scope
+        code = self._config.get_transport_code(sending_number) or default_code(sending_number)
+        return scope_key(code.opt_out_scope)
+
+    def classify(
+        self,
+        tenant: Tenant,
+        contacts: list[Contact],
+        wanted: str | None = None,
+        sending_number: str | None = None,
+    ) -> list[Candidate]:
+        """Every number of these contacts with the reason it cannot be messaged, or None if it can.
+
+        Opt-outs count in the scope of the sending number (default: the tenant's default number).
+        """
         candidates: list[Candidate] = []
         for contact in contacts:
             phones = [phone for phone in contact.phones if wanted is None or phone.number == wanted]
@@ -297,9 +315,9 @@ class Composer:
                     )
                 else:
                     candidates.append(Candidate(contact, phone.number, None, ""))
-        # Opt-out scope comes with transport codes; until a code names a DNC group, it is global.
         eligible = [c.number for c in candidates if c.reason is None and c.number is not None]
-        opted_out = self._opt_outs.opted_out(GLOBAL_SCOPE, eligible)
+        scope = self.opt_out_scope(sending_number or tenant.default_sending_number)
+        opted_out = self._opt_outs.opted_out(scope, eligible) if eligible else set()
         return [
             Candidate(c.contact, c.number, "opted_out", f"{c.number} is opted out (it replied STOP)")
             if c.reason is None and c.number in opted_out
@@ -308,14 +326,18 @@ class Composer:
         ]
 
     def eligible_numbers(
-        self, tenant: Tenant, contacts: list[Contact], requested: str | None
+        self,
+        tenant: Tenant,
+        contacts: list[Contact],
+        requested: str | None,
+        sending_number: str | None = None,
     ) -> tuple[list[tuple[Contact, str]], list[Skipped]]:
         """One (contact, number) per distinct eligible number, and every refused number with its reason."""
         wanted = to_e164(requested, "phone_number") if requested is not None else None
         chosen: list[tuple[Contact, str]] = []
         skipped: list[Skipped] = []
         seen: set[str] = set()
-        for candidate in self.classify(tenant, contacts, wanted):
+        for candidate in self.classify(tenant, contacts, wanted, sending_number):
             if candidate.reason is not None:
                 skipped.append(candidate.skipped())
             elif candidate.number is not None and candidate.number not in seen:  # one message per number

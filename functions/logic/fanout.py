@@ -19,7 +19,7 @@ from functions.dal.fanout_queue import FanOutAction, FanOutQueue, FanOutWork
 from functions.dal.jobs import Checkpoint, JobsTable
 from functions.dal.list_records import ListRecordsTable
 from functions.dal.messages import MessagesTable
-from functions.dal.opt_outs import GLOBAL_SCOPE, OptOutsTable
+from functions.dal.opt_outs import OptOutsTable
 from functions.dal.send_queue import SendQueue, SendWork
 from functions.domain.mass import JobKind, JobStatus, MassJob
 from functions.domain.messages import Message, MessageStatus, RejectReason, utc_now
@@ -140,7 +140,7 @@ class FanOut:
                 job.job_id,
                 checkpoint.version,
             )
-            for candidate in self._composer.classify(tenant, matched)
+            for candidate in self._composer.classify(tenant, matched, sending_number=job.sending_number)
             if candidate.reason is None and candidate.number is not None
         ]
         return messages, next_cursor
@@ -149,7 +149,8 @@ class FanOut:
         self, job: MassJob, tenant: Tenant, checkpoint: Checkpoint
     ) -> tuple[list[Message], dict[str, Any] | None]:
         records, next_cursor = self._records.page(job.job_id, checkpoint.cursor, self._page_size)
-        opted_out = self._opt_outs.opted_out(GLOBAL_SCOPE, [record.phone_number for record in records])
+        scope = self._composer.opt_out_scope(job.sending_number)
+        opted_out = self._opt_outs.opted_out(scope, [record.phone_number for record in records])
         base, now = draft_of(job), self._clock()
         messages = []
         for record in records:

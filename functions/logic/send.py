@@ -1,8 +1,10 @@
 """The sender's use case: claim a batch of queued messages, pace them per transport code, send, record.
 
-Per batch: claim each message (the guard against sending twice), debit its price (what the balance
-cannot pay becomes ``Insufficient funds`` and is not sent), reserve slots for each transport code in
-one read and one conditional write, then send each message at its slot. A message whose
+Per batch: claim each message (the guard against sending twice), check the claimed numbers against
+the opt-out list in their sending numbers' scopes once more (one BatchGetItem: a number that opted
+out after its message was queued is not sent to), debit each price (what the balance cannot pay
+becomes ``Insufficient funds`` and is not sent), reserve slots for each transport code in one read
+and one conditional write, then send each message at its slot. A message whose
 slot is further off than a sender should wait gets a ticket (its reservation) and goes back on its
 lane's queue with a delay; it is a new SQS message, so waiting never burns receives towards the DLQ.
 """
@@ -11,11 +13,12 @@ from __future__ import annotations
 
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+from typing import Protocol
 
 from functions.carriers.base import (
     Carrier,
@@ -26,8 +29,10 @@ from functions.carriers.base import (
 )
 from functions.dal.jobs import JobsTable
 from functions.dal.messages import MessagesTable
+from functions.dal.opt_outs import scope_key
 from functions.dal.pacing import PacingContention
 from functions.dal.send_queue import EnqueueFailed, SendQueue, SendWork, Ticket
+from functions.domain.inbound import KEYWORD_REPLY_TRIGGER
 from functions.domain.mass import JobStatus
 from functions.domain.messages import Message, MessageStatus, RejectReason, utc_now
 from functions.domain.pacing import MICROS, Deferred, Expired, Lane, SlotRequest
@@ -83,6 +88,12 @@ class _Requeue:
     attempt: int = 0
 
 
+class OptOutChecker(Protocol):
+    """Which (scope, number) pairs are opted out (the OptOuts table, in one BatchGetItem)."""
+
+    def opted_out_keys(self, keys: Iterable[tuple[str, str]]) -> set[tuple[str, str]]: ...
+
+
 def lane_of(message: Message) -> Lane:
     return Lane.BULK if message.job_id else Lane.TRIGGERED
 
@@ -101,7 +112,9 @@ class Sender:
         clock: Callable[[], datetime] = utc_now,
         now_us: Callable[[], int] = epoch_us,
         sleep: Callable[[float], None] = time.sleep,
+        opt_outs: OptOutChecker | None = None,
     ) -> None:
+        self._opt_outs = opt_outs
         self._messages = messages
         self._jobs = jobs
         self._job_status: dict[str, tuple[float, JobStatus | None]] = {}
@@ -133,6 +146,7 @@ class Sender:
         with ThreadPoolExecutor(max_workers=max(1, len(works)), thread_name_prefix="claim") as pool:
             claims = list(pool.map(lambda work: self._claim(work, report), works))
         claimed = [c for c in claims if c is not None]
+        claimed = self._drop_opted_out(claimed, report)
         claimed = self._pay(claimed, requeues, report)
         scheduled, fresh = self._standing_tickets(claimed, report)
         missed: list[_Slotted] = []
@@ -167,6 +181,33 @@ class Sender:
             self._fail_unsent(message, RejectReason.EXPIRED, "waited longer than the validity period", report)
             return None
         return _Claimed(work, message)
+
+    def _drop_opted_out(self, claimed: list[_Claimed], report: BatchReport) -> list[_Claimed]:
+        """Opt-out wins, also over a message queued before it: such a message fails, unsent.
+
+        A keyword reply (the STOP confirmation above all) answers the recipient's own message and goes.
+        """
+        if self._opt_outs is None:
+            return claimed
+        keys = {
+            item.message.message_id: (
+                scope_key(self._pacer.code(item.message.origination_number).opt_out_scope),
+                item.message.recipient.phone_number,
+            )
+            for item in claimed
+            if item.message.trigger != KEYWORD_REPLY_TRIGGER
+        }
+        opted_out = self._opt_outs.opted_out_keys(keys.values()) if keys else set()
+        kept = []
+        for item in claimed:
+            if keys.get(item.message.message_id) in opted_out:
+                report.outcomes["opted_out"] += 1
+                self._fail_unsent(
+                    item.message, RejectReason.OPTED_OUT, "the number opted out after it was queued", report
+                )
+            else:
+                kept.append(item)
+        return kept
 
     def _standing_tickets(
         self, claimed: list[_Claimed], report: BatchReport

@@ -10,10 +10,16 @@ from typing import Any
 
 from aws_cdk.assertions import Match
 
-from infra.constants import SEND_MAX_RECEIVES, SENDER_MAX_CONCURRENCY
+from infra.constants import (
+    INBOUND_MAX_RECEIVES,
+    OUTPUT_INBOUND_TOPIC,
+    SEND_MAX_RECEIVES,
+    SENDER_MAX_CONCURRENCY,
+)
 from infra.ledger import LEDGER_ITEM_ACTIONS
+from local.provision import INBOUND_TOPIC_OUTPUT
 
-HANDLERS = {"api", "authorizer", "sender", "receipts", "release", "fanout"}
+HANDLERS = {"api", "authorizer", "sender", "receipts", "release", "fanout", "inbound"}
 
 
 def resources(template_json: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
@@ -80,7 +86,7 @@ def test_tables_are_on_demand_with_point_in_time_recovery(template, template_jso
         "job_id",  # mass messages and calling lists; calling list records
         "code",  # each transport code's pacing log
         "tenant_id",  # prepaid balances and their ledgers
-    }
+    }  # and the inbound table (pk, like config)
     for res in tables.values():
         assert res["Properties"]["BillingMode"] == "PAY_PER_REQUEST"
         assert res["Properties"]["Replicas"][0]["PointInTimeRecoverySpecification"] == {
@@ -145,8 +151,11 @@ def test_delivery_events_flow_from_the_configuration_set_to_the_receipts_functio
     (destination,) = config_set["Properties"]["EventDestinations"]
     topic_id = destination["SnsDestination"]["TopicArn"]["Ref"]
     assert "TEXT_DELIVERED" in destination["MatchingEventTypes"]
-    (subscription,) = resources(template_json, "AWS::SNS::Subscription").values()
-    assert subscription["Properties"]["TopicArn"] == {"Ref": topic_id}
+    (subscription,) = [
+        res
+        for res in resources(template_json, "AWS::SNS::Subscription").values()
+        if res["Properties"]["TopicArn"] == {"Ref": topic_id}
+    ]
     assert subscription["Properties"]["RawMessageDelivery"] is True
     queue_id = subscription["Properties"]["Endpoint"]["Fn::GetAtt"][0]
     receipts = function_id(template_json, "receipts")
@@ -286,3 +295,129 @@ def test_the_deployed_functions_have_no_payment_provider(template_json):
     for module in ("sender", "api"):
         props = template_json["Resources"][function_id(template_json, module)]["Properties"]
         assert props["Environment"]["Variables"]["PAYMENT_PROVIDER"] == "disabled"
+
+
+def event_source_queue(template_json: dict[str, Any], module: str) -> str:
+    (mapping,) = [
+        res["Properties"]
+        for res in resources(template_json, "AWS::Lambda::EventSourceMapping").values()
+        if res["Properties"]["FunctionName"] == {"Ref": function_id(template_json, module)}
+    ]
+    assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    return mapping["EventSourceArn"]["Fn::GetAtt"][0]
+
+
+def test_inbound_sms_flows_from_an_encrypted_topic_through_a_queue_to_the_inbound_function(template_json):
+    queue_id = event_source_queue(template_json, "inbound")
+    queue = template_json["Resources"][queue_id]["Properties"]
+    assert queue["RedrivePolicy"]["maxReceiveCount"] == INBOUND_MAX_RECEIVES
+    assert (
+        queue["VisibilityTimeout"]
+        >= 6 * template_json["Resources"][function_id(template_json, "inbound")]["Properties"]["Timeout"]
+    )
+    (subscription,) = [
+        res["Properties"]
+        for res in resources(template_json, "AWS::SNS::Subscription").values()
+        if res["Properties"]["Endpoint"] == {"Fn::GetAtt": [queue_id, "Arn"]}
+    ]
+    assert subscription["RawMessageDelivery"] is True  # the body is the two-way payload itself
+    topic_id = subscription["TopicArn"]["Ref"]
+    assert "KmsMasterKeyId" in template_json["Resources"][topic_id]["Properties"]
+    assert template_json["Outputs"][OUTPUT_INBOUND_TOPIC]["Value"] == {"Ref": topic_id}
+    assert OUTPUT_INBOUND_TOPIC == INBOUND_TOPIC_OUTPUT  # the local carrier publishes where this output says
+    # End User Messaging may publish to it.
+    policies = [
+        res["Properties"]
+        for res in resources(template_json, "AWS::SNS::TopicPolicy").values()
+        if {"Ref": topic_id} in res["Properties"]["Topics"]
+    ]
+    assert "sms-voice.amazonaws.com" in json.dumps(policies)
+
+
+def test_the_inbound_function_writes_opt_outs_and_replies_and_publishes_to_its_bus_only(template_json):
+    statements = role_statements(template_json, "inbound")
+    granted = actions(statements)
+    assert "sms-voice:SendTextMessage" not in granted  # keyword replies go through the send queue
+    assert "sqs:SendMessage" in granted
+    (bus_id,) = resources(template_json, "AWS::Events::EventBus")
+    (put_events,) = [s for s in statements if "events:PutEvents" in actions([s])]
+    assert put_events["Resource"] == {"Fn::GetAtt": [bus_id, "Arn"]}
+    variables = template_json["Resources"][function_id(template_json, "inbound")]["Properties"][
+        "Environment"
+    ]["Variables"]
+    assert variables["REPLY_EVENT_BUS"] == {"Ref": bus_id}
+    assert {"OPT_OUTS_TABLE", "INBOUND_TABLE", "MESSAGES_TABLE", "CONFIG_TABLE", "SEND_QUEUE_URL"} <= set(
+        variables
+    )
+    ledger = ledger_table_id(template_json)
+    assert ledger not in json.dumps(statements)  # keyword replies cost nothing
+
+
+def test_the_inbound_table_expires_its_items_and_messages_are_indexed_by_conversation(template):
+    template.has_resource_properties(
+        "AWS::DynamoDB::GlobalTable",
+        {
+            "KeySchema": [
+                {"AttributeName": "pk", "KeyType": "HASH"},
+                {"AttributeName": "sk", "KeyType": "RANGE"},
+            ],
+            "TimeToLiveSpecification": {"AttributeName": "expires_at", "Enabled": True},
+        },
+    )
+    template.has_resource_properties(
+        "AWS::DynamoDB::GlobalTable",
+        {
+            "KeySchema": [{"AttributeName": "message_id", "KeyType": "HASH"}],
+            "GlobalSecondaryIndexes": Match.array_with(
+                [
+                    Match.object_like(
+                        {
+                            "IndexName": "by_conversation",
+                            "KeySchema": [
+                                {"AttributeName": "conversation", "KeyType": "HASH"},
+                                {"AttributeName": "created_key", "KeyType": "RANGE"},
+                            ],
+                        }
+                    )
+                ]
+            ),
+        },
+    )
+
+
+def test_carriers_post_to_a_public_route_and_only_the_api_reads_their_secret(template_json):
+    routes = {
+        res["Properties"]["RouteKey"]: res["Properties"]
+        for res in resources(template_json, "AWS::ApiGatewayV2::Route").values()
+    }
+    assert routes["POST /v1/inbound/{carrier}"]["AuthorizationType"] == "NONE"
+    (secret_id,) = resources(template_json, "AWS::SecretsManager::Secret")
+    assert "GenerateSecretString" in template_json["Resources"][secret_id]["Properties"]
+    api = role_statements(template_json, "api")
+    assert any(
+        "secretsmanager:GetSecretValue" in actions([s]) and s["Resource"] == {"Ref": secret_id} for s in api
+    )
+    for module in HANDLERS - {"api"}:
+        assert secret_id not in json.dumps(role_statements(template_json, module))
+    variables = template_json["Resources"][function_id(template_json, "api")]["Properties"]["Environment"][
+        "Variables"
+    ]
+    assert variables["INBOUND_WEBHOOK_SECRET_ID"] == {"Ref": secret_id}
+    assert variables["INBOUND_QUEUE_URL"] == {"Ref": event_source_queue(template_json, "inbound")}
+
+
+def test_the_sender_reads_the_opt_out_list_and_never_writes_it(template_json):
+    opt_outs = next(
+        lid
+        for lid, res in resources(template_json, "AWS::DynamoDB::GlobalTable").items()
+        if res["Properties"]["KeySchema"][0]["AttributeName"] == "scope"
+    )
+    sender = [s for s in role_statements(template_json, "sender") if opt_outs in json.dumps(s["Resource"])]
+    assert sender
+    granted = actions(sender)
+    assert "dynamodb:BatchGetItem" in granted
+    assert not any(word in action for action in granted for word in ("Put", "Update", "Delete", "Write"))
+    variables = template_json["Resources"][function_id(template_json, "sender")]["Properties"]["Environment"][
+        "Variables"
+    ]
+    assert variables["OPT_OUTS_TABLE"] == {"Ref": opt_outs}

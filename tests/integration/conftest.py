@@ -28,7 +28,7 @@ from local.carrier import CarrierSimulator, SimulatorSettings, sns_publisher
 from local.demo import DEMO_API_KEY, Demo, seed_demo, seed_demo_balance
 from local.http_front import Gateway
 from local.lambda_runtime import LocalFunction, QueuePoller
-from local.provision import Provisioned, event_destinations, provision, shared_environment
+from local.provision import Provisioned, event_destinations, inbound_topic, provision, shared_environment
 from local.template import load_template
 from local.topology import Topology, read_topology
 
@@ -208,10 +208,15 @@ def platform(topology: Topology, session: boto3.Session, simulator: CarrierSimul
         provisioned = provision(topology, *clients)
         os.environ.update(shared_environment(topology, provisioned))
         os.environ["PAYMENT_PROVIDER"] = ProviderName.SIMULATOR.value  # as the local runtime does
+        os.environ["REPLY_WEBHOOK_ALLOW_LOOPBACK"] = "true"  # reply webhooks to a local test server
         shared_simulator().reset()
         simulator.reset()
         simulator.settings = SimulatorSettings(receipt_delay_seconds=0.0)
-        simulator.connect(event_destinations(topology, provisioned), sns_publisher(clients[2]))
+        simulator.connect(
+            event_destinations(topology, provisioned),
+            sns_publisher(clients[2]),
+            inbound_topic(topology, provisioned),
+        )
         functions = {lid: LocalFunction(spec) for lid, spec in topology.functions.items()}
         sender_handler.sender.cache_clear()  # its transport-code cache would outlive the test's data
         demo = seed_demo(ConfigTable(session.resource("dynamodb").Table(os.environ["CONFIG_TABLE"])))

@@ -16,6 +16,8 @@ from aws_lambda_powertools.utilities.idempotency import (
 
 from functions.dal.config import ConfigTable
 from functions.dal.fanout_queue import FanOutQueue
+from functions.dal.inbound import InboundTable
+from functions.dal.inbound_queue import InboundQueue
 from functions.dal.jobs import JobsTable
 from functions.dal.ledger import LedgerTable
 from functions.dal.list_records import ListRecordsTable
@@ -25,13 +27,16 @@ from functions.dal.send_queue import SendQueue
 from functions.domain.errors import Forbidden, Unauthorized
 from functions.domain.mass import MassJob, Preview
 from functions.domain.tenants import Tenant
+from functions.integrations.secrets import SecretValue
 from functions.logic.auth import Authenticator, Permission, Principal
 from functions.logic.balances import Balances
 from functions.logic.calling_lists import CallingLists
+from functions.logic.carrier_webhook import CarrierWebhook
 from functions.logic.compose import Composed, Composer
 from functions.logic.configuration import Configuration
 from functions.logic.mass import MassMessages
 from functions.logic.operator import Operator
+from functions.logic.opt_out_list import OptOutList
 from functions.logic.tenant_templates import TenantTemplates
 from functions.logic.transport_codes import TransportCodes
 from functions.logic.triggers import TriggeredMessages, TriggerRequest
@@ -74,6 +79,14 @@ class Services:
             FanOutQueue(boto3.client("sqs"), settings.fanout_queue_url),
             list_preview=self._list_preview,
             balances=ledger,
+        )
+        # Inbound: the opt-out list, replies and reply webhooks, carriers' signed webhooks.
+        self.settings = settings
+        self.opt_out_list = OptOutList(self.config, opt_outs)
+        self.inbound = InboundTable(dynamodb.Table(settings.inbound_table))
+        webhook_secret = SecretValue(boto3.client("secretsmanager"), settings.inbound_webhook_secret_id)
+        self.carrier_webhook = CarrierWebhook(
+            webhook_secret.get, InboundQueue(boto3.client("sqs"), settings.inbound_queue_url)
         )
         # A retry with the same Idempotency-Key returns the first answer; a different body is refused.
         self.idempotency = IdempotencyConfig(

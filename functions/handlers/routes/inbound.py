@@ -1,0 +1,263 @@
+"""Inbound: the opt-out list, recipients' replies, the tenant's reply webhook, carriers' signed webhooks."""
+
+from __future__ import annotations
+
+import base64
+import secrets
+from datetime import datetime
+from http import HTTPStatus
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.openapi.params import Path, Query
+from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
+from pydantic import BaseModel, ConfigDict, Field
+
+from functions.dal.inbound import InvalidCursor
+from functions.dal.opt_outs import OptOut, OptOutChange, scope_name
+from functions.domain.errors import InvalidInput, NotFound
+from functions.domain.inbound import InboundRecord, ReplyWebhook
+from functions.domain.keywords import KeywordFamily
+from functions.domain.messages import utc_now
+from functions.domain.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, validate_webhook_url
+from functions.handlers.routes.common import principal, services
+from functions.logic.auth import Permission, Principal
+from functions.logic.opt_out_list import Caller, NumberStatus
+from functions.public_routes import CARRIER_WEBHOOK_PATH
+
+router = Router()
+MANAGE = Permission.MANAGE_CONFIGURATION
+SCOPE_QUERY = Query(
+    max_length=70, description="'global' or 'dnc:<group>'; default: the scope of the default sending number"
+)
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class OptOutView(BaseModel):
+    phone_number: str
+    scope: str
+    opted_out_at: datetime
+    source: str
+    actor: str
+    tenant_id: str | None
+    note: str | None
+
+
+class OptOutChangeView(BaseModel):
+    action: str
+    at: datetime
+    source: str
+    actor: str
+    tenant_id: str | None
+    note: str | None
+
+
+class OptOutPage(BaseModel):
+    scope: str
+    items: list[OptOutView]
+    next_cursor: str | None
+
+
+class NumberStatusView(BaseModel):
+    phone_number: str
+    scope: str
+    opted_out: bool
+    opt_out: OptOutView | None
+    history: list[OptOutChangeView]
+
+
+class OptOutBody(Strict):
+    scope: str | None = Field(default=None, max_length=70, description="Default: the default number's scope")
+    note: str | None = Field(default=None, max_length=500, description="Why, for the audit trail")
+
+
+class ReplyView(BaseModel):
+    id: str
+    from_number: str
+    to_number: str
+    body: str
+    received_at: datetime
+    keyword: KeywordFamily
+    matched: str | None
+    message_id: str | None
+    opt_out_scope: str | None
+    webhook: str | None
+
+
+class ReplyPage(BaseModel):
+    items: list[ReplyView]
+    next_cursor: str | None
+
+
+class WebhookBody(Strict):
+    url: str = Field(max_length=2000, description="https URL; replies are POSTed there, signed")
+
+
+class WebhookView(BaseModel):
+    url: str
+    created_at: datetime
+    secret: str | None = Field(
+        default=None,
+        description=f"Shown once: verify {SIGNATURE_HEADER} = HMAC-SHA256(secret, timestamp.body)",
+    )
+
+
+class Accepted(BaseModel):
+    id: str
+
+
+def caller(found: Principal) -> Caller:
+    return Caller(
+        tenant_id=found.tenant_id,
+        key_name=found.key_name or "unnamed key",
+        operator=Permission.OPERATOR in found.permissions,
+    )
+
+
+def opt_out_view(opt_out: OptOut) -> OptOutView:
+    return OptOutView(
+        phone_number=opt_out.phone_number,
+        scope=scope_name(opt_out.scope),
+        opted_out_at=opt_out.opted_out_at,
+        source=opt_out.source,
+        actor=opt_out.actor,
+        tenant_id=opt_out.tenant_id,
+        note=opt_out.note,
+    )
+
+
+def change_view(change: OptOutChange) -> OptOutChangeView:
+    return OptOutChangeView.model_validate(change.model_dump(mode="json"))
+
+
+def status_view(status: NumberStatus) -> NumberStatusView:
+    return NumberStatusView(
+        phone_number=status.phone_number,
+        scope=status.scope,
+        opted_out=status.opt_out is not None,
+        opt_out=opt_out_view(status.opt_out) if status.opt_out else None,
+        history=[change_view(change) for change in status.history],
+    )
+
+
+def reply_view(record: InboundRecord) -> ReplyView:
+    return ReplyView(id=record.inbound_key, **record.model_dump(exclude={"inbound_key"}))
+
+
+# ---- the opt-out list ----
+
+
+@router.get("/v1/opt-outs", summary="The opted-out numbers of one opt-out scope")
+def list_opt_outs(
+    scope: Annotated[str | None, SCOPE_QUERY] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    cursor: Annotated[str | None, Query(max_length=2000)] = None,
+) -> OptOutPage:
+    found = principal(router, MANAGE, Permission.OPERATOR)
+    chosen, items, next_cursor = services().opt_out_list.page(caller(found), scope, limit, cursor)
+    return OptOutPage(scope=chosen, items=[opt_out_view(item) for item in items], next_cursor=next_cursor)
+
+
+@router.get("/v1/opt-outs/<number>", summary="Whether a number is opted out, and who changed it when")
+def get_opt_out(
+    number: Annotated[str, Path(max_length=32)], scope: Annotated[str | None, SCOPE_QUERY] = None
+) -> NumberStatusView:
+    found = principal(router, MANAGE, Permission.OPERATOR)
+    return status_view(services().opt_out_list.status(caller(found), number, scope))
+
+
+@router.put(
+    "/v1/opt-outs/<number>",
+    summary="Opt a number out (recorded with this key's name)",
+    responses={201: {"description": "Opted out now"}, 200: {"description": "It was opted out already"}},
+)
+def add_opt_out(number: Annotated[str, Path(max_length=32)], body: OptOutBody) -> Response[NumberStatusView]:
+    found = principal(router, MANAGE, Permission.OPERATOR)
+    added, status = services().opt_out_list.add(caller(found), number, body.scope, body.note)
+    code = HTTPStatus.CREATED if added else HTTPStatus.OK
+    return Response(status_code=code.value, content_type="application/json", body=status_view(status))
+
+
+@router.delete(
+    "/v1/opt-outs/<number>",
+    summary="Remove a number's opt-out (one that came through this tenant)",
+)
+def remove_opt_out(
+    number: Annotated[str, Path(max_length=32)],
+    scope: Annotated[str | None, SCOPE_QUERY] = None,
+    note: Annotated[str | None, Query(max_length=500)] = None,
+) -> NumberStatusView:
+    found = principal(router, MANAGE, Permission.OPERATOR)
+    return status_view(services().opt_out_list.remove(caller(found), number, scope, note))
+
+
+# ---- replies and the reply webhook ----
+
+
+@router.get("/v1/replies", summary="What recipients sent to the tenant's numbers, newest first")
+def list_replies(
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: Annotated[str | None, Query(max_length=2000)] = None,
+) -> ReplyPage:
+    tenant = principal(router, Permission.VIEW_SMS)
+    try:
+        records, next_cursor = services().inbound.records(tenant.tenant_id, limit, cursor)
+    except InvalidCursor as error:
+        raise InvalidInput("cursor", "the cursor is not one this API returned") from error
+    return ReplyPage(items=[reply_view(record) for record in records], next_cursor=next_cursor)
+
+
+@router.put("/v1/reply-webhook", summary="Post every reply to this URL, signed with a new secret")
+def put_reply_webhook(body: WebhookBody) -> WebhookView:
+    tenant = principal(router, MANAGE)
+    url = validate_webhook_url(body.url, "url", services().settings.allow_loopback_webhooks)
+    webhook = ReplyWebhook(url=url, secret="whsec_" + secrets.token_urlsafe(32), created_at=utc_now())
+    services().inbound.put_webhook(tenant.tenant_id, webhook)
+    return WebhookView(url=webhook.url, created_at=webhook.created_at, secret=webhook.secret)
+
+
+@router.get("/v1/reply-webhook", summary="The tenant's reply webhook (its secret is shown only when set)")
+def get_reply_webhook() -> WebhookView:
+    tenant = principal(router, MANAGE)
+    webhook = services().inbound.get_webhook(tenant.tenant_id)
+    if webhook is None:
+        raise NotFound("no reply webhook is registered", "url")
+    return WebhookView(url=webhook.url, created_at=webhook.created_at)
+
+
+@router.delete("/v1/reply-webhook", summary="Stop posting replies")
+def delete_reply_webhook() -> Response[str]:
+    tenant = principal(router, MANAGE)
+    if not services().inbound.delete_webhook(tenant.tenant_id):
+        raise NotFound("no reply webhook is registered", "url")
+    return Response(status_code=HTTPStatus.NO_CONTENT.value, body="")
+
+
+# ---- carriers' signed webhooks (public: the signature is the authentication) ----
+
+
+@router.post(
+    CARRIER_WEBHOOK_PATH.replace("{carrier}", "<carrier>"),
+    summary="A carrier posts an inbound message (signed; no API key)",
+    description=(
+        f"Body {{from, to, body, message_id, in_reply_to?}}; {TIMESTAMP_HEADER}: Unix seconds; "
+        f"{SIGNATURE_HEADER}: hex HMAC-SHA256 over '<timestamp>.<body>' with the shared secret. "
+        "Unsigned, wrongly signed or stale (over 5 minutes) requests are refused with 401."
+    ),
+    responses={202: {"description": "Queued for the inbound function"}},
+)
+def carrier_inbound(carrier: Annotated[str, Path(max_length=32)]) -> Response[Accepted]:
+    event: APIGatewayProxyEventV2 = router.current_event  # type: ignore[assignment]
+    raw = event.get("body") or ""
+    body = base64.b64decode(raw) if event.get("isBase64Encoded") else raw.encode()
+    headers = {name.lower(): value for name, value in (event.headers or {}).items()}
+    key = services().carrier_webhook.accept(
+        carrier, body, headers.get(TIMESTAMP_HEADER.lower()), headers.get(SIGNATURE_HEADER.lower())
+    )
+    return Response(
+        status_code=HTTPStatus.ACCEPTED.value, content_type="application/json", body=Accepted(id=key)
+    )

@@ -1,0 +1,1 @@
+"""Side effects outside DynamoDB and SQS: EventBridge, tenants' webhooks, Secrets Manager."""

@@ -54,3 +54,5 @@ PAYMENT_PROVIDER = "disabled"
 
 OUTPUT_API_URL = "ApiUrl"
 OUTPUT_SMS_CONFIGURATION_SET = "SmsConfigurationSet"
+OUTPUT_ALARM_TOPIC = "AlarmTopicArn"  # subscribe to be told of every alarm
+OUTPUT_DASHBOARD = "DashboardName"

@@ -6,10 +6,16 @@ from aws_cdk import CfnOutput, Stack
 from constructs import Construct
 
 from infra.api import Api
-from infra.constants import OUTPUT_API_URL, OUTPUT_SMS_CONFIGURATION_SET
+from infra.constants import (
+    OUTPUT_ALARM_TOPIC,
+    OUTPUT_API_URL,
+    OUTPUT_DASHBOARD,
+    OUTPUT_SMS_CONFIGURATION_SET,
+)
 from infra.fanout import FanOut
 from infra.functions import FunctionCode
 from infra.layer import DependencyLayer
+from infra.monitoring import Monitoring
 from infra.receipts import Receipts
 from infra.schedules import ReleaseSchedule
 from infra.sending import Sending
@@ -66,3 +72,9 @@ class SmsPlatformStack(Stack):
         )
         CfnOutput(self, OUTPUT_API_URL, value=api.url)
         CfnOutput(self, OUTPUT_SMS_CONFIGURATION_SET, value=receipts.configuration_set_name)
+        # Last: it watches every function and dead-letter queue created above.
+        monitoring = Monitoring(
+            self, "Monitoring", triggered_lane=sending.queue, bulk_lane=sending.bulk_queue
+        )
+        CfnOutput(self, OUTPUT_ALARM_TOPIC, value=monitoring.topic.topic_arn)
+        CfnOutput(self, OUTPUT_DASHBOARD, value=monitoring.dashboard.dashboard_name)

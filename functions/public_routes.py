@@ -1,4 +1,11 @@
 """Routes served without an API key (the stack and the local runtime both read this)."""
 
 OPENAPI_PATH = "/v1/openapi.json"
-PUBLIC_ROUTES: tuple[tuple[str, str], ...] = (("GET", OPENAPI_PATH),)
+# The web console's page and its static files; it signs in with an API key it sends on every call.
+CONSOLE_PATH = "/console"
+CONSOLE_ASSETS_PATH = "/console/{proxy+}"
+PUBLIC_ROUTES: tuple[tuple[str, str], ...] = (
+    ("GET", OPENAPI_PATH),
+    ("GET", CONSOLE_PATH),
+    ("GET", CONSOLE_ASSETS_PATH),
+)

@@ -32,7 +32,7 @@ test: $(BIN)/.installed lint
 lint: $(BIN)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy functions local infra app.py
+	$(BIN)/mypy functions local infra cli app.py
 
 unit integration infra e2e: $(BIN)/.installed
 	$(BIN)/python -m pytest tests/$@

@@ -38,7 +38,7 @@ def parse_args(argv: list[str]) -> RuntimeSettings:
     parser.add_argument(
         "--no-demo-activity",
         action="store_true",
-        help="start with no messages sent (by default the demo tenant sends a few, for the console)",
+        help="start with no messages sent (with the simulator, the demo tenant sends a few for the console)",
     )
     args = parser.parse_args(argv)
     instances = {"sender": args.sender_instances}

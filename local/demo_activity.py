@@ -34,7 +34,7 @@ DEMO_ACCOUNTS = {
 }
 COMPANY = {"company": "Demo Fiber"}
 
-# (method, path, headers, body) -> (status, JSON body)
+# The local gateway's handle: (method, path, headers, body) -> (status, headers, body)
 Call = Callable[[str, str, dict[str, str], bytes], tuple[int, dict[str, str], bytes]]
 
 

@@ -111,7 +111,7 @@ class LocalRuntime:
                 "/_local/payments/charges": self._payment_charges,
             },
         )
-        if self.settings.demo_activity:
+        if self.settings.demo_activity and self.simulator is not None:  # never to a real carrier
             DemoActivity(gateway.handle).run()
         self.front = HttpFront(gateway, self.settings.host, self.settings.port)
         self.front.start()

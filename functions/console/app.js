@@ -102,8 +102,9 @@ async function signIn(event) {
   showError("#sign-in-error", null);
   try {
     await start();
-    location.hash = location.hash && location.hash !== "#/" ? location.hash : "#/messages";
-    route();
+    const target = PAGES.some((page) => location.hash === `#/${page}`) ? location.hash : "#/messages";
+    if (location.hash === target) route();
+    else location.hash = target; // the hashchange routes
   } catch (error) {
     sessionStorage.removeItem(KEY_STORAGE);
     const refused = error instanceof ApiError && (error.status === 401 || error.status === 403);
@@ -120,14 +121,8 @@ async function start() {
 
 function signOut() {
   sessionStorage.removeItem(KEY_STORAGE);
-  stopPolling();
-  state.settings = null;
-  $("#nav").hidden = true;
-  $("#sign-out").hidden = true;
-  $("#tenant-name").textContent = "";
-  $("#api-key").value = "";
-  location.hash = "";
-  show("sign-in");
+  // A fresh page: nothing of this tenant's (lists, choices, a job being followed) stays behind.
+  location.replace(location.pathname);
 }
 
 function show(page) {

@@ -295,20 +295,6 @@ class MessagesTable:
             if not _is_condition_failure(error):
                 raise
 
-    def list_for_tenant(
-        self, tenant_id: str, limit: int, cursor: str | None = None
-    ) -> tuple[list[Message], str | None]:
-        query: dict[str, Any] = {
-            "IndexName": BY_TENANT_INDEX,
-            "KeyConditionExpression": Key("tenant_id").eq(tenant_id),
-            "ScanIndexForward": False,
-            "Limit": limit,
-        }
-        if cursor:
-            query["ExclusiveStartKey"] = decode_cursor(cursor, tenant_id)
-        page = self._table.query(**query)
-        return [_from_item(item) for item in page["Items"]], encode_cursor(page.get("LastEvaluatedKey"))
-
     def search(
         self, tenant_id: str, query: MessageQuery, limit: int, cursor: str | None = None
     ) -> tuple[list[Message], str | None]:

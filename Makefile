@@ -7,7 +7,7 @@ STACK := OutboundSms
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: install run test lint unit integration infra e2e synth deploy bench clean
+.PHONY: install run test lint unit integration infra e2e synth deploy bench clean browser
 
 install: $(BIN)/.installed
 
@@ -26,16 +26,26 @@ run: $(BIN)/.installed
 	$(BIN)/python -m local $(ARGS)
 
 ## make test: lint, types, then every test suite (unit, integration, infra, e2e)
-test: $(BIN)/.installed lint
+test: $(BIN)/.installed lint browser
 	$(BIN)/python -m pytest
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy functions local infra app.py
+	$(BIN)/mypy functions local infra cli app.py
 
 unit integration infra e2e: $(BIN)/.installed
 	$(BIN)/python -m pytest tests/$@
+e2e: browser
+
+## make browser: Debian's Chromium, ChromeDriver and the console's font, for its browser test (once)
+BROWSER_PACKAGES := chromium chromium-driver fonts-liberation
+browser:
+	@if [ "$$(dpkg-query -W -f='$${Status}\n' $(BROWSER_PACKAGES) 2>/dev/null | grep -c 'ok installed')" != 3 ]; then \
+	  SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	  $$SUDO apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $(BROWSER_PACKAGES); \
+	fi
 
 ## make synth: the CloudFormation template (cdk-nag runs inside synth), then cfn-lint on it
 synth: $(BIN)/.installed node_modules/.installed

@@ -3,4 +3,12 @@
 OPENAPI_PATH = "/v1/openapi.json"
 # Carriers post inbound messages here; each request carries its own HMAC signature instead of a key.
 CARRIER_WEBHOOK_PATH = "/v1/inbound/{carrier}"
-PUBLIC_ROUTES: tuple[tuple[str, str], ...] = (("GET", OPENAPI_PATH), ("POST", CARRIER_WEBHOOK_PATH))
+# The web console's page and its static files; it signs in with an API key it sends on every call.
+CONSOLE_PATH = "/console"
+CONSOLE_ASSETS_PATH = "/console/{proxy+}"
+PUBLIC_ROUTES: tuple[tuple[str, str], ...] = (
+    ("GET", OPENAPI_PATH),
+    ("POST", CARRIER_WEBHOOK_PATH),
+    ("GET", CONSOLE_PATH),
+    ("GET", CONSOLE_ASSETS_PATH),
+)

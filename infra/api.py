@@ -146,7 +146,8 @@ class Api(Construct):
                 acknowledge(
                     route,
                     "AwsSolutions-APIG4",
-                    "Public by design: the OpenAPI document; carriers' webhooks, each request HMAC-signed.",
+                    "Public by design: the OpenAPI document, the console's static files (the console "
+                    "sends an API key with every call) and carriers' webhooks (each request HMAC-signed).",
                 )
 
     @property

@@ -68,3 +68,5 @@ OUTPUT_SMS_CONFIGURATION_SET = "SmsConfigurationSet"
 OUTPUT_INBOUND_TOPIC = "InboundMessagesTopicArn"
 OUTPUT_CARRIER_WEBHOOK_SECRET = "CarrierWebhookSecretArn"
 OUTPUT_REPLY_EVENT_BUS = "ReplyEventBusName"
+OUTPUT_ALARM_TOPIC = "AlarmTopicArn"  # subscribe to be told of every alarm
+OUTPUT_DASHBOARD = "DashboardName"

@@ -7,8 +7,10 @@ from constructs import Construct
 
 from infra.api import Api
 from infra.constants import (
+    OUTPUT_ALARM_TOPIC,
     OUTPUT_API_URL,
     OUTPUT_CARRIER_WEBHOOK_SECRET,
+    OUTPUT_DASHBOARD,
     OUTPUT_INBOUND_TOPIC,
     OUTPUT_REPLY_EVENT_BUS,
     OUTPUT_SMS_CONFIGURATION_SET,
@@ -17,6 +19,7 @@ from infra.fanout import FanOut
 from infra.functions import FunctionCode
 from infra.inbound import Inbound
 from infra.layer import DependencyLayer
+from infra.monitoring import Monitoring
 from infra.receipts import Receipts
 from infra.schedules import ReleaseSchedule
 from infra.sending import Sending
@@ -89,3 +92,9 @@ class SmsPlatformStack(Stack):
         CfnOutput(self, OUTPUT_INBOUND_TOPIC, value=inbound.topic.topic_arn)
         CfnOutput(self, OUTPUT_CARRIER_WEBHOOK_SECRET, value=inbound.webhook_secret.secret_arn)
         CfnOutput(self, OUTPUT_REPLY_EVENT_BUS, value=inbound.event_bus.event_bus_name)
+        # Last: it watches every function and dead-letter queue created above.
+        monitoring = Monitoring(
+            self, "Monitoring", triggered_lane=sending.queue, bulk_lane=sending.bulk_queue
+        )
+        CfnOutput(self, OUTPUT_ALARM_TOPIC, value=monitoring.topic.topic_arn)
+        CfnOutput(self, OUTPUT_DASHBOARD, value=monitoring.dashboard.dashboard_name)

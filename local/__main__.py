@@ -35,6 +35,11 @@ def parse_args(argv: list[str]) -> RuntimeSettings:
         "--failure-ratio", type=float, default=0.0, help="share of messages that fail delivery"
     )
     parser.add_argument("--log-level", default="WARNING", help="the functions' log level")
+    parser.add_argument(
+        "--no-demo-activity",
+        action="store_true",
+        help="start with no messages sent (with the simulator, the demo tenant sends a few for the console)",
+    )
     args = parser.parse_args(argv)
     instances = {"sender": args.sender_instances}
     for item in args.instances:
@@ -52,6 +57,7 @@ def parse_args(argv: list[str]) -> RuntimeSettings:
             receipt_delay_seconds=args.receipt_delay, failure_ratio=args.failure_ratio
         ),
         function_log_level=args.log_level,
+        demo_activity=not args.no_demo_activity,
     )
 
 
@@ -64,6 +70,9 @@ Outbound SMS is running locally at {url}
   API key      {demo.api_key}
   operator key {demo.operator_key}
   carrier      {runtime.settings.carrier}
+
+Console: {url}/console  (sign in with the API key above)
+CLI:     SMS_API_URL={url} SMS_API_KEY={demo.api_key} python -m cli messages tail
 
 Try:
   curl -s {url}/v1/openapi.json | head -c 300

@@ -18,6 +18,7 @@ from functions.payments.simulator import shared_simulator
 from local import moto_fixes
 from local.carrier import CarrierSimulator, SimulatorSettings, sns_publisher
 from local.demo import Demo, seed_demo, seed_demo_balance
+from local.demo_activity import DEMO_BLOCKED_NUMBER, DemoActivity
 from local.http_front import Gateway, HttpFront
 from local.lambda_runtime import LocalFunction, QueuePoller, Ticker
 from local.moto_server import MotoServer
@@ -47,6 +48,7 @@ class RuntimeSettings:
     carrier: str = "simulator"  # or "aws": the real client, honouring AWS_ENDPOINT_URL_PINPOINT_SMS_VOICE_V2
     simulator: SimulatorSettings = field(default_factory=SimulatorSettings)
     function_log_level: str = "WARNING"
+    demo_activity: bool = True  # send some messages and a mass message at start, for the console
 
 
 def _configure_environment(moto_url: str, settings: RuntimeSettings) -> None:
@@ -85,6 +87,7 @@ class LocalRuntime:
         if self.settings.carrier == "simulator":
             # Before any session exists: sessions copy the built-in handlers when they are created.
             self.simulator = CarrierSimulator(self.settings.simulator)
+            self.simulator.settings.fixed_outcomes.setdefault(DEMO_BLOCKED_NUMBER, "TEXT_BLOCKED")
             self.simulator.install()
         session = boto3.Session()
         # Every poller shares this SQS client: a connection each, as Lambda's pollers have.
@@ -120,6 +123,8 @@ class LocalRuntime:
                 "/_local/carrier/inbound": self._carrier_inbound,
             },
         )
+        if self.settings.demo_activity and self.simulator is not None:  # never to a real carrier
+            DemoActivity(gateway.handle).run()
         self.front = HttpFront(gateway, self.settings.host, self.settings.port)
         self.front.start()
 

@@ -16,6 +16,7 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 CACHE_DIR = PROJECT_ROOT / ".local"
 SOURCES = [PROJECT_ROOT / "app.py", *sorted((PROJECT_ROOT / "infra").glob("*.py"))]
 SOURCES += [PROJECT_ROOT / "functions" / "public_routes.py", Path(__file__).resolve()]
+SOURCES += [PROJECT_ROOT / "functions" / "metrics_catalog.py"]  # the alarms' and dashboard's metrics
 
 
 def _fingerprint() -> str:

@@ -5,9 +5,13 @@ Keys and access patterns:
   update on it, so a redelivered queue message or a late receipt cannot move a final status. A held
   message cannot be claimed (moved to In Progress) before its release time, whoever queued it.
 - GSI ``by_tenant`` (``tenant_id``, ``created_key`` = created ISO time + id): a tenant's
-  sent-messages log, newest first, with cursor pagination.
-- GSI ``by_job`` (``job_id``, ``status``), sparse: a mass message's or calling list's messages per
-  status, for its progress (a COUNT query per status) and for cancelling its pending messages.
+  sent-messages log, newest first, with cursor pagination; "created between" is a range on
+  ``created_key``. The log's other filters (status, phone number, related entity, trigger) are
+  filter expressions within the tenant's range: DynamoDB reads the rows they drop, so a request
+  stops after ``SEARCH_MAX_EVALUATED`` rows and hands back a cursor.
+- GSI ``by_job`` (``job_id``, ``status``), sparse, keys only: a mass message's or calling list's
+  messages per status, for its progress (a COUNT query per status), for cancelling its pending
+  messages, and for the log filtered by job (keys from the index, then a batch read of the rows).
 - GSI ``by_release`` (``release_shard``, ``release_at``), sparse: held messages whose release
   time has come, for the release schedule (only held messages carry ``release_shard``; releasing
   removes it and keeps ``release_at``, which the log shows). ``release_at`` is stored as fixed-width
@@ -22,14 +26,16 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from boto3.dynamodb.conditions import Key
+from boto3.dynamodb.conditions import Attr, ConditionBase, Key
 from botocore.exceptions import ClientError
 
 from functions.dal.send_queue import SendWork
+from functions.domain.message_log import MessageQuery, created_key_ceiling, created_key_floor
 from functions.domain.messages import Message, MessageStatus, RejectReason, StatusChange
 
 if TYPE_CHECKING:
@@ -40,6 +46,8 @@ BY_RELEASE_INDEX = "by_release"
 BY_JOB_INDEX = "by_job"
 BY_CONVERSATION_INDEX = "by_conversation"
 HELD_SHARD = "HELD"
+SEARCH_MAX_EVALUATED = 2_000  # rows one filtered request may read before it returns a cursor
+BATCH_GET_LIMIT = 100
 RETENTION = timedelta(days=400)  # the sent-messages log keeps 13 months, then DynamoDB's TTL removes it
 
 
@@ -88,15 +96,54 @@ class InvalidCursor(ValueError):
     pass
 
 
-def decode_cursor(cursor: str, tenant_id: str) -> dict[str, Any]:
+_TENANT_CURSOR = frozenset({"message_id", "tenant_id", "created_key"})
+_JOB_CURSOR = frozenset({"message_id", "tenant_id", "job_id", "status"})
+
+
+def decode_cursor(cursor: str, tenant_id: str, keys: frozenset[str] = _TENANT_CURSOR) -> dict[str, Any]:
     try:
         decoded = json.loads(base64.urlsafe_b64decode(cursor.encode()))
     except ValueError as error:
         raise InvalidCursor(cursor) from error
-    expected = {"message_id", "tenant_id", "created_key"}
-    if not isinstance(decoded, dict) or set(decoded) != expected or decoded["tenant_id"] != tenant_id:
+    if not isinstance(decoded, dict) or set(decoded) != keys or decoded["tenant_id"] != tenant_id:
+        raise InvalidCursor(cursor)
+    if not all(isinstance(value, str) for value in decoded.values()):
         raise InvalidCursor(cursor)
     return decoded
+
+
+def _filter_expression(query: MessageQuery) -> ConditionBase | None:
+    """The view's filters DynamoDB applies to the tenant's rows (the exact time bounds are checked after)."""
+    conditions: list[ConditionBase] = []
+    if query.status is not None:
+        conditions.append(Attr("status").eq(query.status.value))
+    if query.phone_number is not None:
+        conditions.append(Attr("recipient.phone_number").eq(query.phone_number))
+    if query.entity_id is not None:
+        conditions.append(Attr("recipient.related_entity_id").eq(query.entity_id))
+    if query.entity_type is not None:
+        conditions.append(Attr("recipient.related_entity_type").eq(query.entity_type.value))
+    if query.trigger is not None:
+        conditions.append(Attr("trigger").eq(query.trigger))
+    if not conditions:
+        return None
+    combined = conditions[0]
+    for condition in conditions[1:]:
+        combined = combined & condition
+    return combined
+
+
+def _created_range(tenant_id: str, query: MessageQuery) -> ConditionBase:
+    partition = Key("tenant_id").eq(tenant_id)
+    created = Key("created_key")
+    if query.created_from is not None and query.created_to is not None:
+        low, high = created_key_floor(query.created_from), created_key_ceiling(query.created_to)
+        return partition & created.between(low, high)
+    if query.created_from is not None:
+        return partition & created.gte(created_key_floor(query.created_from))
+    if query.created_to is not None:
+        return partition & created.lte(created_key_ceiling(query.created_to))
+    return partition
 
 
 class MessagesTable:
@@ -272,16 +319,109 @@ class MessagesTable:
             return None
         return self.get(str(page["Items"][0]["message_id"]))
 
-    def list_for_tenant(
-        self, tenant_id: str, limit: int, cursor: str | None = None
+    def search(
+        self, tenant_id: str, query: MessageQuery, limit: int, cursor: str | None = None
     ) -> tuple[list[Message], str | None]:
-        query: dict[str, Any] = {
+        """A filtered view of the tenant's log: up to ``limit`` messages and the cursor to the rest.
+
+        A page may hold fewer than ``limit`` messages while a cursor remains (the rows read were
+        filtered out); the view is complete once the cursor is None.
+        """
+        if query.job_id is not None:
+            return self._search_job(tenant_id, query.job_id, query, limit, cursor)
+        request: dict[str, Any] = {
             "IndexName": BY_TENANT_INDEX,
-            "KeyConditionExpression": Key("tenant_id").eq(tenant_id),
+            "KeyConditionExpression": _created_range(tenant_id, query),
             "ScanIndexForward": False,
-            "Limit": limit,
+            # Unfiltered, a page is exactly ``limit`` rows; filtered, read more per request.
+            "Limit": limit if not query.filters_beyond_the_key else max(limit, 200),
+        }
+        condition = _filter_expression(query)
+        if condition is not None:
+            request["FilterExpression"] = condition
+        if cursor:
+            request["ExclusiveStartKey"] = decode_cursor(cursor, tenant_id)
+        found: list[Message] = []
+        evaluated = 0
+        while True:
+            page = self._table.query(**request)
+            evaluated += page["ScannedCount"]
+            items = page["Items"]
+            last_key = page.get("LastEvaluatedKey")
+            for index, item in enumerate(items):
+                message = _from_item(item)
+                if not query.matches(message):
+                    continue
+                found.append(message)
+                if len(found) == limit:
+                    more = index < len(items) - 1 or last_key is not None
+                    position = {key: item[key] for key in _TENANT_CURSOR}
+                    return found, encode_cursor(position) if more else None
+            if last_key is None:
+                return found, None
+            if evaluated >= SEARCH_MAX_EVALUATED:
+                return found, encode_cursor(last_key)
+            request["ExclusiveStartKey"] = last_key
+
+    def _search_job(
+        self, tenant_id: str, job_id: str, query: MessageQuery, limit: int, cursor: str | None
+    ) -> tuple[list[Message], str | None]:
+        """A job's messages, in the by_job index's order (by status): keys first, then a batch read."""
+        key_condition: ConditionBase = Key("job_id").eq(job_id)
+        if query.status is not None:
+            key_condition = key_condition & Key("status").eq(query.status.value)
+        request: dict[str, Any] = {
+            "IndexName": BY_JOB_INDEX,
+            "KeyConditionExpression": key_condition,
+            "Limit": min(BATCH_GET_LIMIT, max(limit, 25)),
         }
         if cursor:
-            query["ExclusiveStartKey"] = decode_cursor(cursor, tenant_id)
-        page = self._table.query(**query)
-        return [_from_item(item) for item in page["Items"]], encode_cursor(page.get("LastEvaluatedKey"))
+            start = decode_cursor(cursor, tenant_id, _JOB_CURSOR)
+            if start["job_id"] != job_id:
+                raise InvalidCursor(cursor)
+            request["ExclusiveStartKey"] = {key: start[key] for key in ("message_id", "job_id", "status")}
+        found: list[Message] = []
+        evaluated = 0
+        while True:
+            page = self._table.query(**request)
+            keys = page["Items"]
+            evaluated += len(keys)
+            rows = self._get_many([str(key["message_id"]) for key in keys])
+            last_key = page.get("LastEvaluatedKey")
+            for index, key in enumerate(keys):
+                message = rows.get(str(key["message_id"]))
+                if message is None or message.tenant_id != tenant_id or not query.matches(message):
+                    continue
+                found.append(message)
+                if len(found) == limit:
+                    more = index < len(keys) - 1 or last_key is not None
+                    position = {
+                        "message_id": str(key["message_id"]),
+                        "job_id": job_id,
+                        "status": str(key["status"]),
+                        "tenant_id": tenant_id,
+                    }
+                    return found, encode_cursor(position) if more else None
+            if last_key is None:
+                return found, None
+            if evaluated >= SEARCH_MAX_EVALUATED:
+                return found, encode_cursor({**last_key, "tenant_id": tenant_id})
+            request["ExclusiveStartKey"] = last_key
+
+    def _get_many(self, message_ids: list[str]) -> dict[str, Message]:
+        """The messages with these ids (at most BATCH_GET_LIMIT), retrying what DynamoDB left unprocessed."""
+        found: dict[str, Message] = {}
+        if not message_ids:
+            return found
+        client = self._table.meta.client
+        pending: dict[str, Any] = {self._table.name: {"Keys": [{"message_id": mid} for mid in message_ids]}}
+        for attempt in range(10):
+            response = client.batch_get_item(RequestItems=pending)
+            for item in response["Responses"].get(self._table.name, []):
+                message = _from_item(item)
+                found[message.message_id] = message
+            pending = response.get("UnprocessedKeys") or {}
+            if not pending:
+                return found
+            time.sleep(0.05 * 2**attempt)
+        raise RuntimeError(f"DynamoDB left {len(pending)} message reads unprocessed")

@@ -105,3 +105,9 @@ def should_arm(balance: Balance, price: int) -> bool:
         and balance.balance_micros >= price
         and crosses_threshold(balance.balance_micros, price, balance.auto_buy.threshold_micros)
     )
+
+
+def is_below_threshold(balance: Balance) -> bool:
+    """Below the tenant's threshold (set with auto-buy on or off), and no purchase on its way to fix it."""
+    threshold = balance.auto_buy.threshold_micros
+    return threshold > 0 and balance.balance_micros < threshold and balance.pending_purchase is None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from collections import Counter
 from typing import Any
 
 import boto3
@@ -12,8 +13,10 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from functions.dal.messages import MessagesTable
-from functions.logic.receipts import DeliveryEvent, Receipts
-from functions.observability import logger, metrics, tracer
+from functions.domain.messages import MessageStatus
+from functions.logic.receipts import FINAL_EVENTS, DeliveryEvent, ReceiptOutcome, Receipts
+from functions.metrics_catalog import MESSAGES_DELIVERED, MESSAGES_FAILED, REASON_DIMENSION
+from functions.observability import count_by_dimension, logger, metrics, tracer
 from functions.settings import ReceiptsSettings
 
 processor = BatchProcessor(event_type=EventType.SQS)
@@ -25,17 +28,30 @@ def receipts() -> Receipts:
     return Receipts(MessagesTable(boto3.resource("dynamodb").Table(settings.messages_table)))
 
 
-def handle_record(record: SQSRecord) -> None:
+def handle_record(record: SQSRecord, failed_by_reason: Counter[str]) -> None:
     event = DeliveryEvent.model_validate_json(record.body)
     outcome = receipts().apply(event)
     logger.info("receipt", event_type=event.event_type, outcome=outcome.value)
     metrics.add_metric(name="DeliveryEvents", unit="Count", value=1)
+    if outcome is ReceiptOutcome.APPLIED:
+        status, reason = FINAL_EVENTS[event.event_type]
+        if status is MessageStatus.DELIVERED:
+            metrics.add_metric(name=MESSAGES_DELIVERED, unit="Count", value=1)
+        elif reason is not None:
+            failed_by_reason[reason.value] += 1
 
 
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
-    return process_partial_response(
-        event=event, record_handler=handle_record, processor=processor, context=context
-    )
+    failed_by_reason: Counter[str] = Counter()  # emitted once per invocation, one document per reason
+    try:
+        return process_partial_response(
+            event=event,
+            record_handler=lambda record: handle_record(record, failed_by_reason),
+            processor=processor,
+            context=context,
+        )
+    finally:
+        count_by_dimension(MESSAGES_FAILED, REASON_DIMENSION, failed_by_reason)

@@ -26,7 +26,14 @@ from functions.domain.pacing import Lane
 from functions.logic.ledger import AutoBuyer, LedgerWallet
 from functions.logic.pacer import Pacer, PacingSettings
 from functions.logic.send import Sender
-from functions.observability import logger, metrics, tracer
+from functions.metrics_catalog import (
+    MESSAGES_FAILED,
+    ORIGINATION_DIMENSION,
+    PARTS_SENT,
+    REASON_DIMENSION,
+    outcome_metric,
+)
+from functions.observability import count_by_dimension, logger, metrics, tracer
 from functions.payments.providers import payment_provider
 from functions.settings import SenderSettings
 
@@ -84,7 +91,8 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, l
         record_of[work.message_id] = record.message_id
     report = sender().process_batch(works)
     for outcome, count in report.outcomes.items():
-        metric = "".join(part.title() for part in outcome.split("_"))
-        metrics.add_metric(name=f"Messages{metric}", unit=MetricUnit.Count, value=count)
+        metrics.add_metric(name=outcome_metric(outcome), unit=MetricUnit.Count, value=count)
+    count_by_dimension(PARTS_SENT, ORIGINATION_DIMENSION, report.parts_sent)
+    count_by_dimension(MESSAGES_FAILED, REASON_DIMENSION, report.failed)
     failures += [{"itemIdentifier": record_of[message_id]} for message_id in report.redeliver]
     return {"batchItemFailures": failures}

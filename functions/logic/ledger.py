@@ -25,12 +25,14 @@ from functions.domain.ledger import (
     LedgerEntry,
     PendingPurchase,
     debit_id,
+    is_below_threshold,
     new_purchase_id,
     purchase_entry_id,
     refund_id,
     should_arm,
 )
 from functions.domain.messages import Message, utc_now
+from functions.metrics_catalog import AUTO_BUY, AUTO_BUY_FAILED, BALANCE_BELOW_THRESHOLD
 from functions.observability import logger, metrics
 from functions.payments.base import ChargeRequest, PaymentProvider, PaymentUnavailable
 
@@ -103,7 +105,7 @@ class AutoBuyer:
             return None
         if not settled:
             return None
-        metrics.add_metric(name="AutoBuy" if result.succeeded else "AutoBuyFailed", unit="Count", value=1)
+        metrics.add_metric(name=AUTO_BUY if result.succeeded else AUTO_BUY_FAILED, unit="Count", value=1)
         logger.info("auto-buy settled", tenant_id=tenant_id, kind=kind.value, amount=entry.amount_micros)
         return entry
 
@@ -216,6 +218,15 @@ class LedgerWallet:
 
     def _remember(self, balance: Balance) -> Balance:
         self._known[balance.tenant_id] = (time.monotonic(), balance)
+        if is_below_threshold(balance):
+            # Read at most every few seconds per sender while the tenant sends: what the alarm watches.
+            metrics.add_metric(name=BALANCE_BELOW_THRESHOLD, unit="Count", value=1)
+            logger.warning(
+                "balance below its threshold",
+                tenant_id=balance.tenant_id,
+                balance_micros=balance.balance_micros,
+                threshold_micros=balance.auto_buy.threshold_micros,
+            )
         return balance
 
     def _purchase(self, seen: Balance) -> PendingPurchase:

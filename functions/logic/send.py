@@ -59,6 +59,8 @@ class RetryLater(Exception):
 @dataclass
 class BatchReport:
     outcomes: Counter[str] = field(default_factory=Counter)
+    parts_sent: Counter[str] = field(default_factory=Counter)  # per transport code
+    failed: Counter[str] = field(default_factory=Counter)  # per reject reason
     # Work SQS must deliver again (its message could not be put back on a queue).
     redeliver: list[str] = field(default_factory=list)
 
@@ -383,6 +385,7 @@ class Sender:
                 extra={"carrier_message_id": result},
             )
             report.outcomes["sent"] += 1
+            report.parts_sent[message.origination_number] += message.segments
         else:
             raise result
 
@@ -398,6 +401,7 @@ class Sender:
             detail=detail,
         )
         report.outcomes["rejected"] += 1
+        report.failed[reason.value] += 1
 
     def _fail_unsent(
         self, message: Message, reason: RejectReason, detail: str | None, report: BatchReport

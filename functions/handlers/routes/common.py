@@ -37,6 +37,7 @@ from functions.logic.configuration import Configuration
 from functions.logic.mass import MassMessages
 from functions.logic.operator import Operator
 from functions.logic.opt_out_list import OptOutList
+from functions.logic.sent_messages import SentMessages
 from functions.logic.tenant_templates import TenantTemplates
 from functions.logic.transport_codes import TransportCodes
 from functions.logic.triggers import TriggeredMessages, TriggerRequest
@@ -61,6 +62,7 @@ class Services:
         self.transport_codes = TransportCodes(self.config)
         self.templates = TenantTemplates(self.config, composer)
         self.jobs = JobsTable(dynamodb.Table(settings.jobs_table))
+        self.sent_messages = SentMessages(self.messages, self.jobs)
         ledger = LedgerTable(dynamodb.Table(settings.ledger_table))
         self.balances = Balances(ledger, self.config, payment_provider(settings.payment_provider))
         self.calling_lists = CallingLists(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from http import HTTPStatus
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
@@ -15,15 +16,16 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 )
 from pydantic import BaseModel, ConfigDict, Field
 
-from functions.dal.messages import InvalidCursor
 from functions.domain.catalog import SAVED_MESSAGES
 from functions.domain.errors import InvalidInput, NotFound, Refused
 from functions.domain.messages import Message, MessageStatus, RejectReason
 from functions.domain.segments import Encoding
 from functions.domain.templates import Direction, MessageKind, VariableType
+from functions.domain.tenants import EntityType
 from functions.handlers.routes.common import composed_to_json, principal, services
 from functions.logic.auth import Permission
 from functions.logic.compose import Recipients, Sender
+from functions.logic.sent_messages import CSV_MAX_ROWS, LogFilters
 from functions.logic.triggers import TriggerRequest
 from functions.observability import metrics
 
@@ -72,10 +74,12 @@ class MessageView(BaseModel):
     recipient_name: str
     contact_type: str
     related_entity_type: str
+    related_entity_id: str
     related_entity: str
     phone_number: str
     sending_number: str
     trigger: str | None
+    job_id: str | None = Field(default=None, description="The mass message or calling list it belongs to")
     saved_message: str
     body: str
     encoding: Encoding
@@ -127,10 +131,12 @@ def to_view(message: Message) -> MessageView:
         recipient_name=message.recipient.name,
         contact_type=message.recipient.contact_type,
         related_entity_type=message.recipient.related_entity_type,
+        related_entity_id=message.recipient.related_entity_id,
         related_entity=message.recipient.related_entity_name,
         phone_number=message.recipient.phone_number,
         sending_number=message.origination_number,
         trigger=message.trigger,
+        job_id=message.job_id,
         saved_message=f"{message.template_key}@v{message.template_version}",
         body=message.body,
         encoding=message.encoding,
@@ -208,24 +214,93 @@ def list_saved_messages() -> list[SavedMessageView]:
     return [SavedMessageView.model_validate(template.model_dump()) for template in SAVED_MESSAGES.values()]
 
 
+Status = Annotated[MessageStatus | None, Query(description="Only messages in this status")]
+CreatedFrom = Annotated[
+    str | None, Query(max_length=40, description="Created at or after (ISO 8601 with an offset or Z)")
+]
+CreatedTo = Annotated[
+    str | None, Query(max_length=40, description="Created before (ISO 8601 with an offset)")
+]
+PhoneNumber = Annotated[
+    str | None, Query(max_length=40, description="The recipient's number, any common form")
+]
+EntityId = Annotated[
+    str | None, Query(max_length=100, description="The related entity: an account or a network site id")
+]
+EntityKind = Annotated[EntityType | None, Query(description="account, network_site or calling_list")]
+JobId = Annotated[str | None, Query(max_length=100, description="A mass message's or calling list's id")]
+Trigger = Annotated[
+    str | None, Query(max_length=100, description="A registered trigger, e.g. invoice_created")
+]
+Cursor = Annotated[str | None, Query(max_length=2000, description="next_cursor of the previous page")]
+
+
 @router.get("/v1/messages/<message_id>", summary="One message, its body as sent and its status history")
 def get_message(message_id: str) -> MessageView:
     tenant = principal(router, Permission.VIEW_SMS)
-    message = services().messages.get(message_id)
-    # Another tenant's message is indistinguishable from a missing one.
-    if message is None or message.tenant_id != tenant.tenant_id:
-        raise NotFound(f"message '{message_id}' does not exist", "message_id")
-    return to_view(message)
+    return to_view(services().sent_messages.get(tenant.tenant_id, message_id))
 
 
-@router.get("/v1/messages", summary="The sent-messages log, newest first")
+@router.get(
+    "/v1/messages",
+    summary="The sent-messages log, newest first, filtered (with job_id: the job's messages by status)",
+)
 def list_messages(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    cursor: Annotated[str | None, Query(max_length=2000)] = None,
+    cursor: Cursor = None,
+    status: Status = None,
+    created_from: CreatedFrom = None,
+    created_to: CreatedTo = None,
+    phone_number: PhoneNumber = None,
+    entity_id: EntityId = None,
+    entity_type: EntityKind = None,
+    job_id: JobId = None,
+    trigger: Trigger = None,
 ) -> MessagePage:
     tenant = principal(router, Permission.VIEW_SMS)
-    try:
-        items, next_cursor = services().messages.list_for_tenant(tenant.tenant_id, limit, cursor)
-    except InvalidCursor as error:
-        raise InvalidInput("cursor", "the cursor is not one this API returned") from error
+    filters = LogFilters(
+        status, created_from, created_to, phone_number, entity_id, entity_type, job_id, trigger
+    )
+    items, next_cursor = services().sent_messages.page(tenant.tenant_id, filters.query(), limit, cursor)
     return MessagePage(items=[to_view(message) for message in items], next_cursor=next_cursor)
+
+
+@router.get(
+    "/v1/messages.csv",
+    summary="The filtered log as CSV; when more rows remain, a Link header (rel=next) carries on",
+    responses={200: {"description": "text/csv", "content": {"text/csv": {}}}},
+)
+def export_messages(
+    limit: Annotated[int, Query(ge=1, le=CSV_MAX_ROWS)] = CSV_MAX_ROWS,
+    cursor: Cursor = None,
+    status: Status = None,
+    created_from: CreatedFrom = None,
+    created_to: CreatedTo = None,
+    phone_number: PhoneNumber = None,
+    entity_id: EntityId = None,
+    entity_type: EntityKind = None,
+    job_id: JobId = None,
+    trigger: Trigger = None,
+) -> Response[str]:
+    tenant = principal(router, Permission.VIEW_SMS)
+    if router.current_event.path != "/v1/messages.csv":  # the route's dot matches any character
+        raise NotFound(f"no route for GET {router.current_event.path}", "path")
+    filters = LogFilters(
+        status, created_from, created_to, phone_number, entity_id, entity_type, job_id, trigger
+    )
+    export = services().sent_messages.export(tenant.tenant_id, filters.query(), cursor, limit)
+    headers = {
+        "Content-Disposition": 'attachment; filename="messages.csv"',
+        "X-Row-Count": str(export.rows),
+    }
+    if export.next_cursor is not None:
+        given = {name: value for name, value in vars(filters).items() if value is not None}
+        following = urlencode({**given, "limit": limit, "cursor": export.next_cursor})
+        headers["Link"] = f'</v1/messages.csv?{following}>; rel="next"'
+        headers["X-Next-Cursor"] = export.next_cursor
+    return Response(
+        status_code=HTTPStatus.OK.value,
+        content_type="text/csv; charset=utf-8",
+        body=export.text,
+        headers=headers,
+    )

@@ -1,0 +1,1 @@
+"""The platform's command-line tool: python -m cli (standard library only, over the HTTP API)."""

@@ -1,0 +1,61 @@
+"""The web console: one HTML page and its static files, served without a key (the page signs in)."""
+
+from __future__ import annotations
+
+import functools
+import re
+from pathlib import Path
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.api_gateway import Router
+
+from functions.domain.errors import NotFound
+from functions.public_routes import CONSOLE_PATH
+
+router = Router()
+
+CONSOLE_DIR = Path(__file__).resolve().parents[2] / "console"
+PAGE = "index.html"
+_ASSET_NAME = re.compile(r"^[a-z0-9-]+\.(?:js|css|svg)$")
+_CONTENT_TYPES = {
+    ".html": "text/html; charset=utf-8",
+    ".js": "text/javascript; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    ".svg": "image/svg+xml",
+}
+# Everything the page loads comes from here; it talks only to this API.
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-cache",
+}
+
+
+@functools.cache
+def _read(name: str) -> str | None:
+    path = CONSOLE_DIR / name
+    return path.read_text(encoding="utf-8") if path.is_file() else None
+
+
+def _serve(name: str) -> Response[str]:
+    body = _read(name)
+    if body is None:
+        raise NotFound(f"the console has no file '{name}'", "path")
+    content_type = _CONTENT_TYPES[Path(name).suffix]
+    return Response(status_code=200, content_type=content_type, body=body, headers=dict(SECURITY_HEADERS))
+
+
+@router.get(CONSOLE_PATH, include_in_schema=False)
+def console_page() -> Response[str]:
+    return _serve(PAGE)
+
+
+@router.get(f"{CONSOLE_PATH}/<asset>", include_in_schema=False)
+def console_asset(asset: str) -> Response[str]:
+    if not _ASSET_NAME.fullmatch(asset):
+        raise NotFound(f"the console has no file '{asset}'", "path")
+    return _serve(asset)

@@ -1,0 +1,55 @@
+"""The console's files, served by the api function without a key, with a strict content policy."""
+
+from __future__ import annotations
+
+import re
+
+from functions.handlers.routes.console import CONSOLE_DIR
+from tests.integration.conftest import Platform
+
+
+def get(platform: Platform, path: str) -> tuple[int, dict[str, str], str]:
+    status, headers, body = platform.gateway.handle("GET", path, {}, b"")
+    return status, {name.lower(): value for name, value in headers.items()}, body.decode()
+
+
+def test_the_page_and_every_file_it_loads_are_served_without_a_key(platform: Platform):
+    status, headers, page = get(platform, "/console")
+    assert status == 200
+    assert headers["content-type"] == "text/html; charset=utf-8"
+    policy = headers["content-security-policy"]
+    assert "default-src 'none'" in policy
+    assert "script-src 'self'" in policy
+    assert "connect-src 'self'" in policy
+    assert headers["x-content-type-options"] == "nosniff"
+
+    loaded = set(re.findall(r'(?:src|href)="console/([^"]+)"', page))
+    imported = {
+        name
+        for script in CONSOLE_DIR.glob("*.js")
+        for name in re.findall(r'from "\./([^"]+)"', script.read_text())
+    }
+    assert {"app.js", "console.css", "icon.svg", "money.js"} <= loaded | imported
+    types = {".js": "text/javascript", ".css": "text/css", ".svg": "image/svg+xml"}
+    for name in loaded | imported:
+        status, headers, body = get(platform, f"/console/{name}")
+        assert status == 200, name
+        assert headers["content-type"].startswith(types[name[name.rindex(".") :]])
+        assert body == (CONSOLE_DIR / name).read_text()
+
+
+def test_nothing_else_is_served_and_nothing_comes_from_elsewhere(platform: Platform):
+    for path in (
+        "/console/missing.js",
+        "/console/index.html",
+        "/console/..%2Fsettings.py",
+        "/console/app.py",
+    ):
+        status, headers, _ = get(platform, path)
+        assert status == 404, path
+        assert headers["content-type"] == "application/problem+json"
+    for path in CONSOLE_DIR.iterdir():
+        text = re.sub(r'xmlns="[^"]*"', "", path.read_text())  # a namespace name, not a download
+        assert not re.search(r"(?:https?:)?//[a-z0-9.-]+\.[a-z]{2,}/", text), (
+            f"{path.name} loads from elsewhere"
+        )

@@ -1,0 +1,154 @@
+"""The metrics the functions emit (EMF on stdout) are the ones the stack's alarms and dashboard read."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from functions.logic.send import SendOutcome
+from functions.metrics_catalog import (
+    AUTO_BUY,
+    AUTO_BUY_FAILED,
+    BALANCE_BELOW_THRESHOLD,
+    MESSAGES_ACCEPTED,
+    MESSAGES_CARRIER_THROTTLED,
+    MESSAGES_DELIVERED,
+    MESSAGES_FAILED,
+    MESSAGES_INSUFFICIENT_FUNDS,
+    MESSAGES_SENT,
+    NAMESPACE,
+    ORIGINATION_DIMENSION,
+    PARTS_SENT,
+    REASON_DIMENSION,
+    outcome_metric,
+)
+from functions.observability import metrics
+from functions.payments.simulator import shared_simulator
+from local.demo import DEMO_SENDING_NUMBER, DEMO_TENANT_ID
+from local.template import load_template
+from tests.integration.balances import start_balance
+from tests.integration.conftest import Platform
+
+SECOND_NUMBER = "+18005550101"
+BLOCKED = "+12125550187"  # Grace's number: the carrier simulator blocks it here
+SEND_LOGIC = Path(__file__).resolve().parents[2] / "functions" / "logic" / "send.py"
+
+Emitted = dict[str, set[frozenset[str]]]  # metric name -> the dimension sets it was emitted with
+
+
+def emitted_metrics(output: str) -> tuple[Emitted, dict[tuple[str, str], float]]:
+    """Every EMF document printed: names with their dimension sets, and values by (name, dimension value)."""
+    names: Emitted = {}
+    values: dict[tuple[str, str], float] = {}
+    for line in output.splitlines():
+        if not line.startswith("{") or '"_aws"' not in line:
+            continue
+        document = json.loads(line)
+        for directive in document["_aws"]["CloudWatchMetrics"]:
+            assert directive["Namespace"] == NAMESPACE
+            dimensions = frozenset(name for names_ in directive["Dimensions"] for name in names_)
+            for metric in directive["Metrics"]:
+                names.setdefault(metric["Name"], set()).add(dimensions)
+                label = "/".join(str(document[d]) for d in sorted(dimensions) if d != "service")
+                value = document[metric["Name"]]
+                total = sum(value) if isinstance(value, list) else value
+                values[(metric["Name"], label)] = values.get((metric["Name"], label), 0) + total
+    return names, values
+
+
+def referenced_metrics(template: dict[str, Any]) -> dict[str, set[frozenset[str]]]:
+    """Every metric of our namespace that an alarm or the dashboard reads, with its dimension names."""
+    found: dict[str, set[frozenset[str]]] = {}
+    for resource in template["Resources"].values():
+        props = resource.get("Properties", {})
+        if resource["Type"] == "AWS::CloudWatch::Alarm" and props.get("Namespace") == NAMESPACE:
+            found.setdefault(props["MetricName"], set()).add(
+                frozenset(d["Name"] for d in props["Dimensions"])
+            )
+        if resource["Type"] == "AWS::CloudWatch::Dashboard":
+            parts = props["DashboardBody"]["Fn::Join"][1]
+            body = json.loads("".join(part if isinstance(part, str) else "token" for part in parts))
+            for widget in body["widgets"]:
+                for metric in widget["properties"].get("metrics", []):
+                    if metric[0] == NAMESPACE:
+                        pairs = [item for item in metric[2:] if isinstance(item, str)]
+                        found.setdefault(metric[1], set()).add(frozenset(pairs[0::2]))
+                    elif isinstance(metric[0], dict) and "SEARCH(" in metric[0].get("expression", ""):
+                        expression = metric[0]["expression"]
+                        schema = re.search(r"\{([^}]*)\}", expression).group(1).split(",")  # type: ignore[union-attr]
+                        name = re.search(r'MetricName="(\w+)"', expression).group(1)  # type: ignore[union-attr]
+                        found.setdefault(name, set()).add(frozenset(schema[1:]))
+    return found
+
+
+def sender_outcome_metrics() -> set[str]:
+    """The metric of every outcome the sender's code records (some, such as a missed slot, are rare)."""
+    source = SEND_LOGIC.read_text()
+    outcomes = set(re.findall(r'outcomes\["(\w+)"\]', source))
+    outcomes |= {"carrier_throttled", "carrier_unavailable"}  # recorded through a variable
+    outcomes |= {outcome.value for outcome in SendOutcome}
+    assert '"carrier_throttled" if' in source
+    return {outcome_metric(outcome) for outcome in outcomes}
+
+
+def test_the_alarms_and_the_dashboard_read_metrics_the_functions_emit(
+    platform: Platform, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+):
+    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "false")
+    metrics.clear_metrics()  # disabled, earlier invocations' metrics were never flushed
+    # GIVEN a carrier that blocks Grace's number and takes one part per second on the second code
+    platform.simulator.settings.fixed_outcomes[BLOCKED] = "TEXT_BLOCKED"
+    platform.simulator.settings.parts_per_second[SECOND_NUMBER] = 1
+    capsys.readouterr()
+
+    # WHEN messages are sent, delivered, blocked and throttled
+    ada = {"contact_id": "contact-ada", "variables": {"company": "Demo Fiber", "amount": 100}}
+    platform.send("/v1/triggers/payment_received", ada)
+    platform.send("/v1/triggers/ticket_created", {
+        "contact_id": "contact-grace", "variables": {"company": "Demo Fiber", "ticket_number": "7"},
+    })  # fmt: skip
+    for _ in range(2):
+        platform.send("/v1/triggers/payment_received", {**ada, "sending_number": SECOND_NUMBER})
+    platform.run_senders()
+    platform.deliver_receipts()
+    # AND an auto-buy, then one the payment provider declines, leaving the balance below its threshold,
+    # and a message the balance cannot pay
+    start_balance(platform, 20_000)  # $0.02: two one-part messages and a bit
+    auto_buy = {"enabled": True, "threshold_micros": 15_000, "amount_micros": 10_000}
+    assert platform.call("PUT", "/v1/balance/auto-buy", auto_buy)[0] == 200
+    platform.send("/v1/triggers/payment_received", ada)
+    platform.run_senders()  # 20,000 - 8,500 crosses 15,000: bought 10,000
+    shared_simulator().declined_tenants.add(DEMO_TENANT_ID)
+    for _ in range(3):
+        platform.send("/v1/triggers/payment_received", ada)
+    platform.run_senders()  # 21,500 crosses again: declined; 13,000 then 4,500 left; the third is refused
+
+    # THEN the functions emitted each of these, with the dimensions the dashboard splits by
+    names, values = emitted_metrics(capsys.readouterr().out)
+    assert values[(MESSAGES_ACCEPTED, "")] == 8
+    assert values[(MESSAGES_SENT, "")] == 6  # one of the two on the second code was throttled
+    assert values[(MESSAGES_CARRIER_THROTTLED, "")] == 1
+    assert values[(PARTS_SENT, DEMO_SENDING_NUMBER)] == 5  # one-part messages
+    assert values[(PARTS_SENT, SECOND_NUMBER)] == 1
+    assert values[(MESSAGES_DELIVERED, "")] == 2
+    assert values[(MESSAGES_FAILED, "blocked")] == 1
+    assert values[(MESSAGES_INSUFFICIENT_FUNDS, "")] == 1
+    assert values[(BALANCE_BELOW_THRESHOLD, "")] >= 1
+    assert values[(AUTO_BUY, "")] == 1
+    assert values[(AUTO_BUY_FAILED, "")] == 1
+    assert names[PARTS_SENT] == {frozenset({"service", ORIGINATION_DIMENSION})}
+    assert names[MESSAGES_FAILED] == {frozenset({"service", REASON_DIMENSION})}
+
+    # AND every metric the alarms and the dashboard read is one of them, with the same dimensions,
+    # or a sender outcome its code records
+    rare = sender_outcome_metrics()
+    for name, dimension_sets in referenced_metrics(load_template()).items():
+        if name in names:
+            assert dimension_sets <= names[name], name
+        else:
+            assert name in rare, f"{name} is read by the stack but nothing emits it"
+            assert dimension_sets == {frozenset({"service"})}, name

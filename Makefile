@@ -25,9 +25,10 @@ node_modules/.installed: package.json package-lock.json
 run: $(BIN)/.installed
 	$(BIN)/python -m local $(ARGS)
 
-## make test: lint, types, then every test suite (unit, integration, infra, e2e)
+## make test: lint, types, then every test suite (unit, integration, infra, e2e), on two workers
+## (a test file stays on one worker: its fixtures, and the local service an e2e file starts, are shared)
 test: $(BIN)/.installed lint browser
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2 --dist loadfile
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check .

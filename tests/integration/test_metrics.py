@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from functions.handlers import sender as sender_handler
 from functions.logic.send import SendOutcome
 from functions.metrics_catalog import (
     AUTO_BUY,
@@ -120,23 +121,29 @@ def test_the_alarms_and_the_dashboard_read_metrics_the_functions_emit(
     start_balance(platform, 20_000)  # $0.02: two one-part messages and a bit
     auto_buy = {"enabled": True, "threshold_micros": 15_000, "amount_micros": 10_000}
     assert platform.call("PUT", "/v1/balance/auto-buy", auto_buy)[0] == 200
+    sender_handler.sender.cache_clear()  # a sender that never saw the old balance (a new container)
     platform.send("/v1/triggers/payment_received", ada)
     platform.run_senders()  # 20,000 - 8,500 crosses 15,000: bought 10,000
     shared_simulator().declined_tenants.add(DEMO_TENANT_ID)
     for _ in range(3):
         platform.send("/v1/triggers/payment_received", ada)
     platform.run_senders()  # 21,500 crosses again: declined; 13,000 then 4,500 left; the third is refused
+    # AND a sender that reads the balance afresh (the batch's parallel debits may all have read it
+    # while the declined purchase was still on its way)
+    sender_handler.sender.cache_clear()
+    platform.send("/v1/triggers/payment_received", ada)
+    platform.run_senders()  # refused too: 4,500 left
 
     # THEN the functions emitted each of these, with the dimensions the dashboard splits by
     names, values = emitted_metrics(capsys.readouterr().out)
-    assert values[(MESSAGES_ACCEPTED, "")] == 8
+    assert values[(MESSAGES_ACCEPTED, "")] == 9
     assert values[(MESSAGES_SENT, "")] == 6  # one of the two on the second code was throttled
     assert values[(MESSAGES_CARRIER_THROTTLED, "")] == 1
     assert values[(PARTS_SENT, DEMO_SENDING_NUMBER)] == 5  # one-part messages
     assert values[(PARTS_SENT, SECOND_NUMBER)] == 1
     assert values[(MESSAGES_DELIVERED, "")] == 2
     assert values[(MESSAGES_FAILED, "blocked")] == 1
-    assert values[(MESSAGES_INSUFFICIENT_FUNDS, "")] == 1
+    assert values[(MESSAGES_INSUFFICIENT_FUNDS, "")] == 2
     assert values[(BALANCE_BELOW_THRESHOLD, "")] >= 1
     assert values[(AUTO_BUY, "")] == 1
     assert values[(AUTO_BUY_FAILED, "")] == 1

@@ -1,9 +1,10 @@
 """Work around moto costs that grow with data, so local runs and benchmarks measure us, not moto.
 
-SQS: moto reads ``queue.attributes.get("ContentBasedDeduplication")`` on every SendMessage, and the
-``attributes`` property counts every message in the queue (visible, delayed, in flight) to build
-the whole dict: sending N messages into one queue costs O(N^2). The fix answers that one key
-without the counts and builds the full dict only when something asks for another key.
+SQS: moto reads single settings through ``queue.attributes`` (``ContentBasedDeduplication`` on every
+SendMessage, ``MessageRetentionPeriod`` for every message ReceiveMessage returns), and that property
+counts every message in the queue (visible, delayed, in flight) to build the whole dict: sending or
+receiving N messages through one queue costs O(N^2). The fix answers a setting without the counts
+and counts only when a count is asked for.
 
 DynamoDB: ``TransactWriteItems`` deep-copies every table it touches, to roll back if it is
 cancelled, so each transaction costs as much as the whole table (the ledger grows by an entry per
@@ -14,39 +15,66 @@ cancelled transaction puts exactly those back.
 from __future__ import annotations
 
 import copy
+import json
 from collections.abc import Iterator, Mapping
 from types import SimpleNamespace
 from typing import Any
 
 import moto.dynamodb.models as dynamodb_models
+from moto.core.utils import camelcase_to_underscores
 from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.table import Table
 from moto.sqs.models import Queue
 
 _ORIGINAL = Queue.attributes
-_CHEAP_KEY = "ContentBasedDeduplication"
+# The only attributes that count messages; every other one is a field of the queue.
+_COUNTED = frozenset(
+    (
+        "ApproximateNumberOfMessages",
+        "ApproximateNumberOfMessagesDelayed",
+        "ApproximateNumberOfMessagesNotVisible",
+    )
+)
+
+
+def _uncounted(queue: Queue) -> dict[str, Any]:
+    """What ``Queue.attributes`` holds, but for the counts, built the way moto builds it."""
+    names = [name for name in queue.BASE_ATTRIBUTES if name not in _COUNTED]
+    if queue.fifo_queue:
+        names += queue.FIFO_ATTRIBUTES
+    if queue.kms_master_key_id:  # type: ignore[attr-defined]
+        names += queue.KMS_ATTRIBUTES
+    result = {name: getattr(queue, camelcase_to_underscores(name)) for name in names}
+    if queue.policy:
+        result["Policy"] = queue.policy
+    if queue.redrive_policy:
+        result["RedrivePolicy"] = json.dumps(queue.redrive_policy)
+    return {key: str(value).lower() if isinstance(value, bool) else value for key, value in result.items()}
 
 
 class _LazyAttributes(Mapping[str, Any]):
+    """Counts messages only when a count is asked for (GetQueueAttributes), not for a setting."""
+
     def __init__(self, queue: Queue) -> None:
         self._queue = queue
+        self._settings: dict[str, Any] | None = None
         self._full: dict[str, Any] | None = None
+
+    def _uncounted(self) -> dict[str, Any]:
+        if self._settings is None:
+            self._settings = _uncounted(self._queue)
+        return self._settings
 
     def _all(self) -> dict[str, Any]:
         if self._full is None:
             self._full = _ORIGINAL.fget(self._queue)  # type: ignore[attr-defined]
         return self._full
 
-    def get(self, key: str, default: Any = None) -> Any:
-        if key == _CHEAP_KEY:
-            if not self._queue.fifo_queue:
-                return default  # moto lists it for FIFO queues only
-            value = getattr(self._queue, "content_based_deduplication", False)  # set from the attributes
-            return str(value).lower() if isinstance(value, bool) else value
-        return self._all().get(key, default)
-
     def __getitem__(self, key: str) -> Any:
-        return self._all()[key]
+        return self._all()[key] if key in _COUNTED else self._uncounted()[key]
+
+    def __contains__(self, key: object) -> bool:
+        return key in _COUNTED or key in self._uncounted()
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._all())

@@ -1,0 +1,70 @@
+"""The local workarounds for moto's costs change what moto costs, never what it answers."""
+
+from __future__ import annotations
+
+import json
+
+import boto3
+import moto
+import pytest
+from moto.sqs.models import Queue
+
+from local import moto_fixes
+
+
+@pytest.fixture
+def sqs():
+    with moto.mock_aws():
+        yield boto3.client("sqs")
+
+
+def queues(sqs) -> list[str]:
+    dlq = sqs.create_queue(QueueName="dlq")["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    redrive = json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": 3})
+    plain = sqs.create_queue(QueueName="plain", Attributes={"RedrivePolicy": redrive, "DelaySeconds": "2"})
+    fifo = sqs.create_queue(
+        QueueName="ordered.fifo", Attributes={"FifoQueue": "true", "ContentBasedDeduplication": "true"}
+    )
+    encrypted = sqs.create_queue(QueueName="secret", Attributes={"KmsMasterKeyId": "alias/aws/sqs"})
+    return [dlq, plain["QueueUrl"], fifo["QueueUrl"], encrypted["QueueUrl"]]
+
+
+def moto_queue(url: str) -> Queue:
+    from moto.sqs.models import sqs_backends
+
+    return sqs_backends["123456789012"]["us-east-1"].queues[url.rsplit("/", 1)[1]]
+
+
+def test_every_attribute_reads_as_moto_builds_it(sqs):
+    for url in queues(sqs):
+        sqs.send_message(QueueUrl=url, MessageBody="x", **({"MessageGroupId": "g"} if "fifo" in url else {}))
+        queue = moto_queue(url)
+        expected = moto_fixes._ORIGINAL.fget(queue)
+
+        lazy = queue.attributes
+
+        assert dict(lazy) == expected
+        assert {key: lazy[key] for key in expected} == expected
+        assert all(key in lazy for key in expected)
+        assert "NoSuchAttribute" not in lazy
+        assert lazy.get("ContentBasedDeduplication") == expected.get("ContentBasedDeduplication")
+
+
+def test_reading_a_setting_counts_no_messages(sqs, monkeypatch):
+    url = queues(sqs)[0]
+    sqs.send_message_batch(QueueUrl=url, Entries=[{"Id": str(n), "MessageBody": "x"} for n in range(10)])
+    counted = []
+    original = Queue.approximate_number_of_messages
+    monkeypatch.setattr(
+        Queue,
+        "approximate_number_of_messages",
+        property(lambda queue: counted.append(1) or original.fget(queue)),
+    )
+    queue = moto_queue(url)
+
+    assert queue.attributes.get("MessageRetentionPeriod") == 345600
+    assert "MessageRetentionPeriod" in queue.attributes
+    assert counted == []
+    assert queue.attributes["ApproximateNumberOfMessages"] == 10
+    assert counted == [1]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,7 +16,6 @@ from functions.dal.config import ConfigTable
 from functions.dal.ledger import LedgerTable
 from functions.payments.providers import ProviderName
 from functions.payments.simulator import shared_simulator
-from local import moto_fixes
 from local.carrier import CarrierSimulator, SimulatorSettings, sns_publisher
 from local.demo import Demo, seed_demo, seed_demo_balance
 from local.demo_activity import DEMO_BLOCKED_NUMBER, DemoActivity
@@ -35,7 +35,16 @@ from local.topology import Topology, read_topology
 
 log = logging.getLogger("local")
 # Services the local runtime serves from moto; the carrier (pinpoint-sms-voice-v2) is not among them.
-MOTO_SERVICES = ("DYNAMODB", "SQS", "SNS", "SCHEDULER", "EVENTBRIDGE", "SECRETS_MANAGER")
+# DynamoDB, which takes most requests, has a moto server (a process) of its own; the others share
+# one, as moto delivers from SNS and EventBridge to SQS inside a process.
+MOTO_SERVICES = {
+    "DYNAMODB": "tables",
+    "SQS": "messaging",
+    "SNS": "messaging",
+    "SCHEDULER": "messaging",
+    "EVENTBRIDGE": "messaging",
+    "SECRETS_MANAGER": "messaging",
+}
 
 
 @dataclass
@@ -51,10 +60,10 @@ class RuntimeSettings:
     demo_activity: bool = True  # send some messages and a mass message at start, for the console
 
 
-def _configure_environment(moto_url: str, settings: RuntimeSettings) -> None:
+def _configure_environment(moto_urls: dict[str, str], settings: RuntimeSettings) -> None:
     os.environ.pop("AWS_ENDPOINT_URL", None)  # would send the carrier to moto too
-    for service in MOTO_SERVICES:
-        os.environ[f"AWS_ENDPOINT_URL_{service}"] = moto_url
+    for service, server in MOTO_SERVICES.items():
+        os.environ[f"AWS_ENDPOINT_URL_{service}"] = moto_urls[server]
     os.environ.setdefault("AWS_ACCESS_KEY_ID", "local")
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "local")
     os.environ["AWS_DEFAULT_REGION"] = REGION
@@ -67,7 +76,7 @@ def _configure_environment(moto_url: str, settings: RuntimeSettings) -> None:
 class LocalRuntime:
     def __init__(self, settings: RuntimeSettings | None = None) -> None:
         self.settings = settings or RuntimeSettings()
-        self.moto = MotoServer()
+        self.moto = {server: MotoServer() for server in set(MOTO_SERVICES.values())}
         self.stop_event = threading.Event()
         self.threads: list[threading.Thread] = []
         self.simulator: CarrierSimulator | None = None
@@ -80,9 +89,9 @@ class LocalRuntime:
         self.demo: Demo
 
     def start(self) -> None:
-        moto_fixes.apply()
-        self.moto.start()
-        _configure_environment(self.moto.url, self.settings)
+        with ThreadPoolExecutor() as pool:  # each takes a second to import moto
+            list(pool.map(MotoServer.start, self.moto.values()))
+        _configure_environment({name: server.url for name, server in self.moto.items()}, self.settings)
         self.topology = read_topology(load_template())
         if self.settings.carrier == "simulator":
             # Before any session exists: sessions copy the built-in handlers when they are created.
@@ -133,7 +142,8 @@ class LocalRuntime:
         self.front.stop()
         for thread in self.threads:
             thread.join(timeout=5)
-        self.moto.stop()
+        for server in self.moto.values():
+            server.stop()
 
     @property
     def url(self) -> str:

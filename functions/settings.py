@@ -74,6 +74,8 @@ class SenderSettings(_FromEnvironment):
     validity_seconds: int = Field(default=4 * 3600, alias="MESSAGE_VALIDITY_SECONDS", gt=0)
     pacing_fill: float = Field(default=0.95, alias="PACING_FILL", gt=0.5, le=1.0)
     pacing_max_sleep_seconds: float = Field(default=1.5, alias="PACING_MAX_SLEEP_SECONDS", ge=0, le=10)
+    # How far ahead of its code's bookings a mass message is claimed; the rest wait unclaimed.
+    pacing_lookahead_seconds: float = Field(default=10.0, alias="PACING_LOOKAHEAD_SECONDS", ge=2, le=600)
     configuration_set: str | None = Field(default=None, alias="SMS_CONFIGURATION_SET")
     message_ttl_seconds: int = Field(default=72 * 3600, alias="MESSAGE_TTL_SECONDS", ge=5, le=259_200)
     lease_seconds: int = Field(default=60, alias="SEND_LEASE_SECONDS", gt=0)

@@ -29,7 +29,7 @@ import json
 import time
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from boto3.dynamodb.conditions import Attr, ConditionBase, Key
 from botocore.exceptions import ClientError
@@ -229,6 +229,41 @@ class MessagesTable:
     ) -> Message | None:
         """Move a message to ``to`` if it is in one of ``allowed_from``: the updated message, or None.
 
+        See ``_set_status`` for the rules.
+        """
+        attributes = self._set_status(
+            message_id, to, allowed_from, at, reason, detail, extra, lease_expired_before, "ALL_NEW"
+        )
+        return None if attributes is None else _from_item(attributes)
+
+    def move(
+        self,
+        message_id: str,
+        to: MessageStatus,
+        allowed_from: Iterable[MessageStatus],
+        at: datetime,
+        reason: RejectReason | None = None,
+        detail: str | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> bool:
+        """As ``transition``, for a caller that needs only to know whether the message moved."""
+        moved = self._set_status(message_id, to, allowed_from, at, reason, detail, extra, None, "NONE")
+        return moved is not None
+
+    def _set_status(
+        self,
+        message_id: str,
+        to: MessageStatus,
+        allowed_from: Iterable[MessageStatus],
+        at: datetime,
+        reason: RejectReason | None,
+        detail: str | None,
+        extra: dict[str, Any] | None,
+        lease_expired_before: datetime | None,
+        return_values: Literal["ALL_NEW", "NONE"],
+    ) -> dict[str, Any] | None:
+        """The message's attributes after the move ({} when not asked for), or None if it did not move.
+
         With ``lease_expired_before``, a message ``In Progress`` whose lease ended before that time
         may also be taken (its sender died mid-way). A move to ``In Progress`` (a sender's claim) also
         requires a held message's release time to have come by ``at``: a held message that was queued
@@ -269,13 +304,13 @@ class MessagesTable:
                 ConditionExpression=f"attribute_exists(message_id) AND ({condition})",
                 ExpressionAttributeNames=names,
                 ExpressionAttributeValues=values,
-                ReturnValues="ALL_NEW",
+                ReturnValues=return_values,
             )
         except ClientError as error:
             if _is_condition_failure(error):
                 return None
             raise
-        return _from_item(response["Attributes"])
+        return response.get("Attributes", {})
 
     def held_due(self, now: datetime) -> Iterator[SendWork]:
         """Held messages whose release time is ``now`` or earlier, earliest first (an index query)."""

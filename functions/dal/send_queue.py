@@ -28,6 +28,9 @@ class SendWork(BaseModel):
     message_id: str
     ticket: Ticket | None = None
     attempt: int = 0  # carrier retries so far, for the backoff
+    # A mass message's sending number, set by the fan-out: a sender sees how far ahead that code is
+    # booked before it claims the message.
+    code: str | None = None
 
 
 class EnqueueFailed(Exception):

@@ -53,7 +53,11 @@ def sender() -> Sender:
     pacer = Pacer(
         PacingTable(dynamodb.Table(settings.pacing_table)),
         ConfigTable(dynamodb.Table(settings.config_table)),
-        PacingSettings(fill=settings.pacing_fill, max_sleep_seconds=settings.pacing_max_sleep_seconds),
+        PacingSettings(
+            fill=settings.pacing_fill,
+            max_sleep_seconds=settings.pacing_max_sleep_seconds,
+            lookahead_seconds=settings.pacing_lookahead_seconds,
+        ),
     )
     ledger = LedgerTable(dynamodb.Table(settings.ledger_table))
     wallet = LedgerWallet(ledger, AutoBuyer(ledger, payment_provider(settings.payment_provider)))

@@ -192,7 +192,9 @@ class FanOut:
                 continue  # the number was messaged on an earlier page: one message per number
             # New, or written by an earlier attempt at this page that may have died before queueing
             # it: queued either way; a second copy is harmless, the sender's claim lets one through.
-            work_items[message.message_id] = SendWork(tenant_id=job.tenant_id, message_id=message.message_id)
+            work_items[message.message_id] = SendWork(
+                tenant_id=job.tenant_id, message_id=message.message_id, code=message.origination_number
+            )
             if message.release_at is not None:
                 held.add(message.message_id)  # it waits in the table; the release schedule queues it
         return len(work_items), [work for key, work in work_items.items() if key not in held]

@@ -27,6 +27,10 @@ class PacingSettings:
     # A ticket comes back 0.5-1.5 s before its slot (SQS delays are whole seconds).
     ticket_lead_seconds: float = 0.5
     horizon_seconds: float = 880.0  # a ticket's wait, within SQS's 900 s delay
+    # Mass messages are claimed (and paid for, and given a slot) at most this far ahead of their
+    # code's last reservation; the rest wait on the queue unclaimed. A large send is then worked
+    # through at the pace it goes out, not all at once at its start.
+    lookahead_seconds: float = 10.0
     max_entries: int = 2_000
 
     @property
@@ -122,6 +126,10 @@ class Pacer:
             self._extra_lead_us = min(MAX_LEAD_US, self._extra_lead_us - slack_us + LATE_MARGIN_US)
         else:
             self._extra_lead_us = max(0.0, self._extra_lead_us - LATE_MARGIN_US / 10)
+
+    def booked_until_us(self, number: str) -> int | None:
+        """The time of the code's last reservation, if any."""
+        return self._pacing.frontier_us(number)
 
     def standing(self, number: str, tags: set[int]) -> set[int]:
         return self._pacing.standing(number, tags)

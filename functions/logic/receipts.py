@@ -59,7 +59,7 @@ class Receipts:
             return ReceiptOutcome.UNKNOWN_MESSAGE
         status, reason = outcome
         # Only a message still in flight moves: a duplicate or late event changes nothing.
-        moved = self._messages.transition(
+        moved = self._messages.move(
             message_id,
             status,
             allowed_from=[MessageStatus.IN_PROGRESS, MessageStatus.SENT],

@@ -11,6 +11,7 @@ lane's queue with a delay; it is a new SQS message, so waiting never burns recei
 
 from __future__ import annotations
 
+import secrets
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
@@ -85,7 +86,7 @@ class _Slotted:
 @dataclass(frozen=True)
 class _Requeue:
     claimed: _Claimed
-    delay_seconds: int
+    delay_seconds: int = 0  # a ticket's delay is counted from its slot when it is queued
     ticket: Ticket | None = None
     attempt: int = 0
 
@@ -144,23 +145,55 @@ class Sender:
         report = BatchReport()
         requeues: list[_Requeue] = []
         started = self._now_us()
+        works = self._wait_for_lookahead(works, report)
         # Claims in parallel: a ticket comes back shortly before its slot, so the batch must be quick.
         with ThreadPoolExecutor(max_workers=max(1, len(works)), thread_name_prefix="claim") as pool:
             claims = list(pool.map(lambda work: self._claim(work, report), works))
         claimed = [c for c in claims if c is not None]
         claimed = self._drop_opted_out(claimed, report)
         claimed = self._pay(claimed, requeues, report)
-        scheduled, fresh = self._standing_tickets(claimed, report)
+        scheduled, fresh = self._standing_tickets(claimed, requeues, report)
+        if any(item.work.ticket is not None for item in claimed):
+            # What a returning ticket needs before its send: it must come back at least this early.
+            self._pacer.observe_preparation(self._now_us() - started)
         missed: list[_Slotted] = []
         for _ in range(SEND_ROUNDS):
             # A message that missed its slot gives it back as it reserves again: it keeps its turn.
             scheduled += self._reserve(fresh + [entry.item for entry in missed], requeues, report, missed)
-            self._pacer.observe_preparation(self._now_us() - started)
             missed = self._send_all(scheduled, requeues, report)
             fresh, scheduled = [], []
         requeues.extend(_Requeue(entry.item, delay_seconds=0) for entry in missed)
         self._put_back(requeues, report)
         return report
+
+    def _wait_for_lookahead(self, works: Sequence[SendWork], report: BatchReport) -> list[SendWork]:
+        """Mass work for a code booked beyond the lookahead goes back on the queue, unclaimed.
+
+        It returns when the code's bookings come within the lookahead, spread over half of it so
+        the waiting messages do not all return at once. Costs an SQS message, no write.
+        """
+        by_code: dict[str, list[SendWork]] = defaultdict(list)
+        for work in works:
+            if work.code is not None and work.ticket is None and work.attempt == 0:
+                by_code[work.code].append(work)
+        lookahead_us = int(self._pacer.settings.lookahead_seconds * MICROS)
+        spread = max(1, int(self._pacer.settings.lookahead_seconds / 2))
+        waiting: list[tuple[SendWork, int]] = []
+        for code, fresh in by_code.items():
+            booked_until = self._pacer.booked_until_us(code)
+            beyond_us = (booked_until or 0) - self._now_us() - lookahead_us
+            if beyond_us > 0:
+                wait = int(_seconds(beyond_us)) + 1
+                waiting += [(work, wait + secrets.randbelow(spread)) for work in fresh]
+        if not waiting:
+            return list(works)
+        try:
+            self._queues[Lane.BULK].enqueue_delayed(waiting)
+        except EnqueueFailed as error:
+            report.redeliver.extend(error.message_ids)  # SQS brings back the originals
+        report.outcomes["waiting_unclaimed"] += len(waiting)
+        held = {work.message_id for work, _ in waiting}
+        return [work for work in works if work.message_id not in held]
 
     def _claim(self, work: SendWork, report: BatchReport) -> _Claimed | None:
         now = self._clock()
@@ -212,9 +245,13 @@ class Sender:
         return kept
 
     def _standing_tickets(
-        self, claimed: list[_Claimed], report: BatchReport
+        self, claimed: list[_Claimed], requeues: list[_Requeue], report: BatchReport
     ) -> tuple[list[_Slotted], list[_Claimed]]:
-        """Tickets whose reservation still stands keep their slot; the rest reserve again."""
+        """Tickets whose reservation still stands keep their slot; the rest reserve again.
+
+        A ticket back long before its slot waits on the queue again, not in a sender: a sleeping
+        sender holds one of its lane's few concurrent instances.
+        """
         by_code: dict[str, list[_Claimed]] = defaultdict(list)
         fresh: list[_Claimed] = []
         for item in claimed:
@@ -229,7 +266,11 @@ class Sender:
             for item in items:
                 ticket = item.work.ticket
                 assert ticket is not None
-                if ticket.tag in standing:
+                early_us = ticket.at_us - self._now_us() - self._pacer.ticket_lead_us()
+                if ticket.tag in standing and early_us > self._pacer.settings.max_sleep_seconds * MICROS:
+                    report.outcomes["ticket_early"] += 1
+                    requeues.append(_Requeue(item, ticket=ticket))
+                elif ticket.tag in standing:
                     scheduled.append(_Slotted(item, ticket.at_us, ticket.tag))
                 else:
                     report.outcomes["ticket_moved"] += 1
@@ -274,8 +315,7 @@ class Sender:
                 else:
                     report.outcomes["ticketed"] += 1
                     ticket = Ticket(code=code, at_us=result.at_us, tag=result.tag)
-                    wait = _seconds(result.at_us - now - self._pacer.ticket_lead_us())
-                    requeues.append(_Requeue(item, delay_seconds=int(wait), ticket=ticket))
+                    requeues.append(_Requeue(item, ticket=ticket))
         return scheduled
 
     # ---- sending at the slot ----
@@ -357,7 +397,7 @@ class Sender:
         """Where a message goes after its debit or its carrier call."""
         message = item.message
         if result is Payment.REFUSED:
-            self._messages.transition(
+            self._messages.move(
                 message.message_id,
                 MessageStatus.INSUFFICIENT_FUNDS,
                 allowed_from=[MessageStatus.IN_PROGRESS],
@@ -376,7 +416,7 @@ class Sender:
                 _Requeue(item, delay_seconds=min(MAX_BACKOFF_SECONDS, 2**attempt), attempt=attempt)
             )
         elif isinstance(result, str):
-            self._messages.transition(
+            self._messages.move(
                 message.message_id,
                 MessageStatus.SENT,
                 # A fast receipt may already have moved it on; that is fine and final.
@@ -392,7 +432,7 @@ class Sender:
     # ---- outcomes ----
 
     def _fail(self, message: Message, reason: RejectReason, detail: str | None, report: BatchReport) -> None:
-        self._messages.transition(
+        self._messages.move(
             message.message_id,
             MessageStatus.FAILED,
             allowed_from=[MessageStatus.IN_PROGRESS],
@@ -413,7 +453,11 @@ class Sender:
         self._fail(message, reason, detail, report)
 
     def _put_back(self, requeues: list[_Requeue], report: BatchReport) -> None:
-        """Back to Pending, then onto its lane's queue as a new SQS message with its delay."""
+        """Back to Pending, then onto a queue as a new SQS message with its delay.
+
+        A ticket goes on the triggered lane's queue whatever its message: it must be picked up the
+        moment it is due, not behind a mass send's unticketed backlog on the bulk queue.
+        """
         by_lane: dict[Lane, list[tuple[SendWork, int]]] = defaultdict(list)
         for requeue in requeues:
             item = requeue.claimed
@@ -422,14 +466,14 @@ class Sender:
                 if requeue.ticket
                 else f"retrying in {requeue.delay_seconds} s"
             )
-            released = self._messages.transition(
+            released = self._messages.move(
                 item.message.message_id,
                 MessageStatus.PENDING,
                 allowed_from=[MessageStatus.IN_PROGRESS],
                 at=self._clock(),
                 detail=detail,
             )
-            if released is None:
+            if not released:
                 continue
             work = SendWork(
                 tenant_id=item.work.tenant_id,
@@ -437,13 +481,20 @@ class Sender:
                 ticket=requeue.ticket,
                 attempt=requeue.attempt,
             )
-            by_lane[item.lane].append((work, requeue.delay_seconds))
+            if requeue.ticket:
+                by_lane[Lane.TRIGGERED].append((work, self._ticket_delay(requeue.ticket)))
+            else:
+                by_lane[item.lane].append((work, requeue.delay_seconds))
         for lane, works in by_lane.items():
             try:
                 self._queues[lane].enqueue_delayed(works)
             except EnqueueFailed as error:
                 # SQS redelivers the original; the record is Pending again, so it is claimed as usual.
                 report.redeliver.extend(error.message_ids)
+
+    def _ticket_delay(self, ticket: Ticket) -> int:
+        """Counted as the ticket is queued, not as its slot was reserved: the batch's sends came between."""
+        return max(0, int(_seconds(ticket.at_us - self._now_us() - self._pacer.ticket_lead_us())))
 
     def _cancelled(self, job_id: str) -> bool:
         """A job's status, read at most once per JOB_STATUS_TTL per sender instance."""

@@ -3,11 +3,13 @@
 from datetime import UTC, datetime, timedelta
 
 from functions.dal.config import ConfigTable
+from functions.domain.ledger import EntryKind
 from functions.domain.segments import count_segments
 from functions.domain.tenants import Contact, ContactPhone, EntityType
 from infra.constants import BULK_DLQ_ID, BULK_QUEUE_ID, SEND_DLQ_ID, SEND_QUEUE_ID
 from local.carrier import busiest_windows
 from local.demo import OPERATOR_API_KEY
+from tests.integration.balances import entries, of_kind
 from tests.integration.conftest import Platform
 
 TICKET = "/v1/triggers/ticket_updated"
@@ -100,12 +102,10 @@ def test_a_throttling_carrier_delays_messages_but_loses_none_and_fills_no_dlq(pl
     assert history[-1]["status"] == "Sent"
 
 
-def test_triggered_messages_are_served_while_a_mass_send_holds_a_backlog(platform: Platform):
-    # GIVEN a mass message of two parts to 40 recipients: 20 s on a 4-part-per-second code
-    register(platform, CODE, parts_per_second=4)
-    platform.simulator.settings.parts_per_second[CODE] = 4
+def mass_send(platform: Platform, recipients: int) -> list[str]:
+    """A confirmed two-part outage notice to ``recipients`` subscribers, fanned out; its message ids."""
     config = ConfigTable(platform.table("CONFIG_TABLE"))
-    config.put_contacts("demo-isp", [subscriber(n) for n in range(40)])
+    config.put_contacts("demo-isp", [subscriber(n) for n in range(recipients)])
     status, job = platform.call(
         "POST",
         "/v1/mass-messages",
@@ -117,14 +117,23 @@ def test_triggered_messages_are_served_while_a_mass_send_holds_a_backlog(platfor
         },
     )
     assert status == 201, job
-    assert job["preview"]["recipients"] == 40
+    assert job["preview"]["recipients"] == recipients
     assert job["preview"]["segments_per_message"] == 2
     status, _ = platform.call(
         "POST", f"/v1/mass-messages/{job['id']}/confirm", {"confirmation_token": job["confirmation_token"]}
     )
     assert status == 202
     platform.run_fanout()
-    assert platform.queue_depth(BULK_QUEUE_ID) == 40
+    assert platform.queue_depth(BULK_QUEUE_ID) == recipients
+    _, listed = platform.call("GET", f"/v1/messages?job_id={job['id']}&limit=100")
+    return [message["id"] for message in listed["items"]]
+
+
+def test_triggered_messages_are_served_while_a_mass_send_holds_a_backlog(platform: Platform):
+    # GIVEN a mass message of two parts to 40 recipients: 20 s on a 4-part-per-second code
+    register(platform, CODE, parts_per_second=4)
+    platform.simulator.settings.parts_per_second[CODE] = 4
+    mass_send(platform, 40)
 
     # WHEN a triggered message arrives four seconds into the mass send
     holder: dict[str, str] = {}
@@ -143,6 +152,53 @@ def test_triggered_messages_are_served_while_a_mass_send_holds_a_backlog(platfor
     mass_sent = [r for r in platform.simulator.records if r.context["message_id"] != holder["id"]]
     assert len(mass_sent) < 30
     assert busiest_windows(platform.simulator.records, CODE, 4).violations == 0
+
+
+def test_a_mass_send_is_claimed_and_paid_only_as_far_ahead_as_the_lookahead(platform: Platform, monkeypatch):
+    # GIVEN 30 two-part messages on a 2-part-per-second code (30 s of sending) and a 4 s lookahead
+    monkeypatch.setenv("PACING_LOOKAHEAD_SECONDS", "4")
+    register(platform, CODE, parts_per_second=2)
+    platform.simulator.settings.parts_per_second[CODE] = 2
+    ids = mass_send(platform, 30)
+    assert len(ids) == 30
+
+    # WHEN the bulk lane's senders take what is on it now
+    platform.run_senders(lanes=(BULK_QUEUE_ID,))
+
+    # THEN the first batch was claimed, paid and given slots; the rest wait on the queue unclaimed
+    messages = [platform.call("GET", f"/v1/messages/{message_id}")[1] for message_id in ids]
+    claimed = [m for m in messages if any(change["status"] == "In Progress" for change in m["history"])]
+    unclaimed = [m for m in messages if [change["status"] for change in m["history"]] == ["Pending"]]
+    assert len(claimed) == 10  # one batch: after it the code is booked about 10 s ahead
+    assert len(unclaimed) == 20
+    debits = of_kind(entries(platform), EntryKind.DEBIT)
+    assert {entry.message_id for entry in debits} == {m["id"] for m in claimed}  # nobody else paid yet
+    ticketed = [m for m in claimed if m["status"] == "Pending"]
+    sent = [m for m in claimed if m["status"] == "Sent"]
+    assert len(ticketed) + len(sent) == 10
+    assert all("waiting for its slot" in m["history"][-1]["detail"] for m in ticketed)
+    # A ticket waits on the triggered lane's queue, not behind the mass send's unclaimed backlog.
+    assert platform.queue_depth(SEND_QUEUE_ID) == len(ticketed)
+    assert platform.queue_depth(BULK_QUEUE_ID) == len(unclaimed)
+
+
+def test_a_mass_send_longer_than_the_lookahead_goes_out_whole_once_within_the_limit(
+    platform: Platform, monkeypatch
+):
+    monkeypatch.setenv("PACING_LOOKAHEAD_SECONDS", "2")
+    register(platform, CODE, parts_per_second=4)
+    platform.simulator.settings.parts_per_second[CODE] = 4
+    ids = mass_send(platform, 16)  # 32 parts: 8 s at 4 parts per second
+
+    platform.run_senders_concurrently(all_sent(platform, ids), instances=2, timeout=45)
+
+    records = platform.simulator.records
+    assert sorted(r.context["message_id"] for r in records) == sorted(ids)  # each exactly once
+    assert busiest_windows(records, CODE, 4).violations == 0
+    assert platform.simulator.throttled == 0
+    debits = of_kind(entries(platform), EntryKind.DEBIT)
+    assert sorted(entry.message_id for entry in debits) == sorted(ids)  # each paid once
+    assert platform.queue_depth(SEND_DLQ_ID) == platform.queue_depth(BULK_DLQ_ID) == 0
 
 
 def test_a_message_that_waited_past_its_validity_fails_as_expired(platform: Platform):

@@ -39,7 +39,8 @@ from local.demo import DEMO_API_KEY, OPERATOR_API_KEY
 from local.lambda_runtime import LocalFunction
 from local.runtime import LocalRuntime, RuntimeSettings
 
-CODES = {"+18005550101": 3, "+18005550100": 6, "55501": 12}  # parts per second
+DEFAULT_CODES = "+18005550101=3,+18005550100=6,55501=12"  # number=parts per second
+CODES: dict[str, int] = {}
 TRIGGER_CODE = "+18005550100"
 MIX = ((1, 0.6), (2, 0.3), (3, 0.1))  # parts, share of messages
 # The demo template's fixed text with its signature; a first name of this length gives these parts.
@@ -155,7 +156,13 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=60.0, help="backlog per code at its limit")
     parser.add_argument("--instances", type=int, default=10, help="sender instances per lane")
     parser.add_argument("--fill", type=float, default=None, help="the pacer's fill (PACING_FILL)")
+    parser.add_argument("--codes", default=DEFAULT_CODES, help="three number=parts-per-second pairs")
     args = parser.parse_args()
+    CODES.update(
+        {number: int(limit) for number, limit in (pair.split("=") for pair in args.codes.split(","))}
+    )
+    assert len(CODES) == 3, "three codes"
+    assert TRIGGER_CODE in CODES, f"{TRIGGER_CODE} (the triggered messages' code) among them"
     if args.fill:
         os.environ["PACING_FILL"] = str(args.fill)
 
@@ -168,6 +175,7 @@ def main() -> None:
         RuntimeSettings(
             port=0,
             instances={"sender": args.instances, "fanout": 3, "receipts": 2},
+            demo_activity=False,  # its messages would count, and it would cache the demo's throughputs
             simulator=SimulatorSettings(receipt_delay_seconds=1.0),
         )
     )
@@ -277,6 +285,13 @@ def report(runtime, jobs, triggered, requests, durations, started, finished, tot
         ideal = windows.parts / limit
         print(f"{number:<14}{limit:>6}{len(mine):>6}{windows.parts:>7}{windows.busiest:>8} / {limit:<3}{windows.violations:>11}"
               f"{utilization:>11.1%}{drain / ideal:>12.3f}")  # fmt: skip
+    print("\nparts sent per 10 s, from the start of the sends (the limit allows 10 x limit):")
+    print(f"{'seconds':>8}" + "".join(f"{number:>14}" for number in CODES))
+    first = min(r.at for r in records)
+    for start in range(0, int(max(r.at for r in records) - first) + 1, 10):
+        row = [sum(r.parts for r in records if r.origination == number and start <= r.at - first < start + 10)
+               for number in CODES]  # fmt: skip
+        print(f"{start:>8}" + "".join(f"{parts:>14}" for parts in row))
     latencies = []
     by_id = {r.context["message_id"]: r.at for r in records}
     for asked, message_id in triggered:

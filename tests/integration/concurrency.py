@@ -116,6 +116,6 @@ def race(senders: list[Sender], work: list[SendWork]) -> RaceResult:
     for thread in threads:
         thread.start()
     for thread in threads:
-        thread.join(timeout=120)
+        thread.join(timeout=300)  # a guard against a hang; a busy machine may need minutes
     result.seconds = time.perf_counter() - began
     return result

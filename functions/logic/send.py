@@ -1,12 +1,14 @@
 """The sender's use case: claim a batch of queued messages, pace them per transport code, send, record.
 
-Per batch: claim each message (the guard against sending twice), check the claimed numbers against
+Per batch: put back, unclaimed, the mass messages whose code is booked beyond the lookahead; claim
+each of the others (the guard against sending twice), check the claimed numbers against
 the opt-out list in their sending numbers' scopes once more (one BatchGetItem: a number that opted
 out after its message was queued is not sent to), debit each price (what the balance cannot pay
 becomes ``Insufficient funds`` and is not sent), reserve slots for each transport code in one read
 and one conditional write, then send each message at its slot. A message whose
-slot is further off than a sender should wait gets a ticket (its reservation) and goes back on its
-lane's queue with a delay; it is a new SQS message, so waiting never burns receives towards the DLQ.
+slot is further off than a sender should wait gets a ticket (its reservation) and goes back on the
+triggered lane's queue with a delay; it is a new SQS message, so waiting never burns receives
+towards the DLQ.
 """
 
 from __future__ import annotations

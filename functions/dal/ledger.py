@@ -202,6 +202,17 @@ class LedgerTable:
             }
         }
 
+    def _add_to_balance(self, entry: LedgerEntry) -> dict[str, Any]:
+        """Unconditionally: what adds money (a credit, a refund) needs no floor."""
+        return {
+            "Update": {
+                "TableName": self._table.name,
+                "Key": self._balance_key(entry.tenant_id),
+                "UpdateExpression": "ADD balance_micros :amount SET updated_at = :at",
+                "ExpressionAttributeValues": {":amount": entry.amount_micros, ":at": entry.at.isoformat()},
+            }
+        }
+
     def try_debit(self, entry: LedgerEntry, seen: AutoBuy, arm: PendingPurchase | None) -> DebitAttempt:
         """Take ``-entry.amount_micros`` if the balance covers it, as one transaction with the entry.
 
@@ -297,17 +308,7 @@ class LedgerTable:
                     "ExpressionAttributeValues": {":debited": -entry.amount_micros},
                 }
             },
-            {
-                "Update": {
-                    "TableName": self._table.name,
-                    "Key": self._balance_key(entry.tenant_id),
-                    "UpdateExpression": "ADD balance_micros :amount SET updated_at = :at",
-                    "ExpressionAttributeValues": {
-                        ":amount": entry.amount_micros,
-                        ":at": entry.at.isoformat(),
-                    },
-                }
-            },
+            self._add_to_balance(entry),
             self._put_new(entry),
         ]
         try:
@@ -328,17 +329,7 @@ class LedgerTable:
     def add_funds(self, entry: LedgerEntry) -> LedgerEntry | None:
         """Credit ``entry.amount_micros`` with its entry; the existing entry if its id was used already."""
         items = [
-            {
-                "Update": {
-                    "TableName": self._table.name,
-                    "Key": self._balance_key(entry.tenant_id),
-                    "UpdateExpression": "ADD balance_micros :amount SET updated_at = :at",
-                    "ExpressionAttributeValues": {
-                        ":amount": entry.amount_micros,
-                        ":at": entry.at.isoformat(),
-                    },
-                }
-            },
+            self._add_to_balance(entry),
             self._put_new(entry),
         ]
         try:

@@ -52,6 +52,37 @@ class LocalService:
         )
 
 
+def onboard_tenant(
+    service: LocalService,
+    tenant_id: str,
+    sending_number: str,
+    department: dict[str, str],
+    contact: dict[str, Any],
+) -> tuple[str, str]:
+    """A tenant set up over HTTP as its operator and admin would: an API key, a department and its
+    default triggered signature, one contact, SMS on and $1 of balance. Its key and the contact's id.
+    """
+    operator = OPERATOR_KEY
+    assert service.call("POST", "/v1/operator/tenants", {
+        "tenant_id": tenant_id, "name": tenant_id.upper(), "sending_numbers": [sending_number],
+    }, key=operator).status == 201  # fmt: skip
+    key = service.call("POST", f"/v1/operator/tenants/{tenant_id}/api-keys", {
+        "name": "e2e", "permissions": ["sms:create", "sms:view", "config:manage"],
+    }, key=operator).body["api_key"]  # fmt: skip
+    created = service.call("POST", "/v1/departments", {"name": "Care", **department}, key=key).body
+    assert service.call("POST", "/v1/signatures", {
+        "name": "Care", "department_id": created["department_id"], "text": "Reply STOP to unsubscribe.",
+        "default_for_triggered": True,
+    }, key=key).status == 201  # fmt: skip
+    contact_id = service.call("POST", "/v1/contacts", contact, key=key).body["id"]
+    assert service.call("PATCH", "/v1/settings", {"sms_enabled": True}, key=key).status == 200
+    credit = {"amount_micros": 1_000_000, "reference": f"{tenant_id}-opening"}
+    assert (
+        service.call("POST", f"/v1/operator/tenants/{tenant_id}/credits", credit, key=operator).status == 201
+    )
+    return key, contact_id
+
+
 @pytest.fixture(scope="session")
 def service() -> Iterator[LocalService]:
     process = subprocess.Popen(

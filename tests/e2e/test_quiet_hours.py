@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from tests.e2e.conftest import OPERATOR_KEY, LocalService
+from tests.e2e.conftest import LocalService, onboard_tenant
 from tests.e2e.test_triggered_message import wait_for
 
 pytestmark = pytest.mark.e2e
@@ -23,28 +23,19 @@ MARGIN_SECONDS = 8  # the trigger must be well inside the quiet hours
 
 def quiet_tenant(service: LocalService) -> tuple[str, str]:
     """A tenant of its own (in New York), so its quiet hours hold no other test's messages."""
-    operator = OPERATOR_KEY
-    assert service.call("POST", "/v1/operator/tenants", {
-        "tenant_id": "e2e-quiet", "name": "Quiet ISP", "sending_numbers": ["+18335550188"],
-    }, key=operator).status == 201  # fmt: skip
-    credit = {"amount_micros": 1_000_000, "reference": "e2e-quiet-opening"}
-    assert service.call("POST", "/v1/operator/tenants/e2e-quiet/credits", credit, key=operator).status == 201
-    key = service.call("POST", "/v1/operator/tenants/e2e-quiet/api-keys", {
-        "name": "e2e", "permissions": ["sms:create", "sms:view", "config:manage"],
-    }, key=operator).body["api_key"]  # fmt: skip
-    department = service.call("POST", "/v1/departments", {
-        "name": "Care", "phone_number": "+12125550111", "email": "care@quiet.example",
-    }, key=key).body  # fmt: skip
-    assert service.call("POST", "/v1/signatures", {
-        "name": "Care", "department_id": department["department_id"], "text": "Reply STOP to unsubscribe.",
-        "default_for_triggered": True,
-    }, key=key).status == 201  # fmt: skip
-    contact = service.call("POST", "/v1/contacts", {
-        "name": "Kim", "contact_type": "Primary", "related_entity_id": "A-7", "related_entity_name": "Kim home",
-        "phones": [{"number": "212-555-0142", "number_type": "Mobile", "sms_opt_in": True}],
-    }, key=key).body  # fmt: skip
-    assert service.call("PATCH", "/v1/settings", {"sms_enabled": True}, key=key).status == 200
-    return key, contact["id"]
+    return onboard_tenant(
+        service,
+        "e2e-quiet",
+        "+18335550188",
+        {"phone_number": "+12125550111", "email": "care@quiet.example"},
+        {
+            "name": "Kim",
+            "contact_type": "Primary",
+            "related_entity_id": "A-7",
+            "related_entity_name": "Kim home",
+            "phones": [{"number": "212-555-0142", "number_type": "Mobile", "sms_opt_in": True}],
+        },
+    )
 
 
 def test_a_held_trigger_is_released_when_the_quiet_hours_end(service: LocalService):

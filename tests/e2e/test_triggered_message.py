@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from tests.e2e.conftest import DEMO_KEY, OPERATOR_KEY, LocalService
+from tests.e2e.conftest import DEMO_KEY, LocalService, onboard_tenant
 
 pytestmark = pytest.mark.e2e
 
@@ -89,31 +89,23 @@ def test_the_gateway_refuses_missing_and_wrong_keys(service: LocalService):
 
 
 def test_a_tenant_set_up_over_http_sends_a_triggered_message(service: LocalService):
-    operator = OPERATOR_KEY
-    assert service.call("POST", "/v1/operator/tenants", {
-        "tenant_id": "e2e-isp", "name": "E2E ISP", "sending_numbers": ["+18335550177"],
-    }, key=operator).status == 201  # fmt: skip
-    key = service.call("POST", "/v1/operator/tenants/e2e-isp/api-keys", {
-        "name": "e2e", "permissions": ["sms:create", "sms:view", "config:manage"],
-    }, key=operator).body["api_key"]  # fmt: skip
-    department = service.call("POST", "/v1/departments", {
-        "name": "Care", "phone_number": "+15145550111", "email": "care@e2e.example",
-    }, key=key).body  # fmt: skip
-    assert service.call("POST", "/v1/signatures", {
-        "name": "Care", "department_id": department["department_id"], "text": "Reply STOP to unsubscribe.",
-        "default_for_triggered": True,
-    }, key=key).status == 201  # fmt: skip
-    contact = service.call("POST", "/v1/contacts", {
-        "name": "Lee", "contact_type": "Primary", "related_entity_id": "S-9", "related_entity_type": "network_site",
-        "related_entity_name": "North tower", "phones": [{"number": "514-555-0123", "number_type": "Mobile",
-                                                          "sms_opt_in": True}],
-    }, key=key).body  # fmt: skip
-    assert service.call("PATCH", "/v1/settings", {"sms_enabled": True}, key=key).status == 200
-    credit = {"amount_micros": 1_000_000, "reference": "e2e-opening"}
-    assert service.call("POST", "/v1/operator/tenants/e2e-isp/credits", credit, key=operator).status == 201
+    key, contact_id = onboard_tenant(
+        service,
+        "e2e-isp",
+        "+18335550177",
+        {"phone_number": "+15145550111", "email": "care@e2e.example"},
+        {
+            "name": "Lee",
+            "contact_type": "Primary",
+            "related_entity_id": "S-9",
+            "related_entity_type": "network_site",
+            "related_entity_name": "North tower",
+            "phones": [{"number": "514-555-0123", "number_type": "Mobile", "sms_opt_in": True}],
+        },
+    )
 
     sent = service.call("POST", "/v1/triggers/ticket_closed", {
-        "contact_id": contact["id"], "variables": {"company": "E2E", "ticket_number": "77"},
+        "contact_id": contact_id, "variables": {"company": "E2E", "ticket_number": "77"},
     }, key=key)  # fmt: skip
     assert sent.status == 202, sent.body
     (message,) = sent.body["messages"]

@@ -6,6 +6,7 @@ import json
 import signal
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -106,8 +107,14 @@ def service() -> Iterator[LocalService]:
     if url is None:
         process.kill()
         pytest.fail("the local runtime did not start:\n" + "".join(seen))
+    # Keep reading: a full pipe would block every process writing to it (the moto servers too).
+    stdout = process.stdout
+    reader = threading.Thread(target=lambda: seen.extend(stdout), daemon=True)
+    reader.start()
     yield LocalService(url=url, process=process)
     process.send_signal(signal.SIGINT)
-    output, _ = process.communicate(timeout=20)
+    process.wait(timeout=20)
+    reader.join(timeout=5)
+    output = "".join(seen)
     assert process.returncode == 0, output
     assert "Stopped." in output

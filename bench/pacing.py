@@ -32,8 +32,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
 from botocore.handlers import BUILTIN_HANDLERS
-
 from functions.logic.send import Sender
+
 from local.carrier import SimulatorSettings, busiest_windows
 from local.demo import DEMO_API_KEY, OPERATOR_API_KEY
 from local.lambda_runtime import LocalFunction

@@ -48,7 +48,6 @@ class Api(Construct):
         idempotency_table: dynamodb.ITableV2,
         jobs_table: dynamodb.ITableV2,
         list_records_table: dynamodb.ITableV2,
-        send_queue: sqs.IQueue,
         fanout_queue: sqs.IQueue,
         ledger_table: dynamodb.ITableV2,
         inbound: Inbound,
@@ -80,7 +79,6 @@ class Api(Construct):
                 "IDEMPOTENCY_TABLE": idempotency_table.table_name,
                 "JOBS_TABLE": jobs_table.table_name,
                 "LIST_RECORDS_TABLE": list_records_table.table_name,
-                "SEND_QUEUE_URL": send_queue.queue_url,
                 "FANOUT_QUEUE_URL": fanout_queue.queue_url,
                 "LEDGER_TABLE": ledger_table.table_name,
                 "PAYMENT_PROVIDER": PAYMENT_PROVIDER,
@@ -100,7 +98,6 @@ class Api(Construct):
         fanout_queue.grant_send_messages(self.api_function.role)
         messages_table.grant_read_write_data(self.api_function.role)
         acknowledge_index_access(self.api_function.role, messages_table)
-        send_queue.grant_send_messages(self.api_function.role)
         ledger_table.grant_read_write_data(self.api_function.role)  # balance, ledger, credits, auto-buy
         acknowledge_index_access(self.api_function.role, ledger_table)
         # Replies, reply webhooks; carriers' signed webhooks go on the inbound queue.

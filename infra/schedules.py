@@ -1,13 +1,18 @@
-"""The every-minute schedule that releases held (quiet-hour) messages."""
+"""The every-minute schedule: releases held (quiet-hour) messages and watches the dispatchers.
+
+Each run also starts the dispatcher of any transport code with ready or in-flight messages and none
+running (the safety net under the stream's kicks), and reports per code the age of its oldest ready
+message, which the monitoring alarms on.
+"""
 
 from __future__ import annotations
 
 from aws_cdk import Duration, Stack
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_scheduler as scheduler
 from aws_cdk import aws_scheduler_targets as targets
-from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra.functions import FunctionCode, ServiceFunction
@@ -26,7 +31,9 @@ class ReleaseSchedule(Construct):
         *,
         shared: FunctionCode,
         messages_table: dynamodb.ITableV2,
-        send_queue: sqs.IQueue,
+        config_table: dynamodb.ITableV2,
+        leases_table: dynamodb.ITableV2,
+        dispatcher: lambda_.IFunction,
     ) -> None:
         super().__init__(scope, construct_id)
         self.release = ServiceFunction(
@@ -34,13 +41,27 @@ class ReleaseSchedule(Construct):
             "Release",
             shared=shared,
             handler="functions.handlers.release.lambda_handler",
-            description="Queues held messages whose release time has come",
-            environment={"MESSAGES_TABLE": messages_table.table_name, "SEND_QUEUE_URL": send_queue.queue_url},
+            description="Releases held messages whose time has come; starts idle codes' dispatchers",
+            environment={
+                "MESSAGES_TABLE": messages_table.table_name,
+                "CONFIG_TABLE": config_table.table_name,
+                "LEASES_TABLE": leases_table.table_name,
+                "DISPATCHER_FUNCTION": dispatcher.function_name,
+            },
             timeout=Duration.seconds(50),
         )
         messages_table.grant_read_write_data(self.release.role)
         acknowledge_index_access(self.release.role, messages_table)
-        send_queue.grant_send_messages(self.release.role)
+        config_table.grant_read_data(self.release.role)  # the transport codes to watch
+        acknowledge_index_access(self.release.role, config_table)
+        leases_table.grant_read_data(self.release.role)
+        dispatcher.grant_invoke(self.release.role)
+        dispatcher_id = Stack.of(self).get_logical_id(dispatcher.node.default_child)
+        acknowledge_wildcard(
+            self.release.role,
+            f"<{dispatcher_id}.Arn>:*",
+            "Invoking the dispatcher function's versions and aliases.",
+        )
         invoker = iam.Role(
             self,
             "InvokerRole",

@@ -39,7 +39,7 @@ class SmsPlatformStack(Stack):
             messages_table=storage.messages_table,
             jobs_table=storage.jobs_table,
             config_table=storage.config_table,
-            pacing_table=storage.pacing_table,
+            leases_table=storage.leases_table,
             configuration_set_name=receipts.configuration_set_name,
             configuration_set_arn=receipts.configuration_set_arn,
             ledger_table=storage.ledger_table,
@@ -53,7 +53,6 @@ class SmsPlatformStack(Stack):
             messages_table=storage.messages_table,
             opt_outs_table=storage.opt_outs_table,
             inbound_table=storage.inbound_table,
-            send_queue=sending.queue,
         )
         fanout = FanOut(
             self,
@@ -64,8 +63,6 @@ class SmsPlatformStack(Stack):
             opt_outs_table=storage.opt_outs_table,
             jobs_table=storage.jobs_table,
             list_records_table=storage.list_records_table,
-            send_queue=sending.queue,
-            bulk_queue=sending.bulk_queue,
             ledger_table=storage.ledger_table,
         )
         api = Api(
@@ -78,14 +75,19 @@ class SmsPlatformStack(Stack):
             idempotency_table=storage.idempotency_table,
             jobs_table=storage.jobs_table,
             list_records_table=storage.list_records_table,
-            send_queue=sending.queue,
             fanout_queue=fanout.queue,
             ledger_table=storage.ledger_table,
             inbound=inbound,
             inbound_table=storage.inbound_table,
         )
         ReleaseSchedule(
-            self, "Schedules", shared=shared, messages_table=storage.messages_table, send_queue=sending.queue
+            self,
+            "Schedules",
+            shared=shared,
+            messages_table=storage.messages_table,
+            config_table=storage.config_table,
+            leases_table=storage.leases_table,
+            dispatcher=sending.dispatcher.function,
         )
         CfnOutput(self, OUTPUT_API_URL, value=api.url)
         CfnOutput(self, OUTPUT_SMS_CONFIGURATION_SET, value=receipts.configuration_set_name)
@@ -93,8 +95,6 @@ class SmsPlatformStack(Stack):
         CfnOutput(self, OUTPUT_CARRIER_WEBHOOK_SECRET, value=inbound.webhook_secret.secret_arn)
         CfnOutput(self, OUTPUT_REPLY_EVENT_BUS, value=inbound.event_bus.event_bus_name)
         # Last: it watches every function and dead-letter queue created above.
-        monitoring = Monitoring(
-            self, "Monitoring", triggered_lane=sending.queue, bulk_lane=sending.bulk_queue
-        )
+        monitoring = Monitoring(self, "Monitoring")
         CfnOutput(self, OUTPUT_ALARM_TOPIC, value=monitoring.topic.topic_arn)
         CfnOutput(self, OUTPUT_DASHBOARD, value=monitoring.dashboard.dashboard_name)

@@ -18,7 +18,6 @@ from functions.dal.ledger import LedgerTable
 from functions.dal.list_records import ListRecordsTable
 from functions.dal.messages import MessagesTable
 from functions.dal.opt_outs import OptOutsTable
-from functions.dal.send_queue import SendQueue
 from functions.logic.compose import Composer
 from functions.logic.fanout import FanOut
 from functions.logic.ledger import Refunds
@@ -35,20 +34,18 @@ def fanout() -> FanOut:
     sqs = boto3.client("sqs")
     config = ConfigTable(dynamodb.Table(settings.config_table))
     messages = MessagesTable(dynamodb.Table(settings.messages_table))
-    bulk_queue = SendQueue(sqs, settings.bulk_queue_url)
     opt_outs = OptOutsTable(dynamodb.Table(settings.opt_outs_table))
-    composer = Composer(config, messages, opt_outs, SendQueue(sqs, settings.send_queue_url))
+    composer = Composer(config, messages, opt_outs)
     return FanOut(
         config,
         JobsTable(dynamodb.Table(settings.jobs_table)),
         messages,
         composer,
-        bulk_queue,
         FanOutQueue(sqs, settings.fanout_queue_url),
         ListRecordsTable(dynamodb.Table(settings.list_records_table)),
         opt_outs,
         page_size=settings.page_size,
-        max_queued=settings.max_queued,
+        backlog_seconds=settings.backlog_seconds,
         refunds=Refunds(LedgerTable(dynamodb.Table(settings.ledger_table))),
     )
 

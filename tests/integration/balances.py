@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import os
 
-from functions.dal.ledger import LedgerTable
 from functions.dal.send_queue import SendWork
+
+from functions.dal.ledger import LedgerTable
 from functions.domain.ledger import Balance, EntryKind, LedgerEntry
 from local.demo import DEMO_TENANT_ID, OPERATOR_API_KEY
 from tests.integration.conftest import Platform

@@ -17,6 +17,11 @@ from datetime import timedelta
 from typing import Any
 
 import boto3
+from functions.dal.pacing import PacingTable
+from functions.dal.send_queue import SendQueue, SendWork
+from functions.domain.pacing import Lane
+from functions.logic.pacer import Pacer
+from functions.logic.send import RetryLater, Sender, SendOutcome
 from moto.core.botocore_stubber import BotocoreStubber
 
 from functions.carriers.aws_sms import AwsSmsCarrier
@@ -24,12 +29,7 @@ from functions.dal.config import ConfigTable
 from functions.dal.jobs import JobsTable
 from functions.dal.ledger import LedgerTable
 from functions.dal.messages import MessagesTable
-from functions.dal.pacing import PacingTable
-from functions.dal.send_queue import SendQueue, SendWork
-from functions.domain.pacing import Lane
 from functions.logic.ledger import AutoBuyer, LedgerWallet
-from functions.logic.pacer import Pacer
-from functions.logic.send import RetryLater, Sender, SendOutcome
 from functions.payments.base import PaymentProvider
 
 

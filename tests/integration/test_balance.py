@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from functions.logic.send import SendOutcome
 
 from functions.domain.ledger import EntryKind
-from functions.logic.send import SendOutcome
 from functions.payments.simulator import PaymentSimulator, shared_simulator
 from infra.constants import BULK_QUEUE_ID, SEND_QUEUE_ID
 from local.demo import DEMO_OPENING_BALANCE_MICROS, DEMO_TENANT_ID, OPERATOR_API_KEY

@@ -6,10 +6,10 @@ from collections.abc import Iterator
 from decimal import Decimal
 
 import pytest
+from functions.logic.send import SendOutcome
 
 from functions.dal.config import ConfigTable
 from functions.domain.ledger import EntryKind
-from functions.logic.send import SendOutcome
 from functions.payments.simulator import PaymentSimulator, shared_simulator
 from local.demo import DEMO_TENANT_ID, OPERATOR_API_KEY
 from tests.integration.balances import (

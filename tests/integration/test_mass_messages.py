@@ -6,6 +6,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from functions.dal.send_queue import SendQueue
 
 from functions.dal.config import ConfigTable
 from functions.dal.fanout_queue import FanOutQueue, FanOutWork
@@ -13,7 +14,6 @@ from functions.dal.jobs import JobsTable
 from functions.dal.list_records import ListRecordsTable
 from functions.dal.messages import MessagesTable
 from functions.dal.opt_outs import GLOBAL_SCOPE, OptOut, OptOutsTable
-from functions.dal.send_queue import SendQueue
 from functions.domain.messages import utc_now
 from functions.logic.compose import Composer
 from functions.logic.fanout import FanOut

@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from functions.logic.send import SendOutcome
 
 from functions.handlers import sender as sender_handler
-from functions.logic.send import SendOutcome
 from functions.metrics_catalog import (
     AUTO_BUY,
     AUTO_BUY_FAILED,

@@ -12,9 +12,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
+from functions.dal.send_queue import SendQueue
 
 from functions.dal.messages import MessagesTable
-from functions.dal.send_queue import SendQueue
 from functions.logic.release import Releaser
 from infra.constants import SEND_QUEUE_ID
 from tests.integration.conftest import Platform

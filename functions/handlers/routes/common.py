@@ -23,7 +23,6 @@ from functions.dal.ledger import LedgerTable
 from functions.dal.list_records import ListRecordsTable
 from functions.dal.messages import MessagesTable
 from functions.dal.opt_outs import OptOutsTable
-from functions.dal.send_queue import SendQueue
 from functions.domain.errors import Forbidden, Unauthorized
 from functions.domain.mass import MassJob, Preview
 from functions.domain.tenants import Tenant
@@ -53,9 +52,7 @@ class Services:
         self.config = ConfigTable(dynamodb.Table(settings.config_table))
         self.messages = MessagesTable(dynamodb.Table(settings.messages_table))
         opt_outs = OptOutsTable(dynamodb.Table(settings.opt_outs_table))
-        composer = Composer(
-            self.config, self.messages, opt_outs, SendQueue(boto3.client("sqs"), settings.send_queue_url)
-        )
+        composer = Composer(self.config, self.messages, opt_outs)
         self.triggers = TriggeredMessages(composer)
         self.configuration = Configuration(self.config)
         self.operator = Operator(self.config, Authenticator(self.config))

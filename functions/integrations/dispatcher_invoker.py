@@ -1,0 +1,42 @@
+"""Starting a transport code's dispatcher: on AWS an asynchronous invoke of the dispatcher function.
+
+The local runtime and the tests start dispatchers their own way (a thread each) through ``use``:
+the one place where a process swaps the invoker the handlers build.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Protocol
+
+
+class Invoker(Protocol):
+    def start(self, code: str) -> None: ...
+
+
+class LambdaDispatcherInvoker:
+    def __init__(self, client: Any, function_name: str) -> None:
+        self._client = client
+        self._function_name = function_name
+
+    def start(self, code: str) -> None:
+        self._client.invoke(
+            FunctionName=self._function_name,
+            InvocationType="Event",
+            Payload=json.dumps({"code": code}).encode(),
+        )
+
+
+_override: Invoker | None = None
+
+
+def use(invoker: Invoker | None) -> None:
+    """Start dispatchers through ``invoker`` in this process (None: the Lambda invoke again)."""
+    global _override
+    _override = invoker
+
+
+def dispatcher_invoker(client_factory: Any, function_name: str) -> Invoker:
+    if _override is not None:
+        return _override
+    return LambdaDispatcherInvoker(client_factory(), function_name)

@@ -109,8 +109,15 @@ class _Result:
     at: datetime | None = None
 
 
-def epoch_us() -> int:
-    return time.time_ns() // 1000
+def steady_epoch_us() -> Callable[[], int]:
+    """Epoch microseconds that never jump: the wall clock when made, advancing with the monotonic clock.
+
+    A dispatcher paces, waits and times out by it, so a wall-clock step (or a frozen clock in a test)
+    cannot crowd a window or stall a wait; over one invocation (15 minutes at most) it stays within
+    the clock's drift of the wall clock, which dates the records and the daily cap.
+    """
+    offset = time.time_ns() // 1000 - time.monotonic_ns() // 1000
+    return lambda: offset + time.monotonic_ns() // 1000
 
 
 class _Pacer:
@@ -252,7 +259,7 @@ class Dispatcher:
         refunds: Refunds,
         carrier: Carrier,
         settings: DispatchSettings | None = None,
-        now_us: Callable[[], int] = epoch_us,
+        now_us: Callable[[], int] | None = None,
         remaining_ms: Callable[[], int] = lambda: 900_000,
         invoker: DispatcherInvoker | None = None,
         holder: str | None = None,
@@ -268,7 +275,7 @@ class Dispatcher:
         self._refunds = refunds
         self._carrier = carrier
         self.settings = settings or DispatchSettings()
-        self._now_us = now_us
+        self._now_us = now_us or steady_epoch_us()
         self._remaining_ms = remaining_ms
         self._invoker = invoker
         self.holder = holder or uuid.uuid4().hex
@@ -350,6 +357,11 @@ class Dispatcher:
                 self._reconcile()
                 next_reconcile = now + int(settings.reconcile_seconds * MICROS)
             stopping = self._remaining_ms() < settings.handover_seconds * 1000
+            if stopping:
+                # What is queued goes back to ready for the next invocation; calls under way finish.
+                self._hand_back(
+                    self._pacer.take_queued(), "handed over unsent: its dispatcher's time ran out"
+                )
             if self._pacer.stalled:
                 logger.info("next slot too far off (daily cap): stopping", code=self.code_number)
                 return

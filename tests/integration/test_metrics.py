@@ -115,14 +115,14 @@ def test_the_alarms_and_the_dashboard_read_metrics_the_functions_emit(
     })  # fmt: skip
     for _ in range(2):
         platform.send("/v1/triggers/payment_received", {**ada, "sending_number": SECOND_NUMBER})
-    platform.run_senders()
+    platform.run_dispatchers()
     # The throttled one comes back after its backoff and goes: before the balance below is reset,
     # which would forget the debit it already paid.
     deadline = time.monotonic() + 10
     while len([r for r in platform.simulator.records if r.origination == SECOND_NUMBER]) < 2:
         assert time.monotonic() < deadline, "the throttled message was not retried"
         time.sleep(0.2)
-        platform.run_senders()
+        platform.run_dispatchers()
     platform.deliver_receipts()
     # AND an auto-buy, then one the payment provider declines, leaving the balance below its threshold,
     # and a message the balance cannot pay
@@ -131,16 +131,16 @@ def test_the_alarms_and_the_dashboard_read_metrics_the_functions_emit(
     assert platform.call("PUT", "/v1/balance/auto-buy", auto_buy)[0] == 200
     sender_handler.sender.cache_clear()  # a sender that never saw the old balance (a new container)
     platform.send("/v1/triggers/payment_received", ada)
-    platform.run_senders()  # 20,000 - 8,500 crosses 15,000: bought 10,000
+    platform.run_dispatchers()  # 20,000 - 8,500 crosses 15,000: bought 10,000
     shared_simulator().declined_tenants.add(DEMO_TENANT_ID)
     for _ in range(3):
         platform.send("/v1/triggers/payment_received", ada)
-    platform.run_senders()  # 21,500 crosses again: declined; 13,000 then 4,500 left; the third is refused
+    platform.run_dispatchers()  # 21,500 crosses again: declined; 13,000 then 4,500 left; the third is refused
     # AND a sender that reads the balance afresh (the batch's parallel debits may all have read it
     # while the declined purchase was still on its way)
     sender_handler.sender.cache_clear()
     platform.send("/v1/triggers/payment_received", ada)
-    platform.run_senders()  # refused too: 4,500 left
+    platform.run_dispatchers()  # refused too: 4,500 left
 
     # THEN the functions emitted each of these, with the dimensions the dashboard splits by
     names, values = emitted_metrics(capsys.readouterr().out)

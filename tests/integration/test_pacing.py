@@ -6,7 +6,7 @@ from functions.dal.config import ConfigTable
 from functions.domain.ledger import EntryKind
 from functions.domain.segments import count_segments
 from functions.domain.tenants import Contact, ContactPhone, EntityType
-from infra.constants import BULK_DLQ_ID, BULK_QUEUE_ID, SEND_DLQ_ID, SEND_QUEUE_ID
+from infra.constants import BULK_DLQ_ID, BULK_QUEUE_ID, SEND_DLQ_ID
 from local.carrier import busiest_windows
 from local.demo import OPERATOR_API_KEY
 from tests.integration.balances import entries, of_kind
@@ -178,7 +178,7 @@ def test_a_mass_send_is_claimed_and_paid_only_as_far_ahead_as_the_lookahead(plat
     assert len(ticketed) + len(sent) == 10
     assert all("waiting for its slot" in m["history"][-1]["detail"] for m in ticketed)
     # A ticket waits on the triggered lane's queue, not behind the mass send's unclaimed backlog.
-    assert platform.queue_depth(SEND_QUEUE_ID) == len(ticketed)
+    assert platform.ready_count() == len(ticketed)
     assert platform.queue_depth(BULK_QUEUE_ID) == len(unclaimed)
 
 
@@ -211,7 +211,7 @@ def test_a_message_that_waited_past_its_validity_fails_as_expired(platform: Plat
         ExpressionAttributeValues={":then": long_ago},
     )
 
-    platform.run_senders()
+    platform.run_dispatchers()
 
     _, message = platform.call("GET", f"/v1/messages/{created['id']}")
     assert (message["status"], message["reject_reason"]) == ("Failed", "expired")
@@ -222,10 +222,10 @@ def test_a_daily_cap_holds_what_exceeds_it_for_the_next_day(platform: Platform):
     register(platform, CODE, parts_per_second=20, daily_cap_parts=2)
     ids = [platform.send(TICKET, ticket_update(f"n{n}"))["id"] for n in range(3)]
 
-    platform.run_senders()
+    platform.run_dispatchers()
 
     assert sorted(statuses(platform, ids)) == ["Pending", "Sent", "Sent"]
-    assert platform.queue_depth(SEND_QUEUE_ID) == 1  # back on its queue, delayed; not failed, not lost
+    assert platform.ready_count() == 1  # back on its queue, delayed; not failed, not lost
 
 
 def test_segments_are_what_the_carrier_counts():

@@ -54,7 +54,7 @@ from functions.domain.dispatch import DispatchOutcome, Lane, ReadyMessage, next_
 from functions.domain.ledger import EntryKind, LedgerEntry, affordable, debit_id, should_arm
 from functions.domain.mass import JobStatus
 from functions.domain.messages import MessageStatus, RejectReason
-from functions.domain.send_window import MICROS, PartsWindow
+from functions.domain.send_window import DAY_US, MICROS, PartsWindow
 from functions.domain.transport import TransportCode, default_code
 from functions.logic.ledger import LedgerWallet, Refunds
 from functions.observability import logger
@@ -127,6 +127,7 @@ class _Pacer:
         self,
         window: PartsWindow,
         send: Callable[[ReadyMessage], None],
+        at_call: PartsWindow,
         pool: ThreadPoolExecutor,
         now_us: Callable[[], int],
         max_backoff_us: int,
@@ -134,6 +135,10 @@ class _Pacer:
     ) -> None:
         self.window = window
         self._send = send
+        # The sends as they really started, each checked at the moment of its call: a sender thread
+        # that woke late never crowds the next window, it waits for room instead.
+        self._at_call = at_call
+        self._call_lock = threading.Lock()
         self._pool = pool
         self._now_us = now_us
         self._max_backoff_us = max_backoff_us
@@ -159,15 +164,25 @@ class _Pacer:
             self._cond.notify_all()
 
     def queued_us(self) -> int:
-        """How long the queued messages take to send at the code's rate."""
+        """How long the queued messages take to send at the code's rate (a wait for the window aside:
+        the next batch is claimed while the code idles after a long message, and waits its turn)."""
         with self._cond:
             parts = sum(message.segments for message in self._queue)
-            wait = max(0, self.window.next_slot(1, self._now_us()) - self._now_us())
-        return wait + parts * MICROS * 1000 // self.window.limit_millis
+        return parts * MICROS * 1000 // self.window.limit_millis
 
     def next_slot_us(self, parts: int) -> int:
         with self._cond:
             return self.window.next_slot(parts, self._now_us()) - self._now_us()
+
+    def cap_left(self) -> int | None:
+        """Parts the daily cap still allows today beyond what is queued; None without a cap."""
+        with self._cond:
+            cap = self.window.daily_cap_parts
+            if cap is None:
+                return None
+            today = self._now_us() // DAY_US
+            used = self.window.day_parts if self.window.day == today else 0
+            return cap - used - sum(message.segments for message in self._queue)
 
     def busy(self) -> bool:
         with self._cond:
@@ -187,12 +202,27 @@ class _Pacer:
         with self._cond:
             return self.window.day, self.window.day_parts
 
+    def recent(self) -> tuple[list[tuple[int, int]], int]:
+        with self._call_lock:  # the real call times: what the carrier saw
+            return self._at_call.recent(self._now_us())
+
     def stop(self) -> None:
         with self._cond:
             self._stopped = True
             self._cond.notify_all()
 
     # ---- the senders' side ----
+
+    def clear_to_call(self, message: ReadyMessage) -> None:
+        """Wait until the window of real call times has room for the message, and take it."""
+        while True:
+            with self._call_lock:
+                now = self._now_us()
+                slot = self._at_call.next_slot(message.segments, now)
+                if slot <= now:
+                    self._at_call.record(message.segments, now)
+                    return
+            time.sleep((slot - now) / MICROS)
 
     def done(self, message: ReadyMessage, throttled: bool) -> None:
         """A carrier call ended; a throttled (or failing) carrier backs the code off, keeping the message."""
@@ -303,6 +333,8 @@ class Dispatcher:
             self.code.daily_cap_parts,
             margin_us=int(settings.window_margin_ms * 1000),
             day_parts=(lease.day, lease.day_parts) if lease.day == today else None,
+            recent=lease.recent,
+            idle_until_us=lease.idle_until_us,
         )
         pool = ThreadPoolExecutor(
             max_workers=settings.send_threads, thread_name_prefix=f"send-{self.code_number}"
@@ -310,6 +342,7 @@ class Dispatcher:
         self._pacer = _Pacer(
             window,
             self._call_carrier,
+            window.copy(),
             pool,
             self._now_us,
             int(settings.max_backoff_seconds * MICROS),
@@ -330,8 +363,9 @@ class Dispatcher:
             self._flush_sent(force=True)
             self._hand_back(self._pacer.take_queued(), "handed back unsent when its dispatcher stopped")
             day, parts = self._pacer.day()
+            recent, idle_until = self._pacer.recent()
             if not self.report.lease_lost:
-                self._leases.release(lease, day, parts)
+                self._leases.release(self.lease or lease, day, parts, recent, idle_until)
         if self.report.handed_over and self._invoker is not None:
             self._invoker.start(self.code_number)
         return self.report
@@ -399,6 +433,11 @@ class Dispatcher:
         if not page:
             return False
         max_parts = max(1, self.code.limit_millis * int(self.settings.lookahead_seconds * 1000) // 1_000_000)
+        cap_left = self._pacer.cap_left()
+        if cap_left is not None:
+            if cap_left < page[0].segments:
+                return False  # today's cap is spent: what is ready waits, unclaimed and unpaid
+            max_parts = min(max_parts, cap_left)
         batch = next_batch(page, BATCH_MESSAGES, max_parts)
         at = self._clock()
         failures: dict[str, tuple[RejectReason, str | None]] = {}
@@ -512,6 +551,7 @@ class Dispatcher:
         )
         throttled = False
         try:
+            self._pacer.clear_to_call(message)
             result = _Result(message, carrier_id=self._carrier.send(sms), at=self._clock())
         except (CarrierThrottled, CarrierUnavailable) as error:
             throttled = True

@@ -63,6 +63,9 @@ BATCH_MESSAGES = 10
 CLAIM_ATTEMPTS = 8
 JOB_STATUS_TTL_SECONDS = 2.0  # how stale a cancellation may be seen
 BACKFILL_DEPTH = 8  # queued messages looked at to fill a gap the next one leaves
+# A claim left in doubt (its dispatcher died, or its call failed unexpectedly) is sent again at most
+# this often; one that keeps failing ends Failed and is refunded.
+MAX_RESENDS = 2
 
 
 @dataclass(frozen=True)
@@ -409,7 +412,7 @@ class Dispatcher:
                 else:
                     next_poll = now + poll_us
                     poll_us = min(2 * poll_us, int(settings.poll_seconds[1] * MICROS))
-            busy = self._pacer.busy() or bool(self._results) or bool(self._sent)
+            busy = self._pacer.busy() or bool(self._results) or bool(self._sent) or bool(self._unsettled)
             if busy:
                 idle_since = now
             elif stopping:
@@ -521,8 +524,8 @@ class Dispatcher:
     ) -> None:
         token = self.lease.token if self.lease else None
         self._pacer.add([_with(m, debited=m.debited or m.price_micros > 0, claim_token=token) for m in paid])
-        self.report.outcomes[DispatchOutcome.INSUFFICIENT_FUNDS.value] += len(unpaid)
         if unpaid:
+            self.report.outcomes[DispatchOutcome.INSUFFICIENT_FUNDS.value] += len(unpaid)
             self.report.failed[RejectReason.INSUFFICIENT_FUNDS.value] += len(unpaid)
         outcome_of = {
             RejectReason.CANCELLED: DispatchOutcome.CANCELLED,
@@ -679,9 +682,22 @@ class Dispatcher:
             if now - claimed < self.settings.receipt_wait:
                 continue
             self._unsettled.discard(message.message_id)
-            if now <= message.valid_from + self.settings.validity:
-                self._hand_back([message], "no receipt came for a claim whose dispatcher stopped: sent again")
+            if now <= message.valid_from + self.settings.validity and message.resends < MAX_RESENDS:
+                self._hand_back(
+                    [message], "no receipt came for a claim left in doubt: sent again", resend=True
+                )
             else:
+                reason, detail = (
+                    (
+                        RejectReason.EXPIRED,
+                        "its claim was left in doubt and no receipt came within its validity",
+                    )
+                    if message.resends < MAX_RESENDS
+                    else (
+                        RejectReason.UNKNOWN,
+                        f"it could not be sent: {message.resends + 1} attempts failed",
+                    )
+                )
                 moved = self._claims.record(
                     [
                         StatusMove(
@@ -689,8 +705,8 @@ class Dispatcher:
                             MessageStatus.FAILED,
                             (MessageStatus.IN_PROGRESS,),
                             now,
-                            RejectReason.EXPIRED,
-                            "its dispatcher stopped and no receipt came within the validity period",
+                            reason,
+                            detail,
                             condition="claim_token = :token",
                             values={":token": message.claim_token},
                         )
@@ -698,19 +714,21 @@ class Dispatcher:
                 )
                 if message.message_id not in moved:
                     self._refund(message)
-                    self.report.failed[RejectReason.EXPIRED.value] += 1
+                    self.report.failed[reason.value] += 1
             self.report.outcomes[DispatchOutcome.RECONCILED.value] += 1
 
-    def _hand_back(self, messages: list[ReadyMessage], detail: str) -> None:
+    def _hand_back(self, messages: list[ReadyMessage], detail: str, resend: bool = False) -> None:
         """Claimed messages back to ready, unsent; a debit stays with the message (``debited``)."""
         if not messages:
             return
         at = self._clock()
         moves = []
         for message in messages:
-            keys = ready_keys(
-                message.message_id, message.origination_number, message.job_id, message.created_at
+            keys: dict[str, object] = dict(
+                ready_keys(message.message_id, message.origination_number, message.job_id, message.created_at)
             )
+            if resend:
+                keys["resends"] = message.resends + 1
             moves.append(
                 StatusMove(
                     message.message_id,

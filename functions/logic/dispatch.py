@@ -72,12 +72,13 @@ MAX_RESENDS = 2
 class DispatchSettings:
     lease_seconds: float = 15.0
     renew_seconds: float = 5.0
-    lookahead_seconds: float = 1.0  # claim more when less than this much sending is queued
+    lookahead_seconds: float = 3.0  # claim more when less than this much sending is queued
+    batch_seconds: float = 1.0  # a batch holds about this much sending (a triggered message waits ~that)
     idle_seconds: float = 5.0  # nothing to do for this long: release the lease and end
     poll_seconds: tuple[float, float] = (0.1, 0.5)  # an empty ready index is read again after this
     handover_seconds: float = 15.0  # with this little time left, stop claiming and hand over
     send_threads: int = 8
-    window_margin_ms: float = 15.0
+    window_margin_ms: float = 20.0
     validity: timedelta = timedelta(hours=4)
     receipt_wait: timedelta = timedelta(minutes=5)  # an earlier holder's claim waits this for a receipt
     reconcile_seconds: float = 10.0
@@ -317,6 +318,7 @@ class Dispatcher:
         self._unsettled: set[str] = set()  # our own claims whose carrier call ended in doubt
         self._job_status: dict[str, tuple[float, JobStatus | None]] = {}
         self._wake = threading.Event()
+        self._lease_lost = False
         self.report = DispatchReport(code_number)
         self.lease: Lease | None = None
 
@@ -353,12 +355,17 @@ class Dispatcher:
         )
         pacer_thread = threading.Thread(target=self._pacer.run, name=f"pacer-{self.code_number}", daemon=True)
         pacer_thread.start()
+        self._ending = threading.Event()
+        keeper = threading.Thread(target=self._keep_lease, name=f"lease-{self.code_number}", daemon=True)
+        keeper.start()
         try:
             self._control()
         except LeaseLost:
             self.report.lease_lost = True
             logger.warning("lease lost; stopping", code=self.code_number)
         finally:
+            self._ending.set()
+            keeper.join()
             self._pacer.stop()
             pacer_thread.join()
             pool.shutdown(wait=True)  # calls in progress finish and are recorded
@@ -369,13 +376,34 @@ class Dispatcher:
             recent, idle_until = self._pacer.recent()
             if not self.report.lease_lost:
                 self._leases.release(self.lease or lease, day, parts, recent, idle_until)
+        left = self._pacer.cap_left()
+        capped = self._pacer.stalled or (left is not None and left <= 0)
+        if not self.report.lease_lost and not self.report.handed_over and not capped:
+            # A message made ready while this one was ending found its lease still live, and no kick
+            # started anyone: look once more after the release, and start the successor if so.
+            self.report.handed_over = bool(self._messages.ready_page(self.code_number, 1))
         if self.report.handed_over and self._invoker is not None:
             self._invoker.start(self.code_number)
         return self.report
 
+    def _keep_lease(self) -> None:
+        """Renew the lease every few seconds, whatever the control loop is waiting for; if it was
+        taken over, stop sending at once (the control loop then ends)."""
+        while not self._ending.wait(self.settings.renew_seconds):
+            assert self.lease is not None
+            day, parts = self._pacer.day()
+            try:
+                self.lease = self._leases.renew(self.lease, self._now_ms(), self._lease_ms(), day, parts)
+            except LeaseLost:
+                self._lease_lost = True
+                self._pacer.stop()
+                self._wake.set()
+                return
+            except Exception:  # a failed renewal is tried again; the lease outlasts two of them
+                logger.exception("lease renewal failed", code=self.code_number)
+
     def _control(self) -> None:
         settings = self.settings
-        next_renew = self._now_us() + int(settings.renew_seconds * MICROS)
         next_reconcile = self._now_us()
         idle_since = self._now_us()
         poll_us = int(settings.poll_seconds[0] * MICROS)
@@ -385,11 +413,8 @@ class Dispatcher:
             now = self._now_us()
             self._settle_results()
             self._flush_sent()
-            if now >= next_renew:
-                assert self.lease is not None
-                day, parts = self._pacer.day()
-                self.lease = self._leases.renew(self.lease, self._now_ms(), self._lease_ms(), day, parts)
-                next_renew = now + int(settings.renew_seconds * MICROS)
+            if self._lease_lost:
+                raise LeaseLost(self.code_number)
             if now >= next_reconcile:
                 self._reconcile()
                 next_reconcile = now + int(settings.reconcile_seconds * MICROS)
@@ -435,7 +460,7 @@ class Dispatcher:
         ]
         if not page:
             return False
-        max_parts = max(1, self.code.limit_millis * int(self.settings.lookahead_seconds * 1000) // 1_000_000)
+        max_parts = max(1, self.code.limit_millis * int(self.settings.batch_seconds * 1000) // 1_000_000)
         cap_left = self._pacer.cap_left()
         if cap_left is not None:
             if cap_left < page[0].segments:

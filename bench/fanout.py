@@ -31,8 +31,6 @@ from local import moto_fixes  # noqa: E402
 
 moto_fixes.apply()
 
-from functions.dal.send_queue import SendQueue  # noqa: E402
-
 from functions.dal.config import ConfigTable  # noqa: E402
 from functions.dal.fanout_queue import FanOutQueue, FanOutWork  # noqa: E402
 from functions.dal.jobs import JobsTable  # noqa: E402
@@ -98,10 +96,9 @@ def run(size: int, topology) -> dict[str, object]:
         config.put_contacts("demo-isp", contacts(size))
         messages = MessagesTable(dynamodb.Table(env["MESSAGES_TABLE"]))
         opt_outs = OptOutsTable(dynamodb.Table(env["OPT_OUTS_TABLE"]))
-        send_queue = SendQueue(sqs, env["SEND_QUEUE_URL"])
         fanout_queue = FanOutQueue(sqs, env["FANOUT_QUEUE_URL"])
         jobs = JobsTable(dynamodb.Table(env["JOBS_TABLE"]))
-        composer = Composer(config, messages, opt_outs, send_queue)
+        composer = Composer(config, messages, opt_outs)
         mass = MassMessages(config, jobs, messages, composer, fanout_queue)
         request = MassRequest(
             saved_message="planned_outage", variables=OUTAGE,
@@ -114,7 +111,7 @@ def run(size: int, topology) -> dict[str, object]:
         mass.confirm("demo-isp", job.job_id, job.confirmation_token)
 
         records = ListRecordsTable(dynamodb.Table(env["LIST_RECORDS_TABLE"]))
-        fanout = FanOut(config, jobs, messages, composer, send_queue, fanout_queue, records, opt_outs)
+        fanout = FanOut(config, jobs, messages, composer, fanout_queue, records, opt_outs)
         counter.active = True
         tracemalloc.start()
         started = time.perf_counter()

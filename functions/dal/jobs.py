@@ -143,11 +143,41 @@ class JobsTable:
             done=bool(item.get("fanout_done", False)),
         )
 
+    def claim_page(self, job_id: str, seen: Checkpoint, writer: str, now_ms: int, ttl_ms: int) -> bool:
+        """Take the page at ``seen`` for ``writer`` (one writer per page: its messages are batch
+        written); False while another fan-out holds it, or the checkpoint has moved on.
+
+        A claim lasts ``ttl_ms``, longer than a fan-out invocation can run, so a writer that died
+        mid-page is replaced only once it is surely gone.
+        """
+        try:
+            self._table.update_item(
+                Key={"job_id": job_id},
+                UpdateExpression="SET page_writer = :writer, page_writer_until = :until",
+                ConditionExpression=(
+                    "#checkpoint = :seen AND (attribute_not_exists(page_writer) OR page_writer = :writer"
+                    " OR page_writer_until < :now)"
+                ),
+                ExpressionAttributeNames={"#checkpoint": "checkpoint"},
+                ExpressionAttributeValues={
+                    ":writer": writer,
+                    ":until": now_ms + ttl_ms,
+                    ":seen": seen.version,
+                    ":now": now_ms,
+                },
+            )
+        except ClientError as error:
+            if _condition_failed(error):
+                return False
+            raise
+        return True
+
     def advance(self, job_id: str, seen: Checkpoint, cursor: dict[str, Any] | None, created: int) -> bool:
         """Move the checkpoint past a page; False if another fan-out moved it first."""
         done = cursor is None
         updates = (
             "SET #checkpoint = :next, #cursor = :cursor, fanout_done = :done ADD created_messages :created"
+            " REMOVE page_writer, page_writer_until"
         )
         values: dict[str, Any] = {
             ":seen": seen.version,

@@ -285,6 +285,37 @@ class MessagesTable:
             raise
         return True
 
+    def put_many(self, messages: Iterable[Message]) -> None:
+        """Write messages known to be absent, 25 a request (BatchWriteItem, which overwrites: the caller
+        checked, and holds its job's page, so nobody else writes these ids meanwhile)."""
+        with self._table.batch_writer() as batch:
+            for message in messages:
+                batch.put_item(Item=_to_item(message))
+
+    def job_pages_of(self, message_ids: list[str]) -> dict[str, int | None]:
+        """Which of the ids exist, with the fan-out page that wrote each: BatchGetItem, 100 a call."""
+        client: Any = self._table.meta.client
+        found: dict[str, int | None] = {}
+        for start in range(0, len(message_ids), BATCH_GET_LIMIT):
+            keys = [
+                {"message_id": mid} for mid in dict.fromkeys(message_ids[start : start + BATCH_GET_LIMIT])
+            ]
+            pending: dict[str, Any] = {
+                self._table.name: {"Keys": keys, "ProjectionExpression": "message_id, job_page"}
+            }
+            for attempt in range(10):
+                response = client.batch_get_item(RequestItems=pending)
+                for item in response["Responses"].get(self._table.name, []):
+                    page = item.get("job_page")
+                    found[str(item["message_id"])] = int(page) if page is not None else None
+                pending = response.get("UnprocessedKeys") or {}
+                if not pending:
+                    break
+                time.sleep(0.05 * 2**attempt)
+            else:
+                raise RuntimeError("DynamoDB left message reads unprocessed")
+        return found
+
     def job_page_of(self, message_id: str) -> int | None:
         item = self._table.get_item(
             Key={"message_id": message_id}, ProjectionExpression="job_page", ConsistentRead=True

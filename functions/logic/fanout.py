@@ -1,8 +1,10 @@
 """The fan-out: turn a confirmed job into its messages, page by page, with a checkpoint per page.
 
 Each page of contacts becomes messages whose ids are derived from (job, number), written only if
-absent and ready to send (on the sending number's ready index, where its dispatcher finds them; a
-held one waits for the release schedule); then the checkpoint moves past the page with a
+absent (one BatchGetItem of the page's ids, then BatchWriteItem of the absent ones, while the
+fan-out holds the page in its job's checkpoint, so no other copy writes it meanwhile) and ready to
+send (on the sending number's ready index, where its dispatcher finds them; a held one waits for
+the release schedule); then the checkpoint moves past the page with a
 conditional write. A timeout or a retry resumes at the checkpoint and rewrites nothing (the ids
 already exist), a number seen on an earlier page is not messaged again, and memory holds one page
 at a time.
@@ -16,6 +18,7 @@ rows on one index key, and what it creates goes out minutes, not hours, after it
 from __future__ import annotations
 
 import hashlib
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -36,10 +39,16 @@ from functions.logic.compose import Composer
 from functions.logic.ledger import Refunds
 from functions.logic.mass import draft_of
 
+# A page is held by its writer this long: longer than an invocation runs (its writer is then gone).
+PAGE_CLAIM_MS = 600_000
 # Stop paging with this much time left, and hand over to a fresh invocation.
 HANDOVER_MARGIN_MS = 20_000
 # While the code's ready backlog is full, look again this much later.
 PAUSE_SECONDS = 30
+
+
+def _now_ms(clock: Callable[[], datetime]) -> int:
+    return int(clock().timestamp() * 1000)
 
 
 def job_message_id(job_id: str, number: str) -> str:
@@ -84,6 +93,7 @@ class FanOut:
         self._fanout_queue = fanout_queue
         self._page_size = page_size
         self._clock = clock
+        self._writer = uuid.uuid4().hex
 
     def run(
         self, work: FanOutWork, remaining_ms: Callable[[], int], max_pages: int | None = None
@@ -110,6 +120,10 @@ class FanOut:
                 self._fanout_queue.start(job.job_id, delay_seconds=PAUSE_SECONDS)
                 result.paused = True
                 return result
+            if not self._jobs.claim_page(
+                job.job_id, checkpoint, self._writer, _now_ms(self._clock), PAGE_CLAIM_MS
+            ):
+                return result  # another fan-out of this job is writing this page; it carries on
             if job.kind is JobKind.CALLING_LIST:
                 page, next_cursor = self._list_page(job, tenant, checkpoint)
             else:
@@ -191,18 +205,17 @@ class FanOut:
 
     def _create(self, job: MassJob, checkpoint: Checkpoint, page: list[Message]) -> tuple[int, int]:
         """Write the page's messages that are new: how many are the job's, and how many went ready."""
-        created: set[str] = set()
-        ready = 0
+        first: dict[str, Message] = {}
         for message in page:
-            if message.message_id in created:
-                continue  # the same number twice on this page
-            written = self._messages.put_if_absent(message)
-            if not written and self._messages.job_page_of(message.message_id) != checkpoint.version:
-                continue  # the number was messaged on an earlier page: one message per number
-            # New, or written by an earlier attempt at this page (and ready since it was written).
-            created.add(message.message_id)
-            ready += message.release_at is None  # a held one waits for the release schedule
-        return len(created), ready
+            first.setdefault(message.message_id, message)  # a number twice: its first record's message
+        unique = list(first.values())
+        existing = self._messages.job_pages_of([message.message_id for message in unique])
+        fresh = [message for message in unique if message.message_id not in existing]
+        self._messages.put_many(fresh)
+        # New, or written by an earlier attempt at this page (and ready since); a number messaged on
+        # an earlier page is not messaged again.
+        mine = fresh + [m for m in unique if existing.get(m.message_id, -1) == checkpoint.version]
+        return len(mine), sum(message.release_at is None for message in mine)
 
     def _sweep_cancelled(self, job_id: str) -> FanOutResult:
         result = FanOutResult()

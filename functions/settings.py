@@ -45,6 +45,8 @@ class ApiSettings(_FromEnvironment):
     inbound_webhook_secret_id: str = Field(alias="INBOUND_WEBHOOK_SECRET_ID")
     # Plain-http reply webhooks to this host: the local runtime and tests only.
     allow_loopback_webhooks: bool = Field(default=False, alias="REPLY_WEBHOOK_ALLOW_LOOPBACK")
+    # Tenants' status callbacks and their delivery log.
+    callbacks_table: str = Field(alias="CALLBACKS_TABLE")
 
 
 class FanOutSettings(_FromEnvironment):
@@ -84,6 +86,20 @@ class SenderSettings(_FromEnvironment):
     payment_provider: ProviderName = Field(alias="PAYMENT_PROVIDER")
     # Queued messages are checked against the opt-out list once more just before they are sent.
     opt_outs_table: str = Field(alias="OPT_OUTS_TABLE")
+
+
+class StatusEventsSettings(_FromEnvironment):
+    callbacks_table: str = Field(alias="CALLBACKS_TABLE")
+    callback_queue_url: str = Field(alias="CALLBACK_QUEUE_URL")
+    event_bus: str = Field(alias="STATUS_EVENT_BUS")
+
+
+class CallbackDeliverySettings(_FromEnvironment):
+    callbacks_table: str = Field(alias="CALLBACKS_TABLE")
+    callback_queue_url: str = Field(alias="CALLBACK_QUEUE_URL")
+    callback_dead_letter_url: str = Field(alias="CALLBACK_DLQ_URL")
+    # Plain-http callbacks to this host: the local runtime and tests only.
+    allow_loopback_webhooks: bool = Field(default=False, alias="REPLY_WEBHOOK_ALLOW_LOOPBACK")
 
 
 class ReceiptsSettings(_FromEnvironment):

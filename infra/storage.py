@@ -7,6 +7,7 @@ from aws_cdk import aws_dynamodb as dynamodb
 from constructs import Construct
 
 from infra.constants import (
+    CALLBACKS_TABLE_ID,
     CONFIG_TABLE_ID,
     IDEMPOTENCY_TABLE_ID,
     INBOUND_TABLE_ID,
@@ -125,6 +126,14 @@ class Storage(Construct):
             index_name="by_time",
             partition_key=dynamodb.Attribute(name="tenant_id", type=S),
             sort_key=dynamodb.Attribute(name="at_key", type=S),
+        )
+        # Tenants' status callbacks, their circuits and delivery attempts (functions/dal/callbacks.py).
+        self.callbacks_table = _table(
+            self,
+            CALLBACKS_TABLE_ID,
+            partition_key=dynamodb.Attribute(name="pk", type=S),
+            sort_key=dynamodb.Attribute(name="sk", type=S),
+            time_to_live_attribute="expires_at",
         )
         # Inbound messages per tenant, each inbound message once, reply webhooks (functions/dal/inbound.py).
         self.inbound_table = _table(

@@ -13,7 +13,16 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from functions.domain.errors import PlatformError
 from functions.handlers import problems
-from functions.handlers.routes import balance, configuration, console, inbound, mass, messages, operator
+from functions.handlers.routes import (
+    balance,
+    callbacks,
+    configuration,
+    console,
+    inbound,
+    mass,
+    messages,
+    operator,
+)
 from functions.handlers.routes.common import services
 from functions.observability import logger, metrics, tracer
 from functions.public_routes import OPENAPI_PATH
@@ -28,6 +37,7 @@ app.include_router(mass.router)
 app.include_router(operator.router)
 app.include_router(balance.router)
 app.include_router(inbound.router)
+app.include_router(callbacks.router)
 app.include_router(console.router)
 
 

@@ -373,3 +373,26 @@ def test_the_opt_out_list_api_adds_removes_and_audits_with_the_keys_name(platfor
     assert platform.call("DELETE", f"/v1/opt-outs/{CHARLES}")[0] == 404
     assert platform.call("GET", "/v1/opt-outs/12345")[0] == 400
     assert platform.call("GET", "/v1/opt-outs", key=None)[0] == 401
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        # (loopback is allowed here, as in the local runtime; the unit tests refuse 127.1 and the like)
+        "https://[broken/hook",
+        "https://169.254.169.254/latest/meta-data",
+        "https://0xa9fea9fe/",  # 169.254.169.254 in the forms a browser reads
+        "https://2852039166/",
+        "https://169.254.43518/",
+        "https://10.1/",
+        "https://[::ffff:169.254.169.254]/latest",
+        "https://100.64.0.1/hook",
+        "https://hooks.example.com:99999/",
+    ],
+)
+def test_a_reply_webhook_to_a_non_public_or_broken_url_is_a_400_naming_url_and_changes_nothing(
+    platform: Platform, url: str
+):
+    status, problem = platform.call("PUT", "/v1/reply-webhook", {"url": url})
+    assert (status, problem["field"]) == (400, "url"), problem
+    assert platform.call("GET", "/v1/reply-webhook")[0] == 404

@@ -20,8 +20,9 @@ from functions.domain.errors import InvalidInput, NotFound
 from functions.domain.inbound import InboundRecord, ReplyWebhook
 from functions.domain.keywords import KeywordFamily
 from functions.domain.messages import utc_now
-from functions.domain.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, validate_webhook_url
+from functions.domain.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER
 from functions.handlers.routes.common import principal, services
+from functions.integrations.outbound_url import parse_outbound_url
 from functions.logic.auth import Permission, Principal
 from functions.logic.opt_out_list import Caller, NumberStatus
 from functions.public_routes import CARRIER_WEBHOOK_PATH
@@ -214,8 +215,8 @@ def list_replies(
 @router.put("/v1/reply-webhook", summary="Post every reply to this URL, signed with a new secret")
 def put_reply_webhook(body: WebhookBody) -> WebhookView:
     tenant = principal(router, MANAGE)
-    url = validate_webhook_url(body.url, "url", services().settings.allow_loopback_webhooks)
-    webhook = ReplyWebhook(url=url, secret="whsec_" + secrets.token_urlsafe(32), created_at=utc_now())
+    url = parse_outbound_url(body.url, services().settings.allow_loopback_webhooks, "url")
+    webhook = ReplyWebhook(url=url.url, secret="whsec_" + secrets.token_urlsafe(32), created_at=utc_now())
     services().inbound.put_webhook(tenant.tenant_id, webhook)
     return WebhookView(url=webhook.url, created_at=webhook.created_at, secret=webhook.secret)
 

@@ -20,6 +20,7 @@ from functions.domain.errors import InvalidInput, NotFound
 from functions.domain.inbound import InboundRecord, ReplyWebhook
 from functions.domain.keywords import KeywordFamily
 from functions.domain.messages import utc_now
+from functions.domain.phone import from_path
 from functions.domain.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER
 from functions.handlers.routes.common import principal, services
 from functions.integrations.outbound_url import parse_outbound_url
@@ -29,6 +30,8 @@ from functions.public_routes import CARRIER_WEBHOOK_PATH
 
 router = Router()
 MANAGE = Permission.MANAGE_CONFIGURATION
+# A number in the path: any US/Canadian form, percent-encoded or not (functions.domain.phone.from_path).
+NUMBER_PATH = Path(max_length=64, description="A US or Canadian number in any common form, URL-encoded")
 SCOPE_QUERY = Query(
     max_length=70, description="'global' or 'dnc:<group>'; default: the scope of the default sending number"
 )
@@ -165,10 +168,10 @@ def list_opt_outs(
 
 @router.get("/v1/opt-outs/<number>", summary="Whether a number is opted out, and who changed it when")
 def get_opt_out(
-    number: Annotated[str, Path(max_length=32)], scope: Annotated[str | None, SCOPE_QUERY] = None
+    number: Annotated[str, NUMBER_PATH], scope: Annotated[str | None, SCOPE_QUERY] = None
 ) -> NumberStatusView:
     found = principal(router, MANAGE, Permission.OPERATOR)
-    return status_view(services().opt_out_list.status(caller(found), number, scope))
+    return status_view(services().opt_out_list.status(caller(found), from_path(number), scope))
 
 
 @router.put(
@@ -176,9 +179,9 @@ def get_opt_out(
     summary="Opt a number out (recorded with this key's name)",
     responses={201: {"description": "Opted out now"}, 200: {"description": "It was opted out already"}},
 )
-def add_opt_out(number: Annotated[str, Path(max_length=32)], body: OptOutBody) -> Response[NumberStatusView]:
+def add_opt_out(number: Annotated[str, NUMBER_PATH], body: OptOutBody) -> Response[NumberStatusView]:
     found = principal(router, MANAGE, Permission.OPERATOR)
-    added, status = services().opt_out_list.add(caller(found), number, body.scope, body.note)
+    added, status = services().opt_out_list.add(caller(found), from_path(number), body.scope, body.note)
     code = HTTPStatus.CREATED if added else HTTPStatus.OK
     return Response(status_code=code.value, content_type="application/json", body=status_view(status))
 
@@ -188,12 +191,12 @@ def add_opt_out(number: Annotated[str, Path(max_length=32)], body: OptOutBody) -
     summary="Remove a number's opt-out (one that came through this tenant)",
 )
 def remove_opt_out(
-    number: Annotated[str, Path(max_length=32)],
+    number: Annotated[str, NUMBER_PATH],
     scope: Annotated[str | None, SCOPE_QUERY] = None,
     note: Annotated[str | None, Query(max_length=500)] = None,
 ) -> NumberStatusView:
     found = principal(router, MANAGE, Permission.OPERATOR)
-    return status_view(services().opt_out_list.remove(caller(found), number, scope, note))
+    return status_view(services().opt_out_list.remove(caller(found), from_path(number), scope, note))
 
 
 # ---- replies and the reply webhook ----

@@ -333,8 +333,9 @@ def test_a_carriers_webhook_is_refused_unless_signed_and_fresh_and_then_works_li
     status, accepted = platform.call("POST", "/v1/inbound/acme", body, key=None, headers=signed(body, now))
     assert (status, accepted["id"]) == (202, "webhook:acme:acme-1")
     run_inbound(platform)
-    found = opt_out_of(platform, ADA)
+    found = opt_out_of(platform, ADA, key=OPERATOR_API_KEY)  # it answered no tenant's message: the operator's
     assert found["opt_out"]["actor"] == "webhook:acme:acme-1"
+    assert opt_out_of(platform, ADA)["opt_out"]["actor"] is None
     assert platform.queue_depth(SEND_QUEUE_ID) == 1  # the confirmation, from the long code
 
     bad = json.dumps(

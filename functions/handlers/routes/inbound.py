@@ -15,7 +15,6 @@ from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 from pydantic import BaseModel, ConfigDict, Field
 
 from functions.dal.inbound import InvalidCursor
-from functions.dal.opt_outs import OptOut, OptOutChange, scope_name
 from functions.domain.errors import InvalidInput, NotFound
 from functions.domain.inbound import InboundRecord, ReplyWebhook
 from functions.domain.keywords import KeywordFamily
@@ -25,7 +24,7 @@ from functions.domain.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER
 from functions.handlers.routes.common import principal, services
 from functions.integrations.outbound_url import parse_outbound_url
 from functions.logic.auth import Permission, Principal
-from functions.logic.opt_out_list import Caller, NumberStatus
+from functions.logic.opt_out_list import Caller, NumberStatus, ShownChange, ShownOptOut
 from functions.public_routes import CARRIER_WEBHOOK_PATH
 
 router = Router()
@@ -41,23 +40,9 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class OptOutView(BaseModel):
-    phone_number: str
-    scope: str
-    opted_out_at: datetime
-    source: str
-    actor: str
-    tenant_id: str | None
-    note: str | None
-
-
-class OptOutChangeView(BaseModel):
-    action: str
-    at: datetime
-    source: str
-    actor: str
-    tenant_id: str | None
-    note: str | None
+# An opt-out (or audit line) that came through another tenant shows no actor, tenant_id or note.
+OptOutView = ShownOptOut
+OptOutChangeView = ShownChange
 
 
 class OptOutPage(BaseModel):
@@ -122,29 +107,13 @@ def caller(found: Principal) -> Caller:
     )
 
 
-def opt_out_view(opt_out: OptOut) -> OptOutView:
-    return OptOutView(
-        phone_number=opt_out.phone_number,
-        scope=scope_name(opt_out.scope),
-        opted_out_at=opt_out.opted_out_at,
-        source=opt_out.source,
-        actor=opt_out.actor,
-        tenant_id=opt_out.tenant_id,
-        note=opt_out.note,
-    )
-
-
-def change_view(change: OptOutChange) -> OptOutChangeView:
-    return OptOutChangeView.model_validate(change.model_dump(mode="json"))
-
-
 def status_view(status: NumberStatus) -> NumberStatusView:
     return NumberStatusView(
         phone_number=status.phone_number,
         scope=status.scope,
         opted_out=status.opt_out is not None,
-        opt_out=opt_out_view(status.opt_out) if status.opt_out else None,
-        history=[change_view(change) for change in status.history],
+        opt_out=status.opt_out,
+        history=status.history,
     )
 
 
@@ -163,7 +132,7 @@ def list_opt_outs(
 ) -> OptOutPage:
     found = principal(router, MANAGE, Permission.OPERATOR)
     chosen, items, next_cursor = services().opt_out_list.page(caller(found), scope, limit, cursor)
-    return OptOutPage(scope=chosen, items=[opt_out_view(item) for item in items], next_cursor=next_cursor)
+    return OptOutPage(scope=chosen, items=items, next_cursor=next_cursor)
 
 
 @router.get("/v1/opt-outs/<number>", summary="Whether a number is opted out, and who changed it when")

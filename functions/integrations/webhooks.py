@@ -30,6 +30,7 @@ class _PinnedConnection(http.client.HTTPConnection):
         super().__init__(pinned.url.host, pinned.url.port, timeout=timeout)
         self._address = str(pinned.address)
         self._tls = tls
+        self.default_port = 443 if tls else 80  # so the Host header names no port when it is the default
 
     def connect(self) -> None:
         sock = socket.create_connection((self._address, self.port), self.timeout)

@@ -6,6 +6,7 @@ import functools
 from typing import Any
 
 import boto3
+from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
@@ -15,7 +16,8 @@ from functions.dal.callback_queue import CallbackQueue
 from functions.dal.callbacks import CallbacksTable
 from functions.domain.callbacks import AttemptOutcome
 from functions.integrations.webhooks import HttpWebhookPoster
-from functions.logic.callbacks import CallbackDelivery, DeliveryBatch, parse_queued
+from functions.logic.callbacks import CallbackDelivery, DeliveryBatch, RetryLater, parse_queued
+from functions.metrics_catalog import STATUS_CALLBACKS_DELIVERED, STATUS_CALLBACKS_FAILED
 from functions.observability import logger, metrics, tracer
 from functions.settings import CallbackDeliverySettings
 
@@ -35,10 +37,14 @@ def delivery() -> CallbackDelivery:
 def handle_record(record: SQSRecord, batch: DeliveryBatch) -> None:
     attempt = int(record.attributes.approximate_receive_count or "1")
     queued = parse_queued(record.body, attempt, record.receipt_handle)
-    outcome = delivery().deliver(queued, batch)  # RetryLater: reported as failed, back after its delay
+    try:
+        outcome = delivery().deliver(queued, batch)
+    except RetryLater:  # reported as failed: it comes back after its delay
+        metrics.add_metric(name=STATUS_CALLBACKS_FAILED, unit=MetricUnit.Count, value=1)
+        raise
     logger.info("status callback", event_id=queued.event.event_id, outcome=outcome.value, attempt=attempt)
     if outcome is AttemptOutcome.DELIVERED:
-        metrics.add_metric(name="StatusCallbacksDelivered", unit="Count", value=1)
+        metrics.add_metric(name=STATUS_CALLBACKS_DELIVERED, unit=MetricUnit.Count, value=1)
 
 
 @logger.inject_lambda_context

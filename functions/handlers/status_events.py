@@ -6,6 +6,7 @@ import functools
 from typing import Any
 
 import boto3
+from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes import DynamoDBStreamEvent
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecordEventName
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -16,6 +17,7 @@ from functions.dal.messages import message_from_item
 from functions.domain.messages import Message
 from functions.integrations.events import EventBridgePublisher
 from functions.logic.callbacks import StatusEvents
+from functions.metrics_catalog import STATUS_EVENTS
 from functions.observability import logger, metrics, tracer
 from functions.settings import StatusEventsSettings
 
@@ -50,5 +52,5 @@ def changes(event: dict[str, Any]) -> list[tuple[Message | None, Message]]:
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, int]:
     # A failure retries the whole batch: events carry stable ids, so a repeat is harmless.
     report = status_events().publish(changes(event))
-    metrics.add_metric(name="StatusEvents", unit="Count", value=report.events)
+    metrics.add_metric(name=STATUS_EVENTS, unit=MetricUnit.Count, value=report.events)
     return {"events": report.events, "queued": report.queued}

@@ -39,7 +39,9 @@ from functions.domain.callbacks import (
 )
 from functions.domain.errors import InvalidInput, NotFound
 from functions.domain.messages import Message, utc_now
-from functions.domain.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign, validate_webhook_url
+from functions.domain.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
+from functions.integrations.outbound_url import parse_outbound_url
+from functions.integrations.webhooks import PostResult
 from functions.observability import logger
 
 STATUS_EVENT_DETAIL_TYPE = "SMS status changed"
@@ -62,9 +64,9 @@ class StatusCallbacks:
         self._clock = clock
 
     def register(self, tenant_id: str, url: str) -> StatusCallback:
-        checked = validate_webhook_url(url, "url", self._allow_loopback)
+        checked = parse_outbound_url(url, self._allow_loopback, "url")
         callback = StatusCallback(
-            url=checked, secret=SECRET_PREFIX + secrets.token_urlsafe(32), created_at=self._clock()
+            url=checked.url, secret=SECRET_PREFIX + secrets.token_urlsafe(32), created_at=self._clock()
         )
         self._callbacks.put_callback(tenant_id, callback)
         return callback
@@ -90,18 +92,6 @@ class StatusCallbacks:
 
 class EventBus(Protocol):
     def publish_many(self, detail_type: str, details: list[dict[str, object]]) -> None: ...
-
-
-@dataclass(frozen=True)
-class PostResult:
-    """What a post came to: the HTTP status (None if there was no answer) and the answer or the error."""
-
-    status: int | None
-    text: str
-
-    @property
-    def ok(self) -> bool:
-        return self.status is not None and 200 <= self.status < 300
 
 
 class CallbackPoster(Protocol):

@@ -41,6 +41,7 @@ def inbound() -> InboundMessages:
         EventBridgePublisher(boto3.client("events"), settings.event_bus),
         HttpWebhookPoster(),
         allow_loopback_webhooks=settings.allow_loopback_webhooks,
+        limits=settings.message_limits(),
     )
 
 

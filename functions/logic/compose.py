@@ -23,7 +23,7 @@ from functions.dal.send_queue import EnqueueFailed, SendQueue, SendWork
 from functions.domain.errors import InvalidInput, NotFound, Refused, Unavailable
 from functions.domain.messages import Message, MessageStatus, Recipient, StatusChange, new_id, utc_now
 from functions.domain.phone import to_e164
-from functions.domain.segments import Encoding, count_segments
+from functions.domain.segments import DEFAULT_LIMITS, Encoding, MessageLimits, count_segments
 from functions.domain.signatures import compose_body, render_signature
 from functions.domain.templates import Template
 from functions.domain.tenants import Contact, EntityType, Signature, Tenant
@@ -141,7 +141,9 @@ class Composer:
         opt_outs: OptOutsTable,
         send_queue: SendQueue,
         clock: Callable[[], datetime] = utc_now,
+        limits: MessageLimits = DEFAULT_LIMITS,
     ) -> None:
+        self.limits = limits
         self._config = config
         self._messages = messages
         self._opt_outs = opt_outs
@@ -179,8 +181,13 @@ class Composer:
     ) -> Draft:
         """The text every recipient of this send gets, with its signature, segments and price."""
         signing = self.signing(tenant, sender, default_signature)
-        body = compose_body(template.render(variables, tenant.time_zone), signing.signature_text)
+        rendered = template.rendered_values(variables, tenant.time_zone)
+        body = compose_body(template.fill(rendered), signing.signature_text)
         count = count_segments(body)
+        excess = self.limits.excess(body, count)
+        if excess is not None:
+            longest = longest_variable(rendered)
+            raise InvalidInput(f"variables.{longest}" if longest else "signature_id", excess)
         return Draft(
             tenant_id=tenant.tenant_id,
             template_key=template.key,
@@ -344,6 +351,11 @@ class Composer:
                 seen.add(candidate.number)
                 chosen.append((candidate.contact, candidate.number))
         return chosen, skipped
+
+
+def longest_variable(rendered: dict[str, str]) -> str | None:
+    """The variable that takes the most room in a text: the one to name when the text is too long."""
+    return max(rendered, key=lambda name: len(rendered[name]), default=None)
 
 
 def _check_shape(recipients: Recipients) -> None:

@@ -12,18 +12,14 @@ from typing import Annotated
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Header, Query
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
+from pydantic import BaseModel, ConfigDict, Field
 
-from functions.domain.ledger import MAX_AMOUNT_MICROS, AutoBuy, Balance, EntryKind, LedgerEntry
+from functions.domain.ledger import AutoBuy, Balance, EntryKind, LedgerEntry
+from functions.domain.values import Flag, Micros, PositiveMicros
 from functions.handlers.routes.common import principal, services
 from functions.logic.auth import Permission
 
 router = Router()
-
-Micros = Annotated[StrictInt, Field(ge=0, le=MAX_AMOUNT_MICROS, description="1 USD = 1,000,000 micros")]
-PositiveMicros = Annotated[
-    StrictInt, Field(gt=0, le=MAX_AMOUNT_MICROS, description="More than 0; 1 USD = 1,000,000 micros")
-]
 
 
 class Strict(BaseModel):
@@ -31,7 +27,7 @@ class Strict(BaseModel):
 
 
 class AutoBuyBody(Strict):
-    enabled: StrictBool
+    enabled: Flag
     threshold_micros: Micros = Field(description="Buy when a debit takes the balance below this")
     amount_micros: Micros = Field(description="How much each auto-buy buys (more than 0 when enabled)")
 

@@ -54,7 +54,11 @@ class Services:
         self.messages = MessagesTable(dynamodb.Table(settings.messages_table))
         opt_outs = OptOutsTable(dynamodb.Table(settings.opt_outs_table))
         composer = Composer(
-            self.config, self.messages, opt_outs, SendQueue(boto3.client("sqs"), settings.send_queue_url)
+            self.config,
+            self.messages,
+            opt_outs,
+            SendQueue(boto3.client("sqs"), settings.send_queue_url),
+            limits=settings.message_limits(),
         )
         self.triggers = TriggeredMessages(composer)
         self.configuration = Configuration(self.config)

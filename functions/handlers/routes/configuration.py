@@ -23,6 +23,7 @@ from functions.domain.tenants import (
     Tenant,
     TenantTemplate,
 )
+from functions.domain.values import Flag
 from functions.domain.windows import QuietHours
 from functions.handlers.routes.common import principal, services
 from functions.logic.auth import Permission
@@ -59,17 +60,17 @@ class QuietHoursBody(Strict):
 
 
 class SettingsBody(Strict):
-    sms_enabled: bool | None = Field(default=None, description="The SMS feature toggle")
+    sms_enabled: Flag | None = Field(default=None, description="The SMS feature toggle")
     time_zone: str | None = Field(
         default=None, description="The system time zone (IANA), e.g. America/Toronto"
     )
     quiet_hours: QuietHoursBody | None = Field(
         default=None, description="Triggered messages created inside them wait until they end; null: none"
     )
-    hold_mass_messages: bool | None = Field(
+    hold_mass_messages: Flag | None = Field(
         default=None, description="Mass messages and calling lists wait out the quiet hours too"
     )
-    recipient_local_window: bool | None = Field(
+    recipient_local_window: Flag | None = Field(
         default=None,
         description="Every message waits for the recipient's local calling window (08:00-21:00, "
         "08:00-20:00 in FL, OK, MD, WA), in every time zone of its area code",
@@ -77,7 +78,7 @@ class SettingsBody(Strict):
 
 
 class PhoneNumberTypeBody(Strict):
-    sms_capable: bool
+    sms_capable: Flag
 
 
 class CompanyBody(Strict):
@@ -95,8 +96,8 @@ class SignatureBody(Strict):
     name: str = Field(min_length=1, max_length=100, description="Unique within the tenant")
     department_id: str
     text: SignatureText = Field(description="One of the six registered signature texts")
-    default_for_mass: bool = False
-    default_for_triggered: bool = False
+    default_for_mass: Flag = False
+    default_for_triggered: Flag = False
 
 
 class SignatureView(BaseModel):
@@ -111,7 +112,7 @@ class SignatureView(BaseModel):
 class PhoneBody(Strict):
     number: str = Field(description="A US or Canadian number, any common format")
     number_type: str = Field(description="One of the tenant's phone number types")
-    sms_opt_in: bool = False
+    sms_opt_in: Flag = False
 
 
 class ContactBody(Strict):
@@ -142,7 +143,7 @@ class ContactView(BaseModel):
 
 class OptInBody(Strict):
     phone_number: str
-    opted_in: bool
+    opted_in: Flag
 
 
 class TemplateBody(Strict):

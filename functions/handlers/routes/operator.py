@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from functions.domain.errors import InvalidInput
 from functions.domain.transport import CodeKind, TransportCode
+from functions.domain.values import Flag, Micros, Number, PositiveCount
 from functions.handlers.routes.common import principal, services
 from functions.handlers.routes.configuration import SettingsView, TemplateView, settings_view, template_view
 from functions.logic.auth import Permission
@@ -32,13 +33,13 @@ class TenantBody(Strict):
     )
     name: str = Field(min_length=1, max_length=200)
     time_zone: str = "America/New_York"
-    price_per_segment_micros: int = Field(default=8_500, ge=0, description="1 USD = 1,000,000 micros")
+    price_per_segment_micros: Micros = 8_500
     sending_numbers: list[str] = Field(default_factory=list, description="The first is the default")
 
 
 class TenantChangeBody(Strict):
     name: str | None = Field(default=None, min_length=1, max_length=200)
-    price_per_segment_micros: int | None = Field(default=None, ge=0)
+    price_per_segment_micros: Micros | None = None
     sending_numbers: list[str] | None = None
     default_sending_number: str | None = None
 
@@ -55,7 +56,7 @@ class IssuedKey(BaseModel):
 
 
 class ReviewBody(Strict):
-    approve: bool
+    approve: Flag
     note: str | None = Field(default=None, max_length=500)
 
 
@@ -106,10 +107,10 @@ def review_template(tenant_id: str, template_id: str, body: ReviewBody) -> Templ
 
 class TransportCodeBody(Strict):
     kind: CodeKind | None = Field(default=None, description="Default: read from the number")
-    parts_per_second: Decimal | None = Field(
+    parts_per_second: Number | None = Field(
         default=None, gt=0, le=10_000, decimal_places=3, description="Default: the kind's carrier default"
     )
-    daily_cap_parts: int | None = Field(default=None, gt=0, description="Parts per UTC day; none: no cap")
+    daily_cap_parts: PositiveCount | None = Field(default=None, description="Parts per UTC day; none: no cap")
     opt_out_scope: str = Field(default="global", description="'global' or 'dnc:<group>'")
     tenant_ids: list[str] | None = Field(
         default=None, description="When given, exactly the tenants this number serves"

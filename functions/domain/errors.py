@@ -52,3 +52,9 @@ class Unavailable(PlatformError):
     """A dependency failed; nothing was accepted, the caller may retry."""
 
     title = "Service unavailable"
+
+
+class MalformedBody(InvalidInput):
+    """The request body cannot be read: not UTF-8, nested too deeply, or a string that is not text."""
+
+    title = "Malformed request body"

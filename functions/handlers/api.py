@@ -6,22 +6,34 @@ from http import HTTPStatus
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
-from aws_lambda_powertools.event_handler.exceptions import NotFoundError
-from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.exceptions import NotFoundError, ServiceError
+from aws_lambda_powertools.event_handler.openapi.exceptions import (
+    RequestUnsupportedContentType,
+    RequestValidationError,
+)
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from functions.domain.errors import PlatformError
+from functions.domain.errors import MalformedBody, PlatformError
 from functions.handlers import problems
+from functions.handlers.request_body import RequestEvent, parse_json
 from functions.handlers.routes import balance, configuration, console, inbound, mass, messages, operator
-from functions.handlers.routes.common import services
+from functions.handlers.routes.common import authorize_route, services
 from functions.observability import logger, metrics, tracer
 from functions.public_routes import OPENAPI_PATH
 
 API_TITLE = "Outbound SMS"
 API_VERSION = "1.0.0"
 
-app = APIGatewayHttpResolver(enable_validation=True)
+
+class _Resolver(APIGatewayHttpResolver):
+    """Reads the body as UTF-8 JSON that the platform can store (request_body)."""
+
+    def _to_proxy_event(self, event: dict[str, Any]) -> RequestEvent:
+        return RequestEvent(event, self._json_body_deserializer)
+
+
+app = _Resolver(enable_validation=True, json_body_deserializer=parse_json)
 app.include_router(messages.router)
 app.include_router(configuration.router)
 app.include_router(mass.router)
@@ -42,9 +54,57 @@ def handle_platform_error(error: PlatformError) -> Response[Any]:
     return problems.from_platform_error(error)
 
 
+@app.exception_handler(MalformedBody)
+def handle_malformed_body(error: MalformedBody) -> Response[Any]:
+    _authorize_first()
+    return problems.from_platform_error(error)
+
+
 @app.exception_handler(RequestValidationError)
 def handle_validation_error(error: RequestValidationError) -> Response[Any]:
+    _authorize_first()
     return problems.from_validation_error(error)
+
+
+@app.exception_handler(RequestUnsupportedContentType)
+def handle_unsupported_content_type(_: RequestUnsupportedContentType) -> Response[Any]:
+    _authorize_first()
+    content_type = app.current_event.headers.get("content-type", "")
+    return problems.problem(
+        HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
+        "Unsupported media type",
+        f"send the body as application/json, not {content_type}",
+        field="content-type",
+    )
+
+
+@app.exception_handler(ServiceError)
+def handle_service_error(error: ServiceError) -> Response[Any]:
+    status = HTTPStatus(error.status_code)
+    return problems.problem(status, status.phrase, str(error.msg))
+
+
+@app.exception_handler(Exception)
+def handle_unexpected_error(error: Exception) -> Response[Any]:
+    logger.exception("unexpected error", error_type=type(error).__name__)
+    return problems.internal_error(_request_id(app.current_event.raw_event))
+
+
+def _authorize_first() -> None:
+    """A request that could not be read is answered only once its key may use the route.
+
+    Public routes carry no authorizer context and need no permission.
+    """
+    route = app.context.get("_route")
+    authorizer = app.current_event.request_context.authorizer
+    if route is not None and authorizer is not None and authorizer.get_lambda:
+        authorize_route(route.func)
+
+
+def _request_id(event: dict[str, Any]) -> str | None:
+    context = event.get("requestContext") if isinstance(event, dict) else None
+    request_id = context.get("requestId") if isinstance(context, dict) else None
+    return request_id if isinstance(request_id, str) else None
 
 
 @app.not_found
@@ -73,7 +133,11 @@ def unsupported_media(event: dict[str, Any]) -> dict[str, Any] | None:
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    services().idempotency.register_lambda_context(
-        context
-    )  # an in-progress record lapses with the invocation
-    return unsupported_media(event) or app.resolve(event, context)
+    try:
+        services().idempotency.register_lambda_context(
+            context
+        )  # an in-progress record lapses with the invocation
+        return unsupported_media(event) or app.resolve(event, context)
+    except Exception:  # outside routing (or in an error handler): still a problem document
+        logger.exception("unexpected error outside routing")
+        return problems.internal_error_proxy(_request_id(event))

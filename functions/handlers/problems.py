@@ -76,3 +76,25 @@ def from_validation_error(error: RequestValidationError) -> Response[Any]:
     first = errors[0]["field"] if errors else None
     detail = "; ".join(f"{item['field']}: {item['message']}" for item in errors) or "invalid request"
     return problem(HTTPStatus.UNPROCESSABLE_ENTITY, "Invalid request", detail, field=first, errors=errors)
+
+
+def internal_error(correlation_id: str | None) -> Response[Any]:
+    """An unexpected error: a problem document that names the request, so the logs can be found."""
+    return problem(
+        HTTPStatus.INTERNAL_SERVER_ERROR,
+        "Internal server error",
+        "the request failed unexpectedly; nothing was accepted unless its answer said so. Quote the "
+        "correlation id when you report it",
+        correlation_id=correlation_id,
+    )
+
+
+def internal_error_proxy(correlation_id: str | None) -> dict[str, Any]:
+    """The same, as a proxy response, for an error outside routing."""
+    response = internal_error(correlation_id)
+    return {
+        "statusCode": response.status_code,
+        "headers": {"Content-Type": PROBLEM_JSON},
+        "body": response.body,
+        "isBase64Encoded": False,
+    }

@@ -56,21 +56,18 @@ def handle_platform_error(error: PlatformError) -> Response[Any]:
 
 @app.exception_handler(MalformedBody)
 def handle_malformed_body(error: MalformedBody) -> Response[Any]:
-    _authorize_first()
-    return problems.from_platform_error(error)
+    return _authorize_first() or problems.from_platform_error(error)
 
 
 @app.exception_handler(RequestValidationError)
 def handle_validation_error(error: RequestValidationError) -> Response[Any]:
-    _authorize_first()
-    return problems.from_validation_error(error)
+    return _authorize_first() or problems.from_validation_error(error)
 
 
 @app.exception_handler(RequestUnsupportedContentType)
 def handle_unsupported_content_type(_: RequestUnsupportedContentType) -> Response[Any]:
-    _authorize_first()
     content_type = app.current_event.headers.get("content-type", "")
-    return problems.problem(
+    return _authorize_first() or problems.problem(
         HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
         "Unsupported media type",
         f"send the body as application/json, not {content_type}",
@@ -90,15 +87,19 @@ def handle_unexpected_error(error: Exception) -> Response[Any]:
     return problems.internal_error(_request_id(app.current_event.raw_event))
 
 
-def _authorize_first() -> None:
-    """A request that could not be read is answered only once its key may use the route.
-
-    Public routes carry no authorizer context and need no permission.
+def _authorize_first() -> Response[Any] | None:
+    """A request that could not be read is answered only once its key may use the route: the
+    refusal if it may not. Public routes carry no authorizer context and need no permission.
     """
     route = app.context.get("_route")
     authorizer = app.current_event.request_context.authorizer
-    if route is not None and authorizer is not None and authorizer.get_lambda:
+    if route is None or authorizer is None or not authorizer.get_lambda:
+        return None
+    try:
         authorize_route(route.func)
+    except PlatformError as error:  # Forbidden (or Unauthorized)
+        return problems.from_platform_error(error)
+    return None
 
 
 def _request_id(event: dict[str, Any]) -> str | None:

@@ -13,10 +13,13 @@ from typing import Any
 
 import pytest
 
+from functions.domain.inbound import short_keyword_reply
+from functions.domain.keywords import KeywordFamily
 from functions.domain.tenants import ApiKey
+from functions.handlers import inbound as inbound_handler
 from functions.handlers.routes import common
 from functions.logic.auth import hash_key
-from infra.constants import SEND_QUEUE_ID
+from infra.constants import INBOUND_QUEUE_ID, SEND_QUEUE_ID
 from local.demo import DEMO_TEMPLATE_ID, OPERATOR_API_KEY
 from tests.integration.conftest import Platform
 
@@ -35,6 +38,8 @@ LIST = {
     "name_field": "first",
     "mapping": {"first_name": "first", "quote": "quote_cents"},
 }
+LONG_CODE = "+14165550111"  # a Canadian long code: the platform answers keywords itself
+ADA = "+14165550123"
 NON_UTF8 = bytes.fromhex("c4 40 73 41 93")
 
 
@@ -364,3 +369,29 @@ def test_a_malformed_key_is_refused_by_the_authorizer_not_a_crash(platform: Plat
     headers = {"content-type": "application/json", "authorization": authorization}
     status, _, _ = platform.gateway.handle("POST", TRIGGER, headers, json.dumps(GOOD).encode())
     assert status == 403
+
+
+def test_a_keyword_reply_too_long_for_the_bound_goes_in_its_short_form(
+    platform: Platform, monkeypatch: pytest.MonkeyPatch
+):
+    # GIVEN a message sent from a long code
+    code = {"parts_per_second": 50, "tenant_ids": ["demo-isp"]}
+    status, _ = platform.call("PUT", f"/v1/operator/transport-codes/{LONG_CODE}", code, key=OPERATOR_API_KEY)
+    assert status == 200
+    assert platform.call("POST", TRIGGER, {**GOOD, "sending_number": LONG_CODE})[0] == 202
+    # AND an inbound function whose messages may be at most 80 characters
+    monkeypatch.setenv("MESSAGE_MAX_CHARACTERS", "80")
+    inbound_handler.inbound.cache_clear()
+    platform.run_senders()
+    sent_before = len(platform.simulator.records)
+    # WHEN the recipient asks for HELP (the full answer names the tenant, its phone and email)
+    platform.simulator.receive(ADA, LONG_CODE, "HELP")
+    poller = platform.poller(INBOUND_QUEUE_ID, "inbound")
+    while poller.poll_once():
+        pass
+    platform.run_senders()
+    # THEN the answer sent is the short one, within the bound
+    replies = [r.body for r in platform.simulator.records[sent_before:] if r.origination == LONG_CODE]
+    inbound_handler.inbound.cache_clear()
+    assert replies == [short_keyword_reply(KeywordFamily.HELP)]
+    assert len(replies[0]) <= 80

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import binascii
 import json
+import re
 from functools import cached_property
 from typing import Any
 
@@ -19,6 +20,7 @@ from functions.domain.errors import MalformedBody
 
 # DynamoDB stores at most 32 levels of nested attributes; a body is never deeper than what it stores.
 MAX_DEPTH = 32
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 
 
 def parse_json(text: str) -> Any:
@@ -26,29 +28,45 @@ def parse_json(text: str) -> Any:
         document = json.loads(text)
     except RecursionError as error:
         raise MalformedBody("body", f"the JSON is nested more than {MAX_DEPTH} levels deep") from error
-    check_document(document)
+    check_document(document, texts=_may_hold_surrogates(text))
     return document
 
 
-def check_document(document: Any) -> None:
-    """Refuse a document nested deeper than MAX_DEPTH or holding a string that is not UTF-8 text."""
+def _may_hold_surrogates(text: str) -> bool:
+    """Only an escape (or a text that is not UTF-8 itself) can put a lone surrogate in a string."""
+    return _SURROGATE_ESCAPE.search(text) is not None or not _encodes(text)
+
+
+def check_document(document: Any, texts: bool = True) -> None:
+    """Refuse a document nested deeper than MAX_DEPTH or (``texts``) holding a string that is not
+    UTF-8 text."""
     pending: list[tuple[Any, str, int]] = [(document, "", 0)]
     while pending:
         value, path, depth = pending.pop()
         if depth > MAX_DEPTH:
             raise MalformedBody(path or "body", f"the JSON is nested more than {MAX_DEPTH} levels deep")
         if isinstance(value, str):
-            _check_text(value, path)
+            if texts:
+                _check_text(value, path)
         elif isinstance(value, dict):
             for key, item in value.items():
                 child = f"{path}.{key}" if path else str(key)
-                _check_text(key, child)
+                if texts:
+                    _check_text(key, child)
                 pending.append((item, child, depth + 1))
         elif isinstance(value, list):
             pending.extend(
                 (item, f"{path}.{index}" if path else str(index), depth + 1)
                 for index, item in enumerate(value)
             )
+
+
+def _encodes(value: str) -> bool:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _check_text(value: str, path: str) -> None:

@@ -53,3 +53,16 @@ def test_nothing_else_is_served_and_nothing_comes_from_elsewhere(platform: Platf
         assert not re.search(r"(?:https?:)?//[a-z0-9.-]+\.[a-z]{2,}/", text), (
             f"{path.name} loads from elsewhere"
         )
+
+
+def test_the_api_explorer_is_served_beside_the_openapi_document(platform: Platform):
+    # GIVEN no key WHEN the explorer's address is asked for
+    status, headers, _ = get(platform, "/v1/docs")
+
+    # THEN it leads to the console's explorer, which reads the document from the same API
+    assert status == 302
+    assert headers["location"] == "../console#/api"
+    assert "default-src 'none'" in headers["content-security-policy"]
+    status, _, document = get(platform, "/v1/openapi.json")
+    assert status == 200
+    assert '"openapi"' in document

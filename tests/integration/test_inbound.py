@@ -373,3 +373,14 @@ def test_the_opt_out_list_api_adds_removes_and_audits_with_the_keys_name(platfor
     assert platform.call("DELETE", f"/v1/opt-outs/{CHARLES}")[0] == 404
     assert platform.call("GET", "/v1/opt-outs/12345")[0] == 400
     assert platform.call("GET", "/v1/opt-outs", key=None)[0] == 401
+
+
+def test_a_number_in_the_path_may_be_percent_encoded_as_a_browser_sends_it(platform: Platform):
+    # GIVEN a number written as people write it, encoded as encodeURIComponent does (+ and spaces)
+    status, added = platform.call("PUT", "/v1/opt-outs/416%20555%200125", {"note": "by phone"})
+    # THEN it is the same number as its E.164 form, for adding, reading and removing
+    assert status == 201, added
+    assert added["phone_number"] == CHARLES
+    status, found = platform.call("GET", "/v1/opt-outs/%2B14165550125")
+    assert (status, found["opted_out"]) == (200, True)
+    assert platform.call("DELETE", "/v1/opt-outs/%2B14165550125")[1]["opted_out"] is False

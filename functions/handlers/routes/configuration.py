@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from http import HTTPStatus
 from typing import Annotated
+from urllib.parse import unquote
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
@@ -234,7 +235,7 @@ def put_phone_number_type(
 ) -> SettingsView:
     tenant = principal(router, MANAGE)
     return settings_view(
-        services().configuration.set_phone_number_type(tenant.tenant_id, name, body.sms_capable)
+        services().configuration.set_phone_number_type(tenant.tenant_id, unquote(name), body.sms_capable)
     )
 
 

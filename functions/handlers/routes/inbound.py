@@ -7,6 +7,7 @@ import secrets
 from datetime import datetime
 from http import HTTPStatus
 from typing import Annotated
+from urllib.parse import unquote
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
@@ -167,7 +168,7 @@ def get_opt_out(
     number: Annotated[str, Path(max_length=32)], scope: Annotated[str | None, SCOPE_QUERY] = None
 ) -> NumberStatusView:
     found = principal(router, MANAGE, Permission.OPERATOR)
-    return status_view(services().opt_out_list.status(caller(found), number, scope))
+    return status_view(services().opt_out_list.status(caller(found), unquote(number), scope))
 
 
 @router.put(
@@ -177,7 +178,7 @@ def get_opt_out(
 )
 def add_opt_out(number: Annotated[str, Path(max_length=32)], body: OptOutBody) -> Response[NumberStatusView]:
     found = principal(router, MANAGE, Permission.OPERATOR)
-    added, status = services().opt_out_list.add(caller(found), number, body.scope, body.note)
+    added, status = services().opt_out_list.add(caller(found), unquote(number), body.scope, body.note)
     code = HTTPStatus.CREATED if added else HTTPStatus.OK
     return Response(status_code=code.value, content_type="application/json", body=status_view(status))
 
@@ -192,7 +193,7 @@ def remove_opt_out(
     note: Annotated[str | None, Query(max_length=500)] = None,
 ) -> NumberStatusView:
     found = principal(router, MANAGE, Permission.OPERATOR)
-    return status_view(services().opt_out_list.remove(caller(found), number, scope, note))
+    return status_view(services().opt_out_list.remove(caller(found), unquote(number), scope, note))
 
 
 # ---- replies and the reply webhook ----

@@ -7,6 +7,7 @@ import io
 from datetime import datetime
 from http import HTTPStatus
 from typing import Any
+from urllib.parse import unquote
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
@@ -235,14 +236,14 @@ def upload_calling_list(body: CallingListBody) -> Response[CallingListView]:
 )
 def put_account(account_id: str, body: AccountBody) -> Account:
     tenant = principal(router, Permission.MANAGE_CONFIGURATION)
-    account = Account(account_id=account_id, **body.model_dump())
+    account = Account(account_id=unquote(account_id), **body.model_dump())
     return services().configuration.save_account(tenant.tenant_id, account)
 
 
 @router.get("/v1/accounts/<account_id>", summary="One account")
 def get_account(account_id: str) -> Account:
     tenant = principal(router, Permission.MANAGE_CONFIGURATION, Permission.VIEW_SMS)
-    account = services().config.get_account(tenant.tenant_id, account_id)
+    account = services().config.get_account(tenant.tenant_id, unquote(account_id))
     if account is None:
         raise NotFound(f"account '{account_id}' does not exist", "account_id")
     return account

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from concurrent.futures import ThreadPoolExecutor
 
 from functions.handlers.routes.console import CONSOLE_DIR
 from tests.integration.conftest import Platform
@@ -66,3 +67,25 @@ def test_the_api_explorer_is_served_beside_the_openapi_document(platform: Platfo
     status, _, document = get(platform, "/v1/openapi.json")
     assert status == 200
     assert '"openapi"' in document
+
+
+def test_requests_at_once_each_get_their_own_answer(platform: Platform):
+    # GIVEN the page's files fetched at once, as a browser loads its modules
+    names = [*sorted(path.name for path in CONSOLE_DIR.glob("*.js")), "console.css", "icon.svg"]
+    answers: dict[tuple[str, int], tuple[int, dict[str, str], str]] = {}
+
+    def fetch(name: str, round_: int) -> None:
+        answers[name, round_] = get(platform, f"/console/{name}")
+
+    # WHEN they are asked for on many threads
+    with ThreadPoolExecutor(max_workers=len(names)) as pool:
+        for future in [pool.submit(fetch, name, r) for r in range(25) for name in names]:
+            future.result()
+
+    # THEN each answer is its own file, never another request's
+    for (name, _), (status, headers, body) in answers.items():
+        assert status == 200, name
+        assert body == (CONSOLE_DIR / name).read_text(), f"{name} was answered with another file"
+        assert headers["content-type"].startswith(
+            {"js": "text/javascript", "css": "text/css", "svg": "image/svg+xml"}[name.rsplit(".", 1)[1]]
+        )

@@ -4,6 +4,7 @@ import { ApiError, Pager, api } from "./api.js";
 import { $, badge, button, cell, el, onSubmit, pagerButton, showError, toast } from "./dom.js";
 import { formatInstant } from "./money.js";
 
+const ACTIONS = { opted_out: "opted out", opted_in: "opted back in" };
 const KEYWORDS = { opt_out: "opt-out", opt_in: "opt-in", help: "help", none: "reply" };
 
 const replies = new Pager("/v1/replies", () => ({}), {
@@ -52,7 +53,7 @@ async function showTrail(number, scope) {
   $("#trail-title").textContent = `${status.phone_number} in ${status.scope}: ${status.opted_out ? "opted out" : "not opted out"}`;
   $("#trail-list").replaceChildren(...status.history.map((change) => el("li", {},
     el("span", { class: "nowrap", text: formatInstant(change.at) }), " ",
-    badge(change.action, change.action === "removed" ? "delivered" : "failed"), " ",
+    badge(ACTIONS[change.action] || change.action, change.action === "opted_in" ? "delivered" : "failed"), " ",
     `${change.source}, ${change.actor}`, change.note ? el("span", { class: "hint", text: ` ${change.note}` }) : null)));
   if (!status.history.length) $("#trail-list").replaceChildren(el("li", { class: "hint", text: "No changes recorded." }));
 }

@@ -72,7 +72,8 @@ class SettingsBody(Strict):
     recipient_local_window: bool | None = Field(
         default=None,
         description="Every message waits for the recipient's local calling window (08:00-21:00, "
-        "08:00-20:00 in FL, OK, MD, WA), in every time zone of its area code",
+        "08:00-20:00 in FL, OK, MD, WA, 09:00-20:00 in CT, 09:00-21:00 in TX and 12:00-21:00 there on "
+        "Sundays), in every time zone of its area code",
     )
 
 

@@ -25,8 +25,8 @@ from functions.domain.errors import InvalidInput, Refused
 from functions.domain.mass import JobKind, JobStatus, MassJob, Preview, RecipientFilter
 from functions.domain.messages import new_id, utc_now
 from functions.domain.phone import to_e164
-from functions.domain.segments import count_segments
 from functions.domain.signatures import compose_body
+from functions.domain.smart_encoding import encode_body
 from functions.domain.tenants import TemplateStatus, Tenant
 from functions.logic.compose import Composer, Sender
 from functions.logic.mass import CONFIRMATION_VALIDITY, BalanceReader
@@ -202,7 +202,7 @@ class CallingLists:
                     RowError(row=row, field=request.mapping.get(variable, variable), error=error.detail)
                 )
                 continue
-            body = compose_body(text, signature_text)
+            encoded = encode_body(compose_body(text, signature_text), tenant.smart_encoding)
             name = str(record.get(request.name_field) or "") if request.name_field else ""
             accepted.append(
                 ListRecord(
@@ -210,8 +210,9 @@ class CallingLists:
                     row=row,
                     phone_number=number,
                     name=name,
-                    body=body,
-                    segments=count_segments(body).segments,
+                    body=encoded.body,
+                    segments=encoded.count.segments,
+                    original_body=encoded.original_body,
                 )
             )
         return accepted, errors

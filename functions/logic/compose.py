@@ -23,8 +23,9 @@ from functions.dal.send_queue import EnqueueFailed, SendQueue, SendWork
 from functions.domain.errors import InvalidInput, NotFound, Refused, Unavailable
 from functions.domain.messages import Message, MessageStatus, Recipient, StatusChange, new_id, utc_now
 from functions.domain.phone import to_e164
-from functions.domain.segments import Encoding, count_segments
+from functions.domain.segments import Encoding
 from functions.domain.signatures import compose_body, render_signature
+from functions.domain.smart_encoding import encode_body
 from functions.domain.templates import Template
 from functions.domain.tenants import Contact, EntityType, Signature, Tenant
 from functions.domain.transport import default_code, normalize_code_number
@@ -86,11 +87,12 @@ class Draft:
     trigger: str | None
     signature_id: str
     sending_number: str
-    body: str
+    body: str  # as sent
     encoding: Encoding
     segments: int
     price_micros: int
     hold: HoldPolicy | None = None  # the quiet hours and calling windows its messages wait for
+    original_body: str | None = None  # as written, when smart encoding replaced characters in it
 
     def message(
         self,
@@ -116,6 +118,7 @@ class Draft:
             job_id=job_id,
             job_page=job_page,
             body=self.body,
+            original_body=self.original_body,
             encoding=self.encoding,
             segments=self.segments,
             price_micros=self.price_micros,
@@ -179,8 +182,9 @@ class Composer:
     ) -> Draft:
         """The text every recipient of this send gets, with its signature, segments and price."""
         signing = self.signing(tenant, sender, default_signature)
-        body = compose_body(template.render(variables, tenant.time_zone), signing.signature_text)
-        count = count_segments(body)
+        written = compose_body(template.render(variables, tenant.time_zone), signing.signature_text)
+        encoded = encode_body(written, tenant.smart_encoding)
+        count = encoded.count
         return Draft(
             tenant_id=tenant.tenant_id,
             template_key=template.key,
@@ -188,7 +192,8 @@ class Composer:
             trigger=trigger,
             signature_id=signing.signature_id,
             sending_number=signing.sending_number,
-            body=body,
+            body=encoded.body,
+            original_body=encoded.original_body,
             encoding=count.encoding,
             segments=count.segments,
             price_micros=count.segments * tenant.price_per_segment_micros,

@@ -39,6 +39,7 @@ class SettingsChange(BaseModel):
     quiet_hours: QuietHoursInput | None = None
     hold_mass_messages: bool | None = None
     recipient_local_window: bool | None = None
+    smart_encoding: bool | None = None
 
 
 class SignatureInput(BaseModel):

@@ -159,6 +159,7 @@ class FanOut:
             draft = replace(
                 base,
                 body=record.body,
+                original_body=record.original_body,
                 encoding=count_segments(record.body).encoding,
                 segments=record.segments,
                 price_micros=record.segments * tenant.price_per_segment_micros,

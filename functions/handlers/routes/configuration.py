@@ -51,6 +51,7 @@ class SettingsView(BaseModel):
     quiet_hours: QuietHours | None
     hold_mass_messages: bool
     recipient_local_window: bool
+    smart_encoding: bool
 
 
 class QuietHoursBody(Strict):
@@ -74,6 +75,11 @@ class SettingsBody(Strict):
         description="Every message waits for the recipient's local calling window (08:00-21:00, "
         "08:00-20:00 in FL, OK, MD, WA, 09:00-20:00 in CT, 09:00-21:00 in TX and 12:00-21:00 there on "
         "Sundays), in every time zone of its area code",
+    )
+    smart_encoding: bool | None = Field(
+        default=None,
+        description="Replace look-alike characters (curly quotes, dashes, ellipsis, special spaces) by "
+        "GSM-7 ones when that makes a message GSM-7 and no longer, before it is counted and priced",
     )
 
 

@@ -40,6 +40,7 @@ class SettingsChange(BaseModel):
     hold_mass_messages: bool | None = None
     recipient_local_window: bool | None = None
     smart_encoding: bool | None = None
+    three_a_day_rule: bool | None = None
 
 
 class SignatureInput(BaseModel):

@@ -236,7 +236,8 @@ class MassMessages:
         excluded: Counter[str] = Counter()
         for contacts, _ in page_contacts(self._config, tenant.tenant_id, None):
             matched = [contact for contact in contacts if recipient_filter.matches(contact)]
-            for candidate in self._composer.classify(tenant, matched, sending_number=draft.sending_number):
+            candidates = self._composer.classify(tenant, matched, sending_number=draft.sending_number)
+            for candidate in self._composer.limit_by_subject(tenant, draft.template_key, candidates):
                 duplicates += _tally(candidate, numbers, excluded)
         digest = hashlib.sha256(f"{draft.sending_number}\n{draft.body}\n".encode())
         for number in sorted(numbers):

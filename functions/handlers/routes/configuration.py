@@ -52,6 +52,7 @@ class SettingsView(BaseModel):
     hold_mass_messages: bool
     recipient_local_window: bool
     smart_encoding: bool
+    three_a_day_rule: bool
 
 
 class QuietHoursBody(Strict):
@@ -80,6 +81,12 @@ class SettingsBody(Strict):
         default=None,
         description="Replace look-alike characters (curly quotes, dashes, ellipsis, special spaces) by "
         "GSM-7 ones when that makes a message GSM-7 and no longer, before it is counted and priced",
+    )
+    three_a_day_rule: bool | None = Field(
+        default=None,
+        description="At most three messages on one subject (saved message or template) in 24 hours to a "
+        "number in FL, OK or MD: a triggered message waits, a mass message or calling list leaves the "
+        "number out",
     )
 
 

@@ -88,12 +88,12 @@ class Storage(Construct):
         )
         self.messages_table.add_global_secondary_index(
             index_name="by_tenant",
-            partition_key=dynamodb.Attribute(name="tenant_id", type=S),
+            partition_key=dynamodb.Attribute(name="tenant_shard", type=S),  # tenant id + shard
             sort_key=dynamodb.Attribute(name="created_key", type=S),
         )
         self.messages_table.add_global_secondary_index(
             index_name="by_job",
-            partition_key=dynamodb.Attribute(name="job_id", type=S),
+            partition_key=dynamodb.Attribute(name="job_shard", type=S),  # job id + shard
             sort_key=dynamodb.Attribute(name="status", type=S),
             projection_type=dynamodb.ProjectionType.KEYS_ONLY,
         )

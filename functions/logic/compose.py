@@ -343,7 +343,12 @@ class Composer:
         scope = self.opt_out_scope(sending_number or tenant.default_sending_number)
         opted_out = self._opt_outs.opted_out(scope, eligible) if eligible else set()
         return [
-            Candidate(c.contact, c.number, "opted_out", f"{c.number} is opted out (it replied STOP)")
+            Candidate(
+                c.contact,
+                c.number,
+                "opted_out",
+                f"{c.number} is opted out in this sending number's opt-out scope",
+            )
             if c.reason is None and c.number in opted_out
             else c
             for c in candidates

@@ -362,6 +362,8 @@ async function loadSettings() {
     form.elements.quiet_end.value = settings.quiet_hours ? settings.quiet_hours.end : "08:00";
     form.elements.hold_mass_messages.checked = settings.hold_mass_messages;
     form.elements.recipient_local_window.checked = settings.recipient_local_window;
+    form.elements.smart_encoding.checked = Boolean(settings.smart_encoding);
+    form.elements.three_a_day_rule.checked = Boolean(settings.three_a_day_rule);
     $("#time-zone").textContent = settings.time_zone;
     $("#segment-price").textContent = formatMicros(settings.price_per_segment_micros);
   } catch (error) {
@@ -381,6 +383,8 @@ async function saveSettings(event) {
       : null,
     hold_mass_messages: form.elements.hold_mass_messages.checked,
     recipient_local_window: form.elements.recipient_local_window.checked,
+    smart_encoding: form.elements.smart_encoding.checked,
+    three_a_day_rule: form.elements.three_a_day_rule.checked,
   };
   try {
     state.settings = await api("PATCH", "/v1/settings", change);

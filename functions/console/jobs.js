@@ -7,6 +7,7 @@ import { formatMicros } from "./money.js";
 const POLL_MS = 1000;
 const EXCLUDED_REASONS = {
   not_opted_in: "not opted in", opted_out: "opted out", not_sms_capable: "not SMS-capable",
+  three_a_day: "three on this subject in 24 hours",
 };
 export const STATUSES = ["Pending", "In Progress", "Sent", "Delivered", "Failed", "Insufficient funds"];
 const timers = new Map();

@@ -248,11 +248,14 @@ def test_settings_turn_quiet_hours_on_and_off_and_signatures_are_created_and_del
         find(browser, f"{form} [name=quiet_hours_on]").click()
         browser.execute_script(f"document.querySelector('{form} [name=quiet_start]').value = '21:30'")
         browser.execute_script(f"document.querySelector('{form} [name=quiet_end]').value = '07:45'")
+        find(browser, f"{form} [name=smart_encoding]").click()
         find(browser, f"{form} button[type=submit]").click()
         toast(browser, r"Settings saved\.")
-        assert service.call("GET", "/v1/settings").body["quiet_hours"] == {"start": "21:30", "end": "07:45"}
-    finally:
-        service.call("PATCH", "/v1/settings", {"quiet_hours": None})  # other tests' triggers must not wait
+        saved = service.call("GET", "/v1/settings").body
+        assert saved["quiet_hours"] == {"start": "21:30", "end": "07:45"}
+        assert saved["smart_encoding"] is True
+    finally:  # other tests' triggers must not wait, nor be re-encoded
+        service.call("PATCH", "/v1/settings", {"quiet_hours": None, "smart_encoding": False})
 
     fill(find(browser, "#signature-form [name=name]"), "Console check")
     Select(find(browser, "#signature-form [name=department_id]")).select_by_visible_text("Billing")

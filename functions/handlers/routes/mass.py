@@ -7,7 +7,6 @@ import io
 from datetime import datetime
 from http import HTTPStatus
 from typing import Any
-from urllib.parse import unquote
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
@@ -68,7 +67,10 @@ class MassView(BaseModel):
     status: JobStatus
     created_at: datetime
     saved_message: str
-    body: str
+    body: str = Field(description="The text as sent (a calling list's: its template)")
+    original_body: str | None = Field(
+        default=None, description="The text as written, when smart encoding replaced characters in it"
+    )
     sending_number: str
     signature_id: str
     filters: RecipientFilter
@@ -137,6 +139,7 @@ def mass_view(job: MassJob, progress: dict[MessageStatus, int] | None = None) ->
         created_at=job.created_at,
         saved_message=job.saved_message,
         body=job.body,
+        original_body=job.original_body,
         sending_number=job.sending_number,
         signature_id=job.signature_id,
         filters=job.recipient_filter,
@@ -236,14 +239,14 @@ def upload_calling_list(body: CallingListBody) -> Response[CallingListView]:
 )
 def put_account(account_id: str, body: AccountBody) -> Account:
     tenant = principal(router, Permission.MANAGE_CONFIGURATION)
-    account = Account(account_id=unquote(account_id), **body.model_dump())
+    account = Account(account_id=account_id, **body.model_dump())
     return services().configuration.save_account(tenant.tenant_id, account)
 
 
 @router.get("/v1/accounts/<account_id>", summary="One account")
 def get_account(account_id: str) -> Account:
     tenant = principal(router, Permission.MANAGE_CONFIGURATION, Permission.VIEW_SMS)
-    account = services().config.get_account(tenant.tenant_id, unquote(account_id))
+    account = services().config.get_account(tenant.tenant_id, account_id)
     if account is None:
         raise NotFound(f"account '{account_id}' does not exist", "account_id")
     return account

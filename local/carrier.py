@@ -57,6 +57,8 @@ class SimulatorSettings:
     # Destinations with a fixed outcome (an event type such as TEXT_BLOCKED), like AWS's simulator numbers.
     fixed_outcomes: dict[str, str] = field(default_factory=dict)
     opted_out: set[str] = field(default_factory=set)
+    # Destinations whose carrier reports no TEXT_DELIVERED: their last event is TEXT_SUCCESSFUL, final.
+    successful_is_final: set[str] = field(default_factory=set)
 
 
 @dataclass(frozen=True)
@@ -218,16 +220,26 @@ class CarrierSimulator:
         )
 
     def _schedule_receipt(self, record: SentRecord) -> None:
-        self.schedule_event(record, self._outcome(record.destination), self.settings.receipt_delay_seconds)
+        """As AWS reports a message: accepted by the carrier, then delivered (or failed); where the
+        destination's carrier sends no delivery receipt, the success is the last event."""
+        delay = self.settings.receipt_delay_seconds
+        outcome = self._outcome(record.destination)
+        if outcome == "TEXT_DELIVERED" and record.destination in self.settings.successful_is_final:
+            self.schedule_event(record, "TEXT_SUCCESSFUL", delay, is_final=True)
+            return
+        self.schedule_event(record, "TEXT_SUCCESSFUL", delay / 2, is_final=False)
+        self.schedule_event(record, outcome, delay)
 
-    def schedule_event(self, record: SentRecord, event_type: str, delay_seconds: float = 0.0) -> None:
+    def schedule_event(
+        self, record: SentRecord, event_type: str, delay_seconds: float = 0.0, is_final: bool | None = None
+    ) -> None:
         """A delivery event for a message sent, due ``delay_seconds`` after it was sent (tests send
-        late, repeated and out-of-order events through this)."""
+        late, repeated and out-of-order events through this). ``is_final`` defaults by type."""
         event = {
             "eventType": event_type,
             "eventVersion": "1.0",
             "eventTimestamp": int((record.at + delay_seconds) * 1000),
-            "isFinal": event_type not in _INTERIM_EVENTS,
+            "isFinal": event_type not in _INTERIM_EVENTS if is_final is None else is_final,
             "originationPhoneNumber": record.origination,
             "destinationPhoneNumber": record.destination,
             "isoCountryCode": "US",
@@ -296,6 +308,7 @@ class CarrierSimulator:
 _INTERIM_EVENTS = frozenset({"TEXT_QUEUED", "TEXT_PENDING", "TEXT_SUCCESSFUL"})
 _DESCRIPTIONS = {
     "TEXT_DELIVERED": "Message has been accepted by phone",
+    "TEXT_SUCCESSFUL": "Message has been accepted by phone carrier",
     "TEXT_CARRIER_UNREACHABLE": "The destination carrier is unreachable",
     "TEXT_BLOCKED": "The message was blocked by the carrier",
     "TEXT_SPAM": "The carrier flagged the message as spam",

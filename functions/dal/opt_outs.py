@@ -248,7 +248,7 @@ class OptOutsTable:
             if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
                 raise
             return ChangeResult.SUPERSEDED
-        mark_still_ours = {
+        mark_still_ours: dict[str, Any] = {
             "ConditionCheck": {
                 "TableName": self._table.name,
                 "Key": _latest_key(change),
@@ -257,7 +257,8 @@ class OptOutsTable:
             }
         }
         try:
-            self._client.transact_write_items(TransactItems=[*items, mark_still_ours])  # type: ignore[arg-type]
+            transaction: list[Any] = [*items, mark_still_ours]
+            self._client.transact_write_items(TransactItems=transaction)
         except ClientError as error:
             if error.response["Error"]["Code"] != "TransactionCanceledException":
                 raise

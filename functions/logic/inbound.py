@@ -61,7 +61,7 @@ from functions.domain.messages import Message, MessageStatus, Recipient, StatusC
 from functions.domain.phone import to_e164
 from functions.domain.segments import count_segments
 from functions.domain.signatures import display_phone
-from functions.domain.signing import sign, validate_webhook_url
+from functions.domain.signing import sign
 from functions.domain.tenants import Tenant
 from functions.domain.transport import CodeKind, TransportCode, default_code, normalize_code_number
 from functions.observability import logger
@@ -105,7 +105,6 @@ class InboundMessages:
         events: EventPublisher,
         webhooks: WebhookPoster,
         clock: Callable[[], datetime] = utc_now,
-        allow_loopback_webhooks: bool = False,
     ) -> None:
         self._config = config
         self._messages = messages
@@ -115,7 +114,6 @@ class InboundMessages:
         self._events = events
         self._webhooks = webhooks
         self._clock = clock
-        self._allow_loopback = allow_loopback_webhooks
 
     def receive(self, sms: InboundSms) -> InboundOutcome:
         if self._inbound.seen(sms.key):
@@ -315,19 +313,15 @@ class InboundMessages:
         self._events.publish(REPLY_RECEIVED, reply_document(record))
         webhook = self._inbound.get_webhook(tenant.tenant_id) if tenant else None
         if webhook is not None:
-            try:
-                url = validate_webhook_url(webhook.url, "url", self._allow_loopback)
-            except InvalidInput as error:
-                outcome = f"failed: {error.detail}"
-            else:
-                body = json.dumps(reply_document(record)).encode()
-                timestamp = int(self._clock().timestamp())
-                headers = {
-                    "Content-Type": "application/json",
-                    "X-Timestamp": str(timestamp),
-                    "X-Signature": sign(webhook.secret, timestamp, body),
-                }
-                outcome = self._webhooks.post(url, body, headers)
+            # The poster checks the URL again and the address its name resolves to, then posts there.
+            body = json.dumps(reply_document(record)).encode()
+            timestamp = int(self._clock().timestamp())
+            headers = {
+                "Content-Type": "application/json",
+                "X-Timestamp": str(timestamp),
+                "X-Signature": sign(webhook.secret, timestamp, body),
+            }
+            outcome = self._webhooks.post(webhook.url, body, headers)
             self._inbound.set_webhook_outcome(record, outcome)
             if outcome != "delivered":
                 logger.warning("reply webhook failed", tenant_id=record.tenant_id, outcome=outcome)

@@ -334,8 +334,9 @@ def test_a_carriers_webhook_is_refused_unless_signed_and_fresh_and_then_works_li
     status, accepted = platform.call("POST", "/v1/inbound/acme", body, key=None, headers=signed(body, now))
     assert (status, accepted["id"]) == (202, "webhook:acme:acme-1")
     run_inbound(platform)
-    found = opt_out_of(platform, ADA)
+    found = opt_out_of(platform, ADA, key=OPERATOR_API_KEY)  # it answered no tenant's message: the operator's
     assert found["opt_out"]["actor"] == "webhook:acme:acme-1"
+    assert opt_out_of(platform, ADA)["opt_out"]["actor"] is None
     assert platform.queue_depth(SEND_QUEUE_ID) == 1  # the confirmation, from the long code
 
     bad = json.dumps(
@@ -454,3 +455,52 @@ def test_a_start_handled_after_a_later_stop_does_not_undo_it(platform: Platform)
     assert not any(
         "subscribed again" in body for body in carrier_bodies(platform, LONG_CODE, ADA)[sent_before:]
     )
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        # (loopback is allowed here, as in the local runtime; the unit tests refuse 127.1 and the like)
+        "https://[broken/hook",
+        "https://169.254.169.254/latest/meta-data",
+        "https://0xa9fea9fe/",  # 169.254.169.254 in the forms a browser reads
+        "https://2852039166/",
+        "https://169.254.43518/",
+        "https://10.1/",
+        "https://[::ffff:169.254.169.254]/latest",
+        "https://100.64.0.1/hook",
+        "https://hooks.example.com:99999/",
+    ],
+)
+def test_a_reply_webhook_to_a_non_public_or_broken_url_is_a_400_naming_url_and_changes_nothing(
+    platform: Platform, url: str
+):
+    status, problem = platform.call("PUT", "/v1/reply-webhook", {"url": url})
+    assert (status, problem["field"]) == (400, "url"), problem
+    assert platform.call("GET", "/v1/reply-webhook")[0] == 404
+
+
+def test_a_number_in_a_path_is_read_the_same_encoded_or_not_on_every_route_with_one(platform: Platform):
+    # GIVEN one number written five ways in a URL path, percent-encoded as a client sends it or not
+    forms = ["%2B14165559145", "%28416%29%20555-9145", "+14165559145", "416.555.9145", "1-416-555-9145"]
+    # WHEN the opt-out routes are called with each THEN each names the same number
+    status, added = platform.call("PUT", f"/v1/opt-outs/{forms[0]}", {"note": "by phone"})
+    assert (status, added["phone_number"]) == (201, "+14165559145"), added
+    for form in forms:
+        status, found = platform.call("GET", f"/v1/opt-outs/{form}")
+        assert (status, found["phone_number"], found["opted_out"]) == (200, "+14165559145", True), form
+    assert platform.call("PUT", f"/v1/opt-outs/{forms[1]}", {})[0] == 200  # the same one, already out
+    status, removed = platform.call("DELETE", f"/v1/opt-outs/{forms[1]}")
+    assert (status, removed["opted_out"]) == (200, False), removed
+    # AND the transport-code routes follow the same rule
+    for form in ("%2B14165550111", "%28416%29%20555-0111"):
+        status, code = platform.call(
+            "PUT", f"/v1/operator/transport-codes/{form}", {"parts_per_second": 2}, key=OPERATOR_API_KEY
+        )
+        assert (status, code["number"]) == (200, LONG_CODE), code
+        status, code = platform.call("GET", f"/v1/operator/transport-codes/{form}", key=OPERATOR_API_KEY)
+        assert (status, code["number"]) == (200, LONG_CODE), code
+    # AND a bad number is still a 400 naming it, an extension too
+    for bad in ("12345", "%2B1%20416%20555%209145%20ext%205"):
+        status, problem = platform.call("GET", f"/v1/opt-outs/{bad}")
+        assert (status, problem["field"]) == (400, "number"), problem

@@ -105,6 +105,10 @@ class ReceiptsSettings(_FromEnvironment):
     messages_table: str = Field(alias="MESSAGES_TABLE")
 
 
+class ReceiptDeadlineSettings(_FromEnvironment):
+    messages_table: str = Field(alias="MESSAGES_TABLE")
+
+
 class ReleaseSettings(_FromEnvironment):
     messages_table: str = Field(alias="MESSAGES_TABLE")
     send_queue_url: str = Field(alias="SEND_QUEUE_URL")

@@ -104,6 +104,13 @@ class Storage(Construct):
             projection_type=dynamodb.ProjectionType.INCLUDE,
             non_key_attributes=["tenant_id"],
         )
+        # Sent messages waiting for their final delivery event, for the 72-hour deadline (sparse, sharded).
+        self.messages_table.add_global_secondary_index(
+            index_name="by_awaiting_receipt",
+            partition_key=dynamodb.Attribute(name="receipt_shard", type=S),
+            sort_key=dynamodb.Attribute(name="sent_at", type=S),
+            projection_type=dynamodb.ProjectionType.KEYS_ONLY,
+        )
         # The latest message from one of our numbers to a number: whom an inbound reply answers.
         self.messages_table.add_global_secondary_index(
             index_name="by_conversation",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import re
 from http import HTTPStatus
 from typing import Any
 
@@ -13,6 +15,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from functions.domain.errors import PlatformError
 from functions.handlers import problems
+from functions.handlers.contract import PUBLIC, SECURITY, SECURITY_SCHEMES, answers
 from functions.handlers.routes import balance, configuration, console, inbound, mass, messages, operator
 from functions.handlers.routes.common import services
 from functions.observability import logger, metrics, tracer
@@ -22,6 +25,9 @@ API_TITLE = "Outbound SMS"
 API_VERSION = "1.0.0"
 
 app = APIGatewayHttpResolver(enable_validation=True)
+app.configure_openapi(
+    title=API_TITLE, version=API_VERSION, security_schemes=SECURITY_SCHEMES, security=SECURITY
+)
 app.include_router(messages.router)
 app.include_router(configuration.router)
 app.include_router(mass.router)
@@ -31,10 +37,37 @@ app.include_router(inbound.router)
 app.include_router(console.router)
 
 
-@app.get(OPENAPI_PATH, include_in_schema=False)
+@app.get(
+    OPENAPI_PATH,
+    summary="This document",
+    responses=answers(
+        HTTPStatus.OK,
+        "OpenAPI 3.1",
+        public=True,
+        content={"application/json": {"schema": {"type": "object"}}},
+    ),
+    security=PUBLIC,
+)
 def openapi_document() -> Response[str]:
-    document = app.get_openapi_json_schema(title=API_TITLE, version=API_VERSION)
-    return Response(status_code=200, content_type="application/json", body=document)
+    return Response(status_code=200, content_type="application/json", body=app.get_openapi_json_schema())
+
+
+@functools.cache
+def _served_paths() -> tuple[tuple[re.Pattern[str], tuple[str, ...]], ...]:
+    """Each documented path as a pattern ({name} is one segment) and the methods it answers."""
+    found = []
+    for path, item in (app.get_openapi_schema().paths or {}).items():
+        methods = tuple(
+            sorted(method.upper() for method in item.model_dump(exclude_none=True, by_alias=True))
+        )
+        parts = re.split(r"\{[^}/]+\}", path)
+        found.append((re.compile("[^/]+".join(re.escape(part) for part in parts)), methods))
+    return tuple(found)
+
+
+def allowed_methods(path: str) -> tuple[str, ...]:
+    """The methods served on ``path``; none when no route has it."""
+    return next((methods for pattern, methods in _served_paths() if pattern.fullmatch(path)), ())
 
 
 @app.exception_handler(PlatformError)
@@ -49,7 +82,17 @@ def handle_validation_error(error: RequestValidationError) -> Response[Any]:
 
 @app.not_found
 def handle_not_found(_: NotFoundError) -> Response[Any]:
+    """No route: a 404, or a 405 naming the methods when the path is served with others (RFC 9110)."""
     event = app.current_event
+    allowed = allowed_methods(event.path)
+    if allowed:
+        return problems.problem(
+            HTTPStatus.METHOD_NOT_ALLOWED,
+            "Method not allowed",
+            f"{event.path} answers {', '.join(allowed)}, not {event.http_method}",
+            headers={"Allow": ", ".join(allowed)},
+            field="method",
+        )
     return problems.problem(
         HTTPStatus.NOT_FOUND, "Not found", f"no route for {event.http_method} {event.path}", field="path"
     )

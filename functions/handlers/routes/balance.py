@@ -15,6 +15,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Header, Query
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
 
 from functions.domain.ledger import MAX_AMOUNT_MICROS, AutoBuy, Balance, EntryKind, LedgerEntry
+from functions.handlers.contract import answers
 from functions.handlers.routes.common import principal, services
 from functions.logic.auth import Permission
 
@@ -92,14 +93,20 @@ def entry_view(entry: LedgerEntry) -> EntryView:
     return EntryView(id=entry.entry_id, **entry.model_dump(exclude={"entry_id", "tenant_id"}))
 
 
-@router.get("/v1/balance", summary="The prepaid balance and the auto-buy settings")
+@router.get(
+    "/v1/balance",
+    summary="The prepaid balance and the auto-buy settings",
+    responses=answers(HTTPStatus.OK, "The balance"),
+)
 def get_balance() -> BalanceView:
     tenant = principal(router, Permission.VIEW_SMS, Permission.MANAGE_CONFIGURATION)
     return balance_view(services().balances.balance(tenant.tenant_id))
 
 
 @router.get(
-    "/v1/balance/ledger", summary="The ledger: every credit, purchase, debit and refund, newest first"
+    "/v1/balance/ledger",
+    summary="The ledger: every credit, purchase, debit and refund, newest first",
+    responses=answers(HTTPStatus.OK, "A page of the ledger"),
 )
 def get_ledger(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
@@ -111,7 +118,9 @@ def get_ledger(
 
 
 @router.put(
-    "/v1/balance/auto-buy", summary="Set auto-buy: buy an amount when the balance falls below a threshold"
+    "/v1/balance/auto-buy",
+    summary="Set auto-buy: buy an amount when the balance falls below a threshold",
+    responses=answers(HTTPStatus.OK, "The balance with its auto-buy", HTTPStatus.CONFLICT),
 )
 def put_auto_buy(body: AutoBuyBody) -> BalanceView:
     tenant = principal(router, Permission.MANAGE_CONFIGURATION)
@@ -122,7 +131,12 @@ def put_auto_buy(body: AutoBuyBody) -> BalanceView:
 @router.post(
     "/v1/balance/purchases",
     summary="Buy funds through the payment provider",
-    responses={201: {"description": "The purchase's ledger entry"}, 409: {"description": "Declined"}},
+    responses=answers(
+        HTTPStatus.CREATED,
+        "The purchase's ledger entry",
+        HTTPStatus.CONFLICT,
+        HTTPStatus.SERVICE_UNAVAILABLE,
+    ),
 )
 def purchase(
     body: PurchaseBody,
@@ -141,7 +155,13 @@ def purchase(
 @router.post(
     "/v1/operator/tenants/<tenant_id>/credits",
     summary="Add funds to a tenant's balance",
-    responses={201: {"description": "Credited"}, 200: {"description": "This reference was credited before"}},
+    responses=answers(
+        HTTPStatus.CREATED,
+        "Credited",
+        HTTPStatus.NOT_FOUND,
+        HTTPStatus.CONFLICT,
+        also={HTTPStatus.OK: "This reference was credited before"},
+    ),
 )
 def credit_tenant(tenant_id: str, body: CreditBody) -> Response[EntryView]:
     principal(router, Permission.OPERATOR)

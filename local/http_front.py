@@ -150,7 +150,8 @@ class HttpFront:
         self._thread.start()
 
     def stop(self) -> None:
-        self._server.shutdown()
+        if self._thread is not None:  # shutdown() waits for a serve_forever that was started
+            self._server.shutdown()
         self._server.server_close()
 
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:

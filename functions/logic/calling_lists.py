@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections import Counter
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -25,9 +26,10 @@ from functions.domain.errors import InvalidInput, Refused
 from functions.domain.mass import JobKind, JobStatus, MassJob, Preview, RecipientFilter
 from functions.domain.messages import new_id, utc_now
 from functions.domain.phone import to_e164
-from functions.domain.segments import count_segments
 from functions.domain.signatures import compose_body
+from functions.domain.smart_encoding import encode_body
 from functions.domain.tenants import TemplateStatus, Tenant
+from functions.domain.three_a_day import THREE_A_DAY_RULE
 from functions.logic.compose import Composer, Sender
 from functions.logic.mass import CONFIRMATION_VALIDITY, BalanceReader
 from functions.logic.tenant_templates import TenantTemplates, as_template
@@ -57,12 +59,14 @@ def list_preview(
     price_per_segment: int,
     sending_number: str,
     opt_out_scope: str = GLOBAL_SCOPE,
+    full: Callable[[list[str]], set[str]] | None = None,
 ) -> Preview:
     """Count a stored list page by page: one message per number, numbers opted out in the sending
-    number's scope (``opt_out_scope``, as the OptOuts table keys it) left out."""
+    number's scope (``opt_out_scope``, as the OptOuts table keys it) left out, and those ``full``
+    names (no three-a-day slot left)."""
     seen: set[int] = set()
     duplicates = 0
-    excluded = 0
+    excluded: Counter[str] = Counter()
     segments_total = 0
     longest = 0
     digest = hashlib.sha256(f"{sending_number}\n".encode())
@@ -70,9 +74,13 @@ def list_preview(
     while True:
         page, cursor = records.page(job_id, cursor)
         opted_out = opt_outs.opted_out(opt_out_scope, [record.phone_number for record in page])
+        no_slot = full([r.phone_number for r in page if r.phone_number not in opted_out]) if full else set()
         for record in page:
             if record.phone_number in opted_out:
-                excluded += 1
+                excluded["opted_out"] += 1
+                continue
+            if record.phone_number in no_slot:
+                excluded[THREE_A_DAY_RULE] += 1
                 continue
             value = int(record.phone_number.removeprefix("+"))
             if value in seen:
@@ -87,7 +95,7 @@ def list_preview(
     return Preview(
         recipients=len(seen),
         duplicates_removed=duplicates,
-        excluded={"opted_out": excluded} if excluded else {},
+        excluded=dict(excluded),
         segments_per_message=longest,
         price_per_message_micros=longest * price_per_segment,
         total_micros=segments_total * price_per_segment,
@@ -159,14 +167,17 @@ class CallingLists:
             signature_id=signing.signature_id,
             sending_number=signing.sending_number,
             body=stored.text,
-            preview=self.preview(tenant, job_id, signing.sending_number, len(errors)),
+            preview=self.preview(tenant, job_id, signing.sending_number, len(errors), template.key),
             confirmation_token=secrets.token_urlsafe(24),
             token_expires_at=now + CONFIRMATION_VALIDITY,
         )
         self._jobs.put_new(job)
         return job, errors
 
-    def preview(self, tenant: Tenant, job_id: str, sending_number: str, invalid: int) -> Preview:
+    def preview(
+        self, tenant: Tenant, job_id: str, sending_number: str, invalid: int, subject: str
+    ) -> Preview:
+        """The list's preview; ``subject`` is its template's key (what the three-a-day rule counts)."""
         preview = list_preview(
             self._records,
             self._opt_outs,
@@ -174,6 +185,7 @@ class CallingLists:
             tenant.price_per_segment_micros,
             sending_number,
             self._composer.opt_out_scope(sending_number),
+            self._composer.full_by_subject(tenant, subject),
         )
         update: dict[str, Any] = {"invalid_records": invalid}
         if self._balances is not None:
@@ -202,7 +214,7 @@ class CallingLists:
                     RowError(row=row, field=request.mapping.get(variable, variable), error=error.detail)
                 )
                 continue
-            body = compose_body(text, signature_text)
+            encoded = encode_body(compose_body(text, signature_text), tenant.smart_encoding)
             name = str(record.get(request.name_field) or "") if request.name_field else ""
             accepted.append(
                 ListRecord(
@@ -210,8 +222,9 @@ class CallingLists:
                     row=row,
                     phone_number=number,
                     name=name,
-                    body=body,
-                    segments=count_segments(body).segments,
+                    body=encoded.body,
+                    segments=encoded.count.segments,
+                    original_body=encoded.original_body,
                 )
             )
         return accepted, errors

@@ -54,20 +54,19 @@ def openapi_document() -> Response[str]:
 
 @functools.cache
 def _served_paths() -> tuple[tuple[re.Pattern[str], tuple[str, ...]], ...]:
-    """Each documented path as a pattern ({name} is one segment) and the methods it answers."""
+    """Each documented path, matched as the resolver matches its routes, and the methods it answers."""
     found = []
     for path, item in (app.get_openapi_schema().paths or {}).items():
-        methods = tuple(
-            sorted(method.upper() for method in item.model_dump(exclude_none=True, by_alias=True))
-        )
-        parts = re.split(r"\{[^}/]+\}", path)
-        found.append((re.compile("[^/]+".join(re.escape(part) for part in parts)), methods))
+        operations = item.model_dump(exclude_none=True, by_alias=True)
+        methods = tuple(sorted(method.upper() for method in operations))
+        rule = re.sub(r"\{([^}/]+)\}", r"<\1>", path.replace(".", r"\."))
+        found.append((app._compile_regex(rule), methods))
     return tuple(found)
 
 
 def allowed_methods(path: str) -> tuple[str, ...]:
     """The methods served on ``path``; none when no route has it."""
-    return next((methods for pattern, methods in _served_paths() if pattern.fullmatch(path)), ())
+    return next((methods for pattern, methods in _served_paths() if pattern.match(path)), ())
 
 
 @app.exception_handler(PlatformError)

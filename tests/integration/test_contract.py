@@ -140,6 +140,15 @@ def test_a_method_a_served_path_does_not_answer_is_a_405_naming_the_ones_it_does
     assert unknown.getheader("content-type") == PROBLEM
 
 
+@pytest.mark.parametrize("path", ["/v1/opt-outs/%14x", "/v1/messages/a%0Ab", "/v1/messagesXcsv"])
+def test_a_path_no_route_can_match_is_a_404_whatever_the_method(platform: Platform, path):
+    # WHEN a path no route's pattern takes (a control character in a segment, a dot that is not one)
+    status, problem = platform.call("TRACE", path)
+    # THEN it is an unknown route, not a method the path lacks
+    assert status == 404, problem
+    assert problem["field"] == "path"
+
+
 def test_a_head_request_gets_headers_and_no_body(platform: Platform):
     front = HttpFront(platform.gateway)
     front.start()

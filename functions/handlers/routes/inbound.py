@@ -263,6 +263,7 @@ def delete_reply_webhook() -> Response[str]:
         HTTPStatus.ACCEPTED,
         "Queued for the inbound function",
         HTTPStatus.UNAUTHORIZED,
+        HTTPStatus.NOT_FOUND,
         HTTPStatus.SERVICE_UNAVAILABLE,
         public=True,
     ),

@@ -4,7 +4,7 @@ Every route names its success (the status, and the body from its return annotati
 refusals particular to it (404, 409, 503); ``answers`` adds what any route can answer:
 
 - 400, 422 and 415: a problem document (a value refused, a body that fails the schema, a body that
-  is not JSON);
+  is not JSON); 404: a problem document (nothing by that id, or a path no route takes);
 - 401 and 403: API Gateway's own ``{"message": ...}`` when the key is missing or wrong (the
   authorizer refuses it before the function runs), or a problem document when a valid key lacks
   the route's permission;
@@ -93,6 +93,7 @@ _REFUSALS: dict[HTTPStatus, OpenAPIResponse] = {
 KEY_REFUSALS = (HTTPStatus.UNAUTHORIZED, HTTPStatus.FORBIDDEN)
 COMMON = (
     HTTPStatus.BAD_REQUEST,
+    HTTPStatus.NOT_FOUND,  # also a path segment no route takes, or a key whose tenant is gone
     HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
     HTTPStatus.UNPROCESSABLE_ENTITY,
     HTTPStatus.TOO_MANY_REQUESTS,

@@ -64,7 +64,7 @@ def test_every_refusal_is_documented_as_a_problem_document(platform: Platform):
     for method, path, operation in operations(found):
         responses = operation["responses"]
         # THEN bad input, a non-JSON body and a schema failure are problem documents on every route
-        for code in ("400", "415", "422", "500"):
+        for code in ("400", "404", "415", "422", "500"):
             assert PROBLEM in responses[code]["content"], (method, path, code)
         assert "application/json" not in responses["422"]["content"], (method, path)
         # AND each route names a success

@@ -243,6 +243,8 @@ OPERATOR_KEY = "sms_local_operator_key_for_the_local_runtime_only"
     [
         ("PATCH", "/v1/settings", {"recipient_local_window": 0}, None),
         ("PATCH", "/v1/settings", {"sms_enabled": "false"}, None),
+        ("PATCH", "/v1/settings", {"three_a_day_rule": 0}, None),
+        ("PATCH", "/v1/settings", {"smart_encoding": "true"}, None),
         ("PUT", "/v1/phone-number-types/Pager", {"sms_capable": 1}, None),
         (
             "POST",

@@ -78,12 +78,12 @@ class SettingsBody(Strict):
         "08:00-20:00 in FL, OK, MD, WA, 09:00-20:00 in CT, 09:00-21:00 in TX and 12:00-21:00 there on "
         "Sundays), in every time zone of its area code",
     )
-    smart_encoding: bool | None = Field(
+    smart_encoding: StrictBool | None = Field(
         default=None,
         description="Replace look-alike characters (curly quotes, dashes, ellipsis, special spaces) by "
         "GSM-7 ones when that makes a message GSM-7 and no longer, before it is counted and priced",
     )
-    three_a_day_rule: bool | None = Field(
+    three_a_day_rule: StrictBool | None = Field(
         default=None,
         description="At most three messages on one subject (saved message or template) in 24 hours to a "
         "number in FL, OK or MD: a triggered message waits, a mass message or calling list leaves the "

@@ -22,7 +22,7 @@ from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from local.lambda_runtime import LocalFunction
-from local.topology import Topology
+from local.topology import RouteSpec, Topology
 
 log = logging.getLogger("local.http")
 LocalRoute = Callable[[str, dict[str, Any] | None], tuple[int, Any]]
@@ -96,6 +96,9 @@ class Gateway:
         self._topology = topology
         self._functions = functions
         self._local_routes = local_routes or {}
+        # Lambda runs one request at a time in an instance; here every request shares one process and
+        # the handlers' module state (the HTTP resolver holds the current event), so requests take turns.
+        self._one_at_a_time = threading.Lock()
 
     def handle(
         self, method: str, raw_path: str, headers: dict[str, str], body: bytes
@@ -108,6 +111,12 @@ class Gateway:
         route = self._topology.route_for(method, path)
         if route is None:
             return _gateway_error(404, "Not Found")
+        with self._one_at_a_time:
+            return self._invoke(route, method, raw_path, headers, body, path)
+
+    def _invoke(
+        self, route: RouteSpec, method: str, raw_path: str, headers: dict[str, str], body: bytes, path: str
+    ) -> tuple[int, dict[str, str], bytes]:
         route_key = f"{route.method} {route.path}"
         event = api_event(method, raw_path, headers, body, route_key, route.parameters(path))
         if route.authorizer_function_id is not None:

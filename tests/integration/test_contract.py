@@ -14,6 +14,8 @@ import jsonschema
 import pytest
 
 from functions.handlers.routes.common import services
+from functions.logic.compose import Recipients
+from functions.logic.triggers import TriggerRequest
 from local.http_front import HttpFront
 from tests.integration.conftest import Platform, serialized_moto
 
@@ -198,7 +200,8 @@ def test_a_burst_of_clients_connecting_at_once_is_held_in_the_listen_backlog():
 def test_a_concurrent_retry_with_the_same_idempotency_key_is_told_when_to_come_back(
     platform: Platform, monkeypatch: pytest.MonkeyPatch
 ):
-    # GIVEN a triggered send that is still running when its retry arrives
+    # GIVEN a triggered send with an Idempotency-Key still running (in another instance) when its
+    # retry arrives: the first holds the key's in-progress record while its send waits
     triggers = services().triggers
     original, started, release = triggers.send, threading.Event(), threading.Event()
 
@@ -208,31 +211,33 @@ def test_a_concurrent_retry_with_the_same_idempotency_key_is_told_when_to_come_b
         return original(*args, **kwargs)
 
     monkeypatch.setattr(triggers, "send", slow_send)
-    headers = {"content-type": "application/json", "authorization": f"Bearer {platform.demo.api_key}",
-               "idempotency-key": "retry-1"}  # fmt: skip
+    request = TriggerRequest(
+        trigger="payment_received", recipients=Recipients(contact_id="contact-ada"),
+        variables=GOOD["variables"], sender={"sending_number": None, "signature_id": None},
+    )  # fmt: skip
+    data = {"tenant_id": platform.demo.tenant_id, "idempotency_key": "retry-1",
+            "request": request.model_dump(mode="json")}  # fmt: skip
     first: list[Any] = []
+    headers = {"idempotency-key": "retry-1"}
     with serialized_moto():
-        worker = threading.Thread(
-            target=lambda: first.append(
-                platform.gateway.handle("POST", TRIGGER, headers, json.dumps(GOOD).encode())
-            )
-        )
+        worker = threading.Thread(target=lambda: first.append(services().idempotent_trigger(data=data)))
         worker.start()
         assert started.wait(10)
         # WHEN the retry comes in meanwhile
-        status, answer_headers, payload = platform.gateway.handle(
-            "POST", TRIGGER, headers, json.dumps(GOOD).encode()
-        )
+        status, problem = platform.call("POST", TRIGGER, GOOD, headers=headers)
+        retry_after = platform.gateway.handle(
+            "POST", TRIGGER, {"content-type": "application/json", "authorization": f"Bearer {platform.demo.api_key}",
+                              **headers}, json.dumps(GOOD).encode(),
+        )[1].get("Retry-After")  # fmt: skip
         release.set()
         worker.join(20)
     # THEN it is a 409 problem with Retry-After, and a retry after the first ends gets the first's answer
-    assert status == 409, payload
-    assert answer_headers["Retry-After"] == "1"
-    assert json.loads(payload)["reason"] == "in_progress"
-    assert first[0][0] == 202
-    again = platform.gateway.handle("POST", TRIGGER, headers, json.dumps(GOOD).encode())
-    assert again[0] == 202
-    assert json.loads(again[2])["messages"] == json.loads(first[0][2])["messages"]
+    assert status == 409, problem
+    assert problem["reason"] == "in_progress"
+    assert retry_after == "1"
+    again_status, again = platform.call("POST", TRIGGER, GOOD, headers=headers)
+    assert again_status == 202
+    assert [message["id"] for message in again["messages"]] == [m["message_id"] for m in first[0]["messages"]]
 
 
 OPERATOR_KEY = "sms_local_operator_key_for_the_local_runtime_only"

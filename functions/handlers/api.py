@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import re
 from http import HTTPStatus
 from typing import Any
 
@@ -16,6 +18,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from functions.domain.errors import MalformedBody, PlatformError
 from functions.handlers import problems
+from functions.handlers.contract import PUBLIC, SECURITY, SECURITY_SCHEMES, answers
 from functions.handlers.request_body import RequestEvent, parse_json
 from functions.handlers.routes import balance, configuration, console, inbound, mass, messages, operator
 from functions.handlers.routes.common import authorize_route, services
@@ -34,6 +37,9 @@ class _Resolver(APIGatewayHttpResolver):
 
 
 app = _Resolver(enable_validation=True, json_body_deserializer=parse_json)
+app.configure_openapi(
+    title=API_TITLE, version=API_VERSION, security_schemes=SECURITY_SCHEMES, security=SECURITY
+)
 app.include_router(messages.router)
 app.include_router(configuration.router)
 app.include_router(mass.router)
@@ -43,10 +49,36 @@ app.include_router(inbound.router)
 app.include_router(console.router)
 
 
-@app.get(OPENAPI_PATH, include_in_schema=False)
+@app.get(
+    OPENAPI_PATH,
+    summary="This document",
+    responses=answers(
+        HTTPStatus.OK,
+        "OpenAPI 3.1",
+        public=True,
+        content={"application/json": {"schema": {"type": "object"}}},
+    ),
+    security=PUBLIC,
+)
 def openapi_document() -> Response[str]:
-    document = app.get_openapi_json_schema(title=API_TITLE, version=API_VERSION)
-    return Response(status_code=200, content_type="application/json", body=document)
+    return Response(status_code=200, content_type="application/json", body=app.get_openapi_json_schema())
+
+
+@functools.cache
+def _served_paths() -> tuple[tuple[re.Pattern[str], tuple[str, ...]], ...]:
+    """Each documented path, matched as the resolver matches its routes, and the methods it answers."""
+    found = []
+    for path, item in (app.get_openapi_schema().paths or {}).items():
+        operations = item.model_dump(exclude_none=True, by_alias=True)
+        methods = tuple(sorted(method.upper() for method in operations))
+        rule = re.sub(r"\{([^}/]+)\}", r"<\1>", path.replace(".", r"\."))
+        found.append((app._compile_regex(rule), methods))
+    return tuple(found)
+
+
+def allowed_methods(path: str) -> tuple[str, ...]:
+    """The methods served on ``path``; none when no route has it."""
+    return next((methods for pattern, methods in _served_paths() if pattern.match(path)), ())
 
 
 @app.exception_handler(PlatformError)
@@ -110,7 +142,17 @@ def _request_id(event: dict[str, Any]) -> str | None:
 
 @app.not_found
 def handle_not_found(_: NotFoundError) -> Response[Any]:
+    """No route: a 404, or a 405 naming the methods when the path is served with others (RFC 9110)."""
     event = app.current_event
+    allowed = allowed_methods(event.path)
+    if allowed:
+        return problems.problem(
+            HTTPStatus.METHOD_NOT_ALLOWED,
+            "Method not allowed",
+            f"{event.path} answers {', '.join(allowed)}, not {event.http_method}",
+            headers={"Allow": ", ".join(allowed)},
+            field="method",
+        )
     return problems.problem(
         HTTPStatus.NOT_FOUND, "Not found", f"no route for {event.http_method} {event.path}", field="path"
     )

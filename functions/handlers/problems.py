@@ -37,9 +37,14 @@ def _document(status: HTTPStatus, title: str, detail: str, extra: dict[str, Any]
     return json.dumps(body)
 
 
-def problem(status: HTTPStatus, title: str, detail: str, **extra: Any) -> Response[Any]:
+def problem(
+    status: HTTPStatus, title: str, detail: str, headers: dict[str, str] | None = None, **extra: Any
+) -> Response[Any]:
     return Response(
-        status_code=status.value, content_type=PROBLEM_JSON, body=_document(status, title, detail, extra)
+        status_code=status.value,
+        content_type=PROBLEM_JSON,
+        body=_document(status, title, detail, extra),
+        headers=headers,
     )
 
 
@@ -56,8 +61,15 @@ def as_proxy_response(status: HTTPStatus, title: str, detail: str, **extra: Any)
 def from_platform_error(error: PlatformError) -> Response[Any]:
     status = next((code for kind, code in _STATUS.items() if isinstance(error, kind)), HTTPStatus.BAD_REQUEST)
     if isinstance(error, Refused):
+        retry = error.retry_after_seconds
         return problem(
-            status, error.title, error.detail, field=error.field, reason=error.reason, **error.extra
+            status,
+            error.title,
+            error.detail,
+            headers={"Retry-After": str(retry)} if retry is not None else None,
+            field=error.field,
+            reason=error.reason,
+            **error.extra,
         )
     return problem(status, error.title, error.detail, field=error.field)
 

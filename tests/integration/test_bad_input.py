@@ -304,11 +304,14 @@ def test_every_authorized_route_checks_the_permission_before_reading_the_request
                                    **ApiKey(key_hash=hash_key(key), tenant_id="demo-isp", name="none",
                                             permissions=[]).model_dump()})  # fmt: skip
     document = platform.call("GET", "/v1/openapi.json", key=None)[1]
-    routes = [(method.upper(), path) for path, item in document["paths"].items() for method in item]
+    routes = [
+        (method.upper(), path)
+        for path, item in document["paths"].items()
+        for method, operation in item.items()
+        if operation.get("security") != [{}]  # public routes (console, carriers' webhook) take no key
+    ]
     assert len(routes) > 40
     for method, path in routes:
-        if path.startswith("/v1/inbound/"):
-            continue  # signed by the carrier, no key
         concrete = path.replace("{", "").replace("}", "")
         # WHEN a request it cannot read arrives (a body that is not UTF-8, a bad query parameter)
         status, _, problem = raw(platform, method, f"{concrete}?limit=-1", NON_UTF8, key)

@@ -18,6 +18,7 @@ from functions.domain.mass import JobStatus, MassJob, Preview, RecipientFilter
 from functions.domain.messages import MessageStatus
 from functions.domain.tenants import Account
 from functions.domain.values import IsoDateTime
+from functions.handlers.contract import answers
 from functions.handlers.routes.common import principal, services
 from functions.logic.auth import Permission
 from functions.logic.calling_lists import MAX_FIELD_NAME, MAX_RECORDS, CallingListRequest
@@ -184,7 +185,13 @@ def mass_view(job: MassJob, progress: dict[MessageStatus, int] | None = None) ->
     )
 
 
-@router.post("/v1/mass-messages", summary="Create a mass message and its preview (nothing is sent yet)")
+@router.post(
+    "/v1/mass-messages",
+    summary="Create a mass message and its preview (nothing is sent yet)",
+    responses=answers(
+        HTTPStatus.CREATED, "The job and its preview", HTTPStatus.NOT_FOUND, HTTPStatus.CONFLICT
+    ),
+)
 def create_mass(body: MassBody) -> Response[MassView]:
     tenant = principal(router, Permission.CREATE_SMS)
     variables = {**body.variables, "outage_start": body.outage_start.isoformat()}
@@ -203,29 +210,73 @@ def create_mass(body: MassBody) -> Response[MassView]:
     )
 
 
-@router.get("/v1/mass-messages", summary="The tenant's mass messages, newest first")
+@router.get(
+    "/v1/mass-messages",
+    summary="The tenant's mass messages, newest first",
+    responses=answers(HTTPStatus.OK, "The latest jobs"),
+)
 def list_mass() -> list[MassView]:
     tenant = principal(router, Permission.VIEW_SMS, Permission.CREATE_SMS)
     return [mass_view(job) for job in services().jobs.list_for_tenant(tenant.tenant_id, 50)]
 
 
-@router.get("/v1/calling-lists/<job_id>", summary="A calling list, its preview and its progress per status")
-@router.get("/v1/mass-messages/<job_id>", summary="A mass message, its preview and its progress per status")
+@router.get(
+    "/v1/calling-lists/<job_id>",
+    summary="A calling list, its preview and its progress per status",
+    responses=answers(HTTPStatus.OK, "The job", HTTPStatus.NOT_FOUND),
+)
+@router.get(
+    "/v1/mass-messages/<job_id>",
+    summary="A mass message, its preview and its progress per status",
+    responses=answers(HTTPStatus.OK, "The job", HTTPStatus.NOT_FOUND),
+)
 def get_mass(job_id: str) -> MassView:
     tenant = principal(router, Permission.VIEW_SMS, Permission.CREATE_SMS)
     progress = services().mass.progress(tenant.tenant_id, job_id)
     return mass_view(progress.job, progress.counts)
 
 
-@router.post("/v1/calling-lists/<job_id>/preview", summary="Preview again: fresh counts and a new token")
-@router.post("/v1/mass-messages/<job_id>/preview", summary="Preview again: fresh counts and a new token")
+@router.post(
+    "/v1/calling-lists/<job_id>/preview",
+    summary="Preview again: fresh counts and a new token",
+    responses=answers(
+        HTTPStatus.OK, "The job with a fresh preview", HTTPStatus.NOT_FOUND, HTTPStatus.CONFLICT
+    ),
+)
+@router.post(
+    "/v1/mass-messages/<job_id>/preview",
+    summary="Preview again: fresh counts and a new token",
+    responses=answers(
+        HTTPStatus.OK, "The job with a fresh preview", HTTPStatus.NOT_FOUND, HTTPStatus.CONFLICT
+    ),
+)
 def refresh_mass(job_id: str) -> MassView:
     tenant = principal(router, Permission.CREATE_SMS)
     return mass_view(services().mass.refresh(tenant.tenant_id, job_id))
 
 
-@router.post("/v1/calling-lists/<job_id>/confirm", summary="Confirm the preview: the messages go out")
-@router.post("/v1/mass-messages/<job_id>/confirm", summary="Confirm the preview: the messages go out")
+@router.post(
+    "/v1/calling-lists/<job_id>/confirm",
+    summary="Confirm the preview: the messages go out",
+    responses=answers(
+        HTTPStatus.ACCEPTED,
+        "Confirmed: the fan-out started",
+        HTTPStatus.NOT_FOUND,
+        HTTPStatus.CONFLICT,
+        HTTPStatus.SERVICE_UNAVAILABLE,
+    ),
+)
+@router.post(
+    "/v1/mass-messages/<job_id>/confirm",
+    summary="Confirm the preview: the messages go out",
+    responses=answers(
+        HTTPStatus.ACCEPTED,
+        "Confirmed: the fan-out started",
+        HTTPStatus.NOT_FOUND,
+        HTTPStatus.CONFLICT,
+        HTTPStatus.SERVICE_UNAVAILABLE,
+    ),
+)
 def confirm_mass(job_id: str, body: ConfirmBody) -> Response[MassView]:
     tenant = principal(router, Permission.CREATE_SMS)
     job = services().mass.confirm(tenant.tenant_id, job_id, body.confirmation_token)
@@ -234,15 +285,30 @@ def confirm_mass(job_id: str, body: ConfirmBody) -> Response[MassView]:
     )
 
 
-@router.post("/v1/calling-lists/<job_id>/cancel", summary="Cancel: messages not yet sent fail as 'cancelled'")
-@router.post("/v1/mass-messages/<job_id>/cancel", summary="Cancel: messages not yet sent fail as 'cancelled'")
+@router.post(
+    "/v1/calling-lists/<job_id>/cancel",
+    summary="Cancel: messages not yet sent fail as 'cancelled'",
+    responses=answers(HTTPStatus.OK, "The job, cancelled", HTTPStatus.NOT_FOUND, HTTPStatus.CONFLICT),
+)
+@router.post(
+    "/v1/mass-messages/<job_id>/cancel",
+    summary="Cancel: messages not yet sent fail as 'cancelled'",
+    responses=answers(HTTPStatus.OK, "The job, cancelled", HTTPStatus.NOT_FOUND, HTTPStatus.CONFLICT),
+)
 def cancel_mass(job_id: str) -> MassView:
     tenant = principal(router, Permission.CREATE_SMS)
     return mass_view(services().mass.cancel(tenant.tenant_id, job_id))
 
 
 @router.post(
-    "/v1/calling-lists", summary="Upload a calling list for an approved template (nothing is sent yet)"
+    "/v1/calling-lists",
+    summary="Upload a calling list for an approved template (nothing is sent yet)",
+    responses=answers(
+        HTTPStatus.CREATED,
+        "The job, its preview and the records refused",
+        HTTPStatus.NOT_FOUND,
+        HTTPStatus.CONFLICT,
+    ),
 )
 def upload_calling_list(body: CallingListBody) -> Response[CallingListView]:
     tenant = principal(router, Permission.CREATE_SMS)
@@ -269,7 +335,11 @@ def upload_calling_list(body: CallingListBody) -> Response[CallingListView]:
     return Response(status_code=HTTPStatus.CREATED.value, content_type="application/json", body=view)
 
 
-@router.get("/v1/calling-lists/<job_id>/errors", summary="The records refused at upload, by row, paged")
+@router.get(
+    "/v1/calling-lists/<job_id>/errors",
+    summary="The records refused at upload, by row, paged",
+    responses=answers(HTTPStatus.OK, "A page of refused records", HTTPStatus.NOT_FOUND),
+)
 def list_refused_records(
     job_id: str,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
@@ -286,7 +356,9 @@ def list_refused_records(
 
 
 @router.put(
-    "/v1/accounts/<account_id>", summary="Create or replace an account (what mass messages filter on)"
+    "/v1/accounts/<account_id>",
+    summary="Create or replace an account (what mass messages filter on)",
+    responses=answers(HTTPStatus.OK, "The account"),
 )
 def put_account(account_id: str, body: AccountBody) -> Account:
     tenant = principal(router, Permission.MANAGE_CONFIGURATION)
@@ -294,7 +366,11 @@ def put_account(account_id: str, body: AccountBody) -> Account:
     return services().configuration.save_account(tenant.tenant_id, account)
 
 
-@router.get("/v1/accounts/<account_id>", summary="One account")
+@router.get(
+    "/v1/accounts/<account_id>",
+    summary="One account",
+    responses=answers(HTTPStatus.OK, "The account", HTTPStatus.NOT_FOUND),
+)
 def get_account(account_id: str) -> Account:
     tenant = principal(router, Permission.MANAGE_CONFIGURATION, Permission.VIEW_SMS)
     account = services().config.get_account(tenant.tenant_id, account_id)

@@ -67,6 +67,7 @@ class SmsPlatformStack(Stack):
             send_queue=sending.queue,
             bulk_queue=sending.bulk_queue,
             ledger_table=storage.ledger_table,
+            subject_sends_table=storage.subject_sends_table,
         )
         api = Api(
             self,
@@ -83,6 +84,7 @@ class SmsPlatformStack(Stack):
             ledger_table=storage.ledger_table,
             inbound=inbound,
             inbound_table=storage.inbound_table,
+            subject_sends_table=storage.subject_sends_table,
         )
         ReleaseSchedule(
             self, "Schedules", shared=shared, messages_table=storage.messages_table, send_queue=sending.queue

@@ -17,6 +17,7 @@ from infra.constants import (
     MESSAGES_TABLE_ID,
     OPT_OUTS_TABLE_ID,
     PACING_TABLE_ID,
+    SUBJECT_SENDS_TABLE_ID,
 )
 
 S = dynamodb.AttributeType.STRING
@@ -104,6 +105,13 @@ class Storage(Construct):
             projection_type=dynamodb.ProjectionType.INCLUDE,
             non_key_attributes=["tenant_id"],
         )
+        # Sent messages waiting for their final delivery event, for the 72-hour deadline (sparse, sharded).
+        self.messages_table.add_global_secondary_index(
+            index_name="by_awaiting_receipt",
+            partition_key=dynamodb.Attribute(name="receipt_shard", type=S),
+            sort_key=dynamodb.Attribute(name="sent_at", type=S),
+            projection_type=dynamodb.ProjectionType.KEYS_ONLY,
+        )
         # The latest message from one of our numbers to a number: whom an inbound reply answers.
         self.messages_table.add_global_secondary_index(
             index_name="by_conversation",
@@ -126,6 +134,14 @@ class Storage(Construct):
             index_name="by_time",
             partition_key=dynamodb.Attribute(name="tenant_id", type=S),
             sort_key=dynamodb.Attribute(name="at_key", type=S),
+        )
+        # Recent sends per (tenant, number, subject), the three-a-day rule's count
+        # (functions/dal/subject_sends.py); items expire a day after their latest send.
+        self.subject_sends_table = _table(
+            self,
+            SUBJECT_SENDS_TABLE_ID,
+            partition_key=dynamodb.Attribute(name="pk", type=S),
+            time_to_live_attribute="expires_at",
         )
         # Tenants' status callbacks, their circuits and delivery attempts (functions/dal/callbacks.py).
         self.callbacks_table = _table(

@@ -34,6 +34,12 @@ tenant's or a job's reads cost a query per shard more than before, and a page of
   ``created_key``): the latest message from one of our numbers to a number, newest first, to find
   the tenant and the message an inbound reply answers (a code may serve several tenants). Costs one
   index write per message; the alternative, a "last message" item per pair, costs the same write.
+- GSI ``by_awaiting_receipt`` (``receipt_shard``, ``sent_at``), sparse, keys only: messages ``Sent``
+  and waiting for their final delivery event. The move to ``Sent`` sets both keys (the shard from the
+  message id, ``RECEIPT_SHARDS`` of them so that no index key takes more than its share of a high
+  send rate); the move to a final status removes the shard. So the index holds only messages in
+  flight, costs one index write when a message is sent and one when it ends, and the hourly query for
+  those older than the carrier's 72-hour event window reads only the ones that never got an answer.
 """
 
 from __future__ import annotations
@@ -53,7 +59,7 @@ from botocore.exceptions import ClientError
 
 from functions.dal.send_queue import SendWork
 from functions.domain.message_log import MessageQuery, created_key_ceiling, created_key_floor
-from functions.domain.messages import Message, MessageStatus, RejectReason, StatusChange
+from functions.domain.messages import FINAL_STATUSES, Message, MessageStatus, RejectReason, StatusChange
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.service_resource import Table
@@ -62,6 +68,9 @@ BY_TENANT_INDEX = "by_tenant"
 BY_RELEASE_INDEX = "by_release"
 BY_JOB_INDEX = "by_job"
 BY_CONVERSATION_INDEX = "by_conversation"
+BY_AWAITING_RECEIPT_INDEX = "by_awaiting_receipt"
+RECEIPT_SHARDS = 16
+RECEIPT_SHARD_KEYS = tuple(f"SENT#{shard:02d}" for shard in range(RECEIPT_SHARDS))
 HELD_SHARD = "HELD"
 TENANT_SHARDS = 8
 JOB_SHARDS = 8
@@ -108,8 +117,23 @@ def _to_item(message: Message) -> dict[str, Any]:
 
 
 _STORAGE_ONLY = frozenset(
-    {"created_key", "expires_at", "lease_until", "release_shard", "conversation", "tenant_shard", "job_shard"}
+    {
+        "created_key",
+        "expires_at",
+        "lease_until",
+        "release_shard",
+        "conversation",
+        "tenant_shard",
+        "job_shard",
+        "receipt_shard",
+        "sent_at",
+    }
 )
+
+
+def receipt_shard(message_id: str) -> str:
+    """The by_awaiting_receipt partition of a sent message: spread evenly, the same on every retry."""
+    return RECEIPT_SHARD_KEYS[shard_of(message_id, RECEIPT_SHARDS)]
 
 
 def conversation_key(origination_number: str, recipient_number: str) -> str:
@@ -353,6 +377,14 @@ class MessagesTable:
             names[f"#x{index}"] = name
             values[f":x{index}"] = value
             sets.append(f"#x{index} = :x{index}")
+        removes = []
+        if to is MessageStatus.SENT:  # now waiting for its delivery event: on the by_awaiting_receipt index
+            names["#receipt_shard"], names["#sent_at"] = "receipt_shard", "sent_at"
+            values[":receipt_shard"], values[":sent_at"] = receipt_shard(message_id), release_key(at)
+            sets += ["#receipt_shard = :receipt_shard", "#sent_at = :sent_at"]
+        elif to in FINAL_STATUSES:  # no longer waiting (a no-op for a message never sent)
+            names["#receipt_shard"] = "receipt_shard"
+            removes.append("#receipt_shard")
         allowed = [status.value for status in allowed_from]
         placeholders = []
         for index, status in enumerate(allowed):
@@ -368,10 +400,11 @@ class MessagesTable:
             names["#shard"], names["#release_at"] = "release_shard", "release_at"
             values[":claimed_at"] = release_key(at)
             condition = f"({condition}) AND (attribute_not_exists(#shard) OR #release_at <= :claimed_at)"
+        update = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else "")
         try:
             response = self._table.update_item(
                 Key={"message_id": message_id},
-                UpdateExpression="SET " + ", ".join(sets),
+                UpdateExpression=update,
                 ConditionExpression=f"attribute_exists(message_id) AND ({condition})",
                 ExpressionAttributeNames=names,
                 ExpressionAttributeValues=values,
@@ -382,6 +415,42 @@ class MessagesTable:
                 return None
             raise
         return response.get("Attributes", {})
+
+    def note(self, message_id: str, change: StatusChange, while_in: MessageStatus) -> bool:
+        """Append ``change`` to the history of a message in status ``while_in``, without moving it."""
+        try:
+            self._table.update_item(
+                Key={"message_id": message_id},
+                UpdateExpression="SET #history = list_append(#history, :change)",
+                ConditionExpression="attribute_exists(message_id) AND #status = :status",
+                ExpressionAttributeNames={"#history": "history", "#status": "status"},
+                ExpressionAttributeValues={
+                    ":change": [change.model_dump(mode="json", exclude_none=True)],
+                    ":status": while_in.value,
+                },
+            )
+        except ClientError as error:
+            if _is_condition_failure(error):
+                return False
+            raise
+        return True
+
+    def awaiting_receipt_since_before(self, instant: datetime) -> Iterator[str]:
+        """Ids of messages sent before ``instant`` and still waiting for a final delivery event."""
+        for shard in RECEIPT_SHARD_KEYS:
+            query: dict[str, Any] = {
+                "IndexName": BY_AWAITING_RECEIPT_INDEX,
+                "KeyConditionExpression": Key("receipt_shard").eq(shard)
+                & Key("sent_at").lt(release_key(instant)),
+                "ProjectionExpression": "message_id",
+            }
+            while True:
+                page = self._table.query(**query)
+                for item in page["Items"]:
+                    yield str(item["message_id"])
+                if "LastEvaluatedKey" not in page:
+                    break
+                query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
     def held_due(self, now: datetime) -> Iterator[SendWork]:
         """Held messages whose release time is ``now`` or earlier, earliest first (shards merged)."""

@@ -12,6 +12,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from functions.dal.callbacks import DeliveryAttempt
+from functions.handlers.contract import answers
 from functions.handlers.routes.common import principal, services
 from functions.logic.auth import Permission
 
@@ -39,6 +40,7 @@ class AttemptPage(BaseModel):
 @router.put(
     "/v1/status-callback",
     summary="Post every status change of the tenant's messages to this URL, signed with a new secret",
+    responses=answers(HTTPStatus.OK, "The callback and its secret, shown this once"),
 )
 def put_status_callback(body: CallbackBody) -> CallbackView:
     tenant = principal(router, MANAGE)
@@ -46,14 +48,22 @@ def put_status_callback(body: CallbackBody) -> CallbackView:
     return CallbackView(url=callback.url, created_at=callback.created_at, secret=callback.secret)
 
 
-@router.get("/v1/status-callback", summary="The tenant's status callback (its secret is shown only when set)")
+@router.get(
+    "/v1/status-callback",
+    summary="The tenant's status callback (its secret is shown only when set)",
+    responses=answers(HTTPStatus.OK, "The callback", HTTPStatus.NOT_FOUND),
+)
 def get_status_callback() -> CallbackView:
     tenant = principal(router, MANAGE)
     callback = services().status_callbacks.get(tenant.tenant_id)
     return CallbackView(url=callback.url, created_at=callback.created_at)
 
 
-@router.delete("/v1/status-callback", summary="Stop posting status changes")
+@router.delete(
+    "/v1/status-callback",
+    summary="Stop posting status changes",
+    responses=answers(HTTPStatus.NO_CONTENT, "Removed", HTTPStatus.NOT_FOUND, content={}),
+)
 def delete_status_callback() -> Response[str]:
     tenant = principal(router, MANAGE)
     services().status_callbacks.remove(tenant.tenant_id)
@@ -63,6 +73,7 @@ def delete_status_callback() -> Response[str]:
 @router.get(
     "/v1/status-callback/deliveries",
     summary="The status callback's delivery attempts, newest first: outcome, HTTP status, the answer",
+    responses=answers(HTTPStatus.OK, "A page of attempts"),
 )
 def list_deliveries(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from typing import Self
+from typing import Annotated, Self
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
+from functions.domain.segments import CARRIER_MAX_CHARACTERS, DEFAULT_MAX_SEGMENTS, MessageLimits
 from functions.payments.providers import ProviderName
 
 
@@ -23,11 +24,33 @@ class _FromEnvironment(BaseModel):
         return cls.model_validate({key: value for key, value in fields.items() if value is not None})
 
 
+class _MessageLimitSettings(_FromEnvironment):
+    """The longest message a function creates (the carrier's limit is the ceiling)."""
+
+    max_message_characters: int = Field(
+        default=CARRIER_MAX_CHARACTERS, alias="MESSAGE_MAX_CHARACTERS", ge=1, le=CARRIER_MAX_CHARACTERS
+    )
+    max_message_segments: int = Field(default=DEFAULT_MAX_SEGMENTS, alias="MESSAGE_MAX_SEGMENTS", ge=1, le=50)
+
+    def message_limits(self) -> MessageLimits:
+        return MessageLimits(self.max_message_characters, self.max_message_segments)
+
+
 class AuthorizerSettings(_FromEnvironment):
     config_table: str = Field(alias="CONFIG_TABLE")
 
 
-class ApiSettings(_FromEnvironment):
+def _states(value: object) -> object:
+    """THREE_A_DAY_STATES: two-letter codes separated by commas ("FL,OK,MD")."""
+    if isinstance(value, str):
+        return frozenset(code.strip().upper() for code in value.split(",") if code.strip())
+    return value
+
+
+States = Annotated[frozenset[str], BeforeValidator(_states)]
+
+
+class ApiSettings(_MessageLimitSettings):
     config_table: str = Field(alias="CONFIG_TABLE")
     messages_table: str = Field(alias="MESSAGES_TABLE")
     opt_outs_table: str = Field(alias="OPT_OUTS_TABLE")
@@ -44,6 +67,9 @@ class ApiSettings(_FromEnvironment):
     inbound_webhook_secret_id: str = Field(alias="INBOUND_WEBHOOK_SECRET_ID")
     # Plain-http reply webhooks to this host: the local runtime and tests only.
     allow_loopback_webhooks: bool = Field(default=False, alias="REPLY_WEBHOOK_ALLOW_LOOPBACK")
+    # The three-a-day rule: each recipient's recent sends per subject, and the states it applies in.
+    subject_sends_table: str = Field(alias="SUBJECT_SENDS_TABLE")
+    three_a_day_states: States = Field(alias="THREE_A_DAY_STATES")
 
 
 class FanOutSettings(_FromEnvironment):
@@ -58,6 +84,8 @@ class FanOutSettings(_FromEnvironment):
     backlog_seconds: int = Field(default=180, alias="FANOUT_BACKLOG_SECONDS", gt=0, le=3_600)
     # A cancelled message that was debited before a retry is refunded.
     ledger_table: str = Field(alias="LEDGER_TABLE")
+    subject_sends_table: str = Field(alias="SUBJECT_SENDS_TABLE")
+    three_a_day_states: States = Field(alias="THREE_A_DAY_STATES")
 
 
 class DispatcherSettings(_FromEnvironment):
@@ -91,6 +119,10 @@ class ReceiptsSettings(_FromEnvironment):
     messages_table: str = Field(alias="MESSAGES_TABLE")
 
 
+class ReceiptDeadlineSettings(_FromEnvironment):
+    messages_table: str = Field(alias="MESSAGES_TABLE")
+
+
 class ReleaseSettings(_FromEnvironment):
     messages_table: str = Field(alias="MESSAGES_TABLE")
     config_table: str = Field(alias="CONFIG_TABLE")
@@ -98,7 +130,7 @@ class ReleaseSettings(_FromEnvironment):
     dispatcher_function: str = Field(alias="DISPATCHER_FUNCTION")
 
 
-class InboundSettings(_FromEnvironment):
+class InboundSettings(_MessageLimitSettings):
     config_table: str = Field(alias="CONFIG_TABLE")
     messages_table: str = Field(alias="MESSAGES_TABLE")
     opt_outs_table: str = Field(alias="OPT_OUTS_TABLE")

@@ -25,6 +25,9 @@ JOBS_TABLE_ID = "JobsTable"
 LIST_RECORDS_TABLE_ID = "ListRecordsTable"
 LEASES_TABLE_ID = "LeasesTable"  # each transport code's dispatcher lease
 LEDGER_TABLE_ID = "LedgerTable"
+SUBJECT_SENDS_TABLE_ID = "SubjectSendsTable"
+# Where the three-a-day rule applies (area codes' states), for tenants that turn it on.
+THREE_A_DAY_STATES = ("FL", "OK", "MD")
 FANOUT_QUEUE_ID = "FanOutQueue"
 FANOUT_DLQ_ID = "FanOutDeadLetterQueue"
 RECEIPTS_QUEUE_ID = "ReceiptsQueue"

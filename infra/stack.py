@@ -64,6 +64,7 @@ class SmsPlatformStack(Stack):
             jobs_table=storage.jobs_table,
             list_records_table=storage.list_records_table,
             ledger_table=storage.ledger_table,
+            subject_sends_table=storage.subject_sends_table,
         )
         api = Api(
             self,
@@ -79,6 +80,7 @@ class SmsPlatformStack(Stack):
             ledger_table=storage.ledger_table,
             inbound=inbound,
             inbound_table=storage.inbound_table,
+            subject_sends_table=storage.subject_sends_table,
         )
         ReleaseSchedule(
             self,

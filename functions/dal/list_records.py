@@ -4,6 +4,9 @@ Keys and access patterns:
 - ``job_id`` (partition key) / ``row`` (sort key, the record's 1-based row number): written once at
   upload (BatchWriteItem); paged in row order by the preview and by the fan-out, which checkpoints
   the last row it finished.
+- ``<job_id>#refused`` / ``row``: the records refused at upload (row, field, why), written once at
+  upload beside the accepted ones and paged in row order by the calling list's errors route. The
+  fan-out and the preview never read this partition.
 """
 
 from __future__ import annotations
@@ -24,8 +27,13 @@ class ListRecord(BaseModel):
     row: int
     phone_number: str  # E.164
     name: str
-    body: str  # the rendered text with its signature
+    body: str  # the rendered text with its signature, as sent
     segments: int
+    original_body: str | None = None  # as written, when smart encoding replaced characters in it
+
+
+def refused_key(job_id: str) -> str:
+    return f"{job_id}#refused"
 
 
 class ListRecordsTable:
@@ -36,6 +44,23 @@ class ListRecordsTable:
         with self._table.batch_writer() as batch:
             for record in records:
                 batch.put_item(Item=record.model_dump(mode="json"))
+
+    def put_refused(self, job_id: str, errors: list[dict[str, Any]]) -> None:
+        with self._table.batch_writer() as batch:
+            for error in errors:
+                batch.put_item(Item={**error, "job_id": refused_key(job_id)})
+
+    def refused_page(self, job_id: str, after_row: int, limit: int) -> tuple[list[dict[str, Any]], bool]:
+        """Refused records after ``after_row``, in row order; and whether more follow."""
+        page = self._table.query(
+            KeyConditionExpression=Key("job_id").eq(refused_key(job_id)) & Key("row").gt(after_row),
+            Limit=limit,
+        )
+        items = [
+            {"row": int(item["row"]), "field": item["field"], "error": item["error"]}  # type: ignore[arg-type]
+            for item in page["Items"]
+        ]
+        return items, "LastEvaluatedKey" in page
 
     def page(
         self, job_id: str, start: dict[str, Any] | None, limit: int | None = None

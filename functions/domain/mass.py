@@ -70,7 +70,8 @@ class MassJob(BaseModel):
     recipient_filter: RecipientFilter
     signature_id: str
     sending_number: str
-    body: str  # a calling list's template text (each record renders its own)
+    body: str  # as sent; a calling list's template text (each record renders its own)
+    original_body: str | None = None  # as written, when smart encoding replaced characters in it
     preview: Preview
     confirmation_token: str
     token_expires_at: datetime

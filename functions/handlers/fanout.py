@@ -18,9 +18,11 @@ from functions.dal.ledger import LedgerTable
 from functions.dal.list_records import ListRecordsTable
 from functions.dal.messages import MessagesTable
 from functions.dal.opt_outs import OptOutsTable
+from functions.dal.subject_sends import SubjectSendsTable
 from functions.logic.compose import Composer
 from functions.logic.fanout import FanOut
 from functions.logic.ledger import Refunds
+from functions.logic.three_a_day import ThreeADay
 from functions.observability import logger, metrics, tracer
 from functions.settings import FanOutSettings
 
@@ -35,7 +37,10 @@ def fanout() -> FanOut:
     config = ConfigTable(dynamodb.Table(settings.config_table))
     messages = MessagesTable(dynamodb.Table(settings.messages_table))
     opt_outs = OptOutsTable(dynamodb.Table(settings.opt_outs_table))
-    composer = Composer(config, messages, opt_outs)
+    three_a_day = ThreeADay(
+        SubjectSendsTable(dynamodb.Table(settings.subject_sends_table)), settings.three_a_day_states
+    )
+    composer = Composer(config, messages, opt_outs, three_a_day=three_a_day)
     return FanOut(
         config,
         JobsTable(dynamodb.Table(settings.jobs_table)),

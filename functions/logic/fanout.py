@@ -147,7 +147,7 @@ class FanOut:
             for candidate in self._composer.classify(tenant, matched, sending_number=job.sending_number)
             if candidate.reason is None and candidate.number is not None
         ]
-        return messages, next_cursor
+        return self._composer.within_three_a_day(tenant, messages), next_cursor
 
     def _list_page(
         self, job: MassJob, tenant: Tenant, checkpoint: Checkpoint
@@ -163,6 +163,7 @@ class FanOut:
             draft = replace(
                 base,
                 body=record.body,
+                original_body=record.original_body,
                 encoding=count_segments(record.body).encoding,
                 segments=record.segments,
                 price_micros=record.segments * tenant.price_per_segment_micros,
@@ -180,7 +181,7 @@ class FanOut:
             messages.append(
                 draft.message(message_id, recipient, record.phone_number, now, job.job_id, checkpoint.version)
             )
-        return messages, next_cursor
+        return self._composer.within_three_a_day(tenant, messages), next_cursor
 
     def _backlog_full(self, code_number: str) -> bool:
         if self._backlog_seconds is None:

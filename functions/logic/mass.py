@@ -83,6 +83,7 @@ def draft_of(job: MassJob) -> Draft:
         signature_id=job.signature_id,
         sending_number=job.sending_number,
         body=job.body,
+        original_body=job.original_body,
         encoding=count.encoding,
         segments=count.segments,
         price_micros=job.preview.price_per_message_micros,
@@ -126,6 +127,7 @@ class MassMessages:
             signature_id=draft.signature_id,
             sending_number=draft.sending_number,
             body=draft.body,
+            original_body=draft.original_body,
             preview=self._preview(tenant, draft, request.recipient_filter),
             confirmation_token=secrets.token_urlsafe(24),
             token_expires_at=now + CONFIRMATION_VALIDITY,
@@ -145,11 +147,12 @@ class MassMessages:
         if job.status is not JobStatus.PREVIEWED:
             raise Refused("not_previewed", f"the mass message is {job.status.value}")
         tenant = self._composer.enabled_tenant(tenant_id)
-        body, preview = self._current(tenant, job)
+        body, original_body, preview = self._current(tenant, job)
         now = self._clock()
         fresh = job.model_copy(
             update={
                 "body": body,
+                "original_body": original_body,
                 "preview": preview,
                 "confirmation_token": secrets.token_urlsafe(24),
                 "token_expires_at": now + CONFIRMATION_VALIDITY,
@@ -168,7 +171,7 @@ class MassMessages:
         if self._clock() >= job.token_expires_at:
             raise Refused("token_expired", "the preview expired; ask for a new one", "confirmation_token")
         tenant = self._composer.enabled_tenant(tenant_id)
-        _, current = self._current(tenant, job)
+        _, _, current = self._current(tenant, job)
         if current.digest != job.preview.digest:
             raise Refused(
                 "preview_stale",
@@ -195,14 +198,16 @@ class MassMessages:
 
     # ---- the preview ----
 
-    def _current(self, tenant: Tenant, job: MassJob) -> tuple[str, Preview]:
-        """The text and the preview as they would be now: re-rendered, the recipients counted again."""
+    def _current(self, tenant: Tenant, job: MassJob) -> tuple[str, str | None, Preview]:
+        """The text (as sent, as written) and the preview as they would be now: re-rendered, the
+        recipients counted again."""
         if job.kind is JobKind.CALLING_LIST:
             assert self._list_preview is not None
             preview = self._list_preview(tenant, job)
-            return job.body, preview.model_copy(update={"invalid_records": job.preview.invalid_records})
+            invalid = job.preview.invalid_records
+            return job.body, job.original_body, preview.model_copy(update={"invalid_records": invalid})
         draft = self._draft(tenant, self._request_of(job))
-        return draft.body, self._preview(tenant, draft, job.recipient_filter)
+        return draft.body, draft.original_body, self._preview(tenant, draft, job.recipient_filter)
 
     def _draft(self, tenant: Tenant, request: MassRequest) -> Draft:
         template = SAVED_MESSAGES.get(request.saved_message)
@@ -231,7 +236,8 @@ class MassMessages:
         excluded: Counter[str] = Counter()
         for contacts, _ in page_contacts(self._config, tenant.tenant_id, None):
             matched = [contact for contact in contacts if recipient_filter.matches(contact)]
-            for candidate in self._composer.classify(tenant, matched, sending_number=draft.sending_number):
+            candidates = self._composer.classify(tenant, matched, sending_number=draft.sending_number)
+            for candidate in self._composer.limit_by_subject(tenant, draft.template_key, candidates):
                 duplicates += _tally(candidate, numbers, excluded)
         digest = hashlib.sha256(f"{draft.sending_number}\n{draft.body}\n".encode())
         for number in sorted(numbers):

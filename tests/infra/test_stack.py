@@ -14,7 +14,17 @@ from infra.constants import DISPATCHER_TIMEOUT_SECONDS, INBOUND_MAX_RECEIVES, OU
 from infra.ledger import LEDGER_ITEM_ACTIONS
 from local.provision import INBOUND_TOPIC_OUTPUT
 
-HANDLERS = {"api", "authorizer", "dispatcher", "kick", "receipts", "release", "fanout", "inbound"}
+HANDLERS = {
+    "api",
+    "authorizer",
+    "dispatcher",
+    "kick",
+    "receipts",
+    "receipt_deadline",
+    "release",
+    "fanout",
+    "inbound",
+}
 
 
 def resources(template_json: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
@@ -173,7 +183,8 @@ def test_delivery_events_flow_from_the_configuration_set_to_the_receipts_functio
     (config_set,) = resources(template_json, "AWS::SMSVOICE::ConfigurationSet").values()
     (destination,) = config_set["Properties"]["EventDestinations"]
     topic_id = destination["SnsDestination"]["TopicArn"]["Ref"]
-    assert "TEXT_DELIVERED" in destination["MatchingEventTypes"]
+    # A final TEXT_SUCCESSFUL is some destinations' delivery; a final TEXT_UNKNOWN ends the 72 hours
+    assert {"TEXT_DELIVERED", "TEXT_SUCCESSFUL", "TEXT_UNKNOWN"} <= set(destination["MatchingEventTypes"])
     (subscription,) = [
         res
         for res in resources(template_json, "AWS::SNS::Subscription").values()
@@ -196,11 +207,13 @@ def test_delivery_events_flow_from_the_configuration_set_to_the_receipts_functio
 
 
 def test_the_release_function_runs_every_minute(template_json):
-    (schedule,) = resources(template_json, "AWS::Scheduler::Schedule").values()
+    release = {"Fn::GetAtt": [function_id(template_json, "release"), "Arn"]}
+    (schedule,) = [
+        res
+        for res in resources(template_json, "AWS::Scheduler::Schedule").values()
+        if res["Properties"]["Target"]["Arn"] == release
+    ]
     assert schedule["Properties"]["ScheduleExpression"] == "cron(* * * * ? *)"  # at each minute's start
-    assert schedule["Properties"]["Target"]["Arn"] == {
-        "Fn::GetAtt": [function_id(template_json, "release"), "Arn"]
-    }
 
 
 def test_the_http_api_checks_keys_except_on_the_openapi_document(template_json):
@@ -448,3 +461,26 @@ def test_the_dispatcher_reads_the_opt_out_list_and_only_adds_to_it(template_json
         "Environment"
     ]["Variables"]
     assert variables["OPT_OUTS_TABLE"] == {"Ref": opt_outs}
+
+
+def test_an_hourly_schedule_fails_messages_whose_delivery_event_never_came(template_json):
+    (deadline_id,) = [
+        lid
+        for lid, res in resources(template_json, "AWS::Lambda::Function").items()
+        if res["Properties"]["Handler"] == "functions.handlers.receipt_deadline.lambda_handler"
+    ]
+    (schedule,) = [
+        res["Properties"]
+        for res in resources(template_json, "AWS::Scheduler::Schedule").values()
+        if res["Properties"]["Target"]["Arn"] == {"Fn::GetAtt": [deadline_id, "Arn"]}
+    ]
+    assert schedule["ScheduleExpression"] == "rate(1 hour)"
+    (table,) = [
+        res
+        for lid, res in resources(template_json, "AWS::DynamoDB::GlobalTable").items()
+        if "Messages" in lid
+    ]
+    (index,) = [
+        i for i in table["Properties"]["GlobalSecondaryIndexes"] if i["IndexName"] == "by_awaiting_receipt"
+    ]
+    assert index["Projection"]["ProjectionType"] == "KEYS_ONLY"

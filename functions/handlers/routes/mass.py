@@ -6,19 +6,22 @@ import csv
 import io
 from datetime import datetime
 from http import HTTPStatus
-from typing import Any
+from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from aws_lambda_powertools.event_handler.openapi.params import Query
+from pydantic import BaseModel, ConfigDict, Field
 
 from functions.domain.errors import InvalidInput, NotFound
 from functions.domain.mass import JobStatus, MassJob, Preview, RecipientFilter
 from functions.domain.messages import MessageStatus
 from functions.domain.tenants import Account
+from functions.domain.values import IsoDateTime
+from functions.handlers.contract import answers
 from functions.handlers.routes.common import principal, services
 from functions.logic.auth import Permission
-from functions.logic.calling_lists import CallingListRequest
+from functions.logic.calling_lists import MAX_FIELD_NAME, MAX_RECORDS, CallingListRequest
 from functions.logic.mass import MassRequest
 
 router = Router()
@@ -37,8 +40,8 @@ class FilterBody(Strict):
 
 class MassBody(Strict):
     saved_message: str = Field(description="planned_outage, unplanned_outage or unplanned_outage_no_eta")
-    outage_start: AwareDatetime
-    outage_end: AwareDatetime | None = Field(default=None, description="Not with unplanned_outage_no_eta")
+    outage_start: IsoDateTime
+    outage_end: IsoDateTime | None = Field(default=None, description="Not with unplanned_outage_no_eta")
     variables: dict[str, Any] = Field(default_factory=dict, description="The template's other variables")
     filters: FilterBody = Field(default_factory=FilterBody)
     signature_id: str | None = Field(default=None, description="Default: the tenant's mass-message default")
@@ -67,7 +70,10 @@ class MassView(BaseModel):
     status: JobStatus
     created_at: datetime
     saved_message: str
-    body: str
+    body: str = Field(description="The text as sent (a calling list's: its template)")
+    original_body: str | None = Field(
+        default=None, description="The text as written, when smart encoding replaced characters in it"
+    )
     sending_number: str
     signature_id: str
     filters: RecipientFilter
@@ -83,10 +89,21 @@ class MassView(BaseModel):
 class CallingListBody(Strict):
     name: str = Field(min_length=1, max_length=200)
     template_id: str = Field(description="An operator-approved tenant template")
-    phone_field: str = Field(description="The record field holding the phone number")
-    name_field: str | None = Field(default=None, description="The record field holding the recipient's name")
-    mapping: dict[str, str] = Field(description="Template variable -> record field")
-    records: list[dict[str, Any]] | None = Field(default=None, max_length=100_000, description="JSON records")
+    phone_field: str = Field(
+        min_length=1, max_length=MAX_FIELD_NAME, description="The record field holding the phone number"
+    )
+    name_field: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=MAX_FIELD_NAME,
+        description="The record field holding the recipient's name",
+    )
+    mapping: dict[str, Annotated[str, Field(min_length=1, max_length=MAX_FIELD_NAME)]] = Field(
+        max_length=100, description="Template variable -> record field"
+    )
+    records: list[dict[str, Any]] | None = Field(
+        default=None, max_length=MAX_RECORDS, description="JSON records"
+    )
     csv: str | None = Field(
         default=None, max_length=9_000_000, description="Or the list as CSV with a header row"
     )
@@ -102,7 +119,18 @@ class RowErrorView(BaseModel):
 
 class CallingListView(MassView):
     name: str | None
-    errors: list[RowErrorView] = Field(default_factory=list, description="Records refused at upload, by row")
+    errors: list[RowErrorView] = Field(
+        default_factory=list, description="The first records refused at upload, by row (at most 100)"
+    )
+    errors_total: int = Field(default=0, description="Every record refused at upload")
+    errors_next_cursor: str | None = Field(
+        default=None, description="When more were refused: GET .../errors?cursor= with it pages the rest"
+    )
+
+
+class RowErrorPage(BaseModel):
+    items: list[RowErrorView]
+    next_cursor: str | None
 
 
 class AccountBody(Strict):
@@ -118,10 +146,17 @@ def parse_records(body: CallingListBody) -> list[dict[str, Any]]:
     if body.records is not None:
         return body.records
     assert body.csv is not None
-    rows = list(csv.DictReader(io.StringIO(body.csv)))
+    rows: list[dict[str, Any]] = []
+    try:
+        for row in csv.DictReader(io.StringIO(body.csv)):
+            if len(rows) == MAX_RECORDS:
+                raise InvalidInput("csv", f"a calling list holds at most {MAX_RECORDS:,} records")
+            rows.append(dict(row))
+    except csv.Error as error:  # a field over the reader's limit, a NUL byte...
+        raise InvalidInput("csv", f"the CSV cannot be read: {error}") from error
     if not rows:
         raise InvalidInput("csv", "the CSV has a header row but no records")
-    return [dict(row) for row in rows]
+    return rows
 
 
 def preview_view(preview: Preview) -> PreviewView:
@@ -136,6 +171,7 @@ def mass_view(job: MassJob, progress: dict[MessageStatus, int] | None = None) ->
         created_at=job.created_at,
         saved_message=job.saved_message,
         body=job.body,
+        original_body=job.original_body,
         sending_number=job.sending_number,
         signature_id=job.signature_id,
         filters=job.recipient_filter,
@@ -149,7 +185,13 @@ def mass_view(job: MassJob, progress: dict[MessageStatus, int] | None = None) ->
     )
 
 
-@router.post("/v1/mass-messages", summary="Create a mass message and its preview (nothing is sent yet)")
+@router.post(
+    "/v1/mass-messages",
+    summary="Create a mass message and its preview (nothing is sent yet)",
+    responses=answers(
+        HTTPStatus.CREATED, "The job and its preview", HTTPStatus.NOT_FOUND, HTTPStatus.CONFLICT
+    ),
+)
 def create_mass(body: MassBody) -> Response[MassView]:
     tenant = principal(router, Permission.CREATE_SMS)
     variables = {**body.variables, "outage_start": body.outage_start.isoformat()}
@@ -168,29 +210,73 @@ def create_mass(body: MassBody) -> Response[MassView]:
     )
 
 
-@router.get("/v1/mass-messages", summary="The tenant's mass messages, newest first")
+@router.get(
+    "/v1/mass-messages",
+    summary="The tenant's mass messages, newest first",
+    responses=answers(HTTPStatus.OK, "The latest jobs"),
+)
 def list_mass() -> list[MassView]:
     tenant = principal(router, Permission.VIEW_SMS, Permission.CREATE_SMS)
     return [mass_view(job) for job in services().jobs.list_for_tenant(tenant.tenant_id, 50)]
 
 
-@router.get("/v1/calling-lists/<job_id>", summary="A calling list, its preview and its progress per status")
-@router.get("/v1/mass-messages/<job_id>", summary="A mass message, its preview and its progress per status")
+@router.get(
+    "/v1/calling-lists/<job_id>",
+    summary="A calling list, its preview and its progress per status",
+    responses=answers(HTTPStatus.OK, "The job", HTTPStatus.NOT_FOUND),
+)
+@router.get(
+    "/v1/mass-messages/<job_id>",
+    summary="A mass message, its preview and its progress per status",
+    responses=answers(HTTPStatus.OK, "The job", HTTPStatus.NOT_FOUND),
+)
 def get_mass(job_id: str) -> MassView:
     tenant = principal(router, Permission.VIEW_SMS, Permission.CREATE_SMS)
     progress = services().mass.progress(tenant.tenant_id, job_id)
     return mass_view(progress.job, progress.counts)
 
 
-@router.post("/v1/calling-lists/<job_id>/preview", summary="Preview again: fresh counts and a new token")
-@router.post("/v1/mass-messages/<job_id>/preview", summary="Preview again: fresh counts and a new token")
+@router.post(
+    "/v1/calling-lists/<job_id>/preview",
+    summary="Preview again: fresh counts and a new token",
+    responses=answers(
+        HTTPStatus.OK, "The job with a fresh preview", HTTPStatus.NOT_FOUND, HTTPStatus.CONFLICT
+    ),
+)
+@router.post(
+    "/v1/mass-messages/<job_id>/preview",
+    summary="Preview again: fresh counts and a new token",
+    responses=answers(
+        HTTPStatus.OK, "The job with a fresh preview", HTTPStatus.NOT_FOUND, HTTPStatus.CONFLICT
+    ),
+)
 def refresh_mass(job_id: str) -> MassView:
     tenant = principal(router, Permission.CREATE_SMS)
     return mass_view(services().mass.refresh(tenant.tenant_id, job_id))
 
 
-@router.post("/v1/calling-lists/<job_id>/confirm", summary="Confirm the preview: the messages go out")
-@router.post("/v1/mass-messages/<job_id>/confirm", summary="Confirm the preview: the messages go out")
+@router.post(
+    "/v1/calling-lists/<job_id>/confirm",
+    summary="Confirm the preview: the messages go out",
+    responses=answers(
+        HTTPStatus.ACCEPTED,
+        "Confirmed: the fan-out started",
+        HTTPStatus.NOT_FOUND,
+        HTTPStatus.CONFLICT,
+        HTTPStatus.SERVICE_UNAVAILABLE,
+    ),
+)
+@router.post(
+    "/v1/mass-messages/<job_id>/confirm",
+    summary="Confirm the preview: the messages go out",
+    responses=answers(
+        HTTPStatus.ACCEPTED,
+        "Confirmed: the fan-out started",
+        HTTPStatus.NOT_FOUND,
+        HTTPStatus.CONFLICT,
+        HTTPStatus.SERVICE_UNAVAILABLE,
+    ),
+)
 def confirm_mass(job_id: str, body: ConfirmBody) -> Response[MassView]:
     tenant = principal(router, Permission.CREATE_SMS)
     job = services().mass.confirm(tenant.tenant_id, job_id, body.confirmation_token)
@@ -199,15 +285,30 @@ def confirm_mass(job_id: str, body: ConfirmBody) -> Response[MassView]:
     )
 
 
-@router.post("/v1/calling-lists/<job_id>/cancel", summary="Cancel: messages not yet sent fail as 'cancelled'")
-@router.post("/v1/mass-messages/<job_id>/cancel", summary="Cancel: messages not yet sent fail as 'cancelled'")
+@router.post(
+    "/v1/calling-lists/<job_id>/cancel",
+    summary="Cancel: messages not yet sent fail as 'cancelled'",
+    responses=answers(HTTPStatus.OK, "The job, cancelled", HTTPStatus.NOT_FOUND, HTTPStatus.CONFLICT),
+)
+@router.post(
+    "/v1/mass-messages/<job_id>/cancel",
+    summary="Cancel: messages not yet sent fail as 'cancelled'",
+    responses=answers(HTTPStatus.OK, "The job, cancelled", HTTPStatus.NOT_FOUND, HTTPStatus.CONFLICT),
+)
 def cancel_mass(job_id: str) -> MassView:
     tenant = principal(router, Permission.CREATE_SMS)
     return mass_view(services().mass.cancel(tenant.tenant_id, job_id))
 
 
 @router.post(
-    "/v1/calling-lists", summary="Upload a calling list for an approved template (nothing is sent yet)"
+    "/v1/calling-lists",
+    summary="Upload a calling list for an approved template (nothing is sent yet)",
+    responses=answers(
+        HTTPStatus.CREATED,
+        "The job, its preview and the records refused",
+        HTTPStatus.NOT_FOUND,
+        HTTPStatus.CONFLICT,
+    ),
 )
 def upload_calling_list(body: CallingListBody) -> Response[CallingListView]:
     tenant = principal(router, Permission.CREATE_SMS)
@@ -218,20 +319,46 @@ def upload_calling_list(body: CallingListBody) -> Response[CallingListView]:
         name_field=body.name_field,
         mapping=body.mapping,
         records=parse_records(body),
+        from_text=body.csv is not None,
         signature_id=body.signature_id,
         sending_number=body.sending_number,
     )
     job, errors = services().calling_lists.upload(tenant.tenant_id, request)
+    total = job.preview.invalid_records
     view = CallingListView(
         **mass_view(job).model_dump(),
         name=job.name,
         errors=[RowErrorView.model_validate(error.model_dump()) for error in errors],
+        errors_total=total,
+        errors_next_cursor=str(errors[-1].row) if errors and total > len(errors) else None,
     )
     return Response(status_code=HTTPStatus.CREATED.value, content_type="application/json", body=view)
 
 
+@router.get(
+    "/v1/calling-lists/<job_id>/errors",
+    summary="The records refused at upload, by row, paged",
+    responses=answers(HTTPStatus.OK, "A page of refused records", HTTPStatus.NOT_FOUND),
+)
+def list_refused_records(
+    job_id: str,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    cursor: Annotated[
+        str | None, Query(pattern=r"^[0-9]{1,9}$", description="next_cursor of the previous page")
+    ] = None,
+) -> RowErrorPage:
+    tenant = principal(router, Permission.VIEW_SMS, Permission.CREATE_SMS)
+    errors, after = services().calling_lists.refused(tenant.tenant_id, job_id, int(cursor or 0), limit)
+    return RowErrorPage(
+        items=[RowErrorView.model_validate(error.model_dump()) for error in errors],
+        next_cursor=None if after is None else str(after),
+    )
+
+
 @router.put(
-    "/v1/accounts/<account_id>", summary="Create or replace an account (what mass messages filter on)"
+    "/v1/accounts/<account_id>",
+    summary="Create or replace an account (what mass messages filter on)",
+    responses=answers(HTTPStatus.OK, "The account"),
 )
 def put_account(account_id: str, body: AccountBody) -> Account:
     tenant = principal(router, Permission.MANAGE_CONFIGURATION)
@@ -239,7 +366,11 @@ def put_account(account_id: str, body: AccountBody) -> Account:
     return services().configuration.save_account(tenant.tenant_id, account)
 
 
-@router.get("/v1/accounts/<account_id>", summary="One account")
+@router.get(
+    "/v1/accounts/<account_id>",
+    summary="One account",
+    responses=answers(HTTPStatus.OK, "The account", HTTPStatus.NOT_FOUND),
+)
 def get_account(account_id: str) -> Account:
     tenant = principal(router, Permission.MANAGE_CONFIGURATION, Permission.VIEW_SMS)
     account = services().config.get_account(tenant.tenant_id, account_id)

@@ -9,6 +9,7 @@ from aws_cdk import aws_apigatewayv2_authorizers as authorizers
 from aws_cdk import aws_apigatewayv2_integrations as integrations
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
@@ -47,9 +48,10 @@ class Api(Construct):
         opt_outs_table: dynamodb.ITableV2,
         idempotency_table: dynamodb.ITableV2,
         jobs_table: dynamodb.ITableV2,
-        list_records_table: dynamodb.ITableV2,
+        lists_bucket: s3.IBucket,
         send_queue: sqs.IQueue,
         fanout_queue: sqs.IQueue,
+        preview_queue: sqs.IQueue,
         ledger_table: dynamodb.ITableV2,
         inbound: Inbound,
         inbound_table: dynamodb.ITableV2,
@@ -79,23 +81,30 @@ class Api(Construct):
                 "OPT_OUTS_TABLE": opt_outs_table.table_name,
                 "IDEMPOTENCY_TABLE": idempotency_table.table_name,
                 "JOBS_TABLE": jobs_table.table_name,
-                "LIST_RECORDS_TABLE": list_records_table.table_name,
+                "LISTS_BUCKET": lists_bucket.bucket_name,
                 "SEND_QUEUE_URL": send_queue.queue_url,
                 "FANOUT_QUEUE_URL": fanout_queue.queue_url,
+                "PREVIEW_QUEUE_URL": preview_queue.queue_url,
                 "LEDGER_TABLE": ledger_table.table_name,
                 "PAYMENT_PROVIDER": PAYMENT_PROVIDER,
                 "INBOUND_TABLE": inbound_table.table_name,
                 "INBOUND_QUEUE_URL": inbound.queue.queue_url,
                 "INBOUND_WEBHOOK_SECRET_ID": inbound.webhook_secret.secret_arn,
             },
-            memory_size=1024,  # a mass preview holds the distinct recipient numbers
+            memory_size=1024,
         )
         config_table.grant_read_write_data(self.api_function.role)
         acknowledge_index_access(self.api_function.role, config_table)
         opt_outs_table.grant_read_write_data(self.api_function.role)
         idempotency_table.grant_read_write_data(self.api_function.role)
         jobs_table.grant_read_write_data(self.api_function.role)
-        list_records_table.grant_read_write_data(self.api_function.role)
+        # Inline lists are validated here; uploads are signed here (PUT uploads/*); the refused rows are
+        # read and signed for download; small previews are computed inline (their runs).
+        lists_bucket.grant_read_write(self.api_function.role, "lists/*")
+        lists_bucket.grant_delete(self.api_function.role, "lists/*")
+        lists_bucket.grant_put(self.api_function.role, "uploads/*")
+        lists_bucket.grant_read_write(self.api_function.role, "previews/*")
+        preview_queue.grant_send_messages(self.api_function.role)
         acknowledge_index_access(self.api_function.role, jobs_table)
         fanout_queue.grant_send_messages(self.api_function.role)
         messages_table.grant_read_write_data(self.api_function.role)

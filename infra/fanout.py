@@ -5,6 +5,7 @@ from __future__ import annotations
 from aws_cdk import Duration
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_lambda_event_sources as sources
+from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
@@ -33,7 +34,7 @@ class FanOut(Construct):
         messages_table: dynamodb.ITableV2,
         opt_outs_table: dynamodb.ITableV2,
         jobs_table: dynamodb.ITableV2,
-        list_records_table: dynamodb.ITableV2,
+        lists_bucket: s3.IBucket,
         send_queue: sqs.IQueue,
         bulk_queue: sqs.IQueue,
         ledger_table: dynamodb.ITableV2,
@@ -53,7 +54,7 @@ class FanOut(Construct):
                 "MESSAGES_TABLE": messages_table.table_name,
                 "OPT_OUTS_TABLE": opt_outs_table.table_name,
                 "JOBS_TABLE": jobs_table.table_name,
-                "LIST_RECORDS_TABLE": list_records_table.table_name,
+                "LISTS_BUCKET": lists_bucket.bucket_name,
                 "SEND_QUEUE_URL": send_queue.queue_url,
                 "BULK_QUEUE_URL": bulk_queue.queue_url,
                 "FANOUT_QUEUE_URL": self.queue.queue_url,
@@ -64,7 +65,7 @@ class FanOut(Construct):
         )
         role = self.function.role
         config_table.grant_read_data(role)
-        list_records_table.grant_read_data(role)
+        lists_bucket.grant_read(role, "lists/*")  # a calling list's records file
         opt_outs_table.grant_read_data(role)
         messages_table.grant_read_write_data(role)
         jobs_table.grant_read_write_data(role)

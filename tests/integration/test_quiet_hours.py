@@ -50,7 +50,7 @@ def contact_with(platform: Platform, number: str) -> str:
     created = ok(platform, "POST", "/v1/contacts", {
         "name": "Remote Recipient", "contact_type": "Billing", "related_entity_id": "acct-9",
         "related_entity_name": "Remote", "phones": [{"number": number, "number_type": "Mobile", "sms_opt_in": True}],
-    }, status=201)  # fmt: skip
+    }, status=202)  # fmt: skip
     return str(created["id"])
 
 
@@ -213,7 +213,7 @@ def confirm_outage(platform: Platform) -> dict[str, Any]:
     job = ok(platform, "POST", "/v1/mass-messages", {
         "saved_message": "unplanned_outage_no_eta", "outage_start": "2026-06-01T23:00:00-04:00",
         "variables": {"company": "Demo Fiber"}, "filters": {"network_site_ids": ["site-north"]},
-    }, status=201)  # fmt: skip
+    }, status=202)  # fmt: skip
     ok(platform, "POST", f"/v1/mass-messages/{job['id']}/confirm", {"confirmation_token": job["confirmation_token"]}, status=202)  # fmt: skip
     platform.run_fanout()
     return ok(platform, "GET", f"/v1/mass-messages/{job['id']}")

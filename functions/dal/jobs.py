@@ -244,9 +244,9 @@ class JobsTable:
         """A computation's first segment was split: it now has ``progress.segments`` (repeatable)."""
         return self._conditional_update(
             job_id,
-            "SET preview_progress.segments = :segments",
+            "SET preview_progress.#segments = :segments",
             "preview_progress.generation = :generation AND #status = :running",
-            {"#status": "status"},
+            {"#status": "status", "#segments": "segments"},
             {
                 ":segments": progress.segments,
                 ":generation": progress.generation,

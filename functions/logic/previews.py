@@ -214,12 +214,10 @@ class Previews:
         )
         return segments
 
-    def run_inline(
-        self, job_id: str, segments: list[PreviewSegment], budget_ms: int = INLINE_BUDGET_MS
-    ) -> None:
+    def run_inline(self, job_id: str, segments: list[PreviewSegment], budget_ms: int | None = None) -> None:
         """Work through a computation's segments in turn until the budget is spent; the queued items
         (which begin put on the queue) do whatever is left."""
-        deadline = time.monotonic() + budget_ms / 1000
+        deadline = time.monotonic() + (INLINE_BUDGET_MS if budget_ms is None else budget_ms) / 1000
 
         def remaining_ms() -> int:
             return int((deadline - time.monotonic()) * 1000)

@@ -145,6 +145,7 @@ class JobsTable:
             ":to": RUNNING_STATUS[progress.purpose].value,
             ":progress": progress.model_dump(mode="json"),
             ":previous": progress.generation - 1,
+            ":null": "NULL",
         }
         names = {"#status": "status"}
         sets = ["#status = :to", "preview_progress = :progress"]
@@ -158,7 +159,8 @@ class JobsTable:
         update = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(remove) if remove else "")
         condition = (
             f"#status IN ({', '.join(allowed)}) AND "
-            "(attribute_not_exists(preview_progress) OR preview_progress.generation = :previous)"
+            "(attribute_not_exists(preview_progress) OR attribute_type(preview_progress, :null) "
+            "OR preview_progress.generation = :previous)"
         )
         return self._conditional_update(job_id, update, condition, names, values)
 

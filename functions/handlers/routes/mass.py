@@ -180,6 +180,8 @@ def parse_records(body: CallingListBody) -> list[dict[str, Any] | None]:
     )
     if len(given) != 1:
         raise InvalidInput("records", "give the list as exactly one of records, csv or upload")
+    if body.upload:
+        return []  # the file comes later, to the pre-signed URL
     if body.records is not None:
         return list(body.records)
     assert body.csv is not None
@@ -254,7 +256,7 @@ def list_mass() -> list[MassView]:
 
 @router.get("/v1/calling-lists/<job_id>", summary="A calling list, its preview and its progress per status")
 @router.get("/v1/mass-messages/<job_id>", summary="A mass message, its preview and its progress per status")
-def get_mass(job_id: str) -> MassView:
+def get_mass(job_id: str) -> CallingListView | MassView:
     tenant = principal(router, Permission.VIEW_SMS, Permission.CREATE_SMS)
     progress = services().mass.progress(tenant.tenant_id, job_id)
     view = mass_view(progress.job, progress.counts)

@@ -17,7 +17,7 @@ from functions.public_routes import PUBLIC_ROUTES
 from infra.constants import PAYMENT_PROVIDER
 from infra.functions import FunctionCode, ServiceFunction
 from infra.inbound import Inbound
-from infra.nag import acknowledge, acknowledge_index_access
+from infra.nag import acknowledge, acknowledge_index_access, grant_bucket_prefix
 
 
 @jsii.implements(apigw.IAccessLogSettings)
@@ -100,10 +100,10 @@ class Api(Construct):
         jobs_table.grant_read_write_data(self.api_function.role)
         # Inline lists are validated here; uploads are signed here (PUT uploads/*); the refused rows are
         # read and signed for download; small previews are computed inline (their runs).
-        lists_bucket.grant_read_write(self.api_function.role, "lists/*")
-        lists_bucket.grant_delete(self.api_function.role, "lists/*")
-        lists_bucket.grant_put(self.api_function.role, "uploads/*")
-        lists_bucket.grant_read_write(self.api_function.role, "previews/*")
+        grant_bucket_prefix(lists_bucket, self.api_function.role, "read_write", "lists/")
+        grant_bucket_prefix(lists_bucket, self.api_function.role, "delete", "lists/")
+        grant_bucket_prefix(lists_bucket, self.api_function.role, "put", "uploads/")
+        grant_bucket_prefix(lists_bucket, self.api_function.role, "read_write", "previews/")
         preview_queue.grant_send_messages(self.api_function.role)
         acknowledge_index_access(self.api_function.role, jobs_table)
         fanout_queue.grant_send_messages(self.api_function.role)

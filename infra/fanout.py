@@ -19,7 +19,7 @@ from infra.constants import (
 )
 from infra.functions import FunctionCode, ServiceFunction
 from infra.ledger import grant_ledger_items
-from infra.nag import acknowledge_index_access
+from infra.nag import acknowledge_index_access, grant_bucket_prefix
 from infra.sending import queue_with_dlq
 
 
@@ -65,7 +65,7 @@ class FanOut(Construct):
         )
         role = self.function.role
         config_table.grant_read_data(role)
-        lists_bucket.grant_read(role, "lists/*")  # a calling list's records file
+        grant_bucket_prefix(lists_bucket, role, "read", "lists/")  # a calling list's records file
         opt_outs_table.grant_read_data(role)
         messages_table.grant_read_write_data(role)
         jobs_table.grant_read_write_data(role)

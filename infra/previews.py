@@ -26,7 +26,7 @@ from infra.constants import (
     PREVIEW_VISIBILITY_SECONDS,
 )
 from infra.functions import FunctionCode, ServiceFunction
-from infra.nag import acknowledge_index_access
+from infra.nag import acknowledge_index_access, grant_bucket_prefix
 from infra.sending import queue_with_dlq
 
 
@@ -109,8 +109,8 @@ class Previews(Construct):
         )
         role = self.function.role
         grant_job_tables(role, tables)
-        lists_bucket.grant_read(role, "lists/*")
-        lists_bucket.grant_read_write(role, "previews/*")
+        grant_bucket_prefix(lists_bucket, role, "read", "lists/")
+        grant_bucket_prefix(lists_bucket, role, "read_write", "previews/")
         self.queue.grant_send_messages(role)  # a segment hands itself over near its time limit
         fanout_queue.grant_send_messages(role)  # a confirmed, unchanged job goes to the fan-out
         self.function.function.add_event_source(
@@ -142,8 +142,8 @@ class Previews(Construct):
         )
         role = self.validation.role
         grant_job_tables(role, tables)
-        lists_bucket.grant_read(role, f"{LIST_UPLOADS_PREFIX}*")
-        lists_bucket.grant_read_write(role, "lists/*")
+        grant_bucket_prefix(lists_bucket, role, "read", LIST_UPLOADS_PREFIX)
+        grant_bucket_prefix(lists_bucket, role, "read_write", "lists/")
         self.queue.grant_send_messages(role)  # the accepted records' preview
         self.validation.function.add_event_source(
             sources.SqsEventSource(self.uploads_queue, batch_size=1, report_batch_item_failures=True)

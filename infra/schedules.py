@@ -12,7 +12,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra.functions import FunctionCode, ServiceFunction
-from infra.nag import acknowledge_index_access, acknowledge_wildcard
+from infra.nag import acknowledge_index_access, acknowledge_wildcard, grant_bucket_prefix
 from infra.previews import JobTables, grant_job_tables, job_environment
 
 # At the start of every minute: holds end on whole minutes, so a release runs seconds after one ends
@@ -89,7 +89,9 @@ class JobSchedule(Construct):
             timeout=Duration.seconds(50),
         )
         grant_job_tables(self.starter.role, tables)
-        lists_bucket.grant_read(self.starter.role, "lists/*")  # a list's size sets its preview's segments
+        grant_bucket_prefix(
+            lists_bucket, self.starter.role, "read", "lists/"
+        )  # a list's size sets its preview's segments
         preview_queue.grant_send_messages(self.starter.role)
         invoker = iam.Role(
             self,

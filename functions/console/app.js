@@ -342,10 +342,19 @@ async function previewMass(event) {
   event.preventDefault();
   showError("#mass-error", null);
   try {
-    openConfirm(await api("POST", "/v1/mass-messages", massRequest()));
+    openConfirm(await settled(await api("POST", "/v1/mass-messages", massRequest())));
   } catch (error) {
     showError("#mass-error", error);
   }
+}
+
+// A large audience's preview (or a confirmation's check) is computed after the answer: poll the job.
+async function settled(job) {
+  while (["previewing", "confirming", "starting"].includes(job.status)) {
+    await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+    job = await api("GET", `/v1/mass-messages/${job.id}`);
+  }
+  return job;
 }
 
 function openConfirm(job) {
@@ -382,7 +391,12 @@ async function confirmMass() {
   const jobId = dialog.dataset.jobId;
   $("#confirm-send").disabled = true;
   try {
-    await api("POST", `/v1/mass-messages/${jobId}/confirm`, { confirmation_token: dialog.dataset.token });
+    const job = await settled(await api("POST", `/v1/mass-messages/${jobId}/confirm`, { confirmation_token: dialog.dataset.token }));
+    if (job.status === "previewed" && job.refusal) {
+      openConfirm(job);
+      showError("#confirm-error", new Error("The recipients changed since the preview: check the new counts."));
+      return;
+    }
     dialog.close();
     watchJob(jobId);
   } catch (error) {
@@ -424,12 +438,12 @@ function watchJob(jobId) {
       const job = await api("GET", `/v1/mass-messages/${jobId}`);
       const counts = job.progress || {};
       const count = (status) => counts[status] || 0;
-      const total = Math.max(job.preview.recipients, 1);
+      const total = Math.max(job.preview ? job.preview.recipients : 0, 1);
       const handedOver = count("Sent") + count("Delivered") + count("Failed") + count("Insufficient funds");
       $("#progress-bar").style.width = `${Math.min(100, Math.round((100 * handedOver) / total))}%`;
       const summary = ["Delivered", "Sent", "Failed", "Insufficient funds", "In Progress", "Pending"]
         .map((status) => `${status} ${count(status)}`).join(" · ");
-      const finished = ["queued", "cancelled"].includes(job.status) && !count("Pending") && !count("In Progress");
+      const finished = ["queued", "cancelled", "stopped"].includes(job.status) && !count("Pending") && !count("In Progress");
       $("#progress-text").textContent = `${finished ? "Done" : "Sending"} (${job.status}): ${summary}`;
       if (finished) {
         panel.dataset.state = "done";
@@ -452,8 +466,8 @@ async function loadJobs() {
       el("td", { class: "nowrap", text: formatInstant(job.created_at) }),
       el("td", { text: job.saved_message }),
       el("td", { text: job.status }),
-      el("td", { class: "num", text: job.preview.recipients.toLocaleString() }),
-      el("td", { class: "num", text: formatMicros(job.preview.total_micros) }),
+      el("td", { class: "num", text: job.preview ? job.preview.recipients.toLocaleString() : "–" }),
+      el("td", { class: "num", text: job.preview ? formatMicros(job.preview.total_micros) : "–" }),
       el("td", {}, el("button", { type: "button", class: "link", text: "Messages", onclick: () => showJobMessages(job.id) })))));
   } catch (error) {
     showError("#mass-error", error);

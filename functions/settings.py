@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from typing import Self
+from typing import Annotated, Self
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from functions.payments.providers import ProviderName
 
@@ -25,6 +25,16 @@ class _FromEnvironment(BaseModel):
 
 class AuthorizerSettings(_FromEnvironment):
     config_table: str = Field(alias="CONFIG_TABLE")
+
+
+def _states(value: object) -> object:
+    """THREE_A_DAY_STATES: two-letter codes separated by commas ("FL,OK,MD")."""
+    if isinstance(value, str):
+        return frozenset(code.strip().upper() for code in value.split(",") if code.strip())
+    return value
+
+
+States = Annotated[frozenset[str], BeforeValidator(_states)]
 
 
 class ApiSettings(_FromEnvironment):
@@ -47,6 +57,9 @@ class ApiSettings(_FromEnvironment):
     inbound_webhook_secret_id: str = Field(alias="INBOUND_WEBHOOK_SECRET_ID")
     # Plain-http reply webhooks to this host: the local runtime and tests only.
     allow_loopback_webhooks: bool = Field(default=False, alias="REPLY_WEBHOOK_ALLOW_LOOPBACK")
+    # The three-a-day rule: each recipient's recent sends per subject, and the states it applies in.
+    subject_sends_table: str = Field(alias="SUBJECT_SENDS_TABLE")
+    three_a_day_states: States = Field(alias="THREE_A_DAY_STATES")
 
 
 class FanOutSettings(_FromEnvironment):
@@ -63,6 +76,8 @@ class FanOutSettings(_FromEnvironment):
     max_queued: int = Field(default=5_000, alias="FANOUT_MAX_QUEUED", gt=0)
     # A cancelled message that was debited before a retry is refunded.
     ledger_table: str = Field(alias="LEDGER_TABLE")
+    subject_sends_table: str = Field(alias="SUBJECT_SENDS_TABLE")
+    three_a_day_states: States = Field(alias="THREE_A_DAY_STATES")
 
 
 class JobsSettings(_FromEnvironment):
@@ -77,6 +92,9 @@ class JobsSettings(_FromEnvironment):
     fanout_queue_url: str = Field(alias="FANOUT_QUEUE_URL")
     preview_queue_url: str = Field(alias="PREVIEW_QUEUE_URL")
     lists_bucket: str = Field(alias="LISTS_BUCKET")
+    # The three-a-day rule's counts, which a preview reads.
+    subject_sends_table: str = Field(alias="SUBJECT_SENDS_TABLE")
+    three_a_day_states: States = Field(alias="THREE_A_DAY_STATES")
 
 
 class SenderSettings(_FromEnvironment):
@@ -103,6 +121,10 @@ class SenderSettings(_FromEnvironment):
 
 
 class ReceiptsSettings(_FromEnvironment):
+    messages_table: str = Field(alias="MESSAGES_TABLE")
+
+
+class ReceiptDeadlineSettings(_FromEnvironment):
     messages_table: str = Field(alias="MESSAGES_TABLE")
 
 

@@ -14,7 +14,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from functions.public_routes import PUBLIC_ROUTES
-from infra.constants import PAYMENT_PROVIDER
+from infra.constants import PAYMENT_PROVIDER, THREE_A_DAY_STATES
 from infra.functions import FunctionCode, ServiceFunction
 from infra.inbound import Inbound
 from infra.nag import acknowledge, acknowledge_index_access, grant_bucket_prefix
@@ -55,6 +55,7 @@ class Api(Construct):
         ledger_table: dynamodb.ITableV2,
         inbound: Inbound,
         inbound_table: dynamodb.ITableV2,
+        subject_sends_table: dynamodb.ITableV2,
     ) -> None:
         super().__init__(scope, construct_id)
         self.authorizer_function = ServiceFunction(
@@ -90,6 +91,8 @@ class Api(Construct):
                 "INBOUND_TABLE": inbound_table.table_name,
                 "INBOUND_QUEUE_URL": inbound.queue.queue_url,
                 "INBOUND_WEBHOOK_SECRET_ID": inbound.webhook_secret.secret_arn,
+                "SUBJECT_SENDS_TABLE": subject_sends_table.table_name,
+                "THREE_A_DAY_STATES": ",".join(THREE_A_DAY_STATES),
             },
             memory_size=1024,
         )
@@ -116,6 +119,10 @@ class Api(Construct):
         inbound_table.grant_read_write_data(self.api_function.role)
         inbound.queue.grant_send_messages(self.api_function.role)
         inbound.webhook_secret.grant_read(self.api_function.role)
+        # The three-a-day rule: count a triggered message (read, conditional put), read a preview's.
+        subject_sends_table.grant(
+            self.api_function.role, "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:BatchGetItem"
+        )
 
         access_logs = logs.LogGroup(
             self, "AccessLogs", retention=logs.RetentionDays.ONE_MONTH, removal_policy=RemovalPolicy.DESTROY

@@ -25,6 +25,9 @@ JOBS_TABLE_ID = "JobsTable"
 LISTS_BUCKET_ID = "ListsBucket"  # uploaded calling lists, their records and refused rows, preview runs
 PACING_TABLE_ID = "PacingTable"
 LEDGER_TABLE_ID = "LedgerTable"
+SUBJECT_SENDS_TABLE_ID = "SubjectSendsTable"
+# Where the three-a-day rule applies (area codes' states), for tenants that turn it on.
+THREE_A_DAY_STATES = ("FL", "OK", "MD")
 FANOUT_QUEUE_ID = "FanOutQueue"
 FANOUT_DLQ_ID = "FanOutDeadLetterQueue"
 SEND_QUEUE_ID = "SendQueue"

@@ -16,6 +16,7 @@ from infra.constants import (
     FANOUT_QUEUE_ID,
     FANOUT_TIMEOUT_SECONDS,
     FANOUT_VISIBILITY_SECONDS,
+    THREE_A_DAY_STATES,
 )
 from infra.functions import FunctionCode, ServiceFunction
 from infra.ledger import grant_ledger_items
@@ -38,6 +39,7 @@ class FanOut(Construct):
         send_queue: sqs.IQueue,
         bulk_queue: sqs.IQueue,
         ledger_table: dynamodb.ITableV2,
+        subject_sends_table: dynamodb.ITableV2,
     ) -> None:
         super().__init__(scope, construct_id)
         self.queue, self.dead_letters = queue_with_dlq(
@@ -59,6 +61,8 @@ class FanOut(Construct):
                 "BULK_QUEUE_URL": bulk_queue.queue_url,
                 "FANOUT_QUEUE_URL": self.queue.queue_url,
                 "LEDGER_TABLE": ledger_table.table_name,
+                "SUBJECT_SENDS_TABLE": subject_sends_table.table_name,
+                "THREE_A_DAY_STATES": ",".join(THREE_A_DAY_STATES),
             },
             timeout=Duration.seconds(FANOUT_TIMEOUT_SECONDS),
             memory_size=512,
@@ -74,6 +78,7 @@ class FanOut(Construct):
         bulk_queue.grant_send_messages(role)  # a job's messages go on the bulk lane (and its depth is read)
         grant_ledger_items(ledger_table, role)  # a cancelled message that was debited is refunded
         self.queue.grant_send_messages(role)  # it hands a long job over to its next invocation
+        subject_sends_table.grant(role, "dynamodb:GetItem", "dynamodb:PutItem")  # the three-a-day count
         # One job step per invocation: a step pages until the time is nearly out.
         self.function.function.add_event_source(
             sources.SqsEventSource(

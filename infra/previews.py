@@ -24,6 +24,7 @@ from infra.constants import (
     PREVIEW_QUEUE_ID,
     PREVIEW_TIMEOUT_SECONDS,
     PREVIEW_VISIBILITY_SECONDS,
+    THREE_A_DAY_STATES,
 )
 from infra.functions import FunctionCode, ServiceFunction
 from infra.nag import acknowledge_index_access, grant_bucket_prefix
@@ -41,14 +42,10 @@ class JobTables:
         opt_outs: dynamodb.ITableV2,
         jobs: dynamodb.ITableV2,
         ledger: dynamodb.ITableV2,
+        subject_sends: dynamodb.ITableV2,
     ) -> None:
-        self.config, self.messages, self.opt_outs, self.jobs, self.ledger = (
-            config,
-            messages,
-            opt_outs,
-            jobs,
-            ledger,
-        )
+        self.config, self.messages, self.opt_outs = config, messages, opt_outs
+        self.jobs, self.ledger, self.subject_sends = jobs, ledger, subject_sends
 
 
 def job_environment(
@@ -68,6 +65,8 @@ def job_environment(
         "FANOUT_QUEUE_URL": fanout_queue.queue_url,
         "PREVIEW_QUEUE_URL": preview_queue.queue_url,
         "LISTS_BUCKET": bucket.bucket_name,
+        "SUBJECT_SENDS_TABLE": tables.subject_sends.table_name,
+        "THREE_A_DAY_STATES": ",".join(THREE_A_DAY_STATES),
     }
 
 
@@ -76,6 +75,7 @@ def grant_job_tables(role: iam.IRole, tables: JobTables) -> None:
     tables.opt_outs.grant_read_data(role)
     tables.jobs.grant_read_write_data(role)
     tables.ledger.grant_read_data(role)  # the balance a preview states
+    tables.subject_sends.grant(role, "dynamodb:GetItem", "dynamodb:BatchGetItem")  # the three-a-day rule
     for table in (tables.config, tables.opt_outs, tables.jobs, tables.ledger):
         acknowledge_index_access(role, table)
 

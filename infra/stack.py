@@ -68,6 +68,7 @@ class SmsPlatformStack(Stack):
             send_queue=sending.queue,
             bulk_queue=sending.bulk_queue,
             ledger_table=storage.ledger_table,
+            subject_sends_table=storage.subject_sends_table,
         )
         job_tables = JobTables(
             config=storage.config_table,
@@ -75,6 +76,7 @@ class SmsPlatformStack(Stack):
             opt_outs=storage.opt_outs_table,
             jobs=storage.jobs_table,
             ledger=storage.ledger_table,
+            subject_sends=storage.subject_sends_table,
         )
         previews = Previews(
             self,
@@ -101,6 +103,7 @@ class SmsPlatformStack(Stack):
             ledger_table=storage.ledger_table,
             inbound=inbound,
             inbound_table=storage.inbound_table,
+            subject_sends_table=storage.subject_sends_table,
         )
         ReleaseSchedule(
             self, "Schedules", shared=shared, messages_table=storage.messages_table, send_queue=sending.queue

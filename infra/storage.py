@@ -18,6 +18,7 @@ from infra.constants import (
     MESSAGES_TABLE_ID,
     OPT_OUTS_TABLE_ID,
     PACING_TABLE_ID,
+    SUBJECT_SENDS_TABLE_ID,
 )
 from infra.nag import acknowledge
 
@@ -117,12 +118,12 @@ class Storage(Construct):
         )
         self.messages_table.add_global_secondary_index(
             index_name="by_tenant",
-            partition_key=dynamodb.Attribute(name="tenant_id", type=S),
+            partition_key=dynamodb.Attribute(name="tenant_shard", type=S),  # tenant id + shard
             sort_key=dynamodb.Attribute(name="created_key", type=S),
         )
         self.messages_table.add_global_secondary_index(
             index_name="by_job",
-            partition_key=dynamodb.Attribute(name="job_id", type=S),
+            partition_key=dynamodb.Attribute(name="job_shard", type=S),  # job id + shard
             sort_key=dynamodb.Attribute(name="status", type=S),
             projection_type=dynamodb.ProjectionType.KEYS_ONLY,
         )
@@ -132,6 +133,13 @@ class Storage(Construct):
             sort_key=dynamodb.Attribute(name="release_at", type=S),
             projection_type=dynamodb.ProjectionType.INCLUDE,
             non_key_attributes=["tenant_id"],
+        )
+        # Sent messages waiting for their final delivery event, for the 72-hour deadline (sparse, sharded).
+        self.messages_table.add_global_secondary_index(
+            index_name="by_awaiting_receipt",
+            partition_key=dynamodb.Attribute(name="receipt_shard", type=S),
+            sort_key=dynamodb.Attribute(name="sent_at", type=S),
+            projection_type=dynamodb.ProjectionType.KEYS_ONLY,
         )
         # The latest message from one of our numbers to a number: whom an inbound reply answers.
         self.messages_table.add_global_secondary_index(
@@ -155,6 +163,14 @@ class Storage(Construct):
             index_name="by_time",
             partition_key=dynamodb.Attribute(name="tenant_id", type=S),
             sort_key=dynamodb.Attribute(name="at_key", type=S),
+        )
+        # Recent sends per (tenant, number, subject), the three-a-day rule's count
+        # (functions/dal/subject_sends.py); items expire a day after their latest send.
+        self.subject_sends_table = _table(
+            self,
+            SUBJECT_SENDS_TABLE_ID,
+            partition_key=dynamodb.Attribute(name="pk", type=S),
+            time_to_live_attribute="expires_at",
         )
         # Inbound messages per tenant, each inbound message once, reply webhooks (functions/dal/inbound.py).
         self.inbound_table = _table(

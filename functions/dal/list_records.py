@@ -31,8 +31,9 @@ class ListRecord(BaseModel):
     row: int
     phone_number: str  # E.164
     name: str
-    body: str  # the rendered text with its signature
+    body: str  # the rendered text with its signature, as sent
     segments: int
+    original_body: str | None = None  # as written, when smart encoding replaced characters in it
 
 
 class RowErrorReason(StrEnum):

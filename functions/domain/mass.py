@@ -79,6 +79,7 @@ class PreviewProgress(BaseModel):
     records_read: int = 0
     # The text (a calling list's template text) and, for a mass message, its segments and price.
     body: str = ""
+    original_body: str | None = None  # as written, when smart encoding replaced characters in it
     segments_per_message: int = 0
     price_per_message_micros: int = 0
     # A confirmation's choices, applied if the preview is unchanged.
@@ -148,7 +149,8 @@ class MassJob(BaseModel):
     recipient_filter: RecipientFilter
     signature_id: str
     sending_number: str
-    body: str  # a calling list's template text (each record renders its own)
+    body: str  # as sent; a calling list's template text (each record renders its own)
+    original_body: str | None = None  # as written, when smart encoding replaced characters in it
     preview: Preview | None = None  # None until the first preview is computed
     confirmation_token: str | None = None
     token_expires_at: datetime | None = None

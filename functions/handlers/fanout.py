@@ -20,9 +20,11 @@ from functions.dal.messages import MessagesTable
 from functions.dal.objects import ObjectStore
 from functions.dal.opt_outs import OptOutsTable
 from functions.dal.send_queue import SendQueue
+from functions.dal.subject_sends import SubjectSendsTable
 from functions.logic.compose import Composer
 from functions.logic.fanout import FanOut
 from functions.logic.ledger import Refunds
+from functions.logic.three_a_day import ThreeADay
 from functions.observability import logger, metrics, tracer
 from functions.settings import FanOutSettings
 
@@ -38,7 +40,12 @@ def fanout() -> FanOut:
     messages = MessagesTable(dynamodb.Table(settings.messages_table))
     bulk_queue = SendQueue(sqs, settings.bulk_queue_url)
     opt_outs = OptOutsTable(dynamodb.Table(settings.opt_outs_table))
-    composer = Composer(config, messages, opt_outs, SendQueue(sqs, settings.send_queue_url))
+    three_a_day = ThreeADay(
+        SubjectSendsTable(dynamodb.Table(settings.subject_sends_table)), settings.three_a_day_states
+    )
+    composer = Composer(
+        config, messages, opt_outs, SendQueue(sqs, settings.send_queue_url), three_a_day=three_a_day
+    )
     return FanOut(
         config,
         JobsTable(dynamodb.Table(settings.jobs_table)),

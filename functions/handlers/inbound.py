@@ -39,8 +39,7 @@ def inbound() -> InboundMessages:
         InboundTable(dynamodb.Table(settings.inbound_table)),
         SendQueue(boto3.client("sqs"), settings.send_queue_url),
         EventBridgePublisher(boto3.client("events"), settings.event_bus),
-        HttpWebhookPoster(),
-        allow_loopback_webhooks=settings.allow_loopback_webhooks,
+        HttpWebhookPoster(allow_loopback=settings.allow_loopback_webhooks),
     )
 
 

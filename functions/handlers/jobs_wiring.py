@@ -15,11 +15,13 @@ from functions.dal.objects import ObjectStore
 from functions.dal.opt_outs import OptOutsTable
 from functions.dal.preview_queue import PreviewQueue
 from functions.dal.send_queue import SendQueue
+from functions.dal.subject_sends import SubjectSendsTable
 from functions.logic.calling_lists import CallingLists
 from functions.logic.compose import Composer
 from functions.logic.mass import MassMessages
 from functions.logic.previews import Previews
 from functions.logic.tenant_templates import TenantTemplates
+from functions.logic.three_a_day import ThreeADay
 from functions.settings import ApiSettings, JobsSettings
 
 
@@ -37,7 +39,12 @@ def job_services(
     config = ConfigTable(dynamodb.Table(settings.config_table))
     messages = MessagesTable(dynamodb.Table(settings.messages_table))
     opt_outs = OptOutsTable(dynamodb.Table(settings.opt_outs_table))
-    composer = composer or Composer(config, messages, opt_outs, SendQueue(sqs, settings.send_queue_url))
+    if composer is None:
+        three_a_day = ThreeADay(
+            SubjectSendsTable(dynamodb.Table(settings.subject_sends_table)), settings.three_a_day_states
+        )
+        send_queue = SendQueue(sqs, settings.send_queue_url)
+        composer = Composer(config, messages, opt_outs, send_queue, three_a_day=three_a_day)
     jobs = JobsTable(dynamodb.Table(settings.jobs_table))
     store = ObjectStore(s3, settings.lists_bucket)
     records = ListRecords(store)

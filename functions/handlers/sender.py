@@ -43,8 +43,11 @@ def sender() -> Sender:
     settings = SenderSettings.from_env()
     # Sends at their slots run side by side: enough connections that none waits for one.
     pooled = Config(max_pool_connections=SEND_BATCH_SIZE * 2)
+    # One attempt per send: a retried SendTextMessage after a lost answer may send twice, and a retried
+    # throttle lands outside its slot; the sender's own backoff decides when to try again.
+    carrier_config = pooled.merge(Config(retries={"total_max_attempts": 1}))
     carrier = AwsSmsCarrier(
-        boto3.client("pinpoint-sms-voice-v2", config=pooled),
+        boto3.client("pinpoint-sms-voice-v2", config=carrier_config),
         settings.configuration_set,
         settings.message_ttl_seconds,
     )

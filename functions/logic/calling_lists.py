@@ -49,8 +49,8 @@ from functions.domain.mass import (
 )
 from functions.domain.messages import new_id, utc_now
 from functions.domain.phone import to_e164
-from functions.domain.segments import count_segments
 from functions.domain.signatures import compose_body
+from functions.domain.smart_encoding import encode_body
 from functions.domain.templates import Template
 from functions.domain.tenants import TemplateStatus, Tenant
 from functions.logic.compose import Composer, Sender
@@ -282,15 +282,16 @@ class CallingLists:
             variable = (error.field or "").removeprefix("variables.")
             field = spec.mapping.get(variable, variable)
             return RowError(row=row, field=field, reason=RowErrorReason.INVALID_VALUE, error=error.detail)
-        body = compose_body(text, prepared.signature_text)
+        encoded = encode_body(compose_body(text, prepared.signature_text), prepared.tenant.smart_encoding)
         name = str(record.get(spec.name_field) or "") if spec.name_field else ""
         return ListRecord(
             job_id=job_id,
             row=row,
             phone_number=number,
             name=name,
-            body=body,
-            segments=count_segments(body).segments,
+            body=encoded.body,
+            segments=encoded.count.segments,
+            original_body=encoded.original_body,
         )
 
     # ---- helpers ----

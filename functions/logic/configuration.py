@@ -39,6 +39,8 @@ class SettingsChange(BaseModel):
     quiet_hours: QuietHoursInput | None = None
     hold_mass_messages: bool | None = None
     recipient_local_window: bool | None = None
+    smart_encoding: bool | None = None
+    three_a_day_rule: bool | None = None
 
 
 class SignatureInput(BaseModel):

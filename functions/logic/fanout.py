@@ -143,7 +143,7 @@ class FanOut:
             for candidate in self._composer.classify(tenant, matched, sending_number=job.sending_number)
             if candidate.reason is None and candidate.number is not None
         ]
-        return messages, next_cursor
+        return self._composer.within_three_a_day(tenant, messages), next_cursor
 
     def _list_page(
         self, job: MassJob, tenant: Tenant, checkpoint: Checkpoint
@@ -159,6 +159,7 @@ class FanOut:
             draft = replace(
                 base,
                 body=record.body,
+                original_body=record.original_body,
                 encoding=count_segments(record.body).encoding,
                 segments=record.segments,
                 price_micros=record.segments * tenant.price_per_segment_micros,
@@ -176,7 +177,7 @@ class FanOut:
             messages.append(
                 draft.message(message_id, recipient, record.phone_number, now, job.job_id, checkpoint.version)
             )
-        return messages, next_cursor
+        return self._composer.within_three_a_day(tenant, messages), next_cursor
 
     def _create(
         self, job: MassJob, checkpoint: Checkpoint, page: list[Message]

@@ -79,6 +79,7 @@ def draft_of(job: MassJob) -> Draft:
         signature_id=job.signature_id,
         sending_number=job.sending_number,
         body=job.body,
+        original_body=job.original_body,
         encoding=count.encoding,
         segments=count.segments,
         price_micros=job.preview.price_per_message_micros,
@@ -119,6 +120,7 @@ class MassMessages:
             signature_id=draft.signature_id,
             sending_number=draft.sending_number,
             body=draft.body,
+            original_body=draft.original_body,
         )
         return self.preview_new(job, _progress(1, PreviewPurpose.PREVIEW, draft))
 
@@ -248,7 +250,9 @@ class MassMessages:
         """The next computation of the job's preview: the text as it would be now."""
         generation = (job.preview_progress.generation if job.preview_progress else 0) + 1
         if job.kind is JobKind.CALLING_LIST:
-            return PreviewProgress(generation=generation, purpose=purpose, body=job.body)
+            return PreviewProgress(
+                generation=generation, purpose=purpose, body=job.body, original_body=job.original_body
+            )
         return _progress(generation, purpose, self._draft(tenant, self._request_of(job)))
 
     def _draft(self, tenant: Tenant, request: MassRequest) -> Draft:
@@ -280,6 +284,7 @@ def _progress(generation: int, purpose: PreviewPurpose, draft: Draft) -> Preview
         generation=generation,
         purpose=purpose,
         body=draft.body,
+        original_body=draft.original_body,
         segments_per_message=draft.segments,
         price_per_message_micros=draft.price_micros,
     )

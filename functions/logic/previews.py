@@ -54,6 +54,7 @@ from functions.domain.mass import (
 )
 from functions.domain.messages import utc_now
 from functions.domain.tenants import Tenant
+from functions.domain.three_a_day import THREE_A_DAY_RULE
 from functions.logic.compose import Composer
 
 CONFIRMATION_VALIDITY = timedelta(minutes=15)
@@ -331,7 +332,7 @@ class Previews:
         cursor: Any = json.loads(segment.cursor) if segment.cursor else None
         done = False
         pages = (
-            self._list_pages(job, segment, cursor)
+            self._list_pages(job, tenant, segment, cursor)
             if job.kind is JobKind.CALLING_LIST
             else self._contact_pages(job, tenant, segment, cursor)
         )
@@ -372,7 +373,8 @@ class Previews:
             matched = [contact for contact in contacts if job.recipient_filter.matches(contact)]
             entries: list[tuple[int, int, int]] = []
             excluded: Counter[str] = Counter()
-            for candidate in self._composer.classify(tenant, matched, sending_number=job.sending_number):
+            candidates = self._composer.classify(tenant, matched, sending_number=job.sending_number)
+            for candidate in self._composer.limit_by_subject(tenant, job.saved_message, candidates):
                 if candidate.reason is not None:
                     excluded[candidate.reason] += 1
                 else:
@@ -383,9 +385,10 @@ class Previews:
                 return
 
     def _list_pages(
-        self, job: MassJob, segment: PreviewSegment, cursor: Any
+        self, job: MassJob, tenant: Tenant, segment: PreviewSegment, cursor: Any
     ) -> Generator[tuple[list[tuple[int, int, int]], Counter[str], int, Any, bool], None, None]:
         scope = self._composer.opt_out_scope(job.sending_number)
+        full = self._composer.full_by_subject(tenant, job.saved_message)  # the three-a-day rule, if on
         start = int(cursor) if cursor is not None else int(segment.lo)
         stream = self._records.records(job.job_id, start, int(segment.hi))
         page: list[Any] = []
@@ -394,21 +397,25 @@ class Previews:
             for offset, record in stream:
                 page.append(record)
                 if len(page) == OPT_OUT_BATCH:
-                    yield *self._list_page(scope, page), offset, False
+                    yield *self._list_page(scope, full, page), offset, False
                     page = []
-            yield *self._list_page(scope, page), offset, True
+            yield *self._list_page(scope, full, page), offset, True
         finally:
             stream.close()
 
-    def _list_page(self, scope: str, page: list[Any]) -> tuple[list[tuple[int, int, int]], Counter[str], int]:
-        opted_out = (
-            self._opt_outs.opted_out(scope, [record.phone_number for record in page]) if page else set()
-        )
+    def _list_page(
+        self, scope: str, full: Callable[[list[str]], set[str]] | None, page: list[Any]
+    ) -> tuple[list[tuple[int, int, int]], Counter[str], int]:
+        numbers = [record.phone_number for record in page]
+        opted_out = self._opt_outs.opted_out(scope, numbers) if page else set()
+        no_slot = full([n for n in numbers if n not in opted_out]) if full and page else set()
         entries = []
         excluded: Counter[str] = Counter()
         for record in page:
             if record.phone_number in opted_out:
                 excluded["opted_out"] += 1
+            elif record.phone_number in no_slot:
+                excluded[THREE_A_DAY_RULE] += 1
             else:
                 entries.append((int(record.phone_number.removeprefix("+")), record.row, record.segments))
         return entries, excluded, len(page)
@@ -487,6 +494,7 @@ class Previews:
         fresh = {
             "preview": preview.model_dump(mode="json"),
             "body": progress.body,
+            "original_body": progress.original_body,
             "confirmation_token": secrets.token_urlsafe(24),
             "token_expires_at": (now + CONFIRMATION_VALIDITY).isoformat(),
         }

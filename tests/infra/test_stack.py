@@ -20,8 +20,8 @@ from infra.ledger import LEDGER_ITEM_ACTIONS
 from local.provision import INBOUND_TOPIC_OUTPUT
 
 HANDLERS = {
-    "api", "authorizer", "sender", "receipts", "release", "fanout", "inbound", "preview", "list_uploads",
-    "scheduled_jobs",
+    "api", "authorizer", "sender", "receipts", "receipt_deadline", "release", "fanout", "inbound", "preview",
+    "list_uploads", "scheduled_jobs",
 }  # fmt: skip
 
 
@@ -153,7 +153,8 @@ def test_delivery_events_flow_from_the_configuration_set_to_the_receipts_functio
     (config_set,) = resources(template_json, "AWS::SMSVOICE::ConfigurationSet").values()
     (destination,) = config_set["Properties"]["EventDestinations"]
     topic_id = destination["SnsDestination"]["TopicArn"]["Ref"]
-    assert "TEXT_DELIVERED" in destination["MatchingEventTypes"]
+    # A final TEXT_SUCCESSFUL is some destinations' delivery; a final TEXT_UNKNOWN ends the 72 hours
+    assert {"TEXT_DELIVERED", "TEXT_SUCCESSFUL", "TEXT_UNKNOWN"} <= set(destination["MatchingEventTypes"])
     (subscription,) = [
         res
         for res in resources(template_json, "AWS::SNS::Subscription").values()
@@ -173,15 +174,24 @@ def test_delivery_events_flow_from_the_configuration_set_to_the_receipts_functio
     }
 
 
-def test_the_release_and_scheduled_jobs_functions_run_every_minute(template_json):
-    schedules = resources(template_json, "AWS::Scheduler::Schedule").values()
-    targets = {json.dumps(schedule["Properties"]["Target"]["Arn"]) for schedule in schedules}
-    assert targets == {
-        json.dumps({"Fn::GetAtt": [function_id(template_json, module), "Arn"]})
-        for module in ("release", "scheduled_jobs")
-    }
-    for schedule in schedules:
-        assert schedule["Properties"]["ScheduleExpression"] == "cron(* * * * ? *)"  # at each minute's start
+def test_the_release_function_runs_every_minute(template_json):
+    release = {"Fn::GetAtt": [function_id(template_json, "release"), "Arn"]}
+    (schedule,) = [
+        res
+        for res in resources(template_json, "AWS::Scheduler::Schedule").values()
+        if res["Properties"]["Target"]["Arn"] == release
+    ]
+    assert schedule["Properties"]["ScheduleExpression"] == "cron(* * * * ? *)"  # at each minute's start
+
+
+def test_scheduled_jobs_are_started_at_each_minutes_start(template_json):
+    starter = {"Fn::GetAtt": [function_id(template_json, "scheduled_jobs"), "Arn"]}
+    (schedule,) = [
+        res
+        for res in resources(template_json, "AWS::Scheduler::Schedule").values()
+        if res["Properties"]["Target"]["Arn"] == starter
+    ]
+    assert schedule["Properties"]["ScheduleExpression"] == "cron(* * * * ? *)"
 
 
 def test_the_lists_bucket_is_private_encrypted_versioned_and_expires_what_it_holds(template_json):
@@ -482,3 +492,26 @@ def test_the_sender_reads_the_opt_out_list_and_never_writes_it(template_json):
         "Variables"
     ]
     assert variables["OPT_OUTS_TABLE"] == {"Ref": opt_outs}
+
+
+def test_an_hourly_schedule_fails_messages_whose_delivery_event_never_came(template_json):
+    (deadline_id,) = [
+        lid
+        for lid, res in resources(template_json, "AWS::Lambda::Function").items()
+        if res["Properties"]["Handler"] == "functions.handlers.receipt_deadline.lambda_handler"
+    ]
+    (schedule,) = [
+        res["Properties"]
+        for res in resources(template_json, "AWS::Scheduler::Schedule").values()
+        if res["Properties"]["Target"]["Arn"] == {"Fn::GetAtt": [deadline_id, "Arn"]}
+    ]
+    assert schedule["ScheduleExpression"] == "rate(1 hour)"
+    (table,) = [
+        res
+        for lid, res in resources(template_json, "AWS::DynamoDB::GlobalTable").items()
+        if "Messages" in lid
+    ]
+    (index,) = [
+        i for i in table["Properties"]["GlobalSecondaryIndexes"] if i["IndexName"] == "by_awaiting_receipt"
+    ]
+    assert index["Projection"]["ProjectionType"] == "KEYS_ONLY"

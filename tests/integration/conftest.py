@@ -31,7 +31,7 @@ from infra.constants import (
     SEND_QUEUE_ID,
 )
 from local import moto_fixes
-from local.carrier import CarrierSimulator, SimulatorSettings, sns_publisher
+from local.carrier import CARRIER_ENDPOINT_ENV, CarrierSimulator, SimulatorSettings, sns_publisher
 from local.demo import DEMO_API_KEY, Demo, seed_demo, seed_demo_balance
 from local.http_front import Gateway
 from local.lambda_runtime import LocalFunction, QueuePoller
@@ -226,9 +226,11 @@ def topology() -> Topology:
 @pytest.fixture(scope="session")
 def simulator() -> Iterator[CarrierSimulator]:
     simulator = CarrierSimulator(SimulatorSettings(receipt_delay_seconds=0.0))
-    simulator.install()
+    # Over HTTP, as the local runtime serves it: moto passes requests to 127.0.0.1 through.
+    os.environ[CARRIER_ENDPOINT_ENV] = simulator.serve()
     yield simulator
-    simulator.uninstall()
+    simulator.shutdown()
+    os.environ.pop(CARRIER_ENDPOINT_ENV, None)
 
 
 @pytest.fixture(scope="session")

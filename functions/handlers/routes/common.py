@@ -22,6 +22,7 @@ from functions.dal.ledger import LedgerTable
 from functions.dal.messages import MessagesTable
 from functions.dal.opt_outs import OptOutsTable
 from functions.dal.send_queue import SendQueue
+from functions.dal.subject_sends import SubjectSendsTable
 from functions.domain.errors import Forbidden, Unauthorized
 from functions.handlers.jobs_wiring import job_services
 from functions.integrations.secrets import SecretValue
@@ -34,6 +35,7 @@ from functions.logic.operator import Operator
 from functions.logic.opt_out_list import OptOutList
 from functions.logic.sent_messages import SentMessages
 from functions.logic.tenant_templates import TenantTemplates
+from functions.logic.three_a_day import ThreeADay
 from functions.logic.transport_codes import TransportCodes
 from functions.logic.triggers import TriggeredMessages, TriggerRequest
 from functions.payments.providers import payment_provider
@@ -48,8 +50,15 @@ class Services:
         self.config = ConfigTable(dynamodb.Table(settings.config_table))
         self.messages = MessagesTable(dynamodb.Table(settings.messages_table))
         opt_outs = OptOutsTable(dynamodb.Table(settings.opt_outs_table))
+        three_a_day = ThreeADay(
+            SubjectSendsTable(dynamodb.Table(settings.subject_sends_table)), settings.three_a_day_states
+        )
         composer = Composer(
-            self.config, self.messages, opt_outs, SendQueue(boto3.client("sqs"), settings.send_queue_url)
+            self.config,
+            self.messages,
+            opt_outs,
+            SendQueue(boto3.client("sqs"), settings.send_queue_url),
+            three_a_day=three_a_day,
         )
         self.triggers = TriggeredMessages(composer)
         self.configuration = Configuration(self.config)

@@ -51,6 +51,8 @@ class SettingsView(BaseModel):
     quiet_hours: QuietHours | None
     hold_mass_messages: bool
     recipient_local_window: bool
+    smart_encoding: bool
+    three_a_day_rule: bool
 
 
 class QuietHoursBody(Strict):
@@ -72,7 +74,19 @@ class SettingsBody(Strict):
     recipient_local_window: bool | None = Field(
         default=None,
         description="Every message waits for the recipient's local calling window (08:00-21:00, "
-        "08:00-20:00 in FL, OK, MD, WA), in every time zone of its area code",
+        "08:00-20:00 in FL, OK, MD, WA, 09:00-20:00 in CT, 09:00-21:00 in TX and 12:00-21:00 there on "
+        "Sundays), in every time zone of its area code",
+    )
+    smart_encoding: bool | None = Field(
+        default=None,
+        description="Replace look-alike characters (curly quotes, dashes, ellipsis, special spaces) by "
+        "GSM-7 ones when that makes a message GSM-7 and no longer, before it is counted and priced",
+    )
+    three_a_day_rule: bool | None = Field(
+        default=None,
+        description="At most three messages on one subject (saved message or template) in 24 hours to a "
+        "number in FL, OK or MD: a triggered message waits, a mass message or calling list leaves the "
+        "number out",
     )
 
 

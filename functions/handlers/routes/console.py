@@ -10,12 +10,14 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
 from functions.domain.errors import NotFound
-from functions.public_routes import CONSOLE_PATH
+from functions.public_routes import CONSOLE_PATH, EXPLORER_PATH
 
 router = Router()
 
 CONSOLE_DIR = Path(__file__).resolve().parents[2] / "console"
 PAGE = "index.html"
+# Relative, so it holds wherever the API is mounted: /v1/docs -> /console#/api.
+EXPLORER_LOCATION = "../console#/api"
 _ASSET_NAME = re.compile(r"^[a-z0-9-]+\.(?:js|css|svg)$")
 _CONTENT_TYPES = {
     ".html": "text/html; charset=utf-8",
@@ -59,3 +61,10 @@ def console_asset(asset: str) -> Response[str]:
     if not _ASSET_NAME.fullmatch(asset):
         raise NotFound(f"the console has no file '{asset}'", "path")
     return _serve(asset)
+
+
+@router.get(EXPLORER_PATH, include_in_schema=False)
+def api_explorer() -> Response[str]:
+    """The API explorer lives in the console (one set of files, one content policy)."""
+    headers = {**SECURITY_HEADERS, "Location": EXPLORER_LOCATION}
+    return Response(status_code=302, content_type="text/plain; charset=utf-8", body="", headers=headers)

@@ -100,7 +100,10 @@ class MassView(BaseModel):
     status: JobStatus
     created_at: datetime
     saved_message: str
-    body: str
+    body: str = Field(description="The text as sent (a calling list's: its template)")
+    original_body: str | None = Field(
+        default=None, description="The text as written, when smart encoding replaced characters in it"
+    )
     sending_number: str
     signature_id: str
     filters: RecipientFilter
@@ -207,6 +210,7 @@ def mass_view(job: MassJob, progress: dict[MessageStatus, int] | None = None) ->
         created_at=job.created_at,
         saved_message=job.saved_message,
         body=job.body,
+        original_body=job.original_body,
         sending_number=job.sending_number,
         signature_id=job.signature_id,
         filters=job.recipient_filter,

@@ -81,7 +81,10 @@ class MessageView(BaseModel):
     trigger: str | None
     job_id: str | None = Field(default=None, description="The mass message or calling list it belongs to")
     saved_message: str
-    body: str
+    body: str = Field(description="The text as sent (and priced)")
+    original_body: str | None = Field(
+        default=None, description="The text as written, when smart encoding replaced characters in it"
+    )
     encoding: Encoding
     segments: int
     price_micros: int
@@ -139,6 +142,7 @@ def to_view(message: Message) -> MessageView:
         job_id=message.job_id,
         saved_message=f"{message.template_key}@v{message.template_version}",
         body=message.body,
+        original_body=message.original_body,
         encoding=message.encoding,
         segments=message.segments,
         price_micros=message.price_micros,

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from decimal import Decimal
 from http import HTTPStatus
-from urllib.parse import unquote
+from typing import Annotated
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.openapi.params import Path
 from pydantic import BaseModel, ConfigDict, Field
 
 from functions.domain.errors import InvalidInput
+from functions.domain.phone import from_path
 from functions.domain.transport import CodeKind, TransportCode
 from functions.handlers.routes.common import principal, services
 from functions.handlers.routes.configuration import SettingsView, TemplateView, settings_view, template_view
@@ -20,6 +22,7 @@ from functions.logic.transport_codes import TransportCodeInput, TransportCodeVie
 
 router = Router()
 OPERATOR = Permission.OPERATOR
+CODE_PATH = Path(max_length=64, description="A 5-6 digit short code, or a US/Canadian number, URL-encoded")
 
 
 class Strict(BaseModel):
@@ -138,20 +141,20 @@ def list_codes() -> list[TransportCodeOut]:
 
 
 @router.get("/v1/operator/transport-codes/<number>", summary="One transport code")
-def get_code(number: str) -> TransportCodeOut:
+def get_code(number: Annotated[str, CODE_PATH]) -> TransportCodeOut:
     principal(router, OPERATOR)
-    return _code_out(services().transport_codes.get(unquote(number)))
+    return _code_out(services().transport_codes.get(from_path(number)))
 
 
 @router.put("/v1/operator/transport-codes/<number>", summary="Register or change a transport code")
-def put_code(number: str, body: TransportCodeBody) -> TransportCodeOut:
+def put_code(number: Annotated[str, CODE_PATH], body: TransportCodeBody) -> TransportCodeOut:
     principal(router, OPERATOR)
-    view = services().transport_codes.put(unquote(number), TransportCodeInput(**body.model_dump()))
+    view = services().transport_codes.put(from_path(number), TransportCodeInput(**body.model_dump()))
     return _code_out(view)
 
 
 @router.delete("/v1/operator/transport-codes/<number>", summary="Remove a transport code no tenant uses")
-def delete_code(number: str) -> Response[None]:
+def delete_code(number: Annotated[str, CODE_PATH]) -> Response[None]:
     principal(router, OPERATOR)
-    services().transport_codes.delete(unquote(number))
+    services().transport_codes.delete(from_path(number))
     return Response(status_code=HTTPStatus.NO_CONTENT.value, body=None)

@@ -8,6 +8,7 @@ from typing import Annotated, Self
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
+from functions.domain.segments import CARRIER_MAX_CHARACTERS, DEFAULT_MAX_SEGMENTS, MessageLimits
 from functions.payments.providers import ProviderName
 
 
@@ -21,6 +22,18 @@ class _FromEnvironment(BaseModel):
             field.alias or name: source.get(field.alias or name) for name, field in cls.model_fields.items()
         }
         return cls.model_validate({key: value for key, value in fields.items() if value is not None})
+
+
+class _MessageLimitSettings(_FromEnvironment):
+    """The longest message a function creates (the carrier's limit is the ceiling)."""
+
+    max_message_characters: int = Field(
+        default=CARRIER_MAX_CHARACTERS, alias="MESSAGE_MAX_CHARACTERS", ge=1, le=CARRIER_MAX_CHARACTERS
+    )
+    max_message_segments: int = Field(default=DEFAULT_MAX_SEGMENTS, alias="MESSAGE_MAX_SEGMENTS", ge=1, le=50)
+
+    def message_limits(self) -> MessageLimits:
+        return MessageLimits(self.max_message_characters, self.max_message_segments)
 
 
 class AuthorizerSettings(_FromEnvironment):
@@ -37,7 +50,7 @@ def _states(value: object) -> object:
 States = Annotated[frozenset[str], BeforeValidator(_states)]
 
 
-class ApiSettings(_FromEnvironment):
+class ApiSettings(_MessageLimitSettings):
     config_table: str = Field(alias="CONFIG_TABLE")
     messages_table: str = Field(alias="MESSAGES_TABLE")
     opt_outs_table: str = Field(alias="OPT_OUTS_TABLE")
@@ -133,7 +146,7 @@ class ReleaseSettings(_FromEnvironment):
     send_queue_url: str = Field(alias="SEND_QUEUE_URL")
 
 
-class InboundSettings(_FromEnvironment):
+class InboundSettings(_MessageLimitSettings):
     config_table: str = Field(alias="CONFIG_TABLE")
     messages_table: str = Field(alias="MESSAGES_TABLE")
     opt_outs_table: str = Field(alias="OPT_OUTS_TABLE")

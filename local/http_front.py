@@ -138,13 +138,20 @@ class Gateway:
         return _to_http(response)
 
 
+class _Server(ThreadingHTTPServer):
+    """A thread per connection, and a listen backlog that holds a burst of clients: the default of 5
+    resets connections as soon as more arrive at once than the accepting thread takes in."""
+
+    daemon_threads = True
+    request_queue_size = 1024
+
+
 class HttpFront:
     """The gateway on a socket."""
 
     def __init__(self, gateway: Gateway, host: str = "127.0.0.1", port: int = 0) -> None:
         self._gateway = gateway
-        self._server = ThreadingHTTPServer((host, port), self._handler_class())
-        self._server.daemon_threads = True
+        self._server = _Server((host, port), self._handler_class())
         self._thread: threading.Thread | None = None
 
     @property
@@ -157,7 +164,8 @@ class HttpFront:
         self._thread.start()
 
     def stop(self) -> None:
-        self._server.shutdown()
+        if self._thread is not None:  # shutdown() waits for a serve_forever that was started
+            self._server.shutdown()
         self._server.server_close()
 
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
@@ -167,22 +175,34 @@ class HttpFront:
             protocol_version = "HTTP/1.1"
 
             def _serve(self) -> None:
-                length = int(self.headers.get("content-length") or 0)
-                body = self.rfile.read(length) if length else b""
+                length = self.headers.get("content-length") or "0"
+                if not length.isdigit():
+                    self.close_connection = True
+                    self._answer(*_gateway_error(400, "Bad Request"))
+                    return
+                body = self.rfile.read(int(length)) if int(length) else b""
                 headers: dict[str, str] = {}
                 for name, value in self.headers.items():
                     key = name.lower()
                     headers[key] = f"{headers[key]},{value}" if key in headers else value
-                status, response_headers, payload = gateway.handle(self.command, self.path, headers, body)
+                self._answer(*gateway.handle(self.command, self.path, headers, body))
+
+            def _answer(self, status: int, response_headers: dict[str, str], payload: bytes) -> None:
                 self.send_response(status)
                 for name, value in response_headers.items():
                     if name.lower() not in {"content-length", "connection"}:
                         self.send_header(name, value)
                 self.send_header("content-length", str(len(payload)))
                 self.end_headers()
-                self.wfile.write(payload)
+                if self.command != "HEAD":  # a HEAD answer has the headers of a GET's, and no body
+                    self.wfile.write(payload)
 
-            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_HEAD = _serve
+            def __getattr__(self, name: str) -> Any:
+                # Every method goes to the gateway (TRACE, QUERY...), which routes it as API Gateway
+                # does; the standard library would answer one without a do_ method with a 501 page.
+                if name.startswith("do_"):
+                    return self._serve
+                raise AttributeError(name)
 
             def log_message(self, format: str, *args: Any) -> None:
                 log.debug(format, *args)

@@ -41,6 +41,7 @@ class RowErrorReason(StrEnum):
     MISSING_FIELD = "missing_field"  # a field the template or the phone needs is empty or absent
     INVALID_VALUE = "invalid_value"  # a field of the wrong type (an amount that is not a number...)
     MALFORMED_ROW = "malformed_row"  # a CSV row with more or fewer cells than the header
+    TOO_LONG = "message_too_long"  # the rendered message passes the carrier's length or part limits
 
 
 class RowError(BaseModel):

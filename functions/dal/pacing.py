@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
-from functions.domain.pacing import PacingLog, Reservation, SlotRequest, SlotResult, Throughput
+from functions.domain.pacing import ENTRY_FORMAT, PacingLog, Reservation, SlotRequest, SlotResult, Throughput
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.service_resource import Table
@@ -90,6 +90,7 @@ class PacingTable:
         item: dict[str, Any] = {
             "code": code,
             "log": log.encode(),
+            "log_format": ENTRY_FORMAT,
             "version": version + 1,
             "day_parts": {str(day): parts for day, parts in log.day_parts.items()},
         }
@@ -123,4 +124,5 @@ def _log_of(item: dict[str, Any] | None) -> tuple[PacingLog, int]:
     days = {int(day): int(parts) for day, parts in stored_days.items()}
     log: Any = item["log"]  # a boto3 Binary, or bytes
     data = log.value if hasattr(log, "value") else log
-    return PacingLog.decode(bytes(data), days), int(item["version"])
+    entry_format = int(item.get("log_format", 1))
+    return PacingLog.decode(bytes(data), days, entry_format), int(item["version"])

@@ -25,7 +25,10 @@ from enum import IntEnum
 
 MICROS = 1_000_000
 DAY_US = 86_400 * MICROS
-_ENTRY = struct.Struct("<qBBI")  # at_us, parts, lane, tag
+# at_us, parts, lane, tag. Parts take four bytes: no message's part count can overflow them.
+_ENTRY = struct.Struct("<qIBI")
+_LEGACY_ENTRY = struct.Struct("<qBBI")  # logs written before parts were widened (at most 255 parts)
+ENTRY_FORMAT = 2  # stored beside the log; a log without it is in the legacy format
 
 
 class Lane(IntEnum):
@@ -100,9 +103,12 @@ class PacingLog:
         return b"".join(_ENTRY.pack(e.at_us, e.parts, e.lane, e.tag) for e in self.entries)
 
     @classmethod
-    def decode(cls, data: bytes, day_parts: dict[int, int] | None = None) -> PacingLog:
+    def decode(
+        cls, data: bytes, day_parts: dict[int, int] | None = None, entry_format: int = ENTRY_FORMAT
+    ) -> PacingLog:
+        layout = _ENTRY if entry_format == ENTRY_FORMAT else _LEGACY_ENTRY
         entries = [
-            Reservation(at_us, parts, Lane(lane), tag) for at_us, parts, lane, tag in _ENTRY.iter_unpack(data)
+            Reservation(at_us, parts, Lane(lane), tag) for at_us, parts, lane, tag in layout.iter_unpack(data)
         ]
         return cls(entries, dict(day_parts or {}))
 

@@ -90,7 +90,7 @@ class AccountSnapshot(BaseModel):
     """The account's filter attributes, copied onto each of its contacts so a mass send reads one item."""
 
     status: str
-    network_site_id: str | None
+    network_site_id: str | None = None
     groups: list[str]
 
 

@@ -40,6 +40,7 @@ def inbound() -> InboundMessages:
         SendQueue(boto3.client("sqs"), settings.send_queue_url),
         EventBridgePublisher(boto3.client("events"), settings.event_bus),
         HttpWebhookPoster(allow_loopback=settings.allow_loopback_webhooks),
+        limits=settings.message_limits(),
     )
 
 

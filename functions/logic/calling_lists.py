@@ -53,17 +53,21 @@ from functions.domain.signatures import compose_body
 from functions.domain.smart_encoding import encode_body
 from functions.domain.templates import Template
 from functions.domain.tenants import TemplateStatus, Tenant
-from functions.logic.compose import Composer, Sender
+from functions.logic.compose import Composer, Sender, longest_variable
 from functions.logic.mass import MassMessages
 from functions.logic.previews import Previews
 from functions.logic.tenant_templates import TenantTemplates, as_template
 
-MAX_RECORDS = 1_000_000
+MAX_INLINE_RECORDS = 100_000  # per list given in the request, as JSON records or CSV rows
+MAX_UPLOAD_RECORDS = 1_000_000  # per uploaded file
 MAX_UPLOAD_BYTES = 200 * 1024 * 1024
+MAX_FIELD_NAME = 200  # the longest record field name a request may point at
+MAX_ERROR_TEXT = 300  # a refused record's reason, which may quote the record's value
+MAX_NAME = 200  # a recipient's name as the log shows it
 UPLOAD_VALIDITY = timedelta(hours=1)
 UPLOAD_CONTENT_TYPE = "text/csv"
 DOWNLOAD_VALIDITY = timedelta(minutes=15)
-FIRST_ERRORS = 100  # refused rows listed in the answer to an inline list; the rest page by page
+ERRORS_SHOWN = 100  # refused rows listed in the answer to an inline list; the rest page by page
 
 
 class ListSpec(BaseModel):
@@ -78,6 +82,7 @@ class ListSpec(BaseModel):
 
 class CallingListRequest(ListSpec):
     records: list[dict[str, Any] | None]  # None: a CSV row of the wrong width
+    from_text: bool = False  # the records came as CSV: every value is text
 
 
 @dataclass(frozen=True)
@@ -86,7 +91,7 @@ class Upload:
     expires_at: datetime
     content_type: str = UPLOAD_CONTENT_TYPE
     max_bytes: int = MAX_UPLOAD_BYTES
-    max_records: int = MAX_RECORDS
+    max_records: int = MAX_UPLOAD_RECORDS
 
 
 @dataclass(frozen=True)
@@ -122,24 +127,33 @@ class CallingLists:
 
     # ---- inline lists ----
 
-    def upload(self, tenant_id: str, request: CallingListRequest) -> tuple[MassJob, list[RowError]]:
-        """A list given in the request: validated and previewed now; the first refused rows."""
-        spec = ListSpec.model_validate(request.model_dump(exclude={"records"}))
+    def upload(
+        self, tenant_id: str, request: CallingListRequest
+    ) -> tuple[MassJob, list[RowError], int | None]:
+        """A list given in the request: validated and previewed now; the first refused rows, and where
+        the rest of them continue (None: no more)."""
+        spec = ListSpec.model_validate(request.model_dump(exclude={"records", "from_text"}))
         prepared = self._prepare(tenant_id, spec)
+        check_fields(spec, record_fields(request.records))
         job_id = new_id("job")
-        validation = self.validate(prepared, job_id, spec, iter(request.records))
-        errors, _ = self._records.errors_page(job_id, 0, FIRST_ERRORS)
+        validation = self.validate(prepared, job_id, spec, iter(request.records), request.from_text)
+        errors, after = self._records.errors_page(job_id, 0, ERRORS_SHOWN)
         if validation.accepted == 0:
             self._discard(job_id)
+            total = sum(validation.refused.values())
             raise Refused(
                 "no_valid_records",
-                "no record of the list can be sent",
+                f"no record of the list can be sent; the first {len(errors)} of {total:,} refused "
+                "records are listed",
                 "records",
-                extra={"errors": [error.model_dump(mode="json") for error in errors]},
+                extra={
+                    "errors": [error.model_dump(mode="json") for error in errors],
+                    "errors_total": total,
+                },
             )
         job = self._job(job_id, tenant_id, spec, prepared, JobStatus.PREVIEWING, validation)
         progress = PreviewProgress(generation=1, purpose=PreviewPurpose.PREVIEW, body=prepared.text)
-        return self._mass.preview_new(job, progress), errors
+        return self._mass.preview_new(job, progress), errors, after
 
     # ---- uploaded files ----
 
@@ -174,7 +188,15 @@ class CallingLists:
         body = self._records.store.stream(upload_key(job_id))
         try:
             text = io.TextIOWrapper(io.BufferedReader(_Raw(body)), encoding="utf-8-sig", newline="")
-            validation = self.validate(prepared, job_id, spec, _csv_rows(csv.reader(text)))
+            reader = csv.reader(text)
+            header = next(reader, None)
+            if header is None:
+                return self._reject(job_id, Validation(rejected_reason="no_valid_records"))
+            try:
+                check_fields(spec, set(header))
+            except InvalidInput:
+                return self._reject(job_id, Validation(rejected_reason="missing_columns"))
+            validation = self.validate(prepared, job_id, spec, _csv_rows(reader, header), from_text=True)
         except (UnicodeDecodeError, csv.Error):
             return self._reject(job_id, Validation(rejected_reason="not_utf8_csv"))
         finally:
@@ -212,7 +234,12 @@ class CallingLists:
     # ---- the one pass ----
 
     def validate(
-        self, prepared: _Prepared, job_id: str, spec: ListSpec, rows: Iterator[dict[str, Any] | None]
+        self,
+        prepared: _Prepared,
+        job_id: str,
+        spec: ListSpec,
+        rows: Iterator[dict[str, Any] | None],
+        from_text: bool = False,
     ) -> Validation:
         """Check every row once, writing the accepted and the refused as they come (flat memory)."""
         started = time.monotonic()
@@ -222,10 +249,10 @@ class CallingLists:
         count = 0
         try:
             for count, row in enumerate(rows, start=1):
-                if count > MAX_RECORDS:
+                if count > MAX_UPLOAD_RECORDS:
                     writer.abort()
                     return Validation(records=count, rejected_reason="too_many_records")
-                outcome = self._check(prepared, job_id, spec, count, row)
+                outcome = self._check(prepared, job_id, spec, count, row, from_text)
                 if isinstance(outcome, RowError):
                     refused[outcome.reason.value] += 1
                     writer.refuse(outcome)
@@ -244,46 +271,44 @@ class CallingLists:
         )
 
     def _check(
-        self, prepared: _Prepared, job_id: str, spec: ListSpec, row: int, record: dict[str, Any] | None
+        self,
+        prepared: _Prepared,
+        job_id: str,
+        spec: ListSpec,
+        row: int,
+        record: dict[str, Any] | None,
+        from_text: bool,
     ) -> ListRecord | RowError:
         if record is None:
-            return RowError(
-                row=row,
-                field="",
-                reason=RowErrorReason.MALFORMED_ROW,
-                error="the row's cells do not match the header",
-            )
+            return _refused(row, "", RowErrorReason.MALFORMED_ROW, "the row's cells do not match the header")
         raw = record.get(spec.phone_field)
         if raw is None or str(raw).strip() == "":
-            return RowError(
-                row=row, field=spec.phone_field, reason=RowErrorReason.MISSING_FIELD, error="no phone number"
-            )
+            return _refused(row, spec.phone_field, RowErrorReason.MISSING_FIELD, "no phone number")
         try:
+            if not isinstance(raw, str | int) or isinstance(raw, bool):
+                raise InvalidInput(spec.phone_field, "the phone number must be text")
             number = to_e164(str(raw), spec.phone_field)
         except InvalidInput as error:
-            return RowError(
-                row=row,
-                field=spec.phone_field,
-                reason=RowErrorReason.INVALID_PHONE_NUMBER,
-                error=error.detail,
-            )
+            return _refused(row, spec.phone_field, RowErrorReason.INVALID_PHONE_NUMBER, error.detail)
         variables = {variable: record.get(field) for variable, field in spec.mapping.items()}
         for variable, field in spec.mapping.items():
             if variables[variable] is None or variables[variable] == "":
-                return RowError(
-                    row=row,
-                    field=field,
-                    reason=RowErrorReason.MISSING_FIELD,
-                    error=f"the field '{field}' is empty",
-                )
+                return _refused(row, field, RowErrorReason.MISSING_FIELD, f"the field '{field}' is empty")
         try:
-            text = prepared.template.render(variables, prepared.tenant.time_zone)
+            rendered = prepared.template.rendered_values(variables, prepared.tenant.time_zone, from_text)
         except InvalidInput as error:
             variable = (error.field or "").removeprefix("variables.")
             field = spec.mapping.get(variable, variable)
-            return RowError(row=row, field=field, reason=RowErrorReason.INVALID_VALUE, error=error.detail)
+            return _refused(row, field, RowErrorReason.INVALID_VALUE, error.detail)
+        text = prepared.template.fill(rendered)
         encoded = encode_body(compose_body(text, prepared.signature_text), prepared.tenant.smart_encoding)
-        name = str(record.get(spec.name_field) or "") if spec.name_field else ""
+        excess = self._composer.limits.excess(encoded.body, encoded.count)
+        if excess is not None:
+            longest = longest_variable(rendered)
+            return _refused(
+                row, spec.mapping[longest] if longest else "records", RowErrorReason.TOO_LONG, excess
+            )
+        name = (str(record.get(spec.name_field) or "") if spec.name_field else "")[:MAX_NAME]
         return ListRecord(
             job_id=job_id,
             row=row,
@@ -382,11 +407,33 @@ class _Raw(io.RawIOBase):
         return len(data)
 
 
-def _csv_rows(reader: Iterator[list[str]]) -> Iterator[dict[str, Any] | None]:
-    """Each row of a CSV file with a header row as a record; None for a row of the wrong width."""
-    header = next(reader, None)
-    if header is None:
-        return
+def _refused(row: int, field: str, reason: RowErrorReason, detail: str) -> RowError:
+    shown = detail if len(detail) <= MAX_ERROR_TEXT else detail[: MAX_ERROR_TEXT - 3] + "..."
+    return RowError(row=row, field=field, reason=reason, error=shown)
+
+
+def record_fields(records: list[dict[str, Any] | None]) -> set[str]:
+    """Every field some record has (for CSV: the header's)."""
+    fields: set[str] = set()
+    for record in records:
+        fields.update(key for key in record or {} if isinstance(key, str))
+    return fields
+
+
+def check_fields(spec: ListSpec, fields: set[str]) -> None:
+    """Every field the list points at is a field of its records: a typo is named, not a row error."""
+    named = [("phone_field", spec.phone_field)]
+    if spec.name_field is not None:
+        named.append(("name_field", spec.name_field))
+    named += [(f"mapping.{variable}", field) for variable, field in sorted(spec.mapping.items())]
+    for where, field in named:
+        if field not in fields:
+            known = ", ".join(sorted(fields)[:20])
+            raise InvalidInput(where, f"no record has a field '{field}' (the records have: {known})")
+
+
+def _csv_rows(reader: Iterator[list[str]], header: list[str]) -> Iterator[dict[str, Any] | None]:
+    """Each row after a CSV file's header row as a record; None for a row of the wrong width."""
     width = len(header)
     for cells in reader:
         if not cells:
@@ -396,4 +443,6 @@ def _csv_rows(reader: Iterator[list[str]]) -> Iterator[dict[str, Any] | None]:
 
 def csv_records(text: str) -> Iterator[dict[str, Any] | None]:
     """The records of an inline CSV body, as an uploaded file's are read."""
-    return _csv_rows(csv.reader(io.StringIO(text, newline="")))
+    reader = csv.reader(io.StringIO(text, newline=""))
+    header = next(reader, None)
+    return iter(()) if header is None else _csv_rows(reader, header)

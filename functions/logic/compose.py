@@ -23,7 +23,7 @@ from functions.dal.send_queue import EnqueueFailed, SendQueue, SendWork
 from functions.domain.errors import InvalidInput, NotFound, Refused, Unavailable
 from functions.domain.messages import Message, MessageStatus, Recipient, StatusChange, new_id, utc_now
 from functions.domain.phone import to_e164
-from functions.domain.segments import Encoding
+from functions.domain.segments import DEFAULT_LIMITS, Encoding, MessageLimits
 from functions.domain.signatures import compose_body, render_signature
 from functions.domain.smart_encoding import encode_body
 from functions.domain.templates import Template
@@ -159,7 +159,9 @@ class Composer:
         send_queue: SendQueue,
         clock: Callable[[], datetime] = utc_now,
         three_a_day: ThreeADay | None = None,
+        limits: MessageLimits = DEFAULT_LIMITS,
     ) -> None:
+        self.limits = limits
         self._three_a_day = three_a_day
         self._config = config
         self._messages = messages
@@ -198,9 +200,14 @@ class Composer:
     ) -> Draft:
         """The text every recipient of this send gets, with its signature, segments and price."""
         signing = self.signing(tenant, sender, default_signature)
-        written = compose_body(template.render(variables, tenant.time_zone), signing.signature_text)
+        rendered = template.rendered_values(variables, tenant.time_zone)
+        written = compose_body(template.fill(rendered), signing.signature_text)
         encoded = encode_body(written, tenant.smart_encoding)
         count = encoded.count
+        excess = self.limits.excess(encoded.body, count)
+        if excess is not None:
+            longest = longest_variable(rendered)
+            raise InvalidInput(f"variables.{longest}" if longest else "signature_id", excess)
         return Draft(
             tenant_id=tenant.tenant_id,
             template_key=template.key,
@@ -402,6 +409,11 @@ class Composer:
                 seen.add(candidate.number)
                 chosen.append((candidate.contact, candidate.number))
         return chosen, skipped
+
+
+def longest_variable(rendered: dict[str, str]) -> str | None:
+    """The variable that takes the most room in a text: the one to name when the text is too long."""
+    return max(rendered, key=lambda name: len(rendered[name]), default=None)
 
 
 def _check_shape(recipients: Recipients) -> None:

@@ -55,11 +55,12 @@ from functions.domain.inbound import (
     help_reply,
     opt_in_confirmation,
     opt_out_confirmation,
+    short_keyword_reply,
 )
 from functions.domain.keywords import KeywordFamily, KeywordMatch, classify
 from functions.domain.messages import Message, MessageStatus, Recipient, StatusChange, utc_now
 from functions.domain.phone import to_e164
-from functions.domain.segments import count_segments
+from functions.domain.segments import DEFAULT_LIMITS, MessageLimits, count_segments
 from functions.domain.signatures import display_phone
 from functions.domain.signing import sign
 from functions.domain.tenants import Tenant
@@ -105,7 +106,9 @@ class InboundMessages:
         events: EventPublisher,
         webhooks: WebhookPoster,
         clock: Callable[[], datetime] = utc_now,
+        limits: MessageLimits = DEFAULT_LIMITS,
     ) -> None:
+        self._limits = limits
         self._config = config
         self._messages = messages
         self._opt_outs = opt_outs
@@ -272,6 +275,9 @@ class InboundMessages:
         """A keyword reply from the number that received the keyword, through the normal send path."""
         now = self._clock()
         count = count_segments(body)
+        if self._limits.excess(body, count) is not None:  # a long tenant name or email: the short form
+            body = short_keyword_reply(family)
+            count = count_segments(body)
         recipient = (
             answered.recipient
             if answered is not None

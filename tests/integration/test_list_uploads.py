@@ -109,7 +109,7 @@ def _key() -> str:
 def test_an_upload_refused_as_a_whole_says_why_and_previews_nothing(
     platform: Platform, monkeypatch: pytest.MonkeyPatch, body: bytes, reason: str
 ):
-    monkeypatch.setattr(calling_lists, "MAX_RECORDS", 3)
+    monkeypatch.setattr(calling_lists, "MAX_UPLOAD_RECORDS", 3)
     job = request_upload(platform)
     put(job, body)
     done = platform.settle(f"/v1/calling-lists/{job['id']}")

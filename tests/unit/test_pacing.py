@@ -1,3 +1,5 @@
+import struct
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -119,6 +121,19 @@ def test_the_log_survives_its_encoding():
     for parts in (1, 2, 3, 1):
         reserve(log, parts, 10 * SEC, throughput)
     assert PacingLog.decode(log.encode()).entries == log.entries
+
+
+def test_any_part_count_survives_the_encoding_and_old_logs_still_read():
+    # GIVEN reservations for messages of more parts than a byte holds (a 655-part message crashed it)
+    throughput = Throughput.of(3_000, fill=0.95)
+    log = PacingLog()
+    for parts in (655, 70_000, 1):
+        reserve(log, parts, 10 * SEC, throughput)
+    # THEN the log reads back whole
+    assert PacingLog.decode(log.encode()).entries == log.entries
+    # AND a log written in the one-byte layout reads as it was written
+    legacy = struct.Struct("<qBBI").pack(5 * SEC, 3, 1, 42)
+    assert PacingLog.decode(legacy, entry_format=1).entries == [Reservation(5 * SEC, 3, Lane.BULK, 42)]
 
 
 @settings(max_examples=60, deadline=None)

@@ -21,6 +21,7 @@ from functions.domain.keywords import KeywordFamily
 from functions.domain.messages import utc_now
 from functions.domain.phone import from_path
 from functions.domain.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER
+from functions.handlers.contract import PUBLIC, answers
 from functions.handlers.routes.common import principal, services
 from functions.integrations.outbound_url import parse_outbound_url
 from functions.logic.auth import Permission, Principal
@@ -124,7 +125,13 @@ def reply_view(record: InboundRecord) -> ReplyView:
 # ---- the opt-out list ----
 
 
-@router.get("/v1/opt-outs", summary="The opted-out numbers of one opt-out scope")
+@router.get(
+    "/v1/opt-outs",
+    summary="The opted-out numbers of one opt-out scope",
+    responses=answers(
+        HTTPStatus.OK, "A page of the scope's opt-outs", HTTPStatus.NOT_FOUND, HTTPStatus.CONFLICT
+    ),
+)
 def list_opt_outs(
     scope: Annotated[str | None, SCOPE_QUERY] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
@@ -135,7 +142,13 @@ def list_opt_outs(
     return OptOutPage(scope=chosen, items=items, next_cursor=next_cursor)
 
 
-@router.get("/v1/opt-outs/<number>", summary="Whether a number is opted out, and who changed it when")
+@router.get(
+    "/v1/opt-outs/<number>",
+    summary="Whether a number is opted out, and who changed it when",
+    responses=answers(
+        HTTPStatus.OK, "The number's status and audit trail", HTTPStatus.NOT_FOUND, HTTPStatus.CONFLICT
+    ),
+)
 def get_opt_out(
     number: Annotated[str, NUMBER_PATH], scope: Annotated[str | None, SCOPE_QUERY] = None
 ) -> NumberStatusView:
@@ -146,7 +159,13 @@ def get_opt_out(
 @router.put(
     "/v1/opt-outs/<number>",
     summary="Opt a number out (recorded with this key's name)",
-    responses={201: {"description": "Opted out now"}, 200: {"description": "It was opted out already"}},
+    responses=answers(
+        HTTPStatus.CREATED,
+        "Opted out now",
+        HTTPStatus.NOT_FOUND,
+        HTTPStatus.CONFLICT,
+        also={HTTPStatus.OK: "It was opted out already"},
+    ),
 )
 def add_opt_out(number: Annotated[str, NUMBER_PATH], body: OptOutBody) -> Response[NumberStatusView]:
     found = principal(router, MANAGE, Permission.OPERATOR)
@@ -158,6 +177,9 @@ def add_opt_out(number: Annotated[str, NUMBER_PATH], body: OptOutBody) -> Respon
 @router.delete(
     "/v1/opt-outs/<number>",
     summary="Remove a number's opt-out (one that came through this tenant)",
+    responses=answers(
+        HTTPStatus.OK, "The number's status, no longer opted out", HTTPStatus.NOT_FOUND, HTTPStatus.CONFLICT
+    ),
 )
 def remove_opt_out(
     number: Annotated[str, NUMBER_PATH],
@@ -171,7 +193,11 @@ def remove_opt_out(
 # ---- replies and the reply webhook ----
 
 
-@router.get("/v1/replies", summary="What recipients sent to the tenant's numbers, newest first")
+@router.get(
+    "/v1/replies",
+    summary="What recipients sent to the tenant's numbers, newest first",
+    responses=answers(HTTPStatus.OK, "A page of replies"),
+)
 def list_replies(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query(max_length=2000)] = None,
@@ -184,7 +210,11 @@ def list_replies(
     return ReplyPage(items=[reply_view(record) for record in records], next_cursor=next_cursor)
 
 
-@router.put("/v1/reply-webhook", summary="Post every reply to this URL, signed with a new secret")
+@router.put(
+    "/v1/reply-webhook",
+    summary="Post every reply to this URL, signed with a new secret",
+    responses=answers(HTTPStatus.OK, "The webhook and its secret, shown this once"),
+)
 def put_reply_webhook(body: WebhookBody) -> WebhookView:
     tenant = principal(router, MANAGE)
     url = parse_outbound_url(body.url, services().settings.allow_loopback_webhooks, "url")
@@ -193,7 +223,11 @@ def put_reply_webhook(body: WebhookBody) -> WebhookView:
     return WebhookView(url=webhook.url, created_at=webhook.created_at, secret=webhook.secret)
 
 
-@router.get("/v1/reply-webhook", summary="The tenant's reply webhook (its secret is shown only when set)")
+@router.get(
+    "/v1/reply-webhook",
+    summary="The tenant's reply webhook (its secret is shown only when set)",
+    responses=answers(HTTPStatus.OK, "The webhook", HTTPStatus.NOT_FOUND),
+)
 def get_reply_webhook() -> WebhookView:
     tenant = principal(router, MANAGE)
     webhook = services().inbound.get_webhook(tenant.tenant_id)
@@ -202,7 +236,11 @@ def get_reply_webhook() -> WebhookView:
     return WebhookView(url=webhook.url, created_at=webhook.created_at)
 
 
-@router.delete("/v1/reply-webhook", summary="Stop posting replies")
+@router.delete(
+    "/v1/reply-webhook",
+    summary="Stop posting replies",
+    responses=answers(HTTPStatus.NO_CONTENT, "Removed", HTTPStatus.NOT_FOUND, content={}),
+)
 def delete_reply_webhook() -> Response[str]:
     tenant = principal(router, MANAGE)
     if not services().inbound.delete_webhook(tenant.tenant_id):
@@ -221,7 +259,15 @@ def delete_reply_webhook() -> Response[str]:
         f"{SIGNATURE_HEADER}: hex HMAC-SHA256 over '<timestamp>.<body>' with the shared secret. "
         "Unsigned, wrongly signed or stale (over 5 minutes) requests are refused with 401."
     ),
-    responses={202: {"description": "Queued for the inbound function"}},
+    responses=answers(
+        HTTPStatus.ACCEPTED,
+        "Queued for the inbound function",
+        HTTPStatus.UNAUTHORIZED,
+        HTTPStatus.NOT_FOUND,
+        HTTPStatus.SERVICE_UNAVAILABLE,
+        public=True,
+    ),
+    security=PUBLIC,
 )
 def carrier_inbound(carrier: Annotated[str, Path(max_length=32)]) -> Response[Accepted]:
     event: APIGatewayProxyEventV2 = router.current_event  # type: ignore[assignment]

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
+import csv
 from datetime import datetime
 from http import HTTPStatus
-from typing import Any
+from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from aws_lambda_powertools.event_handler.openapi.params import Query
+from pydantic import BaseModel, ConfigDict, Field
 
 from functions.domain.errors import InvalidInput, NotFound
 from functions.domain.mass import (
@@ -27,9 +26,18 @@ from functions.domain.mass import (
 )
 from functions.domain.messages import MessageStatus
 from functions.domain.tenants import Account
+from functions.domain.values import IsoDateTime
+from functions.handlers.contract import answers
 from functions.handlers.routes.common import principal, services
 from functions.logic.auth import Permission
-from functions.logic.calling_lists import CallingListRequest, ListSpec, Upload, csv_records
+from functions.logic.calling_lists import (
+    MAX_FIELD_NAME,
+    MAX_INLINE_RECORDS,
+    CallingListRequest,
+    ListSpec,
+    Upload,
+    csv_records,
+)
 from functions.logic.mass import MassRequest
 
 router = Router()
@@ -48,8 +56,8 @@ class FilterBody(Strict):
 
 class MassBody(Strict):
     saved_message: str = Field(description="planned_outage, unplanned_outage or unplanned_outage_no_eta")
-    outage_start: AwareDatetime
-    outage_end: AwareDatetime | None = Field(default=None, description="Not with unplanned_outage_no_eta")
+    outage_start: IsoDateTime
+    outage_end: IsoDateTime | None = Field(default=None, description="Not with unplanned_outage_no_eta")
     variables: dict[str, Any] = Field(default_factory=dict, description="The template's other variables")
     filters: FilterBody = Field(default_factory=FilterBody)
     signature_id: str | None = Field(default=None, description="Default: the tenant's mass-message default")
@@ -58,7 +66,7 @@ class MassBody(Strict):
 
 class ConfirmBody(Strict):
     confirmation_token: str = Field(min_length=1, max_length=200)
-    send_at: AwareDatetime | None = Field(
+    send_at: IsoDateTime | None = Field(
         default=None, description="Send later: an ISO date-time with its offset, within 30 days"
     )
     if_changed: IfChanged | None = Field(
@@ -69,7 +77,7 @@ class ConfirmBody(Strict):
 
 
 class ScheduleBody(Strict):
-    send_at: AwareDatetime = Field(description="The new start: an ISO date-time with its offset")
+    send_at: IsoDateTime = Field(description="The new start: an ISO date-time with its offset")
 
 
 class PreviewView(BaseModel):
@@ -124,10 +132,21 @@ class MassView(BaseModel):
 class CallingListBody(Strict):
     name: str = Field(min_length=1, max_length=200)
     template_id: str = Field(description="An operator-approved tenant template")
-    phone_field: str = Field(description="The record field holding the phone number")
-    name_field: str | None = Field(default=None, description="The record field holding the recipient's name")
-    mapping: dict[str, str] = Field(description="Template variable -> record field")
-    records: list[dict[str, Any]] | None = Field(default=None, max_length=100_000, description="JSON records")
+    phone_field: str = Field(
+        min_length=1, max_length=MAX_FIELD_NAME, description="The record field holding the phone number"
+    )
+    name_field: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=MAX_FIELD_NAME,
+        description="The record field holding the recipient's name",
+    )
+    mapping: dict[str, Annotated[str, Field(min_length=1, max_length=MAX_FIELD_NAME)]] = Field(
+        max_length=100, description="Template variable -> record field"
+    )
+    records: list[dict[str, Any]] | None = Field(
+        default=None, max_length=MAX_INLINE_RECORDS, description="JSON records"
+    )
     csv: str | None = Field(
         default=None, max_length=9_000_000, description="Or the list as CSV with a header row"
     )
@@ -160,7 +179,11 @@ class CallingListView(MassView):
     name: str | None
     validation: Validation | None = Field(description="Records read, accepted and refused by reason")
     errors: list[RowErrorView] = Field(
-        default_factory=list, description="The first records refused (all: GET .../errors)"
+        default_factory=list, description="The first records refused, by row (at most 100)"
+    )
+    errors_total: int = Field(default=0, description="Every record refused")
+    errors_next_cursor: str | None = Field(
+        default=None, description="When more were refused: GET .../errors?cursor= with it pages the rest"
     )
     upload: UploadView | None = None
 
@@ -188,7 +211,14 @@ def parse_records(body: CallingListBody) -> list[dict[str, Any] | None]:
     if body.records is not None:
         return list(body.records)
     assert body.csv is not None
-    rows = list(csv_records(body.csv))
+    rows: list[dict[str, Any] | None] = []
+    try:
+        for row in csv_records(body.csv):
+            if len(rows) == MAX_INLINE_RECORDS:
+                raise InvalidInput("csv", f"a calling list holds at most {MAX_INLINE_RECORDS:,} records")
+            rows.append(row)
+    except csv.Error as error:  # a field over the reader's limit, a NUL byte...
+        raise InvalidInput("csv", f"the CSV cannot be read: {error}") from error
     if not rows:
         raise InvalidInput("csv", "the CSV has a header row but no records")
     return rows
@@ -236,6 +266,12 @@ def accepted(view: BaseModel) -> Response[Any]:
 @router.post(
     "/v1/mass-messages",
     summary="Create a mass message; its preview is computed (answered at once for a small audience)",
+    responses=answers(
+        HTTPStatus.ACCEPTED,
+        "The job: previewing, or previewed when the audience is small",
+        HTTPStatus.NOT_FOUND,
+        HTTPStatus.CONFLICT,
+    ),
 )
 def create_mass(body: MassBody) -> Response[MassView]:
     tenant = principal(router, Permission.CREATE_SMS)
@@ -252,14 +288,26 @@ def create_mass(body: MassBody) -> Response[MassView]:
     return accepted(mass_view(services().mass.create(tenant.tenant_id, request)))
 
 
-@router.get("/v1/mass-messages", summary="The tenant's mass messages, newest first")
+@router.get(
+    "/v1/mass-messages",
+    summary="The tenant's mass messages, newest first",
+    responses=answers(HTTPStatus.OK, "The latest jobs"),
+)
 def list_mass() -> list[MassView]:
     tenant = principal(router, Permission.VIEW_SMS, Permission.CREATE_SMS)
     return [mass_view(job) for job in services().jobs.list_for_tenant(tenant.tenant_id, 50)]
 
 
-@router.get("/v1/calling-lists/<job_id>", summary="A calling list, its preview and its progress per status")
-@router.get("/v1/mass-messages/<job_id>", summary="A mass message, its preview and its progress per status")
+@router.get(
+    "/v1/calling-lists/<job_id>",
+    summary="A calling list, its preview and its progress per status",
+    responses=answers(HTTPStatus.OK, "The job", HTTPStatus.NOT_FOUND),
+)
+@router.get(
+    "/v1/mass-messages/<job_id>",
+    summary="A mass message, its preview and its progress per status",
+    responses=answers(HTTPStatus.OK, "The job", HTTPStatus.NOT_FOUND),
+)
 def get_mass(job_id: str) -> CallingListView | MassView:
     tenant = principal(router, Permission.VIEW_SMS, Permission.CREATE_SMS)
     progress = services().mass.progress(tenant.tenant_id, job_id)
@@ -269,15 +317,53 @@ def get_mass(job_id: str) -> CallingListView | MassView:
     return CallingListView(**view.model_dump(), name=progress.job.name, validation=progress.job.validation)
 
 
-@router.post("/v1/calling-lists/<job_id>/preview", summary="Preview again: fresh counts and a new token")
-@router.post("/v1/mass-messages/<job_id>/preview", summary="Preview again: fresh counts and a new token")
+@router.post(
+    "/v1/calling-lists/<job_id>/preview",
+    summary="Preview again: fresh counts and a new token",
+    responses=answers(
+        HTTPStatus.ACCEPTED,
+        "The job, previewing or previewed again",
+        HTTPStatus.NOT_FOUND,
+        HTTPStatus.CONFLICT,
+    ),
+)
+@router.post(
+    "/v1/mass-messages/<job_id>/preview",
+    summary="Preview again: fresh counts and a new token",
+    responses=answers(
+        HTTPStatus.ACCEPTED,
+        "The job, previewing or previewed again",
+        HTTPStatus.NOT_FOUND,
+        HTTPStatus.CONFLICT,
+    ),
+)
 def refresh_mass(job_id: str) -> Response[MassView]:
     tenant = principal(router, Permission.CREATE_SMS)
     return accepted(mass_view(services().mass.refresh(tenant.tenant_id, job_id)))
 
 
-@router.post("/v1/calling-lists/<job_id>/confirm", summary="Confirm the preview: the messages go out")
-@router.post("/v1/mass-messages/<job_id>/confirm", summary="Confirm the preview: the messages go out")
+@router.post(
+    "/v1/calling-lists/<job_id>/confirm",
+    summary="Confirm the preview: the messages go out, now or at send_at",
+    responses=answers(
+        HTTPStatus.ACCEPTED,
+        "Confirmed: sending, scheduled, or confirming while the preview is checked",
+        HTTPStatus.NOT_FOUND,
+        HTTPStatus.CONFLICT,
+        HTTPStatus.SERVICE_UNAVAILABLE,
+    ),
+)
+@router.post(
+    "/v1/mass-messages/<job_id>/confirm",
+    summary="Confirm the preview: the messages go out, now or at send_at",
+    responses=answers(
+        HTTPStatus.ACCEPTED,
+        "Confirmed: sending, scheduled, or confirming while the preview is checked",
+        HTTPStatus.NOT_FOUND,
+        HTTPStatus.CONFLICT,
+        HTTPStatus.SERVICE_UNAVAILABLE,
+    ),
+)
 def confirm_mass(job_id: str, body: ConfirmBody) -> Response[MassView]:
     tenant = principal(router, Permission.CREATE_SMS)
     job = services().mass.confirm(
@@ -286,15 +372,31 @@ def confirm_mass(job_id: str, body: ConfirmBody) -> Response[MassView]:
     return accepted(mass_view(job))
 
 
-@router.post("/v1/calling-lists/<job_id>/schedule", summary="Reschedule a scheduled job")
-@router.post("/v1/mass-messages/<job_id>/schedule", summary="Reschedule a scheduled job")
+@router.post(
+    "/v1/calling-lists/<job_id>/schedule",
+    summary="Move a scheduled job to another start",
+    responses=answers(HTTPStatus.OK, "The job, rescheduled", HTTPStatus.NOT_FOUND, HTTPStatus.CONFLICT),
+)
+@router.post(
+    "/v1/mass-messages/<job_id>/schedule",
+    summary="Move a scheduled job to another start",
+    responses=answers(HTTPStatus.OK, "The job, rescheduled", HTTPStatus.NOT_FOUND, HTTPStatus.CONFLICT),
+)
 def reschedule_mass(job_id: str, body: ScheduleBody) -> MassView:
     tenant = principal(router, Permission.CREATE_SMS)
     return mass_view(services().mass.reschedule(tenant.tenant_id, job_id, body.send_at))
 
 
-@router.post("/v1/calling-lists/<job_id>/cancel", summary="Cancel: messages not yet sent fail as 'cancelled'")
-@router.post("/v1/mass-messages/<job_id>/cancel", summary="Cancel: messages not yet sent fail as 'cancelled'")
+@router.post(
+    "/v1/calling-lists/<job_id>/cancel",
+    summary="Cancel: messages not yet sent fail as 'cancelled'",
+    responses=answers(HTTPStatus.OK, "The job, cancelled", HTTPStatus.NOT_FOUND, HTTPStatus.CONFLICT),
+)
+@router.post(
+    "/v1/mass-messages/<job_id>/cancel",
+    summary="Cancel: messages not yet sent fail as 'cancelled'",
+    responses=answers(HTTPStatus.OK, "The job, cancelled", HTTPStatus.NOT_FOUND, HTTPStatus.CONFLICT),
+)
 def cancel_mass(job_id: str) -> MassView:
     tenant = principal(router, Permission.CREATE_SMS)
     return mass_view(services().mass.cancel(tenant.tenant_id, job_id))
@@ -303,6 +405,12 @@ def cancel_mass(job_id: str) -> MassView:
 @router.post(
     "/v1/calling-lists",
     summary="A calling list for an approved template: inline records or CSV, or a pre-signed upload",
+    responses=answers(
+        HTTPStatus.ACCEPTED,
+        "The job: previewed (inline, with the records refused), previewing, or awaiting its upload",
+        HTTPStatus.NOT_FOUND,
+        HTTPStatus.CONFLICT,
+    ),
 )
 def upload_calling_list(body: CallingListBody) -> Response[CallingListView]:
     tenant = principal(router, Permission.CREATE_SMS)
@@ -312,8 +420,10 @@ def upload_calling_list(body: CallingListBody) -> Response[CallingListView]:
     if body.upload:
         job, upload = lists.request_upload(tenant.tenant_id, spec)
         return accepted(list_view(job, [], upload))
-    job, errors = lists.upload(tenant.tenant_id, CallingListRequest(**spec.model_dump(), records=records))
-    return accepted(list_view(job, [RowErrorView.model_validate(e.model_dump(mode="json")) for e in errors]))
+    request = CallingListRequest(**spec.model_dump(), records=records, from_text=body.csv is not None)
+    job, errors, after = lists.upload(tenant.tenant_id, request)
+    view = list_view(job, [RowErrorView.model_validate(e.model_dump(mode="json")) for e in errors])
+    return accepted(view.model_copy(update={"errors_next_cursor": None if after is None else str(after)}))
 
 
 def list_view(job: MassJob, errors: list[RowErrorView], upload: Upload | None = None) -> CallingListView:
@@ -322,6 +432,7 @@ def list_view(job: MassJob, errors: list[RowErrorView], upload: Upload | None = 
         name=job.name,
         validation=job.validation,
         errors=errors,
+        errors_total=sum(job.validation.refused.values()) if job.validation else 0,
         upload=None
         if upload is None
         else UploadView(
@@ -334,40 +445,36 @@ def list_view(job: MassJob, errors: list[RowErrorView], upload: Upload | None = 
     )
 
 
-def _errors_cursor(job_id: str, offset: int | None) -> str | None:
-    if offset is None:
-        return None
-    return base64.urlsafe_b64encode(json.dumps({"job": job_id, "offset": offset}).encode()).decode()
-
-
-def _errors_offset(job_id: str, cursor: str | None) -> int:
-    if not cursor:
-        return 0
-    try:
-        decoded = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-        if decoded["job"] != job_id or not isinstance(decoded["offset"], int) or decoded["offset"] < 0:
-            raise ValueError("another list's cursor")
-        return int(decoded["offset"])
-    except (ValueError, KeyError, TypeError, binascii.Error) as error:
-        raise InvalidInput("cursor", "this is not a cursor of this list's refused rows") from error
-
-
-@router.get("/v1/calling-lists/<job_id>/errors", summary="The list's refused rows, page by page")
-def list_errors(job_id: str) -> RowErrorsPage:
+@router.get(
+    "/v1/calling-lists/<job_id>/errors",
+    summary="The records refused, by row, paged",
+    responses=answers(HTTPStatus.OK, "A page of refused records", HTTPStatus.NOT_FOUND),
+)
+def list_errors(
+    job_id: str,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    cursor: Annotated[
+        str | None, Query(pattern=r"^[0-9]{1,12}$", description="next_cursor of the previous page")
+    ] = None,
+) -> RowErrorsPage:
     tenant = principal(router, Permission.VIEW_SMS, Permission.CREATE_SMS)
-    query = router.current_event.query_string_parameters or {}
-    raw_limit = query.get("limit", "100")
-    if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= 1000:
-        raise InvalidInput("limit", "limit must be an integer from 1 to 1000")
-    offset = _errors_offset(job_id, query.get("cursor"))
-    errors, after = services().calling_lists.errors_page(tenant.tenant_id, job_id, offset, int(raw_limit))
+    errors, after = services().calling_lists.errors_page(tenant.tenant_id, job_id, int(cursor or 0), limit)
     return RowErrorsPage(
         items=[RowErrorView.model_validate(error.model_dump(mode="json")) for error in errors],
-        next_cursor=_errors_cursor(job_id, after),
+        next_cursor=None if after is None else str(after),
     )
 
 
-@router.get("/v1/calling-lists/<job_id>/errors.csv", summary="Download every refused row as CSV")
+@router.get(
+    "/v1/calling-lists/<job_id>/errors.csv",
+    summary="Download every refused row as CSV",
+    responses=answers(
+        HTTPStatus.SEE_OTHER,
+        "To a pre-signed download, valid 15 minutes",
+        HTTPStatus.NOT_FOUND,
+        HTTPStatus.CONFLICT,
+    ),
+)
 def list_errors_csv(job_id: str) -> Response[str]:
     tenant = principal(router, Permission.VIEW_SMS, Permission.CREATE_SMS)
     url = services().calling_lists.errors_download(tenant.tenant_id, job_id)
@@ -375,7 +482,9 @@ def list_errors_csv(job_id: str) -> Response[str]:
 
 
 @router.put(
-    "/v1/accounts/<account_id>", summary="Create or replace an account (what mass messages filter on)"
+    "/v1/accounts/<account_id>",
+    summary="Create or replace an account (what mass messages filter on)",
+    responses=answers(HTTPStatus.OK, "The account"),
 )
 def put_account(account_id: str, body: AccountBody) -> Account:
     tenant = principal(router, Permission.MANAGE_CONFIGURATION)
@@ -383,7 +492,11 @@ def put_account(account_id: str, body: AccountBody) -> Account:
     return services().configuration.save_account(tenant.tenant_id, account)
 
 
-@router.get("/v1/accounts/<account_id>", summary="One account")
+@router.get(
+    "/v1/accounts/<account_id>",
+    summary="One account",
+    responses=answers(HTTPStatus.OK, "The account", HTTPStatus.NOT_FOUND),
+)
 def get_account(account_id: str) -> Account:
     tenant = principal(router, Permission.MANAGE_CONFIGURATION, Permission.VIEW_SMS)
     account = services().config.get_account(tenant.tenant_id, account_id)

@@ -67,6 +67,7 @@ MAX_NAME = 200  # a recipient's name as the log shows it
 UPLOAD_VALIDITY = timedelta(hours=1)
 UPLOAD_CONTENT_TYPE = "text/csv"
 DOWNLOAD_VALIDITY = timedelta(minutes=15)
+INLINE_DOWNLOAD_BYTES = 5 * 1024 * 1024  # a Lambda answer holds 6 MB; a larger file is downloaded from S3
 ERRORS_SHOWN = 100  # refused rows listed in the answer to an inline list; the rest page by page
 
 
@@ -92,6 +93,12 @@ class Upload:
     content_type: str = UPLOAD_CONTENT_TYPE
     max_bytes: int = MAX_UPLOAD_BYTES
     max_records: int = MAX_UPLOAD_RECORDS
+
+
+@dataclass(frozen=True)
+class ErrorsDownload:
+    text: str | None = None
+    url: str | None = None
 
 
 @dataclass(frozen=True)
@@ -221,15 +228,17 @@ class CallingLists:
         self._mass.get(tenant_id, job_id)  # the caller's own job, or not found
         return self._records.errors_page(job_id, offset, limit)
 
-    def errors_download(self, tenant_id: str, job_id: str) -> str:
+    def errors_download(self, tenant_id: str, job_id: str) -> ErrorsDownload:
+        """The refused rows as CSV: the text when it fits in an answer, else a pre-signed download."""
         job = self._mass.get(tenant_id, job_id)
         if job.validation is None:
-            raise Refused(
-                "not_validated", f"the calling list is {job.status.value}: it has no refused rows yet"
-            )
-        return self._records.store.presigned_get(
-            errors_key(job_id), DOWNLOAD_VALIDITY, f"{job_id}-errors.csv"
-        )
+            detail = f"the calling list is {job.status.value}: it has no refused rows yet"
+            raise Refused("not_validated", detail)
+        key = errors_key(job_id)
+        if (self._records.store.size(key) or 0) <= INLINE_DOWNLOAD_BYTES:
+            return ErrorsDownload(text=b"".join(self._records.store.chunks(key)).decode())
+        name = f"{job_id}-errors.csv"
+        return ErrorsDownload(url=self._records.store.presigned_get(key, DOWNLOAD_VALIDITY, name))
 
     # ---- the one pass ----
 

@@ -469,16 +469,25 @@ def list_errors(
     "/v1/calling-lists/<job_id>/errors.csv",
     summary="Download every refused row as CSV",
     responses=answers(
-        HTTPStatus.SEE_OTHER,
-        "To a pre-signed download, valid 15 minutes",
+        HTTPStatus.OK,
+        "The refused rows as CSV (row,field,reason,error), when they fit in an answer (5 MB)",
         HTTPStatus.NOT_FOUND,
         HTTPStatus.CONFLICT,
+        also={HTTPStatus.SEE_OTHER: "A larger file: to its pre-signed download, valid 15 minutes"},
+        content={"text/csv": {"schema": {"type": "string"}}},
     ),
 )
 def list_errors_csv(job_id: str) -> Response[str]:
     tenant = principal(router, Permission.VIEW_SMS, Permission.CREATE_SMS)
-    url = services().calling_lists.errors_download(tenant.tenant_id, job_id)
-    return Response(status_code=HTTPStatus.SEE_OTHER.value, headers={"Location": url}, body="")
+    download = services().calling_lists.errors_download(tenant.tenant_id, job_id)
+    if download.url is not None:
+        return Response(status_code=HTTPStatus.SEE_OTHER.value, headers={"Location": download.url}, body="")
+    return Response(
+        status_code=HTTPStatus.OK.value,
+        content_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{job_id}-errors.csv"'},
+        body=download.text or "",
+    )
 
 
 @router.put(

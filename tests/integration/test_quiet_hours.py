@@ -50,7 +50,7 @@ def contact_with(platform: Platform, number: str) -> str:
     created = ok(platform, "POST", "/v1/contacts", {
         "name": "Remote Recipient", "contact_type": "Billing", "related_entity_id": "acct-9",
         "related_entity_name": "Remote", "phones": [{"number": number, "number_type": "Mobile", "sms_opt_in": True}],
-    }, status=202)  # fmt: skip
+    }, status=201)  # fmt: skip
     return str(created["id"])
 
 

@@ -56,8 +56,10 @@ class ApiSettings(_MessageLimitSettings):
     opt_outs_table: str = Field(alias="OPT_OUTS_TABLE")
     idempotency_table: str = Field(alias="IDEMPOTENCY_TABLE")
     jobs_table: str = Field(alias="JOBS_TABLE")
-    list_records_table: str = Field(alias="LIST_RECORDS_TABLE")
     fanout_queue_url: str = Field(alias="FANOUT_QUEUE_URL")
+    # Previews are computed by the preview function; calling lists' files live in the lists bucket.
+    preview_queue_url: str = Field(alias="PREVIEW_QUEUE_URL")
+    lists_bucket: str = Field(alias="LISTS_BUCKET")
     # The prepaid balance (operator credits, purchases, auto-buy settings, the ledger).
     ledger_table: str = Field(alias="LEDGER_TABLE")
     payment_provider: ProviderName = Field(alias="PAYMENT_PROVIDER")
@@ -77,13 +79,29 @@ class FanOutSettings(_FromEnvironment):
     messages_table: str = Field(alias="MESSAGES_TABLE")
     opt_outs_table: str = Field(alias="OPT_OUTS_TABLE")
     jobs_table: str = Field(alias="JOBS_TABLE")
-    list_records_table: str = Field(alias="LIST_RECORDS_TABLE")
+    lists_bucket: str = Field(alias="LISTS_BUCKET")  # a calling list's records file
     fanout_queue_url: str = Field(alias="FANOUT_QUEUE_URL")
     page_size: int | None = Field(default=None, alias="FANOUT_PAGE_SIZE", gt=0)
     # The fan-out pauses while a code's ready messages hold more than this much of its sending.
     backlog_seconds: int = Field(default=180, alias="FANOUT_BACKLOG_SECONDS", gt=0, le=3_600)
     # A cancelled message that was debited before a retry is refunded.
     ledger_table: str = Field(alias="LEDGER_TABLE")
+    subject_sends_table: str = Field(alias="SUBJECT_SENDS_TABLE")
+    three_a_day_states: States = Field(alias="THREE_A_DAY_STATES")
+
+
+class JobsSettings(_FromEnvironment):
+    """The preview, list validation and scheduled-jobs functions: a job's life before its fan-out."""
+
+    config_table: str = Field(alias="CONFIG_TABLE")
+    messages_table: str = Field(alias="MESSAGES_TABLE")
+    opt_outs_table: str = Field(alias="OPT_OUTS_TABLE")
+    jobs_table: str = Field(alias="JOBS_TABLE")
+    ledger_table: str = Field(alias="LEDGER_TABLE")  # the balance a preview states
+    fanout_queue_url: str = Field(alias="FANOUT_QUEUE_URL")
+    preview_queue_url: str = Field(alias="PREVIEW_QUEUE_URL")
+    lists_bucket: str = Field(alias="LISTS_BUCKET")
+    # The three-a-day rule's counts, which a preview reads.
     subject_sends_table: str = Field(alias="SUBJECT_SENDS_TABLE")
     three_a_day_states: States = Field(alias="THREE_A_DAY_STATES")
 

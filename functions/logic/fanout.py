@@ -24,7 +24,7 @@ from typing import Any
 from functions.dal.config import ConfigTable
 from functions.dal.fanout_queue import FanOutAction, FanOutQueue, FanOutWork
 from functions.dal.jobs import Checkpoint, JobsTable
-from functions.dal.list_records import ListRecordsTable
+from functions.dal.list_records import ListRecords
 from functions.dal.messages import MessagesTable
 from functions.dal.opt_outs import OptOutsTable
 from functions.domain.mass import JobKind, JobStatus, MassJob
@@ -65,7 +65,7 @@ class FanOut:
         messages: MessagesTable,
         composer: Composer,
         fanout_queue: FanOutQueue,
-        records: ListRecordsTable,
+        records: ListRecords,
         opt_outs: OptOutsTable,
         page_size: int | None = None,
         backlog_seconds: int | None = None,

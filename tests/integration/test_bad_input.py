@@ -130,7 +130,7 @@ def test_tenant_templates_mass_messages_and_calling_lists_are_bounded_too(platfo
             ],
         },
     )
-    assert status == 201, result
+    assert status == 202, result
     assert [(e["row"], e["field"]) for e in result["errors"]] == [(2, "first")]
     assert result["preview"]["recipients"] == 1
     nothing_queued(platform)
@@ -245,7 +245,7 @@ def test_refused_rows_are_bounded_and_paged(platform: Platform):
     good = {"first": "Tom", "cell": "416-555-0301", "quote_cents": 100}
     status, result = platform.call("POST", "/v1/calling-lists", {**LIST, "records": [*bad, good]})
     # THEN the answer lists the first 100, the total and a cursor for the rest
-    assert status == 201, result
+    assert status == 202, result
     assert [e["row"] for e in result["errors"]] == list(range(1, 101))
     assert result["errors_total"] == 250
     rows = [e["row"] for e in result["errors"]]

@@ -20,8 +20,9 @@ from infra.functions import FunctionCode
 from infra.inbound import Inbound
 from infra.layer import DependencyLayer
 from infra.monitoring import Monitoring
+from infra.previews import JobTables, Previews
 from infra.receipts import Receipts
-from infra.schedules import ReleaseSchedule
+from infra.schedules import JobSchedule, ReleaseSchedule
 from infra.sending import Sending
 from infra.storage import Storage
 
@@ -39,7 +40,7 @@ class SmsPlatformStack(Stack):
             messages_table=storage.messages_table,
             jobs_table=storage.jobs_table,
             config_table=storage.config_table,
-            pacing_table=storage.pacing_table,
+            leases_table=storage.leases_table,
             configuration_set_name=receipts.configuration_set_name,
             configuration_set_arn=receipts.configuration_set_arn,
             ledger_table=storage.ledger_table,
@@ -53,7 +54,6 @@ class SmsPlatformStack(Stack):
             messages_table=storage.messages_table,
             opt_outs_table=storage.opt_outs_table,
             inbound_table=storage.inbound_table,
-            send_queue=sending.queue,
         )
         fanout = FanOut(
             self,
@@ -63,11 +63,25 @@ class SmsPlatformStack(Stack):
             messages_table=storage.messages_table,
             opt_outs_table=storage.opt_outs_table,
             jobs_table=storage.jobs_table,
-            list_records_table=storage.list_records_table,
-            send_queue=sending.queue,
-            bulk_queue=sending.bulk_queue,
+            lists_bucket=storage.lists_bucket,
             ledger_table=storage.ledger_table,
             subject_sends_table=storage.subject_sends_table,
+        )
+        job_tables = JobTables(
+            config=storage.config_table,
+            messages=storage.messages_table,
+            opt_outs=storage.opt_outs_table,
+            jobs=storage.jobs_table,
+            ledger=storage.ledger_table,
+            subject_sends=storage.subject_sends_table,
+        )
+        previews = Previews(
+            self,
+            "Previews",
+            shared=shared,
+            tables=job_tables,
+            lists_bucket=storage.lists_bucket,
+            fanout_queue=fanout.queue,
         )
         api = Api(
             self,
@@ -78,16 +92,31 @@ class SmsPlatformStack(Stack):
             opt_outs_table=storage.opt_outs_table,
             idempotency_table=storage.idempotency_table,
             jobs_table=storage.jobs_table,
-            list_records_table=storage.list_records_table,
-            send_queue=sending.queue,
+            lists_bucket=storage.lists_bucket,
             fanout_queue=fanout.queue,
+            preview_queue=previews.queue,
             ledger_table=storage.ledger_table,
             inbound=inbound,
             inbound_table=storage.inbound_table,
             subject_sends_table=storage.subject_sends_table,
         )
         ReleaseSchedule(
-            self, "Schedules", shared=shared, messages_table=storage.messages_table, send_queue=sending.queue
+            self,
+            "Schedules",
+            shared=shared,
+            messages_table=storage.messages_table,
+            config_table=storage.config_table,
+            leases_table=storage.leases_table,
+            dispatcher=sending.dispatcher.function,
+        )
+        JobSchedule(
+            self,
+            "JobSchedule",
+            shared=shared,
+            tables=job_tables,
+            lists_bucket=storage.lists_bucket,
+            fanout_queue=fanout.queue,
+            preview_queue=previews.queue,
         )
         CfnOutput(self, OUTPUT_API_URL, value=api.url)
         CfnOutput(self, OUTPUT_SMS_CONFIGURATION_SET, value=receipts.configuration_set_name)
@@ -95,8 +124,6 @@ class SmsPlatformStack(Stack):
         CfnOutput(self, OUTPUT_CARRIER_WEBHOOK_SECRET, value=inbound.webhook_secret.secret_arn)
         CfnOutput(self, OUTPUT_REPLY_EVENT_BUS, value=inbound.event_bus.event_bus_name)
         # Last: it watches every function and dead-letter queue created above.
-        monitoring = Monitoring(
-            self, "Monitoring", triggered_lane=sending.queue, bulk_lane=sending.bulk_queue
-        )
+        monitoring = Monitoring(self, "Monitoring")
         CfnOutput(self, OUTPUT_ALARM_TOPIC, value=monitoring.topic.topic_arn)
         CfnOutput(self, OUTPUT_DASHBOARD, value=monitoring.dashboard.dashboard_name)

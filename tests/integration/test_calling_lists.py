@@ -6,7 +6,6 @@ from typing import Any
 
 from functions.dal.opt_outs import GLOBAL_SCOPE, OptOut, OptOutsTable
 from functions.domain.messages import utc_now
-from infra.constants import SEND_QUEUE_ID
 from local.demo import DEMO_TEMPLATE_ID
 from tests.integration.conftest import Platform
 
@@ -30,7 +29,7 @@ RECORDS = [
 
 def upload(platform: Platform, body: dict[str, Any]) -> dict[str, Any]:
     code, result = platform.call("POST", "/v1/calling-lists", body)
-    assert code == 201, result
+    assert code == 202, result
     return result
 
 
@@ -58,7 +57,7 @@ def test_an_upload_reports_each_refused_record_and_previews_the_rest(platform: P
     assert preview["excluded"] == {"opted_out": 1}
     assert preview["total_micros"] == preview["segments_total"] * 8_500
     assert result["status"] == "previewed"
-    assert platform.queue_depth(SEND_QUEUE_ID) == 0
+    assert platform.ready_count() == 0
 
 
 def test_a_confirmed_list_sends_each_record_its_personalized_message(platform: Platform):
@@ -71,7 +70,7 @@ def test_a_confirmed_list_sends_each_record_its_personalized_message(platform: P
     assert code == 202
     platform.simulator.settings.fixed_outcomes["+14165550305"] = "TEXT_BLOCKED"
     platform.run_fanout()
-    platform.run_senders()
+    platform.run_dispatchers()
     platform.deliver_receipts()
 
     bodies = {record.destination: record.body for record in platform.simulator.records}
@@ -97,7 +96,14 @@ def test_a_list_can_come_as_csv(platform: Platform):
     csv_text = "first,cell,quote_cents\nAnn,416-555-0311,1500\nBo,not a phone,1600\n"
     result = upload(platform, {**LIST, "csv": csv_text})
     assert result["preview"]["recipients"] == 1
-    assert result["errors"] == [{"row": 2, "field": "cell", "error": "'not a phone' is not a phone number"}]
+    assert result["errors"] == [
+        {
+            "row": 2,
+            "field": "cell",
+            "reason": "invalid_phone_number",
+            "error": "'not a phone' is not a phone number",
+        }
+    ]
 
 
 def test_an_unapproved_template_or_a_bad_mapping_is_refused(platform: Platform):
@@ -123,7 +129,12 @@ def test_an_unapproved_template_or_a_bad_mapping_is_refused(platform: Platform):
     code, problem = platform.call("POST", "/v1/calling-lists", {**LIST, "records": [RECORDS[1]]})
     assert (code, problem["reason"]) == (409, "no_valid_records")
     assert problem["errors"] == [
-        {"row": 1, "field": "cell", "error": "'+44 20 7183 8750' is not a US or Canadian number"}
+        {
+            "row": 1,
+            "field": "cell",
+            "reason": "invalid_phone_number",
+            "error": "'+44 20 7183 8750' is not a US or Canadian number",
+        }
     ]
     assert platform.table("JOBS_TABLE").scan()["Count"] == 0
 
@@ -137,4 +148,4 @@ def test_an_opt_out_after_the_preview_makes_it_stale(platform: Platform):
         {"confirmation_token": result["confirmation_token"]},
     )
     assert (code, problem["reason"]) == (409, "preview_stale")
-    assert platform.queue_depth(SEND_QUEUE_ID) == 0
+    assert platform.ready_count() == 0

@@ -17,12 +17,11 @@ import time_machine
 from functions.dal.config import ConfigTable
 from functions.dal.messages import MessagesTable
 from functions.dal.opt_outs import OptOutsTable
-from functions.dal.send_queue import SendQueue
 from functions.dal.subject_sends import SubjectSendsTable, subject_key
 from functions.logic.compose import Composer, Recipients
 from functions.logic.three_a_day import ThreeADay
 from functions.logic.triggers import TriggeredMessages, TriggerRequest
-from infra.constants import SEND_QUEUE_ID, THREE_A_DAY_STATES
+from infra.constants import THREE_A_DAY_STATES
 from tests.integration.conftest import Platform
 
 T0 = datetime(2026, 6, 1, 14, 0, tzinfo=UTC)  # 10:00 in Toronto and Miami
@@ -84,12 +83,12 @@ def test_the_fourth_triggered_message_on_a_subject_waits_until_the_first_is_24_h
     assert first is not None
 
     # AND the release path sends it then, not before
-    platform.run_senders()
+    platform.run_dispatchers()
     clock.move_to(datetime(2026, 6, 2, 14, 0, tzinfo=UTC))
     assert platform.function("release").invoke({})["released"] == 0
     clock.move_to(datetime(2026, 6, 2, 14, 1, tzinfo=UTC))
     assert platform.function("release").invoke({})["released"] == 1
-    platform.run_senders()
+    platform.run_dispatchers()
     assert ok(platform, "GET", f"/v1/messages/{fourth['id']}")["status"] == "Sent"
 
 
@@ -124,7 +123,7 @@ def outage(filters: dict[str, Any]) -> dict[str, Any]:
 
 
 def send_mass(platform: Platform, body: dict[str, Any]) -> dict[str, Any]:
-    job = ok(platform, "POST", "/v1/mass-messages", body, status=201)
+    job = ok(platform, "POST", "/v1/mass-messages", body, status=202)
     ok(platform, "POST", f"/v1/mass-messages/{job['id']}/confirm",
        {"confirmation_token": job["confirmation_token"]}, status=202)  # fmt: skip
     platform.run_fanout()
@@ -143,7 +142,7 @@ def test_a_mass_message_leaves_out_a_number_that_had_three_and_says_why(platform
 
     # WHEN a fourth is previewed
     clock.move_to(T0 + timedelta(hours=3))
-    fourth = ok(platform, "POST", "/v1/mass-messages", outage(site), status=201)
+    fourth = ok(platform, "POST", "/v1/mass-messages", outage(site), status=202)
 
     # THEN the Miami number is excluded with the reason, and not priced
     preview = fourth["preview"]
@@ -151,7 +150,7 @@ def test_a_mass_message_leaves_out_a_number_that_had_three_and_says_why(platform
     assert preview["total_micros"] == preview["recipients"] * preview["price_per_message_micros"]
     # AND a day after the first it is back
     clock.move_to(T0 + timedelta(hours=24))
-    again = ok(platform, "POST", f"/v1/mass-messages/{fourth['id']}/preview")
+    again = ok(platform, "POST", f"/v1/mass-messages/{fourth['id']}/preview", status=202)
     assert "three_a_day" not in again["preview"]["excluded"]
     assert again["preview"]["recipients"] == preview["recipients"] + 1
 
@@ -164,7 +163,7 @@ def test_the_fan_out_leaves_out_a_number_whose_last_slot_went_after_the_preview(
     site = {"network_site_ids": ["site-north"]}
     for _ in range(2):
         send_mass(platform, outage(site))
-    job = ok(platform, "POST", "/v1/mass-messages", outage(site), status=201)
+    job = ok(platform, "POST", "/v1/mass-messages", outage(site), status=202)
     ok(platform, "POST", f"/v1/mass-messages/{job['id']}/confirm",
        {"confirmation_token": job["confirmation_token"]}, status=202)  # fmt: skip
     SubjectSendsTable(platform.table("SUBJECT_SENDS_TABLE")).reserve(
@@ -194,7 +193,7 @@ def test_a_calling_list_preview_excludes_a_full_number(platform: Platform, clock
         "mapping": {"first_name": "first", "quote": "quote_cents"},
         "records": [{"first": "Tom", "cell": MIAMI, "quote_cents": 100},
                     {"first": "Huck", "cell": "416-555-0302", "quote_cents": 100}],
-    }, status=201)  # fmt: skip
+    }, status=202)  # fmt: skip
     assert listed["preview"]["excluded"] == {"three_a_day": 1}
     assert listed["preview"]["recipients"] == 1
 
@@ -228,12 +227,10 @@ def test_concurrent_triggers_never_both_take_the_third_slot(platform: Platform, 
             return self._table.put_item(**kwargs)
 
     shared = ReadTogether(platform.table("SUBJECT_SENDS_TABLE"))
-    queue = SendQueue(platform.session.client("sqs"), platform.queue_url(SEND_QUEUE_ID))
     composer = Composer(
         ConfigTable(platform.table("CONFIG_TABLE")),
         MessagesTable(platform.table("MESSAGES_TABLE")),
         OptOutsTable(platform.table("OPT_OUTS_TABLE")),
-        queue,
         three_a_day=ThreeADay(SubjectSendsTable(shared), frozenset(THREE_A_DAY_STATES)),  # type: ignore[arg-type]
     )
     triggers = TriggeredMessages(composer)

@@ -118,7 +118,7 @@ class Storage(Construct):
             partition_key=dynamodb.Attribute(name="message_id", type=S),
             time_to_live_attribute="expires_at",  # the log's retention
             # New ready messages kick their code's dispatcher (functions/handlers/kick.py).
-            dynamo_stream=dynamodb.StreamViewType.NEW_IMAGE,
+            dynamo_stream=dynamodb.StreamViewType.NEW_AND_OLD_IMAGES,  # kicks; status events
         )
         self.messages_table.add_global_secondary_index(
             index_name="by_tenant",

@@ -283,6 +283,33 @@ def test_a_csv_list_honours_the_record_cap_and_the_field_limit(platform: Platfor
     assert platform.table("JOBS_TABLE").scan()["Count"] == 0
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "first,cell,quote_cents\nTom,416-555-0301,1,extra\n",  # more cells than fields: 500 before
+        "first,cell,quote_cents\nTom,416-555-0301,1\nSmith, Ann,416-555-0302,2\n",  # an unquoted comma
+        "first,cell,cell\nTom,416-555-0301,1\n",  # one name twice: the last cell would win silently
+    ],
+)
+def test_a_csv_whose_rows_do_not_fit_its_header_is_refused_naming_the_row(platform: Platform, text: str):
+    code, problem = problem_of(platform, "POST", "/v1/calling-lists", {**LIST, "csv": text})
+    assert (code, problem["field"]) == (400, "csv"), problem
+    assert platform.table("JOBS_TABLE").scan()["Count"] == 0
+
+
+def test_a_csv_saved_by_a_spreadsheet_with_a_byte_order_mark_is_read(platform: Platform):
+    # GIVEN a CSV as a spreadsheet saves it as "UTF-8 CSV": a byte order mark before the header
+    text = "\ufeffcell,first,quote_cents\n416-555-0301,Tom,100\n,Ann,1\n"
+    # WHEN it is uploaded
+    status, result = platform.call("POST", "/v1/calling-lists", {**LIST, "csv": text})
+    # THEN its first field is "cell", as written, and the row without one is named by it
+    assert status == 201, result
+    assert (result["preview"]["recipients"], result["errors"]) == (
+        1,
+        [{"row": 2, "field": "cell", "error": result["errors"][0]["error"]}],
+    )
+
+
 # ---- bodies that cannot be read ----
 
 

@@ -146,12 +146,34 @@ def parse_records(body: CallingListBody) -> list[dict[str, Any]]:
     if body.records is not None:
         return body.records
     assert body.csv is not None
+    return csv_records(body.csv)
+
+
+def csv_records(text: str) -> list[dict[str, Any]]:
+    """The CSV's rows as records keyed by its header (a spreadsheet's leading byte order mark is not
+    part of the first name). A header naming a field twice, or a row with more cells than the header,
+    is refused with its row: either would put a value under the wrong field. A row with fewer cells
+    lacks the last fields, which the record checks then name."""
     rows: list[dict[str, Any]] = []
+    reader = csv.reader(io.StringIO(text.removeprefix("\ufeff")))
     try:
-        for row in csv.DictReader(io.StringIO(body.csv)):
+        header = next(reader, None)
+        if header is None:
+            raise InvalidInput("csv", "the CSV has no header row")
+        repeated = sorted({name for name in header if header.count(name) > 1})
+        if repeated:
+            raise InvalidInput("csv", f"the header row names {', '.join(repeated)} more than once")
+        for cells in reader:
+            if not cells:  # a blank line is no record
+                continue
+            if len(cells) > len(header):
+                raise InvalidInput(
+                    "csv",
+                    f"row {len(rows) + 1} has {len(cells)} cells where the header has {len(header)} fields",
+                )
             if len(rows) == MAX_RECORDS:
                 raise InvalidInput("csv", f"a calling list holds at most {MAX_RECORDS:,} records")
-            rows.append(dict(row))
+            rows.append({name: cells[i] if i < len(cells) else None for i, name in enumerate(header)})
     except csv.Error as error:  # a field over the reader's limit, a NUL byte...
         raise InvalidInput("csv", f"the CSV cannot be read: {error}") from error
     if not rows:

@@ -359,6 +359,36 @@ def test_json_nested_too_deep_is_a_400(platform: Platform):
     nothing_queued(platform)
 
 
+@pytest.mark.parametrize(
+    ("path", "body", "field"),
+    [
+        # past 4,300 digits Python refuses to read the integer (a 500 before); past 38 DynamoDB cannot hold it
+        (TRIGGER, b'{"contact_id": "contact-ada", "variables": {"company": "X", "amount": 1%s}}' % (b"0" * 5_000),
+         "variables.amount"),
+        (TRIGGER, b'{"contact_id": "contact-ada", "variables": {"company": "X", "amount": -1%s}}' % (b"0" * 38),
+         "variables.amount"),
+        ("/v1/operator/transport-codes/+18335550190", b'{"parts_per_second": 1%s}' % (b"0" * 5_000),
+         "parts_per_second"),
+        ("/v1/operator/tenants/demo-isp", b'{"price_per_segment_micros": 1%s}' % (b"0" * 5_000),
+         "price_per_segment_micros"),
+        # NaN and Infinity are not JSON, though Python's reader takes them
+        (TRIGGER, b'{"contact_id": "contact-ada", "variables": {"company": "X", "amount": NaN}}', "variables.amount"),
+        ("/v1/operator/transport-codes/+18335550190", b'{"parts_per_second": Infinity}', "parts_per_second"),
+    ],
+)  # fmt: skip
+def test_a_number_json_or_dynamodb_cannot_hold_is_a_400_naming_the_field(
+    platform: Platform, path: str, body: bytes, field: str
+):
+    method = "POST" if path == TRIGGER else "PATCH" if "tenants" in path else "PUT"
+    key = platform.demo.api_key if path == TRIGGER else OPERATOR_API_KEY
+    before = platform.call("GET", "/v1/settings")[1]
+    status, headers, problem = raw(platform, method, path, body, key)
+    assert (status, problem["field"], headers["content-type"]) == (400, field, "application/problem+json")
+    nothing_queued(platform)
+    assert platform.call("GET", "/v1/operator/transport-codes/+18335550190", key=OPERATOR_API_KEY)[0] == 404
+    assert platform.call("GET", "/v1/settings")[1] == before
+
+
 def test_a_lone_surrogate_is_refused_at_once_naming_the_field(platform: Platform):
     surrogate = "\ud800"
     cases = [

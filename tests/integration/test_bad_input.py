@@ -214,6 +214,10 @@ def test_typed_variables_are_strict(platform: Platform):
         ("/v1/mass-messages", {**OUTAGE, "outage_start": "12345"}, 422, "body.outage_start"),  # digits as text
         ("/v1/mass-messages", {**OUTAGE, "outage_end": "1700000000.5"}, 422, "body.outage_end"),
         ("/v1/mass-messages", {**OUTAGE, "variables": {"company": 5}}, 400, "variables.company"),
+        ("/v1/mass-messages", {**OUTAGE, "outage_end": OUTAGE["outage_start"]}, 400, "outage_end"),  # ends as it starts
+        ("/v1/mass-messages", {**OUTAGE, "outage_end": "2026-12-01T01:00:00-05:00"}, 400, "outage_end"),  # before
+        ("/v1/mass-messages", {**OUTAGE, "variables": {"company": "X", "outage_start": "2020-01-01T00:00:00Z"}},
+         400, "variables.outage_start"),  # silently overridden by the body's field before
         (TRIGGER, {**GOOD, "variables": {"company": 5, "amount": 4999}}, 400, "variables.company"),
         (TRIGGER, {**GOOD, "variables": {"company": "X", "amount": "4999"}}, 400, "variables.amount"),
         (TRIGGER, {**GOOD, "variables": {"company": "X", "amount": 49.0}}, 400, "variables.amount"),

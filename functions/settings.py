@@ -56,9 +56,11 @@ class ApiSettings(_MessageLimitSettings):
     opt_outs_table: str = Field(alias="OPT_OUTS_TABLE")
     idempotency_table: str = Field(alias="IDEMPOTENCY_TABLE")
     jobs_table: str = Field(alias="JOBS_TABLE")
-    list_records_table: str = Field(alias="LIST_RECORDS_TABLE")
     send_queue_url: str = Field(alias="SEND_QUEUE_URL")
     fanout_queue_url: str = Field(alias="FANOUT_QUEUE_URL")
+    # Previews are computed by the preview function; calling lists' files live in the lists bucket.
+    preview_queue_url: str = Field(alias="PREVIEW_QUEUE_URL")
+    lists_bucket: str = Field(alias="LISTS_BUCKET")
     # The prepaid balance (operator credits, purchases, auto-buy settings, the ledger).
     ledger_table: str = Field(alias="LEDGER_TABLE")
     payment_provider: ProviderName = Field(alias="PAYMENT_PROVIDER")
@@ -78,7 +80,7 @@ class FanOutSettings(_FromEnvironment):
     messages_table: str = Field(alias="MESSAGES_TABLE")
     opt_outs_table: str = Field(alias="OPT_OUTS_TABLE")
     jobs_table: str = Field(alias="JOBS_TABLE")
-    list_records_table: str = Field(alias="LIST_RECORDS_TABLE")
+    lists_bucket: str = Field(alias="LISTS_BUCKET")  # a calling list's records file
     send_queue_url: str = Field(alias="SEND_QUEUE_URL")
     bulk_queue_url: str = Field(alias="BULK_QUEUE_URL")
     fanout_queue_url: str = Field(alias="FANOUT_QUEUE_URL")
@@ -87,6 +89,23 @@ class FanOutSettings(_FromEnvironment):
     max_queued: int = Field(default=5_000, alias="FANOUT_MAX_QUEUED", gt=0)
     # A cancelled message that was debited before a retry is refunded.
     ledger_table: str = Field(alias="LEDGER_TABLE")
+    subject_sends_table: str = Field(alias="SUBJECT_SENDS_TABLE")
+    three_a_day_states: States = Field(alias="THREE_A_DAY_STATES")
+
+
+class JobsSettings(_FromEnvironment):
+    """The preview, list validation and scheduled-jobs functions: a job's life before its fan-out."""
+
+    config_table: str = Field(alias="CONFIG_TABLE")
+    messages_table: str = Field(alias="MESSAGES_TABLE")
+    opt_outs_table: str = Field(alias="OPT_OUTS_TABLE")
+    jobs_table: str = Field(alias="JOBS_TABLE")
+    ledger_table: str = Field(alias="LEDGER_TABLE")  # the balance a preview states
+    send_queue_url: str = Field(alias="SEND_QUEUE_URL")
+    fanout_queue_url: str = Field(alias="FANOUT_QUEUE_URL")
+    preview_queue_url: str = Field(alias="PREVIEW_QUEUE_URL")
+    lists_bucket: str = Field(alias="LISTS_BUCKET")
+    # The three-a-day rule's counts, which a preview reads.
     subject_sends_table: str = Field(alias="SUBJECT_SENDS_TABLE")
     three_a_day_states: States = Field(alias="THREE_A_DAY_STATES")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from aws_cdk import Duration
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_lambda_event_sources as sources
+from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
@@ -19,7 +20,7 @@ from infra.constants import (
 )
 from infra.functions import FunctionCode, ServiceFunction
 from infra.ledger import grant_ledger_items
-from infra.nag import acknowledge_index_access
+from infra.nag import acknowledge_index_access, grant_bucket_prefix
 from infra.sending import queue_with_dlq
 
 
@@ -34,7 +35,7 @@ class FanOut(Construct):
         messages_table: dynamodb.ITableV2,
         opt_outs_table: dynamodb.ITableV2,
         jobs_table: dynamodb.ITableV2,
-        list_records_table: dynamodb.ITableV2,
+        lists_bucket: s3.IBucket,
         send_queue: sqs.IQueue,
         bulk_queue: sqs.IQueue,
         ledger_table: dynamodb.ITableV2,
@@ -55,7 +56,7 @@ class FanOut(Construct):
                 "MESSAGES_TABLE": messages_table.table_name,
                 "OPT_OUTS_TABLE": opt_outs_table.table_name,
                 "JOBS_TABLE": jobs_table.table_name,
-                "LIST_RECORDS_TABLE": list_records_table.table_name,
+                "LISTS_BUCKET": lists_bucket.bucket_name,
                 "SEND_QUEUE_URL": send_queue.queue_url,
                 "BULK_QUEUE_URL": bulk_queue.queue_url,
                 "FANOUT_QUEUE_URL": self.queue.queue_url,
@@ -68,7 +69,7 @@ class FanOut(Construct):
         )
         role = self.function.role
         config_table.grant_read_data(role)
-        list_records_table.grant_read_data(role)
+        grant_bucket_prefix(lists_bucket, role, "read", "lists/")  # a calling list's records file
         opt_outs_table.grant_read_data(role)
         messages_table.grant_read_write_data(role)
         jobs_table.grant_read_write_data(role)

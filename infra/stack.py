@@ -20,8 +20,9 @@ from infra.functions import FunctionCode
 from infra.inbound import Inbound
 from infra.layer import DependencyLayer
 from infra.monitoring import Monitoring
+from infra.previews import JobTables, Previews
 from infra.receipts import Receipts
-from infra.schedules import ReleaseSchedule
+from infra.schedules import JobSchedule, ReleaseSchedule
 from infra.sending import Sending
 from infra.storage import Storage
 
@@ -63,11 +64,28 @@ class SmsPlatformStack(Stack):
             messages_table=storage.messages_table,
             opt_outs_table=storage.opt_outs_table,
             jobs_table=storage.jobs_table,
-            list_records_table=storage.list_records_table,
+            lists_bucket=storage.lists_bucket,
             send_queue=sending.queue,
             bulk_queue=sending.bulk_queue,
             ledger_table=storage.ledger_table,
             subject_sends_table=storage.subject_sends_table,
+        )
+        job_tables = JobTables(
+            config=storage.config_table,
+            messages=storage.messages_table,
+            opt_outs=storage.opt_outs_table,
+            jobs=storage.jobs_table,
+            ledger=storage.ledger_table,
+            subject_sends=storage.subject_sends_table,
+        )
+        previews = Previews(
+            self,
+            "Previews",
+            shared=shared,
+            tables=job_tables,
+            lists_bucket=storage.lists_bucket,
+            send_queue=sending.queue,
+            fanout_queue=fanout.queue,
         )
         api = Api(
             self,
@@ -78,9 +96,10 @@ class SmsPlatformStack(Stack):
             opt_outs_table=storage.opt_outs_table,
             idempotency_table=storage.idempotency_table,
             jobs_table=storage.jobs_table,
-            list_records_table=storage.list_records_table,
+            lists_bucket=storage.lists_bucket,
             send_queue=sending.queue,
             fanout_queue=fanout.queue,
+            preview_queue=previews.queue,
             ledger_table=storage.ledger_table,
             inbound=inbound,
             inbound_table=storage.inbound_table,
@@ -88,6 +107,16 @@ class SmsPlatformStack(Stack):
         )
         ReleaseSchedule(
             self, "Schedules", shared=shared, messages_table=storage.messages_table, send_queue=sending.queue
+        )
+        JobSchedule(
+            self,
+            "JobSchedule",
+            shared=shared,
+            tables=job_tables,
+            lists_bucket=storage.lists_bucket,
+            send_queue=sending.queue,
+            fanout_queue=fanout.queue,
+            preview_queue=previews.queue,
         )
         CfnOutput(self, OUTPUT_API_URL, value=api.url)
         CfnOutput(self, OUTPUT_SMS_CONFIGURATION_SET, value=receipts.configuration_set_name)

@@ -44,6 +44,7 @@ MOTO_SERVICES = {
     "SCHEDULER": "messaging",
     "EVENTBRIDGE": "messaging",
     "SECRETS_MANAGER": "messaging",
+    "S3": "messaging",  # with SQS: moto delivers a bucket's notifications to a queue in its process
 }
 
 

@@ -329,8 +329,8 @@ async function loadJobs() {
       el("td", { class: "nowrap", text: formatInstant(job.created_at) }),
       el("td", { text: job.saved_message }),
       el("td", { text: job.status }),
-      el("td", { class: "num", text: job.preview.recipients.toLocaleString() }),
-      el("td", { class: "num", text: formatMicros(job.preview.total_micros) }),
+      el("td", { class: "num", text: job.preview ? job.preview.recipients.toLocaleString() : "–" }),
+      el("td", { class: "num", text: job.preview ? formatMicros(job.preview.total_micros) : "–" }),
       el("td", {}, el("button", { type: "button", class: "link", text: "Messages", onclick: () => showJobMessages(job.id) })))));
   } catch (error) {
     showError("#mass-error", error);

@@ -12,9 +12,25 @@ const EXCLUDED_REASONS = {
 export const STATUSES = ["Pending", "In Progress", "Sent", "Delivered", "Failed", "Insufficient funds"];
 const timers = new Map();
 
+const RUNNING = ["awaiting_upload", "validating", "previewing", "confirming", "starting"];
+
+// A large audience's preview (or a confirmation's check) is computed after the answer: poll the job.
+export async function settled(kind, job) {
+  while (RUNNING.includes(job.status)) {
+    await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+    job = await api("GET", `/v1/${kind}/${job.id}`);
+  }
+  return job;
+}
+
 // kind: "mass-messages" or "calling-lists" (the API's path for the job).
-export function openConfirm(kind, job, onClosed) {
+export async function openConfirm(kind, job, onClosed) {
+  job = await settled(kind, job);
   const preview = job.preview;
+  if (!preview) {
+    toast(`The ${kind === "calling-lists" ? "calling list" : "mass message"} is ${job.status}.`);
+    return;
+  }
   const dialog = $("#confirm-dialog");
   dialog.dataset.kind = kind;
   dialog.dataset.jobId = job.id;
@@ -51,12 +67,17 @@ async function confirmJob() {
   const { kind, jobId } = dialog.dataset;
   $("#confirm-send").disabled = true;
   try {
-    await api("POST", `/v1/${kind}/${jobId}/confirm`, { confirmation_token: dialog.dataset.token });
+    const job = await settled(kind, await api("POST", `/v1/${kind}/${jobId}/confirm`, { confirmation_token: dialog.dataset.token }));
+    if (job.status === "previewed" && job.refusal) {
+      await openConfirm(kind, job, dialog.onClosed);
+      showError("#confirm-error", new Error("The recipients changed since the preview: check the new counts."));
+      return;
+    }
     dialog.close();
     if (dialog.onClosed) dialog.onClosed(jobId, true);
   } catch (error) {
     if (error.problem.reason === "preview_stale") {
-      openConfirm(kind, await api("POST", `/v1/${kind}/${jobId}/preview`), dialog.onClosed);
+      await openConfirm(kind, await api("POST", `/v1/${kind}/${jobId}/preview`), dialog.onClosed);
       showError("#confirm-error", new Error("The recipients changed since the preview: check the new counts."));
     } else {
       showError("#confirm-error", error);
@@ -114,12 +135,12 @@ export function watchJob(kind, jobId, panel, onDone) {
       const job = await api("GET", `/v1/${kind}/${jobId}`);
       const counts = job.progress || {};
       const count = (status) => counts[status] || 0;
-      const total = Math.max(job.preview.recipients, 1);
+      const total = Math.max(job.preview ? job.preview.recipients : 0, 1);
       const handedOver = count("Sent") + count("Delivered") + count("Failed") + count("Insufficient funds");
       panel.querySelector(".progress-fill").style.width = `${Math.min(100, Math.round((100 * handedOver) / total))}%`;
       const order = ["Delivered", "Sent", "Failed", "Insufficient funds", "In Progress", "Pending"];
       const summary = order.map((status) => `${status} ${count(status)}`).join(" · ");
-      const finished = ["queued", "cancelled"].includes(job.status) && !count("Pending") && !count("In Progress");
+      const finished = ["queued", "cancelled", "stopped"].includes(job.status) && !count("Pending") && !count("In Progress");
       panel.querySelector(".progress-text").textContent = `${finished ? "Done" : "Sending"} (${job.status}): ${summary}`;
       const list = panel.querySelector(".progress-counts");
       if (list) {

@@ -145,7 +145,8 @@ async function loadLists() {
   const jobs = pageOf(await api("GET", "/v1/mass-messages")).items.filter((job) => job.saved_message in templateName);
   $("#lists-table tbody").replaceChildren(...jobs.map((job) => el("tr", { "data-id": job.id },
     cell(formatInstant(job.created_at), "nowrap"), cell(templateName[job.saved_message]), cell(job.status),
-    cell(job.preview.recipients.toLocaleString(), "num"), cell(formatMicros(job.preview.total_micros), "num"),
+    cell(job.preview ? job.preview.recipients.toLocaleString() : "–", "num"),
+    cell(job.preview ? formatMicros(job.preview.total_micros) : "–", "num"),
     el("td", {}, job.status === "previewed"
       ? button("Preview", async () => openConfirm("calling-lists", await api("POST", `/v1/calling-lists/${job.id}/preview`),
         (jobId, confirmed) => (confirmed ? follow(jobId) : loadLists())))

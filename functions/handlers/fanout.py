@@ -15,8 +15,9 @@ from functions.dal.config import ConfigTable
 from functions.dal.fanout_queue import FanOutQueue, parse_fanout_work
 from functions.dal.jobs import JobsTable
 from functions.dal.ledger import LedgerTable
-from functions.dal.list_records import ListRecordsTable
+from functions.dal.list_records import ListRecords
 from functions.dal.messages import MessagesTable
+from functions.dal.objects import ObjectStore
 from functions.dal.opt_outs import OptOutsTable
 from functions.dal.send_queue import SendQueue
 from functions.dal.subject_sends import SubjectSendsTable
@@ -52,7 +53,7 @@ def fanout() -> FanOut:
         composer,
         bulk_queue,
         FanOutQueue(sqs, settings.fanout_queue_url),
-        ListRecordsTable(dynamodb.Table(settings.list_records_table)),
+        ListRecords(ObjectStore(boto3.client("s3"), settings.lists_bucket)),
         opt_outs,
         page_size=settings.page_size,
         max_queued=settings.max_queued,

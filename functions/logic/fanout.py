@@ -17,7 +17,7 @@ from typing import Any
 from functions.dal.config import ConfigTable
 from functions.dal.fanout_queue import FanOutAction, FanOutQueue, FanOutWork
 from functions.dal.jobs import Checkpoint, JobsTable
-from functions.dal.list_records import ListRecordsTable
+from functions.dal.list_records import ListRecords
 from functions.dal.messages import MessagesTable
 from functions.dal.opt_outs import OptOutsTable
 from functions.dal.send_queue import SendQueue, SendWork
@@ -59,7 +59,7 @@ class FanOut:
         composer: Composer,
         send_queue: SendQueue,
         fanout_queue: FanOutQueue,
-        records: ListRecordsTable,
+        records: ListRecords,
         opt_outs: OptOutsTable,
         page_size: int | None = None,
         max_queued: int | None = None,

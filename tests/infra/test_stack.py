@@ -19,7 +19,10 @@ from infra.constants import (
 from infra.ledger import LEDGER_ITEM_ACTIONS
 from local.provision import INBOUND_TOPIC_OUTPUT
 
-HANDLERS = {"api", "authorizer", "sender", "receipts", "receipt_deadline", "release", "fanout", "inbound"}
+HANDLERS = {
+    "api", "authorizer", "sender", "receipts", "receipt_deadline", "release", "fanout", "inbound", "preview",
+    "list_uploads", "scheduled_jobs",
+}  # fmt: skip
 
 
 def resources(template_json: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
@@ -179,6 +182,71 @@ def test_the_release_function_runs_every_minute(template_json):
         if res["Properties"]["Target"]["Arn"] == release
     ]
     assert schedule["Properties"]["ScheduleExpression"] == "cron(* * * * ? *)"  # at each minute's start
+
+
+def test_scheduled_jobs_are_started_at_each_minutes_start(template_json):
+    starter = {"Fn::GetAtt": [function_id(template_json, "scheduled_jobs"), "Arn"]}
+    (schedule,) = [
+        res
+        for res in resources(template_json, "AWS::Scheduler::Schedule").values()
+        if res["Properties"]["Target"]["Arn"] == starter
+    ]
+    assert schedule["Properties"]["ScheduleExpression"] == "cron(* * * * ? *)"
+
+
+def test_the_lists_bucket_is_private_encrypted_versioned_and_expires_what_it_holds(template_json):
+    (bucket,) = resources(template_json, "AWS::S3::Bucket").values()
+    props = bucket["Properties"]
+    assert props["PublicAccessBlockConfiguration"] == {
+        "BlockPublicAcls": True, "BlockPublicPolicy": True, "IgnorePublicAcls": True, "RestrictPublicBuckets": True
+    }  # fmt: skip
+    assert props["BucketEncryption"]["ServerSideEncryptionConfiguration"][0][
+        "ServerSideEncryptionByDefault"
+    ] == {"SSEAlgorithm": "AES256"}
+    assert props["VersioningConfiguration"] == {"Status": "Enabled"}
+    rules = {rule["Id"]: rule for rule in props["LifecycleConfiguration"]["Rules"]}
+    assert {rules[name]["Prefix"]: rules[name]["ExpirationInDays"] for name in ("uploads", "lists", "previews")} == {
+        "uploads/": 2, "lists/": 45, "previews/": 1
+    }  # fmt: skip
+    assert rules["versions"]["NoncurrentVersionExpiration"]["NoncurrentDays"] == 1
+    (policy,) = resources(template_json, "AWS::S3::BucketPolicy").values()
+    (deny,) = [s for s in policy["Properties"]["PolicyDocument"]["Statement"] if s["Effect"] == "Deny"]
+    assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+
+
+def test_an_upload_arrival_reaches_the_validation_function_through_its_queue(template_json):
+    (bucket,) = resources(template_json, "AWS::S3::Bucket").values()
+    (notification,) = bucket["Properties"]["NotificationConfiguration"]["QueueConfigurations"]
+    queue_id = notification["Queue"]["Fn::GetAtt"][0]
+    assert notification["Event"] == "s3:ObjectCreated:*"
+    assert notification["Filter"]["S3Key"]["Rules"] == [{"Name": "prefix", "Value": "uploads/"}]
+    assert "RedrivePolicy" in template_json["Resources"][queue_id]["Properties"]
+    (mapping,) = [
+        res["Properties"] for res in resources(template_json, "AWS::Lambda::EventSourceMapping").values()
+        if res["Properties"]["EventSourceArn"] == {"Fn::GetAtt": [queue_id, "Arn"]}
+    ]  # fmt: skip
+    assert mapping["FunctionName"] == {"Ref": function_id(template_json, "list_uploads")}
+    policies = [
+        res for res in resources(template_json, "AWS::SQS::QueuePolicy").values()
+        if {"Ref": queue_id} in res["Properties"]["Queues"]
+    ]  # fmt: skip
+    statements = policies[0]["Properties"]["PolicyDocument"]["Statement"]
+    (allow,) = [s for s in statements if s["Effect"] == "Allow"]
+    assert allow["Principal"] == {"Service": "s3.amazonaws.com"}
+    assert "aws:SourceAccount" in allow["Condition"]["StringEquals"]
+    assert bucket["DependsOn"]  # S3 checks the queue when the notification is set
+
+
+def test_previews_are_computed_one_segment_per_invocation_from_their_own_queue(template_json):
+    preview_id = function_id(template_json, "preview")
+    (mapping,) = [
+        res["Properties"] for res in resources(template_json, "AWS::Lambda::EventSourceMapping").values()
+        if res["Properties"]["FunctionName"] == {"Ref": preview_id}
+    ]  # fmt: skip
+    assert mapping["BatchSize"] == 1
+    assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    queue_id = mapping["EventSourceArn"]["Fn::GetAtt"][0]
+    assert "RedrivePolicy" in template_json["Resources"][queue_id]["Properties"]
 
 
 def test_the_http_api_checks_keys_except_on_the_openapi_document(template_json):

@@ -22,7 +22,14 @@ from functions.dal.ledger import LedgerTable
 from functions.handlers import sender as sender_handler
 from functions.payments.providers import ProviderName
 from functions.payments.simulator import shared_simulator
-from infra.constants import BULK_QUEUE_ID, FANOUT_QUEUE_ID, RECEIPTS_QUEUE_ID, SEND_QUEUE_ID
+from infra.constants import (
+    BULK_QUEUE_ID,
+    FANOUT_QUEUE_ID,
+    LIST_UPLOADS_QUEUE_ID,
+    PREVIEW_QUEUE_ID,
+    RECEIPTS_QUEUE_ID,
+    SEND_QUEUE_ID,
+)
 from local import moto_fixes
 from local.carrier import CARRIER_ENDPOINT_ENV, CarrierSimulator, SimulatorSettings, sns_publisher
 from local.demo import DEMO_API_KEY, Demo, seed_demo, seed_demo_balance
@@ -153,6 +160,35 @@ class Platform:
         while poller.poll_once():
             steps += 1
         return steps
+
+    def run_previews(self) -> int:
+        """Drain the preview queue once through the preview function (delayed items are not waited for)."""
+        poller = self.poller(PREVIEW_QUEUE_ID, "preview", batch_size=1)
+        steps = 0
+        while poller.poll_once():
+            steps += 1
+        return steps
+
+    def run_uploads(self) -> int:
+        """Drain the uploads queue (the lists bucket's arrivals) through the validation function."""
+        poller = self.poller(LIST_UPLOADS_QUEUE_ID, "list_uploads", batch_size=1)
+        steps = 0
+        while poller.poll_once():
+            steps += 1
+        return steps
+
+    def settle(self, path: str, timeout: float = 20.0) -> dict[str, Any]:
+        """GET a job until no computation of its preview runs (the preview queue drained meanwhile)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            self.run_uploads()
+            self.run_previews()
+            status, job = self.call("GET", path)
+            assert status == 200, job
+            if job["status"] not in {"validating", "previewing", "confirming", "starting"}:
+                return job
+            assert time.monotonic() < deadline, f"the job stayed {job['status']}"
+            time.sleep(0.2)
 
     def deliver_receipts(self) -> int:
         self.simulator.pump(now=math.inf)

@@ -118,9 +118,10 @@ def test_an_aligned_ticker_runs_just_after_each_whole_period(monkeypatch):
     assert all(run % 0.5 < 0.25 for run in runs), [run % 0.5 for run in runs]
 
 
-def test_the_release_schedule_runs_at_the_start_of_every_minute(topology):
-    (schedule,) = topology.schedules
-    assert (schedule.every_seconds, schedule.on_the_minute) == (60, True)
+def test_the_minute_schedules_run_at_the_start_of_every_minute(topology):
+    handlers = {topology.functions[s.function_id].handler.split(".")[2]: s for s in topology.schedules}
+    for name in ("release", "scheduled_jobs"):
+        assert (handlers[name].every_seconds, handlers[name].on_the_minute) == (60, True)
 
 
 def test_the_local_front_delivers_the_path_decoded_as_the_http_api_does():

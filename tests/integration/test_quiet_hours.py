@@ -213,7 +213,7 @@ def confirm_outage(platform: Platform) -> dict[str, Any]:
     job = ok(platform, "POST", "/v1/mass-messages", {
         "saved_message": "unplanned_outage_no_eta", "outage_start": "2026-06-01T23:00:00-04:00",
         "variables": {"company": "Demo Fiber"}, "filters": {"network_site_ids": ["site-north"]},
-    }, status=201)  # fmt: skip
+    }, status=202)  # fmt: skip
     ok(platform, "POST", f"/v1/mass-messages/{job['id']}/confirm", {"confirmation_token": job["confirmation_token"]}, status=202)  # fmt: skip
     platform.run_fanout()
     return ok(platform, "GET", f"/v1/mass-messages/{job['id']}")

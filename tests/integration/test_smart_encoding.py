@@ -73,11 +73,11 @@ def test_a_mass_message_previews_and_sends_the_gsm_text(platform: Platform):
         "variables": {"company": "O’Brien Fiber"},
         "filters": {"network_site_ids": ["site-north"]},
     }
-    as_written = ok(platform, "POST", "/v1/mass-messages", outage, status=201)
+    as_written = ok(platform, "POST", "/v1/mass-messages", outage, status=202)
     smart(platform)
 
     # WHEN it is previewed and confirmed
-    job = ok(platform, "POST", "/v1/mass-messages", outage, status=201)
+    job = ok(platform, "POST", "/v1/mass-messages", outage, status=202)
 
     # THEN the preview counts the GSM-7 parts (2 instead of 4) and shows both texts
     assert as_written["preview"]["segments_per_message"] == 4
@@ -111,7 +111,7 @@ def test_a_calling_list_record_is_encoded_and_the_template_is_unchanged(platform
             {"first": "Zoë", "cell": "416-555-0302", "quote_cents": 9900},  # ë is not GSM-7: as written
         ],
     }
-    job = ok(platform, "POST", "/v1/calling-lists", upload, status=201)
+    job = ok(platform, "POST", "/v1/calling-lists", upload, status=202)
     ok(platform, "POST", f"/v1/calling-lists/{job['id']}/confirm", {"confirmation_token": job["confirmation_token"]},
        status=202)  # fmt: skip
     platform.run_fanout()

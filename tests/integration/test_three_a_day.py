@@ -124,7 +124,7 @@ def outage(filters: dict[str, Any]) -> dict[str, Any]:
 
 
 def send_mass(platform: Platform, body: dict[str, Any]) -> dict[str, Any]:
-    job = ok(platform, "POST", "/v1/mass-messages", body, status=201)
+    job = ok(platform, "POST", "/v1/mass-messages", body, status=202)
     ok(platform, "POST", f"/v1/mass-messages/{job['id']}/confirm",
        {"confirmation_token": job["confirmation_token"]}, status=202)  # fmt: skip
     platform.run_fanout()
@@ -143,7 +143,7 @@ def test_a_mass_message_leaves_out_a_number_that_had_three_and_says_why(platform
 
     # WHEN a fourth is previewed
     clock.move_to(T0 + timedelta(hours=3))
-    fourth = ok(platform, "POST", "/v1/mass-messages", outage(site), status=201)
+    fourth = ok(platform, "POST", "/v1/mass-messages", outage(site), status=202)
 
     # THEN the Miami number is excluded with the reason, and not priced
     preview = fourth["preview"]
@@ -151,7 +151,7 @@ def test_a_mass_message_leaves_out_a_number_that_had_three_and_says_why(platform
     assert preview["total_micros"] == preview["recipients"] * preview["price_per_message_micros"]
     # AND a day after the first it is back
     clock.move_to(T0 + timedelta(hours=24))
-    again = ok(platform, "POST", f"/v1/mass-messages/{fourth['id']}/preview")
+    again = ok(platform, "POST", f"/v1/mass-messages/{fourth['id']}/preview", status=202)
     assert "three_a_day" not in again["preview"]["excluded"]
     assert again["preview"]["recipients"] == preview["recipients"] + 1
 
@@ -164,7 +164,7 @@ def test_the_fan_out_leaves_out_a_number_whose_last_slot_went_after_the_preview(
     site = {"network_site_ids": ["site-north"]}
     for _ in range(2):
         send_mass(platform, outage(site))
-    job = ok(platform, "POST", "/v1/mass-messages", outage(site), status=201)
+    job = ok(platform, "POST", "/v1/mass-messages", outage(site), status=202)
     ok(platform, "POST", f"/v1/mass-messages/{job['id']}/confirm",
        {"confirmation_token": job["confirmation_token"]}, status=202)  # fmt: skip
     SubjectSendsTable(platform.table("SUBJECT_SENDS_TABLE")).reserve(
@@ -194,7 +194,7 @@ def test_a_calling_list_preview_excludes_a_full_number(platform: Platform, clock
         "mapping": {"first_name": "first", "quote": "quote_cents"},
         "records": [{"first": "Tom", "cell": MIAMI, "quote_cents": 100},
                     {"first": "Huck", "cell": "416-555-0302", "quote_cents": 100}],
-    }, status=201)  # fmt: skip
+    }, status=202)  # fmt: skip
     assert listed["preview"]["excluded"] == {"three_a_day": 1}
     assert listed["preview"]["recipients"] == 1
 

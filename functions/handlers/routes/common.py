@@ -18,27 +18,22 @@ from aws_lambda_powertools.utilities.idempotency import (
 )
 
 from functions.dal.config import ConfigTable
-from functions.dal.fanout_queue import FanOutQueue
 from functions.dal.inbound import InboundTable
 from functions.dal.inbound_queue import InboundQueue
 from functions.dal.jobs import JobsTable
 from functions.dal.ledger import LedgerTable
-from functions.dal.list_records import ListRecordsTable
 from functions.dal.messages import MessagesTable
 from functions.dal.opt_outs import OptOutsTable
 from functions.dal.send_queue import SendQueue
 from functions.dal.subject_sends import SubjectSendsTable
 from functions.domain.errors import Forbidden, Unauthorized
-from functions.domain.mass import MassJob, Preview
-from functions.domain.tenants import Tenant
+from functions.handlers.jobs_wiring import job_services
 from functions.integrations.secrets import SecretValue
 from functions.logic.auth import Authenticator, Permission, Principal
 from functions.logic.balances import Balances
-from functions.logic.calling_lists import CallingLists
 from functions.logic.carrier_webhook import CarrierWebhook
 from functions.logic.compose import Composed, Composer
 from functions.logic.configuration import Configuration
-from functions.logic.mass import MassMessages
 from functions.logic.operator import Operator
 from functions.logic.opt_out_list import OptOutList
 from functions.logic.sent_messages import SentMessages
@@ -79,23 +74,9 @@ class Services:
         self.sent_messages = SentMessages(self.messages, self.jobs)
         ledger = LedgerTable(dynamodb.Table(settings.ledger_table))
         self.balances = Balances(ledger, self.config, payment_provider(settings.payment_provider))
-        self.calling_lists = CallingLists(
-            composer,
-            self.templates,
-            self.jobs,
-            ListRecordsTable(dynamodb.Table(settings.list_records_table)),
-            opt_outs,
-            balances=ledger,
-        )
-        self.mass = MassMessages(
-            self.config,
-            self.jobs,
-            self.messages,
-            composer,
-            FanOutQueue(boto3.client("sqs"), settings.fanout_queue_url),
-            list_preview=self._list_preview,
-            balances=ledger,
-        )
+        # Mass messages and calling lists: previews (inline, then the preview function), files, schedules.
+        jobs = job_services(settings, dynamodb, boto3.client("sqs"), boto3.client("s3"), composer)
+        self.mass, self.calling_lists = jobs.mass, jobs.calling_lists
         # Inbound: the opt-out list, replies and reply webhooks, carriers' signed webhooks.
         self.settings = settings
         self.opt_out_list = OptOutList(self.config, opt_outs)
@@ -117,11 +98,6 @@ class Services:
             ),
             config=self.idempotency,
         )(self._trigger)
-
-    def _list_preview(self, tenant: Tenant, job: MassJob) -> Preview:
-        return self.calling_lists.preview(
-            tenant, job.job_id, job.sending_number, job.preview.invalid_records, job.saved_message
-        )
 
     def _trigger(self, data: dict[str, Any]) -> dict[str, Any]:
         composed = self.triggers.send(data["tenant_id"], TriggerRequest.model_validate(data["request"]))

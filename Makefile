@@ -21,7 +21,7 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-## make run: the whole service on this machine (ARGS="--port 9000 --sender-instances 4" to tune)
+## make run: the whole service on this machine (ARGS="--port 9000 --receipt-delay 2" to tune)
 run: $(BIN)/.installed
 	$(BIN)/python -m local $(ARGS)
 

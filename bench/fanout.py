@@ -31,13 +31,14 @@ from local import moto_fixes  # noqa: E402
 
 moto_fixes.apply()
 
+from functions.dal.send_queue import SendQueue  # noqa: E402
+
 from functions.dal.config import ConfigTable  # noqa: E402
 from functions.dal.fanout_queue import FanOutQueue, FanOutWork  # noqa: E402
 from functions.dal.list_records import ListRecords  # noqa: E402
 from functions.dal.messages import MessagesTable  # noqa: E402
 from functions.dal.objects import ObjectStore  # noqa: E402
 from functions.dal.opt_outs import OptOutsTable  # noqa: E402
-from functions.dal.send_queue import SendQueue  # noqa: E402
 from functions.domain.mass import RecipientFilter  # noqa: E402
 from functions.domain.tenants import Contact, ContactPhone, EntityType  # noqa: E402
 from functions.handlers.jobs_wiring import job_services  # noqa: E402

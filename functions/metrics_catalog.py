@@ -16,24 +16,26 @@ ORIGINATION_DIMENSION = "OriginationNumber"
 
 # api: messages a send or a template send queued.
 MESSAGES_ACCEPTED = "MessagesAccepted"
-# sender: one metric per batch outcome, Messages<Outcome> (see outcome_metric).
+# dispatcher: one metric per outcome, Messages<Outcome> (see outcome_metric).
 MESSAGES_SENT = "MessagesSent"
 MESSAGES_CARRIER_THROTTLED = "MessagesCarrierThrottled"
 MESSAGES_INSUFFICIENT_FUNDS = "MessagesInsufficientFunds"
-MESSAGES_SLOT_MISSED = "MessagesSlotMissed"
-MESSAGES_PACING_CONTENTION = "MessagesPacingContention"
-# sender, per transport code: message parts handed to the carrier.
+MESSAGES_RECONCILED = "MessagesReconciled"
+# release (every minute), per transport code with ready messages: the age of its oldest one. A code
+# whose ready messages grow old has no dispatcher running (or its carrier refuses it).
+OLDEST_READY_SECONDS = "OldestReadyMessageAge"
+# dispatcher, per transport code: message parts handed to the carrier.
 PARTS_SENT = "PartsSent"
 # receipts: messages the carrier delivered.
 MESSAGES_DELIVERED = "MessagesDelivered"
-# sender (refused or expired before the carrier) and receipts (a failed delivery), per reason.
+# dispatcher (refused or expired before the carrier) and receipts (a failed delivery), per reason.
 MESSAGES_FAILED = "MessagesFailed"
-# sender: a tenant's balance, when a sender reads it, is below the tenant's threshold.
+# dispatcher: a tenant's balance, when a dispatcher reads it, is below the tenant's threshold.
 BALANCE_BELOW_THRESHOLD = "BalanceBelowThreshold"
 AUTO_BUY = "AutoBuy"
 AUTO_BUY_FAILED = "AutoBuyFailed"
 
 
 def outcome_metric(outcome: str) -> str:
-    """A sender outcome's metric: carrier_throttled -> MessagesCarrierThrottled."""
+    """A dispatch outcome's metric: carrier_throttled -> MessagesCarrierThrottled."""
     return "Messages" + "".join(part.title() for part in outcome.split("_"))

@@ -27,3 +27,14 @@ def count_by_dimension(name: str, dimension: str, counts: Mapping[str, int]) -> 
         single.add_dimension(name=dimension, value=value)
         single.add_metric(name=name, unit=MetricUnit.Count, value=count)
         single.flush_metrics()
+
+
+def single_value_by_dimension(
+    name: str, dimension: str, values: Mapping[str, float], unit: str = "Seconds"
+) -> None:
+    """One value per value of ``dimension`` (a gauge, such as an age), an EMF document each."""
+    for value_of, value in values.items():
+        single = EphemeralMetrics(service=SERVICE, namespace=METRICS_NAMESPACE)
+        single.add_dimension(name=dimension, value=value_of)
+        single.add_metric(name=name, unit=MetricUnit(unit), value=value)
+        single.flush_metrics()

@@ -56,7 +56,6 @@ class ApiSettings(_MessageLimitSettings):
     opt_outs_table: str = Field(alias="OPT_OUTS_TABLE")
     idempotency_table: str = Field(alias="IDEMPOTENCY_TABLE")
     jobs_table: str = Field(alias="JOBS_TABLE")
-    send_queue_url: str = Field(alias="SEND_QUEUE_URL")
     fanout_queue_url: str = Field(alias="FANOUT_QUEUE_URL")
     # Previews are computed by the preview function; calling lists' files live in the lists bucket.
     preview_queue_url: str = Field(alias="PREVIEW_QUEUE_URL")
@@ -81,12 +80,10 @@ class FanOutSettings(_FromEnvironment):
     opt_outs_table: str = Field(alias="OPT_OUTS_TABLE")
     jobs_table: str = Field(alias="JOBS_TABLE")
     lists_bucket: str = Field(alias="LISTS_BUCKET")  # a calling list's records file
-    send_queue_url: str = Field(alias="SEND_QUEUE_URL")
-    bulk_queue_url: str = Field(alias="BULK_QUEUE_URL")
     fanout_queue_url: str = Field(alias="FANOUT_QUEUE_URL")
     page_size: int | None = Field(default=None, alias="FANOUT_PAGE_SIZE", gt=0)
-    # The fan-out pauses while the bulk lane holds more than this (visible or delayed).
-    max_queued: int = Field(default=5_000, alias="FANOUT_MAX_QUEUED", gt=0)
+    # The fan-out pauses while a code's ready messages hold more than this much of its sending.
+    backlog_seconds: int = Field(default=180, alias="FANOUT_BACKLOG_SECONDS", gt=0, le=3_600)
     # A cancelled message that was debited before a retry is refunded.
     ledger_table: str = Field(alias="LEDGER_TABLE")
     subject_sends_table: str = Field(alias="SUBJECT_SENDS_TABLE")
@@ -101,7 +98,6 @@ class JobsSettings(_FromEnvironment):
     opt_outs_table: str = Field(alias="OPT_OUTS_TABLE")
     jobs_table: str = Field(alias="JOBS_TABLE")
     ledger_table: str = Field(alias="LEDGER_TABLE")  # the balance a preview states
-    send_queue_url: str = Field(alias="SEND_QUEUE_URL")
     fanout_queue_url: str = Field(alias="FANOUT_QUEUE_URL")
     preview_queue_url: str = Field(alias="PREVIEW_QUEUE_URL")
     lists_bucket: str = Field(alias="LISTS_BUCKET")
@@ -110,27 +106,31 @@ class JobsSettings(_FromEnvironment):
     three_a_day_states: States = Field(alias="THREE_A_DAY_STATES")
 
 
-class SenderSettings(_FromEnvironment):
+class DispatcherSettings(_FromEnvironment):
     messages_table: str = Field(alias="MESSAGES_TABLE")
     jobs_table: str = Field(alias="JOBS_TABLE")
     config_table: str = Field(alias="CONFIG_TABLE")
-    pacing_table: str = Field(alias="PACING_TABLE")
-    send_queue_url: str = Field(alias="SEND_QUEUE_URL")
-    bulk_queue_url: str = Field(alias="BULK_QUEUE_URL")
-    # How long a message may wait (for capacity, or the carrier) before it fails as expired.
+    leases_table: str = Field(alias="LEASES_TABLE")
+    # How long a message may wait (for its turn, or the carrier) before it fails as expired.
     validity_seconds: int = Field(default=4 * 3600, alias="MESSAGE_VALIDITY_SECONDS", gt=0)
-    pacing_fill: float = Field(default=0.95, alias="PACING_FILL", gt=0.5, le=1.0)
-    pacing_max_sleep_seconds: float = Field(default=1.5, alias="PACING_MAX_SLEEP_SECONDS", ge=0, le=10)
-    # How far ahead of its code's bookings a mass message is claimed; the rest wait unclaimed.
-    pacing_lookahead_seconds: float = Field(default=10.0, alias="PACING_LOOKAHEAD_SECONDS", ge=2, le=600)
+    # How long the next holder waits for a receipt of a claim its dispatcher left in flight.
+    receipt_wait_seconds: int = Field(default=300, alias="DISPATCH_RECEIPT_WAIT_SECONDS", gt=0)
+    # Added to the one-second window: what moves a send between the dispatcher and the carrier.
+    window_margin_ms: float = Field(default=20.0, alias="DISPATCH_WINDOW_MARGIN_MS", ge=0, le=200)
+    idle_seconds: float = Field(default=5.0, alias="DISPATCH_IDLE_SECONDS", gt=0, le=120)
+    send_threads: int = Field(default=8, alias="DISPATCH_SEND_THREADS", gt=0, le=256)
     configuration_set: str | None = Field(default=None, alias="SMS_CONFIGURATION_SET")
     message_ttl_seconds: int = Field(default=72 * 3600, alias="MESSAGE_TTL_SECONDS", ge=5, le=259_200)
-    lease_seconds: int = Field(default=60, alias="SEND_LEASE_SECONDS", gt=0)
     # The prepaid balance each message is debited from, and who charges auto-buy purchases.
     ledger_table: str = Field(alias="LEDGER_TABLE")
     payment_provider: ProviderName = Field(alias="PAYMENT_PROVIDER")
-    # Queued messages are checked against the opt-out list once more just before they are sent.
+    # Ready messages are checked against the opt-out list once more just before they are claimed.
     opt_outs_table: str = Field(alias="OPT_OUTS_TABLE")
+
+
+class KickSettings(_FromEnvironment):
+    leases_table: str = Field(alias="LEASES_TABLE")
+    dispatcher_function: str = Field(alias="DISPATCHER_FUNCTION")
 
 
 class ReceiptsSettings(_FromEnvironment):
@@ -143,7 +143,9 @@ class ReceiptDeadlineSettings(_FromEnvironment):
 
 class ReleaseSettings(_FromEnvironment):
     messages_table: str = Field(alias="MESSAGES_TABLE")
-    send_queue_url: str = Field(alias="SEND_QUEUE_URL")
+    config_table: str = Field(alias="CONFIG_TABLE")
+    leases_table: str = Field(alias="LEASES_TABLE")
+    dispatcher_function: str = Field(alias="DISPATCHER_FUNCTION")
 
 
 class InboundSettings(_MessageLimitSettings):
@@ -151,6 +153,5 @@ class InboundSettings(_MessageLimitSettings):
     messages_table: str = Field(alias="MESSAGES_TABLE")
     opt_outs_table: str = Field(alias="OPT_OUTS_TABLE")
     inbound_table: str = Field(alias="INBOUND_TABLE")
-    send_queue_url: str = Field(alias="SEND_QUEUE_URL")
     event_bus: str = Field(alias="REPLY_EVENT_BUS")
     allow_loopback_webhooks: bool = Field(default=False, alias="REPLY_WEBHOOK_ALLOW_LOOPBACK")

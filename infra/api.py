@@ -49,7 +49,6 @@ class Api(Construct):
         idempotency_table: dynamodb.ITableV2,
         jobs_table: dynamodb.ITableV2,
         lists_bucket: s3.IBucket,
-        send_queue: sqs.IQueue,
         fanout_queue: sqs.IQueue,
         preview_queue: sqs.IQueue,
         ledger_table: dynamodb.ITableV2,
@@ -83,7 +82,6 @@ class Api(Construct):
                 "IDEMPOTENCY_TABLE": idempotency_table.table_name,
                 "JOBS_TABLE": jobs_table.table_name,
                 "LISTS_BUCKET": lists_bucket.bucket_name,
-                "SEND_QUEUE_URL": send_queue.queue_url,
                 "FANOUT_QUEUE_URL": fanout_queue.queue_url,
                 "PREVIEW_QUEUE_URL": preview_queue.queue_url,
                 "LEDGER_TABLE": ledger_table.table_name,
@@ -112,7 +110,6 @@ class Api(Construct):
         fanout_queue.grant_send_messages(self.api_function.role)
         messages_table.grant_read_write_data(self.api_function.role)
         acknowledge_index_access(self.api_function.role, messages_table)
-        send_queue.grant_send_messages(self.api_function.role)
         ledger_table.grant_read_write_data(self.api_function.role)  # balance, ledger, credits, auto-buy
         acknowledge_index_access(self.api_function.role, ledger_table)
         # Replies, reply webhooks; carriers' signed webhooks go on the inbound queue.

@@ -22,18 +22,14 @@ MESSAGES_TABLE_ID = "MessagesTable"
 OPT_OUTS_TABLE_ID = "OptOutsTable"
 IDEMPOTENCY_TABLE_ID = "IdempotencyTable"
 JOBS_TABLE_ID = "JobsTable"
+LEASES_TABLE_ID = "LeasesTable"  # each transport code's dispatcher lease
 LISTS_BUCKET_ID = "ListsBucket"  # uploaded calling lists, their records and refused rows, preview runs
-PACING_TABLE_ID = "PacingTable"
 LEDGER_TABLE_ID = "LedgerTable"
 SUBJECT_SENDS_TABLE_ID = "SubjectSendsTable"
 # Where the three-a-day rule applies (area codes' states), for tenants that turn it on.
 THREE_A_DAY_STATES = ("FL", "OK", "MD")
 FANOUT_QUEUE_ID = "FanOutQueue"
 FANOUT_DLQ_ID = "FanOutDeadLetterQueue"
-SEND_QUEUE_ID = "SendQueue"
-SEND_DLQ_ID = "SendDeadLetterQueue"
-BULK_QUEUE_ID = "BulkQueue"  # the mass-message lane; triggered messages have the send queue to themselves
-BULK_DLQ_ID = "BulkDeadLetterQueue"
 RECEIPTS_QUEUE_ID = "ReceiptsQueue"
 RECEIPTS_DLQ_ID = "ReceiptsDeadLetterQueue"
 DELIVERY_EVENTS_TOPIC_ID = "DeliveryEventsTopic"
@@ -45,10 +41,9 @@ REPLY_EVENT_BUS_ID = "ReplyEventBus"
 CARRIER_WEBHOOK_SECRET_ID = "CarrierWebhookSecret"
 
 # Queue behaviour, shared with the local pollers so both behave alike.
-SEND_BATCH_SIZE = 10
-SEND_MAX_RECEIVES = 5
-SEND_VISIBILITY_SECONDS = 180  # six times the sender's timeout, as AWS advises for SQS event sources
-SENDER_MAX_CONCURRENCY = 10
+# A dispatcher runs while its code has work, handing over to a fresh invocation near this limit.
+DISPATCHER_TIMEOUT_SECONDS = 900
+KICK_BATCH_SIZE = 100  # stream records per kick invocation
 FANOUT_TIMEOUT_SECONDS = 300
 FANOUT_VISIBILITY_SECONDS = 6 * FANOUT_TIMEOUT_SECONDS
 FANOUT_MAX_RECEIVES = 5

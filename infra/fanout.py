@@ -6,7 +6,6 @@ from aws_cdk import Duration
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_lambda_event_sources as sources
 from aws_cdk import aws_s3 as s3
-from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra.constants import (
@@ -36,8 +35,6 @@ class FanOut(Construct):
         opt_outs_table: dynamodb.ITableV2,
         jobs_table: dynamodb.ITableV2,
         lists_bucket: s3.IBucket,
-        send_queue: sqs.IQueue,
-        bulk_queue: sqs.IQueue,
         ledger_table: dynamodb.ITableV2,
         subject_sends_table: dynamodb.ITableV2,
     ) -> None:
@@ -50,15 +47,13 @@ class FanOut(Construct):
             "Handler",
             shared=shared,
             handler="functions.handlers.fanout.lambda_handler",
-            description="Creates and queues a confirmed mass message's messages, page by page",
+            description="Creates a confirmed mass message's messages, ready to send, page by page",
             environment={
                 "CONFIG_TABLE": config_table.table_name,
                 "MESSAGES_TABLE": messages_table.table_name,
                 "OPT_OUTS_TABLE": opt_outs_table.table_name,
                 "JOBS_TABLE": jobs_table.table_name,
                 "LISTS_BUCKET": lists_bucket.bucket_name,
-                "SEND_QUEUE_URL": send_queue.queue_url,
-                "BULK_QUEUE_URL": bulk_queue.queue_url,
                 "FANOUT_QUEUE_URL": self.queue.queue_url,
                 "LEDGER_TABLE": ledger_table.table_name,
                 "SUBJECT_SENDS_TABLE": subject_sends_table.table_name,
@@ -75,7 +70,6 @@ class FanOut(Construct):
         jobs_table.grant_read_write_data(role)
         for table in (config_table, opt_outs_table, messages_table, jobs_table):
             acknowledge_index_access(role, table)
-        bulk_queue.grant_send_messages(role)  # a job's messages go on the bulk lane (and its depth is read)
         grant_ledger_items(ledger_table, role)  # a cancelled message that was debited is refunded
         self.queue.grant_send_messages(role)  # it hands a long job over to its next invocation
         subject_sends_table.grant(role, "dynamodb:GetItem", "dynamodb:PutItem")  # the three-a-day count

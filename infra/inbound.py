@@ -14,7 +14,6 @@ from aws_cdk import aws_lambda_event_sources as sources
 from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
-from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra.constants import (
@@ -46,7 +45,6 @@ class Inbound(Construct):
         messages_table: dynamodb.ITableV2,
         opt_outs_table: dynamodb.ITableV2,
         inbound_table: dynamodb.ITableV2,
-        send_queue: sqs.IQueue,
     ) -> None:
         super().__init__(scope, construct_id)
         key = kms.Key(self, "InboundKey", enable_key_rotation=True, description="Encrypts inbound SMS")
@@ -90,7 +88,6 @@ class Inbound(Construct):
                 "MESSAGES_TABLE": messages_table.table_name,
                 "OPT_OUTS_TABLE": opt_outs_table.table_name,
                 "INBOUND_TABLE": inbound_table.table_name,
-                "SEND_QUEUE_URL": send_queue.queue_url,
                 "REPLY_EVENT_BUS": self.event_bus.event_bus_name,
             },
             timeout=Duration.seconds(INBOUND_TIMEOUT_SECONDS),
@@ -102,7 +99,6 @@ class Inbound(Construct):
         inbound_table.grant_read_write_data(role)
         for table in (config_table, messages_table, opt_outs_table):
             acknowledge_index_access(role, table)
-        send_queue.grant_send_messages(role)  # keyword replies take the triggered lane
         self.event_bus.grant_put_events_to(role)
         self.function.function.add_event_source(
             sources.SqsEventSource(self.queue, batch_size=INBOUND_BATCH_SIZE, report_batch_item_failures=True)

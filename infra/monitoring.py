@@ -27,10 +27,10 @@ from functions.metrics_catalog import (
     MESSAGES_DELIVERED,
     MESSAGES_FAILED,
     MESSAGES_INSUFFICIENT_FUNDS,
-    MESSAGES_PACING_CONTENTION,
+    MESSAGES_RECONCILED,
     MESSAGES_SENT,
-    MESSAGES_SLOT_MISSED,
     NAMESPACE,
+    OLDEST_READY_SECONDS,
     ORIGINATION_DIMENSION,
     PARTS_SENT,
     REASON_DIMENSION,
@@ -43,10 +43,10 @@ FIVE_MINUTES = Duration.minutes(5)
 # The pacer keeps each code under its rate, so throttling means the carrier's limit and the
 # registry disagree; a few can follow a clock hiccup.
 THROTTLES_PER_FIVE_MINUTES = 10
-# A triggered message waits seconds for its slot; a mass message's lane may hold a backlog that
-# drains at the codes' rates (the fan-out keeps at most a few thousand queued).
-TRIGGERED_LANE_MAX_AGE = Duration.minutes(5)
-BULK_LANE_MAX_AGE = Duration.hours(1)
+# A code's oldest ready message: a triggered one goes within seconds and the fan-out keeps a code's
+# bulk backlog to a few minutes of sending, so ten minutes means no dispatcher is running for a code
+# with ready messages (or its carrier keeps refusing it).
+OLDEST_READY_MAX_AGE = Duration.minutes(10)
 SEARCH_PERIOD_SECONDS = 60
 
 
@@ -79,9 +79,6 @@ class Monitoring(Construct):
         self,
         scope: Construct,
         construct_id: str,
-        *,
-        triggered_lane: sqs.IQueue,
-        bulk_lane: sqs.IQueue,
     ) -> None:
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
@@ -120,14 +117,16 @@ class Monitoring(Construct):
             threshold=THROTTLES_PER_FIVE_MINUTES,
             description="The carrier throttled sends: a code's registered rate is above its real one.",
         )
-        for lane, max_age in ((triggered_lane, TRIGGERED_LANE_MAX_AGE), (bulk_lane, BULK_LANE_MAX_AGE)):
-            self._alarm(
-                f"{_short_name(lane)}OldestMessage",
-                lane.metric_approximate_age_of_oldest_message(period=ONE_MINUTE, statistic="Maximum"),
-                threshold=max_age.to_seconds(),
-                evaluation_periods=3,
-                description=f"A message waited on {lane.node.path} over {max_age.to_human_string()}.",
-            )
+        self._alarm(
+            "OldestReadyMessage",
+            service_metric(OLDEST_READY_SECONDS, statistic="Maximum"),
+            threshold=OLDEST_READY_MAX_AGE.to_seconds(),
+            evaluation_periods=3,
+            description=(
+                f"A code's oldest ready message waited over {OLDEST_READY_MAX_AGE.to_human_string()}:"
+                " no dispatcher runs for it (the dashboard shows which code)."
+            ),
+        )
         self._alarm(
             "BalanceBelowThreshold",
             service_metric(BALANCE_BELOW_THRESHOLD, statistic="Maximum", period=FIVE_MINUTES),
@@ -189,20 +188,20 @@ class Monitoring(Construct):
                 title="Carrier throttling and pacing",
                 left=[
                     service_metric(MESSAGES_CARRIER_THROTTLED, label="throttled by the carrier"),
-                    service_metric(MESSAGES_SLOT_MISSED, label="slot missed"),
-                    service_metric(MESSAGES_PACING_CONTENTION, label="pacing contention"),
+                    service_metric(MESSAGES_RECONCILED, label="claims reconciled after a dispatcher stopped"),
                 ],
                 width=12,
             ),
         )
         self.dashboard.add_widgets(
             cloudwatch.GraphWidget(
-                title="Send lanes: age of the oldest message (s)",
+                title="Oldest ready message by transport code (s)",
                 left=[
-                    lane.metric_approximate_age_of_oldest_message(
-                        period=ONE_MINUTE, statistic="Maximum", label=_short_name(lane)
+                    cloudwatch.MathExpression(
+                        expression=_search(OLDEST_READY_SECONDS, ORIGINATION_DIMENSION, statistic="Maximum"),
+                        label="",
+                        period=ONE_MINUTE,
                     )
-                    for lane in (triggered_lane, bulk_lane)
                 ],
                 width=8,
             ),
@@ -265,11 +264,13 @@ class Monitoring(Construct):
         return alarm
 
 
-def _search(name: str, dimension: str, total: str | None = None, per_second: bool = False) -> str:
+def _search(
+    name: str, dimension: str, total: str | None = None, per_second: bool = False, statistic: str = "Sum"
+) -> str:
     """A metric emitted per value of ``dimension``, every value (found at view time); summed if asked."""
     search = (
         f"SEARCH('{{{NAMESPACE},{SERVICE_DIMENSION},{dimension}}} MetricName=\"{name}\"', "
-        f"'Sum', {SEARCH_PERIOD_SECONDS})"
+        f"'{statistic}', {SEARCH_PERIOD_SECONDS})"
     )
     if per_second:
         return f"{search} / {SEARCH_PERIOD_SECONDS}"

@@ -50,7 +50,6 @@ class JobTables:
 
 def job_environment(
     tables: JobTables,
-    send_queue: sqs.IQueue,
     fanout_queue: sqs.IQueue,
     preview_queue: sqs.IQueue,
     bucket: s3.IBucket,
@@ -61,7 +60,6 @@ def job_environment(
         "OPT_OUTS_TABLE": tables.opt_outs.table_name,
         "JOBS_TABLE": tables.jobs.table_name,
         "LEDGER_TABLE": tables.ledger.table_name,
-        "SEND_QUEUE_URL": send_queue.queue_url,
         "FANOUT_QUEUE_URL": fanout_queue.queue_url,
         "PREVIEW_QUEUE_URL": preview_queue.queue_url,
         "LISTS_BUCKET": bucket.bucket_name,
@@ -89,14 +87,13 @@ class Previews(Construct):
         shared: FunctionCode,
         tables: JobTables,
         lists_bucket: s3.Bucket,
-        send_queue: sqs.IQueue,
         fanout_queue: sqs.IQueue,
     ) -> None:
         super().__init__(scope, construct_id)
         self.queue, self.dead_letters = queue_with_dlq(
             self, PREVIEW_QUEUE_ID, PREVIEW_DLQ_ID, PREVIEW_VISIBILITY_SECONDS, PREVIEW_MAX_RECEIVES
         )
-        environment = job_environment(tables, send_queue, fanout_queue, self.queue, lists_bucket)
+        environment = job_environment(tables, fanout_queue, self.queue, lists_bucket)
         self.function = ServiceFunction(
             self,
             "Handler",

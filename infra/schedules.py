@@ -1,10 +1,16 @@
-"""The every-minute schedules: releasing held (quiet-hour) messages, starting scheduled jobs."""
+"""The every-minute schedules: releasing held (quiet-hour) messages, starting scheduled jobs.
+
+Each release run also starts the dispatcher of any transport code with ready or in-flight messages
+and none running (the safety net under the stream's kicks), and reports per code the age of its
+oldest ready message, which the monitoring alarms on.
+"""
 
 from __future__ import annotations
 
 from aws_cdk import Duration, Stack
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_scheduler as scheduler
 from aws_cdk import aws_scheduler_targets as targets
@@ -28,7 +34,9 @@ class ReleaseSchedule(Construct):
         *,
         shared: FunctionCode,
         messages_table: dynamodb.ITableV2,
-        send_queue: sqs.IQueue,
+        config_table: dynamodb.ITableV2,
+        leases_table: dynamodb.ITableV2,
+        dispatcher: lambda_.IFunction,
     ) -> None:
         super().__init__(scope, construct_id)
         self.release = ServiceFunction(
@@ -36,13 +44,27 @@ class ReleaseSchedule(Construct):
             "Release",
             shared=shared,
             handler="functions.handlers.release.lambda_handler",
-            description="Queues held messages whose release time has come",
-            environment={"MESSAGES_TABLE": messages_table.table_name, "SEND_QUEUE_URL": send_queue.queue_url},
+            description="Releases held messages whose time has come; starts idle codes' dispatchers",
+            environment={
+                "MESSAGES_TABLE": messages_table.table_name,
+                "CONFIG_TABLE": config_table.table_name,
+                "LEASES_TABLE": leases_table.table_name,
+                "DISPATCHER_FUNCTION": dispatcher.function_name,
+            },
             timeout=Duration.seconds(50),
         )
         messages_table.grant_read_write_data(self.release.role)
         acknowledge_index_access(self.release.role, messages_table)
-        send_queue.grant_send_messages(self.release.role)
+        config_table.grant_read_data(self.release.role)  # the transport codes to watch
+        acknowledge_index_access(self.release.role, config_table)
+        leases_table.grant_read_data(self.release.role)
+        dispatcher.grant_invoke(self.release.role)
+        dispatcher_id = Stack.of(self).get_logical_id(dispatcher.node.default_child)
+        acknowledge_wildcard(
+            self.release.role,
+            f"<{dispatcher_id}.Arn>:*",
+            "Invoking the dispatcher function's versions and aliases.",
+        )
         invoker = iam.Role(
             self,
             "InvokerRole",
@@ -74,7 +96,6 @@ class JobSchedule(Construct):
         shared: FunctionCode,
         tables: JobTables,
         lists_bucket: s3.IBucket,
-        send_queue: sqs.IQueue,
         fanout_queue: sqs.IQueue,
         preview_queue: sqs.IQueue,
     ) -> None:
@@ -85,7 +106,7 @@ class JobSchedule(Construct):
             shared=shared,
             handler="functions.handlers.scheduled_jobs.lambda_handler",
             description="Starts the scheduled mass messages and calling lists whose time has come",
-            environment=job_environment(tables, send_queue, fanout_queue, preview_queue, lists_bucket),
+            environment=job_environment(tables, fanout_queue, preview_queue, lists_bucket),
             timeout=Duration.seconds(50),
         )
         grant_job_tables(self.starter.role, tables)

@@ -1,24 +1,22 @@
-"""The send queue, its dead-letter queue and the sender function that drains it."""
+"""Sending: one dispatcher per transport code, started by a kick on the Messages table's stream.
+
+Also ``queue_with_dlq``, the queue-and-dead-letter-queue pair the stack's queued work uses.
+"""
 
 from __future__ import annotations
 
-from aws_cdk import Duration, Stack
+from aws_cdk import ArnFormat, Duration, Stack
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as sources
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra.constants import (
-    BULK_DLQ_ID,
-    BULK_QUEUE_ID,
+    DISPATCHER_TIMEOUT_SECONDS,
+    KICK_BATCH_SIZE,
     PAYMENT_PROVIDER,
-    SEND_BATCH_SIZE,
-    SEND_DLQ_ID,
-    SEND_MAX_RECEIVES,
-    SEND_QUEUE_ID,
-    SEND_VISIBILITY_SECONDS,
-    SENDER_MAX_CONCURRENCY,
 )
 from infra.functions import FunctionCode, ServiceFunction
 from infra.ledger import grant_ledger_items
@@ -49,62 +47,61 @@ def queue_with_dlq(
 
 
 class Sending(Construct):
+    """The dispatcher function (one invocation per transport code at a time, by its lease) and the kick.
+
+    The kick reads the Messages table's stream, filtered to records whose new image carries a ready
+    key, and starts the dispatcher of each code that has none running (an asynchronous invoke).
+    """
+
     def __init__(
         self,
         scope: Construct,
         construct_id: str,
         *,
         shared: FunctionCode,
-        messages_table: dynamodb.ITableV2,
+        messages_table: dynamodb.TableV2,
         jobs_table: dynamodb.ITableV2,
         config_table: dynamodb.ITableV2,
-        pacing_table: dynamodb.ITableV2,
+        leases_table: dynamodb.ITableV2,
         configuration_set_name: str,
         configuration_set_arn: str,
         ledger_table: dynamodb.ITableV2,
         opt_outs_table: dynamodb.ITableV2,
     ) -> None:
         super().__init__(scope, construct_id)
-        self.queue, self.dead_letters = queue_with_dlq(
-            self, SEND_QUEUE_ID, SEND_DLQ_ID, SEND_VISIBILITY_SECONDS, SEND_MAX_RECEIVES
-        )
-        self.bulk_queue, self.bulk_dead_letters = queue_with_dlq(
-            self, BULK_QUEUE_ID, BULK_DLQ_ID, SEND_VISIBILITY_SECONDS, SEND_MAX_RECEIVES
-        )
-        self.sender = ServiceFunction(
+        self.dispatcher = ServiceFunction(
             self,
-            "Sender",
+            "Dispatcher",
             shared=shared,
-            handler="functions.handlers.sender.lambda_handler",
-            description="Sends queued messages through the carrier",
+            handler="functions.handlers.dispatcher.lambda_handler",
+            description="Sends a transport code's ready messages at its pace while it holds the code's lease",
             environment={
                 "MESSAGES_TABLE": messages_table.table_name,
                 "JOBS_TABLE": jobs_table.table_name,
                 "CONFIG_TABLE": config_table.table_name,
-                "PACING_TABLE": pacing_table.table_name,
-                "SEND_QUEUE_URL": self.queue.queue_url,
-                "BULK_QUEUE_URL": self.bulk_queue.queue_url,
+                "LEASES_TABLE": leases_table.table_name,
                 "SMS_CONFIGURATION_SET": configuration_set_name,
                 "LEDGER_TABLE": ledger_table.table_name,
                 "PAYMENT_PROVIDER": PAYMENT_PROVIDER,
                 "OPT_OUTS_TABLE": opt_outs_table.table_name,
             },
-            timeout=Duration.seconds(SEND_VISIBILITY_SECONDS // 6),
+            timeout=Duration.seconds(DISPATCHER_TIMEOUT_SECONDS),
         )
-        messages_table.grant_read_write_data(self.sender.role)
-        acknowledge_index_access(self.sender.role, messages_table)
-        jobs_table.grant_read_data(self.sender.role)  # a cancelled job's messages are not sent
-        acknowledge_index_access(self.sender.role, jobs_table)
-        config_table.grant_read_data(self.sender.role)  # transport codes: throughput and daily cap
-        acknowledge_index_access(self.sender.role, config_table)
-        pacing_table.grant_read_write_data(self.sender.role)
-        opt_outs_table.grant_read_data(self.sender.role)  # queued messages are checked again before sending
-        acknowledge_index_access(self.sender.role, opt_outs_table)
-        # A message waiting for its slot goes back on its lane's queue with a delay.
-        self.queue.grant_send_messages(self.sender.role)
-        self.bulk_queue.grant_send_messages(self.sender.role)
-        grant_ledger_items(ledger_table, self.sender.role)  # each message is debited before the carrier
-        self.sender.role.add_to_principal_policy(
+        role = self.dispatcher.role
+        messages_table.grant_read_write_data(role)  # the ready index, claims, Sent records
+        acknowledge_index_access(role, messages_table)
+        jobs_table.grant_read_data(role)  # a cancelled job's messages are not sent
+        acknowledge_index_access(role, jobs_table)
+        config_table.grant_read_data(role)  # its transport code: throughput, daily cap, opt-out scope
+        acknowledge_index_access(role, config_table)
+        leases_table.grant_read_write_data(role)
+        opt_outs_table.grant_read_data(role)  # checked before a claim
+        opt_outs_table.grant(
+            role, "dynamodb:PutItem"
+        )  # a carrier's opt-out is copied in (audited, only if absent)
+        acknowledge_index_access(role, opt_outs_table)
+        grant_ledger_items(ledger_table, role)  # each batch is debited in its claim
+        role.add_to_principal_policy(
             iam.PolicyStatement(
                 actions=["sms-voice:SendTextMessage"],
                 # The configuration set, and the tenant sending numbers it sends from.
@@ -112,19 +109,60 @@ class Sending(Construct):
             )
         )
         acknowledge_wildcard(
-            self.sender.role,
+            role,
             "arn:<AWS::Partition>:sms-voice:<AWS::Region>:<AWS::AccountId>:phone-number/*",
             "SendTextMessage names its sending number per call; tenants' numbers are operator-managed data.",
         )
-        for lane in (self.queue, self.bulk_queue):
-            self.sender.function.add_event_source(
-                sources.SqsEventSource(
-                    lane,
-                    batch_size=SEND_BATCH_SIZE,
-                    report_batch_item_failures=True,
-                    max_concurrency=SENDER_MAX_CONCURRENCY,
-                )
+        # Near its time limit a dispatcher hands its code over to a fresh invocation of itself. Its own
+        # ARN in its own policy would be a cycle (the function waits for its role's policy), so the
+        # grant names the function by its generated name's prefix.
+        own_functions = Stack.of(self).format_arn(
+            service="lambda",
+            resource="function",
+            resource_name=f"{Stack.of(self).stack_name}-SendingDispatcher*",
+            arn_format=ArnFormat.COLON_RESOURCE_NAME,
+        )
+        role.add_to_principal_policy(
+            iam.PolicyStatement(actions=["lambda:InvokeFunction"], resources=[own_functions])
+        )
+        acknowledge_wildcard(
+            role,
+            f"arn:<AWS::Partition>:lambda:<AWS::Region>:<AWS::AccountId>:function:{Stack.of(self).stack_name}-SendingDispatcher*",
+            "A dispatcher near its time limit invokes itself; its own ARN in its policy would be a cycle.",
+        )
+
+        self.kick = ServiceFunction(
+            self,
+            "Kick",
+            shared=shared,
+            handler="functions.handlers.kick.lambda_handler",
+            description="Starts the dispatcher of each transport code that gained a ready message",
+            environment={
+                "LEASES_TABLE": leases_table.table_name,
+                "DISPATCHER_FUNCTION": self.dispatcher.function.function_name,
+            },
+            timeout=Duration.seconds(30),
+        )
+        leases_table.grant_read_data(self.kick.role)
+        self.dispatcher.function.grant_invoke(self.kick.role)
+        acknowledge_wildcard(
+            self.kick.role,
+            f"<{Stack.of(self).get_logical_id(self.dispatcher.function.node.default_child)}.Arn>:*",
+            "Invoking the dispatcher function's versions and aliases.",
+        )
+        self.kick.function.add_event_source(
+            sources.DynamoEventSource(
+                messages_table,
+                starting_position=lambda_.StartingPosition.LATEST,
+                batch_size=KICK_BATCH_SIZE,
+                retry_attempts=2,  # a kick lost is repaired by the minute schedule
+                filters=[
+                    lambda_.FilterCriteria.filter(
+                        {"dynamodb": {"NewImage": {"ready_key": {"S": lambda_.FilterRule.exists()}}}}
+                    )
+                ],
             )
+        )
 
     def _phone_numbers_arn(self) -> str:
         return Stack.of(self).format_arn(service="sms-voice", resource="phone-number", resource_name="*")

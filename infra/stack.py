@@ -40,7 +40,7 @@ class SmsPlatformStack(Stack):
             messages_table=storage.messages_table,
             jobs_table=storage.jobs_table,
             config_table=storage.config_table,
-            pacing_table=storage.pacing_table,
+            leases_table=storage.leases_table,
             configuration_set_name=receipts.configuration_set_name,
             configuration_set_arn=receipts.configuration_set_arn,
             ledger_table=storage.ledger_table,
@@ -54,7 +54,6 @@ class SmsPlatformStack(Stack):
             messages_table=storage.messages_table,
             opt_outs_table=storage.opt_outs_table,
             inbound_table=storage.inbound_table,
-            send_queue=sending.queue,
         )
         fanout = FanOut(
             self,
@@ -65,8 +64,6 @@ class SmsPlatformStack(Stack):
             opt_outs_table=storage.opt_outs_table,
             jobs_table=storage.jobs_table,
             lists_bucket=storage.lists_bucket,
-            send_queue=sending.queue,
-            bulk_queue=sending.bulk_queue,
             ledger_table=storage.ledger_table,
             subject_sends_table=storage.subject_sends_table,
         )
@@ -84,7 +81,6 @@ class SmsPlatformStack(Stack):
             shared=shared,
             tables=job_tables,
             lists_bucket=storage.lists_bucket,
-            send_queue=sending.queue,
             fanout_queue=fanout.queue,
         )
         api = Api(
@@ -97,7 +93,6 @@ class SmsPlatformStack(Stack):
             idempotency_table=storage.idempotency_table,
             jobs_table=storage.jobs_table,
             lists_bucket=storage.lists_bucket,
-            send_queue=sending.queue,
             fanout_queue=fanout.queue,
             preview_queue=previews.queue,
             ledger_table=storage.ledger_table,
@@ -106,7 +101,13 @@ class SmsPlatformStack(Stack):
             subject_sends_table=storage.subject_sends_table,
         )
         ReleaseSchedule(
-            self, "Schedules", shared=shared, messages_table=storage.messages_table, send_queue=sending.queue
+            self,
+            "Schedules",
+            shared=shared,
+            messages_table=storage.messages_table,
+            config_table=storage.config_table,
+            leases_table=storage.leases_table,
+            dispatcher=sending.dispatcher.function,
         )
         JobSchedule(
             self,
@@ -114,7 +115,6 @@ class SmsPlatformStack(Stack):
             shared=shared,
             tables=job_tables,
             lists_bucket=storage.lists_bucket,
-            send_queue=sending.queue,
             fanout_queue=fanout.queue,
             preview_queue=previews.queue,
         )
@@ -124,8 +124,6 @@ class SmsPlatformStack(Stack):
         CfnOutput(self, OUTPUT_CARRIER_WEBHOOK_SECRET, value=inbound.webhook_secret.secret_arn)
         CfnOutput(self, OUTPUT_REPLY_EVENT_BUS, value=inbound.event_bus.event_bus_name)
         # Last: it watches every function and dead-letter queue created above.
-        monitoring = Monitoring(
-            self, "Monitoring", triggered_lane=sending.queue, bulk_lane=sending.bulk_queue
-        )
+        monitoring = Monitoring(self, "Monitoring")
         CfnOutput(self, OUTPUT_ALARM_TOPIC, value=monitoring.topic.topic_arn)
         CfnOutput(self, OUTPUT_DASHBOARD, value=monitoring.dashboard.dashboard_name)

@@ -8,16 +8,17 @@ from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from functions.dal.messages import BY_READY_INDEX, READY_FIELDS
 from infra.constants import (
     CONFIG_TABLE_ID,
     IDEMPOTENCY_TABLE_ID,
     INBOUND_TABLE_ID,
     JOBS_TABLE_ID,
+    LEASES_TABLE_ID,
     LEDGER_TABLE_ID,
     LISTS_BUCKET_ID,
     MESSAGES_TABLE_ID,
     OPT_OUTS_TABLE_ID,
-    PACING_TABLE_ID,
     SUBJECT_SENDS_TABLE_ID,
 )
 from infra.nag import acknowledge
@@ -115,6 +116,8 @@ class Storage(Construct):
             MESSAGES_TABLE_ID,
             partition_key=dynamodb.Attribute(name="message_id", type=S),
             time_to_live_attribute="expires_at",  # the log's retention
+            # New ready messages kick their code's dispatcher (functions/handlers/kick.py).
+            dynamo_stream=dynamodb.StreamViewType.NEW_IMAGE,
         )
         self.messages_table.add_global_secondary_index(
             index_name="by_tenant",
@@ -148,9 +151,17 @@ class Storage(Construct):
             sort_key=dynamodb.Attribute(name="created_key", type=S),
             projection_type=dynamodb.ProjectionType.KEYS_ONLY,
         )
-        # Each transport code's log of reserved send slots, shared by every sender (functions/dal/pacing.py).
-        self.pacing_table = _table(
-            self, PACING_TABLE_ID, partition_key=dynamodb.Attribute(name="code", type=S)
+        # Each transport code's messages that may go now, then those in flight, for its dispatcher.
+        self.messages_table.add_global_secondary_index(
+            index_name=BY_READY_INDEX,
+            partition_key=dynamodb.Attribute(name="ready_key", type=S),
+            sort_key=dynamodb.Attribute(name="ready_sort", type=S),
+            projection_type=dynamodb.ProjectionType.INCLUDE,
+            non_key_attributes=[name for name in READY_FIELDS if name != "message_id"],
+        )
+        # Each transport code's dispatcher lease and daily count (functions/dal/leases.py).
+        self.leases_table = _table(
+            self, LEASES_TABLE_ID, partition_key=dynamodb.Attribute(name="code", type=S)
         )
         # Each tenant's prepaid balance and its append-only ledger (functions/dal/ledger.py).
         self.ledger_table = _table(

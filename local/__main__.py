@@ -28,7 +28,6 @@ def parse_args(argv: list[str]) -> RuntimeSettings:
     parser = argparse.ArgumentParser(prog="python -m local", description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000, help="0 picks a free port")
-    parser.add_argument("--sender-instances", type=int, default=2, help="concurrent sender instances")
     parser.add_argument(
         "--instances",
         action="append",
@@ -66,7 +65,7 @@ def parse_args(argv: list[str]) -> RuntimeSettings:
         " receiver; without it a loopback URL is refused, as in AWS",
     )
     args = parser.parse_args(argv)
-    instances = {"sender": args.sender_instances}
+    instances: dict[str, int] = {}
     for item in args.instances:
         name, _, count = item.partition("=")
         if not count.isdigit() or int(count) < 1:

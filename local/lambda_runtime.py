@@ -193,3 +193,141 @@ class Ticker:
                 self.runs += 1
             except Exception:
                 log.exception("scheduled %s failed", self._function.name)
+
+
+def matches_filter(pattern: Any, value: Any) -> bool:
+    """An event source mapping's filter pattern against a record (the rules the stack uses: values,
+    ``exists`` and ``prefix``)."""
+    if isinstance(pattern, dict):
+        if not isinstance(value, dict):
+            return False
+        return all(matches_filter(rule, value.get(key, _MISSING)) for key, rule in pattern.items())
+    if isinstance(pattern, list):
+        return any(_matches_rule(rule, value) for rule in pattern)
+    return bool(pattern == value)
+
+
+_MISSING = object()
+
+
+def _matches_rule(rule: Any, value: Any) -> bool:
+    if isinstance(rule, dict) and "exists" in rule:
+        return (value is not _MISSING) is bool(rule["exists"])
+    if isinstance(rule, dict) and "prefix" in rule:
+        return isinstance(value, str) and value.startswith(rule["prefix"])
+    return value is not _MISSING and rule == value
+
+
+class StreamPoller:
+    """A DynamoDB stream event source mapping: records in order, filtered, in batches, to the function.
+
+    Like Lambda's: each shard is read from its start, records that pass no filter are dropped
+    before the function is invoked, and a batch the function fails is retried ``retries`` times and
+    then skipped (the stack's minute schedule repairs a lost kick).
+    """
+
+    def __init__(
+        self,
+        streams: Any,
+        stream_arn: str,
+        function: LocalFunction,
+        batch_size: int,
+        filters: Sequence[Any],
+        stop: threading.Event,
+        poll_seconds: float = 0.05,
+        retries: int = 2,
+    ) -> None:
+        self._streams = streams
+        self._stream_arn = stream_arn
+        self._function = function
+        self._batch_size = batch_size
+        self._filters = list(filters)
+        self._stop = stop
+        self._poll_seconds = poll_seconds
+        self._retries = retries
+        self._iterators: dict[str, str | None] = {}
+        self.invocations = 0
+
+    def run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                if not self.poll_once():
+                    self._stop.wait(self._poll_seconds)
+            except Exception:
+                log.exception("stream poller for %s failed; continuing", self._function.name)
+                self._stop.wait(1.0)
+
+    def poll_once(self) -> bool:
+        """Read each shard once; whether any records came."""
+        self._discover_shards()
+        got = False
+        for shard_id, iterator in list(self._iterators.items()):
+            if iterator is None:
+                continue
+            response = self._streams.get_records(ShardIterator=iterator, Limit=self._batch_size)
+            self._iterators[shard_id] = response.get("NextShardIterator")
+            records = response.get("Records", [])
+            if not records:
+                continue
+            got = True
+            passing = [
+                {**record, "eventSource": "aws:dynamodb", "eventSourceARN": self._stream_arn}
+                for record in records
+                if not self._filters or any(matches_filter(pattern, record) for pattern in self._filters)
+            ]
+            if passing:
+                self._invoke({"Records": passing})
+        return got
+
+    def _invoke(self, event: dict[str, Any]) -> None:
+        for attempt in range(self._retries + 1):
+            try:
+                self._function.invoke(event)
+                self.invocations += 1
+                return
+            except Exception:
+                log.exception("%s failed on a stream batch (attempt %d)", self._function.name, attempt + 1)
+        log.error("%s: a stream batch was skipped after its retries", self._function.name)
+
+    def _discover_shards(self) -> None:
+        shards = self._streams.describe_stream(StreamArn=self._stream_arn)["StreamDescription"]["Shards"]
+        for shard in shards:
+            shard_id = shard["ShardId"]
+            if shard_id not in self._iterators:
+                self._iterators[shard_id] = self._streams.get_shard_iterator(
+                    StreamArn=self._stream_arn, ShardId=shard_id, ShardIteratorType="TRIM_HORIZON"
+                )["ShardIterator"]
+
+
+class LocalDispatcherInvoker:
+    """The dispatcher's "asynchronous invoke", locally: the dispatcher function in a thread of its own.
+
+    Installed through ``functions.integrations.dispatcher_invoker.use``, so the kick, the minute
+    schedule and a dispatcher handing over start dispatchers as they do on AWS.
+    """
+
+    def __init__(self, function: LocalFunction) -> None:
+        self._function = function
+        self._lock = threading.Lock()
+        self.threads: list[threading.Thread] = []
+        self.started = 0
+
+    def start(self, code: str) -> None:
+        thread = threading.Thread(target=self._run, args=(code,), name=f"dispatcher-{code}", daemon=True)
+        with self._lock:
+            self.threads = [t for t in self.threads if t.is_alive()]
+            self.threads.append(thread)
+            self.started += 1
+        thread.start()
+
+    def _run(self, code: str) -> None:
+        try:
+            self._function.invoke({"code": code})
+        except Exception:
+            log.exception("the dispatcher of %s failed", code)
+
+    def join(self, timeout: float) -> None:
+        with self._lock:
+            threads = list(self.threads)
+        for thread in threads:
+            thread.join(timeout)

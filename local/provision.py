@@ -77,6 +77,9 @@ def _create_table(dynamodb: DynamoDBClient, name: str, props: dict[str, Any]) ->
             }
             for index in props["GlobalSecondaryIndexes"]
         ]
+    stream = props.get("StreamSpecification")
+    if stream:
+        request["StreamSpecification"] = {"StreamEnabled": True, "StreamViewType": stream["StreamViewType"]}
     dynamodb.create_table(**request)
     ttl = props.get("TimeToLiveSpecification")
     if ttl and ttl.get("Enabled"):

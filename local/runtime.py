@@ -14,13 +14,14 @@ from botocore.config import Config
 
 from functions.dal.config import ConfigTable
 from functions.dal.ledger import LedgerTable
+from functions.integrations import dispatcher_invoker
 from functions.payments.providers import ProviderName
 from functions.payments.simulator import shared_simulator
 from local.carrier import CARRIER_ENDPOINT_ENV, CarrierSimulator, SimulatorSettings, sns_publisher
 from local.demo import Demo, seed_demo, seed_demo_balance
 from local.demo_activity import DEMO_BLOCKED_NUMBER, DemoActivity
 from local.http_front import Gateway, HttpFront
-from local.lambda_runtime import LocalFunction, QueuePoller, Ticker
+from local.lambda_runtime import LocalDispatcherInvoker, LocalFunction, QueuePoller, StreamPoller, Ticker
 from local.moto_server import MotoServer
 from local.provision import (
     REGION,
@@ -39,6 +40,7 @@ log = logging.getLogger("local")
 # one, as moto delivers from SNS and EventBridge to SQS inside a process.
 MOTO_SERVICES = {
     "DYNAMODB": "tables",
+    "DYNAMODB_STREAMS": "tables",
     "SQS": "messaging",
     "SNS": "messaging",
     "SCHEDULER": "messaging",
@@ -52,8 +54,8 @@ MOTO_SERVICES = {
 class RuntimeSettings:
     host: str = "127.0.0.1"
     port: int = 8000
-    # Concurrent "Lambda instances" polling each queue, by handler module (sender, receipts...); default 1.
-    instances: dict[str, int] = field(default_factory=lambda: {"sender": 2})
+    # Concurrent "Lambda instances" polling each queue, by handler module (receipts, inbound...); default 1.
+    instances: dict[str, int] = field(default_factory=dict)
     tick_seconds: float | None = None  # default: each schedule's own rate
     # "simulator": the carrier simulator over HTTP on 127.0.0.1; "aws": the real client as configured
     # (AWS_ENDPOINT_URL_PINPOINT_SMS_VOICE_V2 and the AWS credentials).
@@ -90,6 +92,8 @@ class LocalRuntime:
         self.provisioned: Provisioned
         self.functions: dict[str, LocalFunction] = {}
         self.pollers: list[QueuePoller] = []
+        self.stream_pollers: list[StreamPoller] = []
+        self.dispatchers: LocalDispatcherInvoker
         self.tickers: list[Ticker] = []
         self.front: HttpFront
         self.demo: Demo
@@ -125,7 +129,9 @@ class LocalRuntime:
                 {code.number: float(code.parts_per_second) for code in self.demo.transport_codes}
             )
         seed_demo_balance(LedgerTable(session.resource("dynamodb").Table(self._table_env("LEDGER_TABLE"))))
+        self._start_dispatchers()
         self._start_pollers(sqs)
+        self._start_stream_pollers(session.client("dynamodbstreams"), dynamodb)
         self._start_tickers()
         if self.simulator is not None:
             self._spawn("carrier-receipts", self._pump_receipts)
@@ -148,6 +154,7 @@ class LocalRuntime:
         self.front.stop()
         for thread in self.threads:
             thread.join(timeout=5)
+        dispatcher_invoker.use(None)
         for server in self.moto.values():
             server.stop()
         if self.simulator is not None:
@@ -194,6 +201,27 @@ class LocalRuntime:
                 )
                 self.pollers.append(poller)
                 self._spawn(f"poller-{function.name}-{index}", poller.run)
+
+    def _start_dispatchers(self) -> None:
+        """Dispatchers run as threads of this process, started through the invoker the handlers use."""
+        (dispatcher,) = [f for f in self.functions.values() if f.module_name == "dispatcher"]
+        self.dispatchers = LocalDispatcherInvoker(dispatcher)
+        dispatcher_invoker.use(self.dispatchers)
+
+    def _start_stream_pollers(self, streams: Any, dynamodb: Any) -> None:
+        for source in self.topology.stream_sources:
+            table = self.provisioned.refs[source.table_id]
+            arn = dynamodb.describe_table(TableName=table)["Table"]["LatestStreamArn"]
+            poller = StreamPoller(
+                streams,
+                arn,
+                self.functions[source.function_id],
+                source.batch_size,
+                source.filters,
+                self.stop_event,
+            )
+            self.stream_pollers.append(poller)
+            self._spawn(f"stream-{source.function_id}", poller.run)
 
     def _start_tickers(self) -> None:
         for schedule in self.topology.schedules:

@@ -17,6 +17,7 @@ CACHE_DIR = PROJECT_ROOT / ".local"
 SOURCES = [PROJECT_ROOT / "app.py", *sorted((PROJECT_ROOT / "infra").glob("*.py"))]
 SOURCES += [PROJECT_ROOT / "functions" / "public_routes.py", Path(__file__).resolve()]
 SOURCES += [PROJECT_ROOT / "functions" / "metrics_catalog.py"]  # the alarms' and dashboard's metrics
+SOURCES += [PROJECT_ROOT / "functions" / "dal" / "messages.py"]  # the ready index's projected fields
 
 
 def _fingerprint() -> str:

@@ -2,11 +2,12 @@
 
 Only what the local runtime serves is read: tables, queues, buckets (with their notifications),
 topics and their subscriptions, event buses, secrets, functions with their environments, event
-source mappings, schedules, the HTTP API's routes and the stack's outputs.
+source mappings (queues and table streams), schedules, the HTTP API's routes and the stack's outputs.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,6 +31,16 @@ class EventSourceMapping:
     batch_size: int
     max_concurrency: int | None
     reports_item_failures: bool
+
+
+@dataclass(frozen=True)
+class StreamSource:
+    """A table's stream read by a function, as Lambda's event source mapping does."""
+
+    table_id: str
+    function_id: str
+    batch_size: int
+    filters: list[dict[str, Any]]  # the mapping's filter patterns, parsed; a record passes one or is dropped
 
 
 @dataclass(frozen=True)
@@ -87,6 +98,7 @@ class Topology:
     event_destinations: dict[str, list[tuple[str, list[str]]]] = field(default_factory=dict)
     functions: dict[str, FunctionSpec] = field(default_factory=dict)
     event_sources: list[EventSourceMapping] = field(default_factory=list)
+    stream_sources: list[StreamSource] = field(default_factory=list)
     schedules: list[ScheduleSpec] = field(default_factory=list)
     routes: list[RouteSpec] = field(default_factory=list)
 
@@ -128,6 +140,10 @@ def _period(expression: str) -> tuple[int, bool]:
             f"the local runtime runs rate() and every-minute cron schedules only, not {expression!r}"
         )
     return int(match.group(1)) * _UNIT_SECONDS[match.group(2).rstrip("s")], False
+
+
+def _is_stream(arn: Any) -> bool:
+    return isinstance(arn, dict) and arn.get("Fn::GetAtt", [None, None])[1] == "StreamArn"
 
 
 def read_topology(template: Template) -> Topology:
@@ -182,7 +198,20 @@ def read_topology(template: Template) -> Topology:
     topology.outputs = {name: output["Value"] for name, output in template.get("Outputs", {}).items()}
     for resource in resources.values():
         kind, props = resource["Type"], resource.get("Properties", {})
-        if kind == "AWS::Lambda::EventSourceMapping":
+        if kind == "AWS::Lambda::EventSourceMapping" and _is_stream(props["EventSourceArn"]):
+            (table_id,) = [lid for lid in referenced_ids(props["EventSourceArn"]) if lid in topology.tables]
+            topology.stream_sources.append(
+                StreamSource(
+                    table_id=table_id,
+                    function_id=function_in(props["FunctionName"]),
+                    batch_size=int(props.get("BatchSize", 100)),
+                    filters=[
+                        json.loads(item["Pattern"])
+                        for item in props.get("FilterCriteria", {}).get("Filters", [])
+                    ],
+                )
+            )
+        elif kind == "AWS::Lambda::EventSourceMapping":
             (queue_id,) = [lid for lid in referenced_ids(props["EventSourceArn"]) if lid in topology.queues]
             topology.event_sources.append(
                 EventSourceMapping(

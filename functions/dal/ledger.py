@@ -214,17 +214,42 @@ class LedgerTable:
         }
 
     def try_debit(self, entry: LedgerEntry, seen: AutoBuy, arm: PendingPurchase | None) -> DebitAttempt:
-        """Take ``-entry.amount_micros`` if the balance covers it, as one transaction with the entry.
+        """Take ``-entry.amount_micros`` if the balance covers it, as one transaction with the entry."""
+        items = self.debit_items(entry.tenant_id, [entry], seen, arm)
+        try:
+            self._client.transact_write_items(TransactItems=items)  # type: ignore[arg-type]
+        except ClientError as error:
+            attempt = self.debit_refusal(error, entry.tenant_id, offset=0, entries=1)
+            if attempt is None:
+                raise
+            return attempt
+        return DebitAttempt(DebitResult.DEBITED)
 
-        ``seen`` is the auto-buy setting the caller decided with; the condition checks it is still
-        the stored one. With ``arm``, the debit must cross the threshold and marks the purchase as
-        armed; without, it must not cross it while auto-buy is on and no purchase is pending. So
-        every crossing arms exactly one purchase, whichever sender makes it.
+    def debit_items(
+        self,
+        tenant_id: str,
+        entries: list[LedgerEntry],
+        seen: AutoBuy,
+        arm: PendingPurchase | None,
+        exact_balance: int | None = None,
+    ) -> list[dict[str, Any]]:
+        """Transaction items that take the entries' total from the balance: its update, then each entry.
+
+        The balance must cover the total. ``seen`` is the auto-buy setting the caller decided with; the
+        condition checks it is still the stored one. With ``arm``, the debit must cross the threshold
+        and marks the purchase as armed; without, it must not cross it while auto-buy is on and no
+        purchase is pending. So every crossing arms exactly one purchase, whichever dispatcher makes
+        it. ``exact_balance``: the balance must be exactly this (the caller refused what it could not
+        pay from it, so it must be what the balance really was).
         """
-        price = -entry.amount_micros
+        price = -sum(entry.amount_micros for entry in entries)
+        at = max(entry.at for entry in entries).isoformat()
         names = {"#balance": "balance_micros", "#enabled": "auto_buy_enabled"}
-        values: dict[str, Any] = {":price": price, ":at": entry.at.isoformat()}
+        values: dict[str, Any] = {":price": price, ":at": at}
         conditions = ["#balance >= :price"]
+        if exact_balance is not None:
+            conditions.append("#balance = :exact")
+            values[":exact"] = exact_balance
         update = "SET #balance = #balance - :price, updated_at = :at"
         if seen.enabled:
             names.update(
@@ -267,35 +292,34 @@ class LedgerTable:
         else:
             values[":true"] = True
             conditions.append("(attribute_not_exists(#enabled) OR #enabled <> :true)")
-        items = [
-            {
-                "Update": {
-                    "TableName": self._table.name,
-                    "Key": self._balance_key(entry.tenant_id),
-                    "UpdateExpression": update,
-                    "ConditionExpression": " AND ".join(conditions),
-                    "ExpressionAttributeNames": names,
-                    "ExpressionAttributeValues": values,
-                    "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
-                }
-            },
-            self._put_new(entry),
-        ]
-        try:
-            self._client.transact_write_items(TransactItems=items)  # type: ignore[arg-type]
-        except ClientError as error:
-            reasons = _reasons(error)
-            if reasons is None or len(reasons) != len(items):
-                raise
-            if reasons[1] == _CONDITION_FAILED:
-                return DebitAttempt(DebitResult.ALREADY_DEBITED)
-            if reasons[0] == _CONDITION_FAILED:
-                current = _balance_from_item(entry.tenant_id, _cancelled_item(error, 0))
-                return DebitAttempt(DebitResult.REFUSED, current)
-            if _CONFLICT in reasons:
-                return DebitAttempt(DebitResult.CONFLICT)
-            raise
-        return DebitAttempt(DebitResult.DEBITED)
+        balance_update = {
+            "Update": {
+                "TableName": self._table.name,
+                "Key": self._balance_key(tenant_id),
+                "UpdateExpression": update,
+                "ConditionExpression": " AND ".join(conditions),
+                "ExpressionAttributeNames": names,
+                "ExpressionAttributeValues": values,
+                "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+            }
+        }
+        return [balance_update, *(self._put_new(entry) for entry in entries)]
+
+    def debit_refusal(
+        self, error: ClientError, tenant_id: str, offset: int, entries: int
+    ) -> DebitAttempt | None:
+        """Why a transaction holding ``debit_items`` at ``offset`` was cancelled; None if not the debit."""
+        reasons = _reasons(error)
+        if reasons is None or len(reasons) < offset + 1 + entries:
+            return None
+        if _CONDITION_FAILED in reasons[offset + 1 : offset + 1 + entries]:
+            return DebitAttempt(DebitResult.ALREADY_DEBITED)
+        if reasons[offset] == _CONDITION_FAILED:
+            current = _balance_from_item(tenant_id, _cancelled_item(error, offset))
+            return DebitAttempt(DebitResult.REFUSED, current)
+        if _CONFLICT in reasons:
+            return DebitAttempt(DebitResult.CONFLICT)
+        return None
 
     def try_refund(self, entry: LedgerEntry, debit_entry_id: str) -> RefundResult:
         """Give back a debit: only one that exists, for its amount, and only once."""

@@ -2,8 +2,19 @@
 
 Keys and access patterns:
 - ``message_id`` (partition key): get one message; every status change is a conditional
-  update on it, so a redelivered queue message or a late receipt cannot move a final status. A held
-  message cannot be claimed (moved to In Progress) before its release time, whoever queued it.
+  update on it, so a second claim or a late receipt cannot move a final status.
+- GSI ``by_ready`` (``ready_key`` = sending number + ``#`` + shard, ``ready_sort``), sparse, with
+  the fields a dispatcher sends from (``READY_FIELDS``): each transport code's messages that may go
+  now, and then its messages in flight. ``ready_sort`` is ``0#<created>#<id>`` for a triggered
+  message, ``1#<created>#<id>`` for a mass or calling-list one (so a page, read in key order, serves
+  every triggered message first, then the oldest), and ``9#<claimed>#<id>`` once a dispatcher claimed
+  it (In Progress: sent or about to be), which the next lease holder reconciles if its claimer died.
+  A message gets the key when it is created Pending and not held, or when its hold is released;
+  reaching Sent or any final status removes it. A code's messages spread over ``READY_SHARDS`` keys
+  (a hash of the id; 1 today: one key takes 1,000 index writes a second, and a message costs a code
+  about four, so a 100 parts/s short code fits); a dispatcher reads every shard and merges them by
+  ``ready_sort``. The fan-out keeps a code's ready backlog to a few minutes of sending (a bounded
+  COUNT query on the key), so no key ever holds a million rows; a large job writes one key per code.
 - GSI ``by_tenant`` (``tenant_shard`` = tenant id + ``#`` + shard, ``created_key`` = created ISO
   time + id): a tenant's sent-messages log, newest first, with cursor pagination; "created between"
   is a range on ``created_key``. The log's other filters (status, phone number, related entity,
@@ -17,6 +28,16 @@ Keys and access patterns:
   whose release time has come, for the release schedule (only held messages carry
   ``release_shard``; releasing removes it and keeps ``release_at``, which the log shows).
   ``release_at`` is stored as fixed-width UTC ISO text so that the key's text order is time order.
+- GSI ``by_conversation`` (``conversation`` = sending number + ``#`` + recipient number,
+  ``created_key``): the latest message from one of our numbers to a number, newest first, to find
+  the tenant and the message an inbound reply answers (a code may serve several tenants). Costs one
+  index write per message; the alternative, a "last message" item per pair, costs the same write.
+- GSI ``by_awaiting_receipt`` (``receipt_shard``, ``sent_at``), sparse, keys only: messages ``Sent``
+  and waiting for their final delivery event. The move to ``Sent`` sets both keys (the shard from the
+  message id, ``RECEIPT_SHARDS`` of them so that no index key takes more than its share of a high
+  send rate); the move to a final status removes the shard. So the index holds only messages in
+  flight, costs one index write when a message is sent and one when it ends, and the hourly query for
+  those older than the carrier's 72-hour event window reads only the ones that never got an answer.
 
 Sharding. A DynamoDB partition key takes at most 1,000 writes a second, on a table and on each
 index. A large job writes every one of its messages under one tenant and one job, and every held
@@ -30,16 +51,6 @@ status by status, shard by shard; the release schedule merges the shards earlies
 tenant's or a job's reads cost a query per shard more than before, and a page of the log at most
 ``TENANT_SHARDS`` queries more. Which keys a large job writes: ``message_id`` (one item each), its
 ``by_tenant`` and ``by_job`` entries spread over 8 shards each, ``by_conversation`` (one pair each).
-- GSI ``by_conversation`` (``conversation`` = sending number + ``#`` + recipient number,
-  ``created_key``): the latest message from one of our numbers to a number, newest first, to find
-  the tenant and the message an inbound reply answers (a code may serve several tenants). Costs one
-  index write per message; the alternative, a "last message" item per pair, costs the same write.
-- GSI ``by_awaiting_receipt`` (``receipt_shard``, ``sent_at``), sparse, keys only: messages ``Sent``
-  and waiting for their final delivery event. The move to ``Sent`` sets both keys (the shard from the
-  message id, ``RECEIPT_SHARDS`` of them so that no index key takes more than its share of a high
-  send rate); the move to a final status removes the shard. So the index holds only messages in
-  flight, costs one index write when a message is sent and one when it ends, and the hourly query for
-  those older than the carrier's 72-hour event window reads only the ones that never got an answer.
 """
 
 from __future__ import annotations
@@ -57,7 +68,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from boto3.dynamodb.conditions import Attr, ConditionBase, Key
 from botocore.exceptions import ClientError
 
-from functions.dal.send_queue import SendWork
+from functions.domain.dispatch import Lane, ReadyMessage, ready_shard
 from functions.domain.message_log import MessageQuery, created_key_ceiling, created_key_floor
 from functions.domain.messages import FINAL_STATUSES, Message, MessageStatus, RejectReason, StatusChange
 
@@ -68,13 +79,22 @@ BY_TENANT_INDEX = "by_tenant"
 BY_RELEASE_INDEX = "by_release"
 BY_JOB_INDEX = "by_job"
 BY_CONVERSATION_INDEX = "by_conversation"
-BY_AWAITING_RECEIPT_INDEX = "by_awaiting_receipt"
-RECEIPT_SHARDS = 16
-RECEIPT_SHARD_KEYS = tuple(f"SENT#{shard:02d}" for shard in range(RECEIPT_SHARDS))
+BY_READY_INDEX = "by_ready"
+READY_SHARDS = 1
+IN_FLIGHT = "9"  # ready_sort's prefix once claimed; ready lanes are "0" and "1"
+# What the by_ready index carries besides its keys (infra/storage.py projects exactly these).
+READY_FIELDS = (
+    "message_id", "tenant_id", "status", "origination_number", "recipient", "body", "segments",
+    "price_micros", "created_at", "trigger", "job_id", "release_at", "debited", "claim_token", "claimed_at",
+    "resends",
+)  # fmt: skip
 HELD_SHARD = "HELD"
 TENANT_SHARDS = 8
 JOB_SHARDS = 8
 RELEASE_SHARDS = 8
+BY_AWAITING_RECEIPT_INDEX = "by_awaiting_receipt"
+RECEIPT_SHARDS = 16
+RECEIPT_SHARD_KEYS = tuple(f"SENT#{shard:02d}" for shard in range(RECEIPT_SHARDS))
 SEARCH_MAX_EVALUATED = 2_000  # rows one filtered request may read before it returns a cursor
 BATCH_GET_LIMIT = 100
 RETENTION = timedelta(days=400)  # the sent-messages log keeps 13 months, then DynamoDB's TTL removes it
@@ -113,22 +133,33 @@ def _to_item(message: Message) -> dict[str, Any]:
     if message.release_at is not None and message.status is MessageStatus.PENDING:
         item["release_at"] = release_key(message.release_at)
         item["release_shard"] = held_shard(shard_of(message.message_id, RELEASE_SHARDS))
+    elif message.status is MessageStatus.PENDING:
+        item.update(
+            ready_keys(message.message_id, message.origination_number, message.job_id, message.created_at)
+        )
     return item
+
+
+def ready_keys(message_id: str, code: str, job_id: str | None, created_at: datetime) -> dict[str, str]:
+    """The by_ready keys of a message that may go now."""
+    lane = Lane.BULK if job_id else Lane.TRIGGERED
+    return {
+        "ready_key": f"{code}#{ready_shard(message_id, READY_SHARDS)}",
+        "ready_sort": f"{lane.value}#{created_at.astimezone(UTC).isoformat()}#{message_id}",
+    }
+
+
+def _ready_partitions(code: str) -> list[str]:
+    return [f"{code}#{shard}" for shard in range(READY_SHARDS)]
 
 
 _STORAGE_ONLY = frozenset(
     {
-        "created_key",
-        "expires_at",
-        "lease_until",
-        "release_shard",
-        "conversation",
-        "tenant_shard",
-        "job_shard",
-        "receipt_shard",
+        "created_key", "expires_at", "release_shard", "conversation", "ready_key", "ready_sort",
+        "debited", "claim_token", "claimed_at", "resends", "tenant_shard", "job_shard", "receipt_shard",
         "sent_at",
     }
-)
+)  # fmt: skip
 
 
 def receipt_shard(message_id: str) -> str:
@@ -138,6 +169,28 @@ def receipt_shard(message_id: str) -> str:
 
 def conversation_key(origination_number: str, recipient_number: str) -> str:
     return f"{origination_number}#{recipient_number}"
+
+
+def _ready_from_item(item: dict[str, Any]) -> ReadyMessage:
+    release = item.get("release_at")
+    claimed = item.get("claimed_at")
+    return ReadyMessage(
+        message_id=str(item["message_id"]),
+        tenant_id=str(item["tenant_id"]),
+        origination_number=str(item["origination_number"]),
+        phone_number=str(item["recipient"]["phone_number"]),
+        body=str(item["body"]),
+        segments=int(item["segments"]),
+        price_micros=int(item["price_micros"]),
+        created_at=datetime.fromisoformat(str(item["created_at"])),
+        trigger=str(item["trigger"]) if item.get("trigger") else None,
+        job_id=str(item["job_id"]) if item.get("job_id") else None,
+        release_at=datetime.fromisoformat(str(release)) if release else None,
+        debited=bool(item.get("debited", False)),
+        claim_token=int(item["claim_token"]) if "claim_token" in item else None,
+        claimed_at=datetime.fromisoformat(str(claimed)) if claimed else None,
+        resends=int(item.get("resends", 0)),
+    )
 
 
 def _from_item(item: dict[str, Any]) -> Message:
@@ -232,6 +285,72 @@ class _ShardReader:
     done: bool = False
 
 
+@dataclass(frozen=True)
+class StatusMove:
+    """A conditional status change: ``to`` if the message is in one of ``allowed_from``.
+
+    Every move appends to the history. Leaving Pending takes the message off the ready and release
+    indexes (a claim to In Progress moves it to the in-flight end of its code's ready key instead);
+    ``condition`` and ``values`` add to the condition (a claim's "still ready", a hand-back's token).
+    """
+
+    message_id: str
+    to: MessageStatus
+    allowed_from: tuple[MessageStatus, ...]
+    at: datetime
+    reason: RejectReason | None = None
+    detail: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+    condition: str | None = None
+    values: dict[str, Any] = field(default_factory=dict)
+    removes: tuple[str, ...] = ()
+
+    def expression(self) -> dict[str, Any]:
+        change = StatusChange(status=self.to, at=self.at, reason=self.reason, detail=self.detail).model_dump(
+            mode="json", exclude_none=True
+        )
+        names = {"#status": "status", "#history": "history"}
+        values: dict[str, Any] = {":to": self.to.value, ":change": [change], **self.values}
+        sets = ["#status = :to", "#history = list_append(#history, :change)"]
+        if self.reason is not None:
+            sets.append("reject_reason = :reason")
+            values[":reason"] = self.reason.value
+        for index, (name, value) in enumerate(self.extra.items()):
+            names[f"#x{index}"] = name
+            values[f":x{index}"] = value
+            sets.append(f"#x{index} = :x{index}")
+        placeholders = []
+        for index, status in enumerate(self.allowed_from):
+            values[f":from{index}"] = status.value
+            placeholders.append(f":from{index}")
+        condition = f"attribute_exists(message_id) AND #status IN ({', '.join(placeholders)})"
+        if self.condition:
+            condition += f" AND ({self.condition})"
+        removes = list(self.removes)
+        if self.to is MessageStatus.SENT:  # now waiting for its delivery event: on by_awaiting_receipt
+            names["#receipt_shard"], names["#sent_at"] = "receipt_shard", "sent_at"
+            values[":receipt_shard"], values[":sent_at"] = (
+                receipt_shard(self.message_id),
+                release_key(self.at),
+            )
+            sets += ["#receipt_shard = :receipt_shard", "#sent_at = :sent_at"]
+        elif self.to in FINAL_STATUSES:  # no longer waiting (a no-op for a message never sent)
+            removes.append("receipt_shard")
+        if self.to is not MessageStatus.PENDING and self.to is not MessageStatus.IN_PROGRESS:
+            removes += [
+                name for name in ("ready_key", "ready_sort", "release_shard") if name not in self.extra
+            ]
+        expression = "SET " + ", ".join(sets)
+        if removes:
+            expression += " REMOVE " + ", ".join(dict.fromkeys(removes))
+        return {
+            "UpdateExpression": expression,
+            "ConditionExpression": condition,
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": values,
+        }
+
+
 class MessagesTable:
     def __init__(self, table: Table) -> None:
         self._table = table
@@ -297,15 +416,6 @@ class MessagesTable:
         item = self._table.get_item(Key={"message_id": message_id}, ConsistentRead=True).get("Item")
         return _from_item(item) if item else None
 
-    def delete_pending(self, message_id: str) -> None:
-        """Take back a message that was never queued (its enqueue failed)."""
-        self._table.delete_item(
-            Key={"message_id": message_id},
-            ConditionExpression="#status = :pending",
-            ExpressionAttributeNames={"#status": "status"},
-            ExpressionAttributeValues={":pending": MessageStatus.PENDING.value},
-        )
-
     def transition(
         self,
         message_id: str,
@@ -315,14 +425,10 @@ class MessagesTable:
         reason: RejectReason | None = None,
         detail: str | None = None,
         extra: dict[str, Any] | None = None,
-        lease_expired_before: datetime | None = None,
     ) -> Message | None:
-        """Move a message to ``to`` if it is in one of ``allowed_from``: the updated message, or None.
-
-        See ``_set_status`` for the rules.
-        """
+        """Move a message to ``to`` if it is in one of ``allowed_from``: the updated message, or None."""
         attributes = self._set_status(
-            message_id, to, allowed_from, at, reason, detail, extra, lease_expired_before, "ALL_NEW"
+            StatusMove(message_id, to, tuple(allowed_from), at, reason, detail, extra or {}), "ALL_NEW"
         )
         return None if attributes is None else _from_item(attributes)
 
@@ -337,79 +443,99 @@ class MessagesTable:
         extra: dict[str, Any] | None = None,
     ) -> bool:
         """As ``transition``, for a caller that needs only to know whether the message moved."""
-        moved = self._set_status(message_id, to, allowed_from, at, reason, detail, extra, None, "NONE")
-        return moved is not None
+        move = StatusMove(message_id, to, tuple(allowed_from), at, reason, detail, extra or {})
+        return self._set_status(move, "NONE") is not None
 
     def _set_status(
-        self,
-        message_id: str,
-        to: MessageStatus,
-        allowed_from: Iterable[MessageStatus],
-        at: datetime,
-        reason: RejectReason | None,
-        detail: str | None,
-        extra: dict[str, Any] | None,
-        lease_expired_before: datetime | None,
-        return_values: Literal["ALL_NEW", "NONE"],
+        self, move: StatusMove, return_values: Literal["ALL_NEW", "NONE"]
     ) -> dict[str, Any] | None:
-        """The message's attributes after the move ({} when not asked for), or None if it did not move.
-
-        With ``lease_expired_before``, a message ``In Progress`` whose lease ended before that time
-        may also be taken (its sender died mid-way). A move to ``In Progress`` (a sender's claim) also
-        requires a held message's release time to have come by ``at``: a held message that was queued
-        anyway (the fan-out queues every message it creates) is left for the release schedule.
-        """
-        change = StatusChange(status=to, at=at, reason=reason, detail=detail).model_dump(
-            mode="json", exclude_none=True
-        )
-        names = {"#status": "status", "#history": "history"}
-        values: dict[str, Any] = {":to": to.value, ":change": [change]}
-        sets = ["#status = :to", "#history = list_append(#history, :change)"]
-        if reason is not None:
-            sets.append("reject_reason = :reason")
-            values[":reason"] = reason.value
-        for index, (name, value) in enumerate((extra or {}).items()):
-            names[f"#x{index}"] = name
-            values[f":x{index}"] = value
-            sets.append(f"#x{index} = :x{index}")
-        removes = []
-        if to is MessageStatus.SENT:  # now waiting for its delivery event: on the by_awaiting_receipt index
-            names["#receipt_shard"], names["#sent_at"] = "receipt_shard", "sent_at"
-            values[":receipt_shard"], values[":sent_at"] = receipt_shard(message_id), release_key(at)
-            sets += ["#receipt_shard = :receipt_shard", "#sent_at = :sent_at"]
-        elif to in FINAL_STATUSES:  # no longer waiting (a no-op for a message never sent)
-            names["#receipt_shard"] = "receipt_shard"
-            removes.append("#receipt_shard")
-        allowed = [status.value for status in allowed_from]
-        placeholders = []
-        for index, status in enumerate(allowed):
-            values[f":from{index}"] = status
-            placeholders.append(f":from{index}")
-        condition = f"#status IN ({', '.join(placeholders)})"
-        if lease_expired_before is not None:
-            names["#lease"] = "lease_until"
-            values[":in_progress"] = MessageStatus.IN_PROGRESS.value
-            values[":lease_end"] = lease_expired_before.isoformat()
-            condition = f"({condition}) OR (#status = :in_progress AND #lease < :lease_end)"
-        if to is MessageStatus.IN_PROGRESS:
-            names["#shard"], names["#release_at"] = "release_shard", "release_at"
-            values[":claimed_at"] = release_key(at)
-            condition = f"({condition}) AND (attribute_not_exists(#shard) OR #release_at <= :claimed_at)"
-        update = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else "")
+        """The message's attributes after the move ({} when not asked for), or None if it did not move."""
+        update = move.expression()
         try:
             response = self._table.update_item(
-                Key={"message_id": message_id},
-                UpdateExpression=update,
-                ConditionExpression=f"attribute_exists(message_id) AND ({condition})",
-                ExpressionAttributeNames=names,
-                ExpressionAttributeValues=values,
-                ReturnValues=return_values,
+                Key={"message_id": move.message_id}, ReturnValues=return_values, **update
             )
         except ClientError as error:
             if _is_condition_failure(error):
                 return None
             raise
         return response.get("Attributes", {})
+
+    def transaction_item(self, move: StatusMove) -> dict[str, Any]:
+        """The move as one item of a TransactWriteItems call."""
+        return {
+            "Update": {
+                "TableName": self._table.name,
+                "Key": {"message_id": move.message_id},
+                **move.expression(),
+            }
+        }
+
+    @property
+    def client(self) -> Any:
+        """The table's client (plain Python values, as the resource takes them), for transactions."""
+        return self._table.meta.client
+
+    # ---- the ready index: what each transport code's dispatcher reads ----
+
+    def ready_page(self, code: str, limit: int) -> list[ReadyMessage]:
+        """Up to ``limit`` of the code's ready messages, triggered first, then oldest first."""
+        return self._dispatch_rows(code, Key("ready_sort").lt("2"), limit)
+
+    def in_flight(self, code: str, limit: int = 100) -> list[ReadyMessage]:
+        """The code's claimed messages (In Progress) that have not reached Sent yet, oldest claim first."""
+        return self._dispatch_rows(code, Key("ready_sort").begins_with(IN_FLIGHT + "#"), limit)
+
+    def has_dispatch_work(self, code: str) -> bool:
+        """Whether the code has a ready message or one in flight (one key-only read per shard)."""
+        return any(
+            self._table.query(
+                IndexName=BY_READY_INDEX,
+                KeyConditionExpression=Key("ready_key").eq(partition),
+                Limit=1,
+                ProjectionExpression="message_id",
+            )["Items"]
+            for partition in _ready_partitions(code)
+        )
+
+    def oldest_ready(self, code: str) -> datetime | None:
+        """The creation (or release) time of the code's oldest ready message, either lane."""
+        oldest: datetime | None = None
+        for lane in Lane:
+            for row in self._dispatch_rows(code, Key("ready_sort").begins_with(f"{lane.value}#"), 1):
+                oldest = row.valid_from if oldest is None else min(oldest, row.valid_from)
+        return oldest
+
+    def ready_count(self, code: str, up_to: int) -> int:
+        """How many messages the code has ready, counted up to ``up_to`` (a bounded COUNT query)."""
+        total = 0
+        for partition in _ready_partitions(code):
+            query: dict[str, Any] = {
+                "IndexName": BY_READY_INDEX,
+                "KeyConditionExpression": Key("ready_key").eq(partition) & Key("ready_sort").lt("2"),
+                "Select": "COUNT",
+                "Limit": max(1, up_to - total),
+            }
+            while total < up_to:
+                page = self._table.query(**query)
+                total += page["Count"]
+                if "LastEvaluatedKey" not in page:
+                    break
+                query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+                query["Limit"] = max(1, up_to - total)
+        return min(total, up_to)
+
+    def _dispatch_rows(self, code: str, sort: ConditionBase, limit: int) -> list[ReadyMessage]:
+        rows: list[tuple[str, dict[str, Any]]] = []
+        for partition in _ready_partitions(code):
+            page = self._table.query(
+                IndexName=BY_READY_INDEX,
+                KeyConditionExpression=Key("ready_key").eq(partition) & sort,
+                Limit=limit,
+            )
+            rows.extend((str(item["ready_sort"]), item) for item in page["Items"])
+        rows.sort(key=lambda row: row[0])  # the shards merged in key order
+        return [_ready_from_item(item) for _, item in rows[:limit]]
 
     def note(self, message_id: str, change: StatusChange, while_in: MessageStatus) -> bool:
         """Append ``change`` to the history of a message in status ``while_in``, without moving it."""
@@ -447,36 +573,59 @@ class MessagesTable:
                     break
                 query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
-    def held_due(self, now: datetime) -> Iterator[SendWork]:
-        """Held messages whose release time is ``now`` or earlier, earliest first (shards merged)."""
+    def held_due(self, now: datetime) -> Iterator[str]:
+        """Ids of held messages whose release time is ``now`` or earlier, earliest first (shards merged)."""
 
         def shard_items(shard: int) -> Iterator[dict[str, Any]]:
             query: dict[str, Any] = {
                 "IndexName": BY_RELEASE_INDEX,
                 "KeyConditionExpression": Key("release_shard").eq(held_shard(shard))
                 & Key("release_at").lte(release_key(now)),
-                "ProjectionExpression": "tenant_id, message_id, release_at",
+                "ProjectionExpression": "message_id, release_at",
             }
             for page in self._pages(query):
                 yield from page["Items"]
 
-        merged = heapq.merge(
-            *(shard_items(shard) for shard in range(RELEASE_SHARDS)), key=lambda i: i["release_at"]
-        )
-        for item in merged:
-            yield SendWork(tenant_id=str(item["tenant_id"]), message_id=str(item["message_id"]))
+        shards = (shard_items(shard) for shard in range(RELEASE_SHARDS))
+        for item in heapq.merge(*shards, key=lambda item: str(item["release_at"])):
+            yield str(item["message_id"])
 
-    def clear_hold(self, message_id: str) -> None:
-        """Take a released message off the release index; its release time stays for the log."""
+    def release(self, message_id: str) -> bool:
+        """A held message may go now: off the release index, onto its code's ready index.
+
+        Its release time stays, for the log. Only a message still Pending and held moves, so a second
+        release, or one of a message cancelled meanwhile, changes nothing.
+        """
+        item = self._table.get_item(
+            Key={"message_id": message_id},
+            ProjectionExpression="origination_number, job_id, release_at",
+            ConsistentRead=True,
+        ).get("Item")
+        if not item or "release_at" not in item:
+            return False
+        ready = ready_keys(
+            message_id,
+            str(item["origination_number"]),
+            str(item["job_id"]) if item.get("job_id") else None,
+            datetime.fromisoformat(str(item["release_at"])),
+        )
         try:
             self._table.update_item(
                 Key={"message_id": message_id},
-                UpdateExpression="REMOVE release_shard",
-                ConditionExpression="attribute_exists(message_id)",  # never create a bare item
+                UpdateExpression="SET ready_key = :key, ready_sort = :sort REMOVE release_shard",
+                ConditionExpression="attribute_exists(release_shard) AND #status = :pending",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues={
+                    ":key": ready["ready_key"],
+                    ":sort": ready["ready_sort"],
+                    ":pending": MessageStatus.PENDING.value,
+                },
             )
         except ClientError as error:
-            if not _is_condition_failure(error):
-                raise
+            if _is_condition_failure(error):
+                return False
+            raise
+        return True
 
     def latest_to(self, origination_number: str, recipient_number: str) -> Message | None:
         """The newest message from our number to this number (an index query, then a get)."""

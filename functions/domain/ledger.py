@@ -111,3 +111,18 @@ def is_below_threshold(balance: Balance) -> bool:
     """Below the tenant's threshold (set with auto-buy on or off), and no purchase on its way to fix it."""
     threshold = balance.auto_buy.threshold_micros
     return threshold > 0 and balance.balance_micros < threshold and balance.pending_purchase is None
+
+
+def affordable(balance_micros: int, prices: list[int]) -> list[bool]:
+    """Which of the prices, in order, one balance pays: each that still fits is paid, the rest are not.
+
+    A batch's debit takes the total of what is paid; what is not is ``Insufficient funds``.
+    """
+    left = balance_micros
+    paid = []
+    for price in prices:
+        fits = price <= left
+        paid.append(fits)
+        if fits:
+            left -= price
+    return paid

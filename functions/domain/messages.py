@@ -51,6 +51,7 @@ class RejectReason(StrEnum):
     EXPIRED = "expired"
     UNKNOWN = "unknown"
     CANCELLED = "cancelled"
+    INSUFFICIENT_FUNDS = "insufficient funds"  # the prepaid balance could not pay it: never sent
 
 
 class StatusChange(BaseModel):

@@ -19,7 +19,6 @@ from functions.dal.list_records import ListRecords
 from functions.dal.messages import MessagesTable
 from functions.dal.objects import ObjectStore
 from functions.dal.opt_outs import OptOutsTable
-from functions.dal.send_queue import SendQueue
 from functions.dal.subject_sends import SubjectSendsTable
 from functions.logic.compose import Composer
 from functions.logic.fanout import FanOut
@@ -38,25 +37,21 @@ def fanout() -> FanOut:
     sqs = boto3.client("sqs")
     config = ConfigTable(dynamodb.Table(settings.config_table))
     messages = MessagesTable(dynamodb.Table(settings.messages_table))
-    bulk_queue = SendQueue(sqs, settings.bulk_queue_url)
     opt_outs = OptOutsTable(dynamodb.Table(settings.opt_outs_table))
     three_a_day = ThreeADay(
         SubjectSendsTable(dynamodb.Table(settings.subject_sends_table)), settings.three_a_day_states
     )
-    composer = Composer(
-        config, messages, opt_outs, SendQueue(sqs, settings.send_queue_url), three_a_day=three_a_day
-    )
+    composer = Composer(config, messages, opt_outs, three_a_day=three_a_day)
     return FanOut(
         config,
         JobsTable(dynamodb.Table(settings.jobs_table)),
         messages,
         composer,
-        bulk_queue,
         FanOutQueue(sqs, settings.fanout_queue_url),
         ListRecords(ObjectStore(boto3.client("s3"), settings.lists_bucket)),
         opt_outs,
         page_size=settings.page_size,
-        max_queued=settings.max_queued,
+        backlog_seconds=settings.backlog_seconds,
         refunds=Refunds(LedgerTable(dynamodb.Table(settings.ledger_table))),
     )
 

@@ -17,7 +17,6 @@ from functions.dal.inbound import InboundTable
 from functions.dal.inbound_queue import TwoWaySms, parse_two_way
 from functions.dal.messages import MessagesTable
 from functions.dal.opt_outs import OptOutsTable
-from functions.dal.send_queue import SendQueue
 from functions.domain.inbound import AWS_CHANNEL, InboundSms, webhook_channel
 from functions.integrations.events import EventBridgePublisher
 from functions.integrations.webhooks import HttpWebhookPoster
@@ -37,7 +36,6 @@ def inbound() -> InboundMessages:
         MessagesTable(dynamodb.Table(settings.messages_table)),
         OptOutsTable(dynamodb.Table(settings.opt_outs_table)),
         InboundTable(dynamodb.Table(settings.inbound_table)),
-        SendQueue(boto3.client("sqs"), settings.send_queue_url),
         EventBridgePublisher(boto3.client("events"), settings.event_bus),
         HttpWebhookPoster(allow_loopback=settings.allow_loopback_webhooks),
         limits=settings.message_limits(),

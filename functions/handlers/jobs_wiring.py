@@ -14,7 +14,6 @@ from functions.dal.messages import MessagesTable
 from functions.dal.objects import ObjectStore
 from functions.dal.opt_outs import OptOutsTable
 from functions.dal.preview_queue import PreviewQueue
-from functions.dal.send_queue import SendQueue
 from functions.dal.subject_sends import SubjectSendsTable
 from functions.logic.calling_lists import CallingLists
 from functions.logic.compose import Composer
@@ -43,8 +42,7 @@ def job_services(
         three_a_day = ThreeADay(
             SubjectSendsTable(dynamodb.Table(settings.subject_sends_table)), settings.three_a_day_states
         )
-        send_queue = SendQueue(sqs, settings.send_queue_url)
-        composer = Composer(config, messages, opt_outs, send_queue, three_a_day=three_a_day)
+        composer = Composer(config, messages, opt_outs, three_a_day=three_a_day)
     jobs = JobsTable(dynamodb.Table(settings.jobs_table))
     store = ObjectStore(s3, settings.lists_bucket)
     records = ListRecords(store)

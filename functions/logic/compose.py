@@ -1,10 +1,11 @@
-"""Compose messages from a registered text for chosen recipients, record them and queue them.
+"""Compose messages from a registered text for chosen recipients and record them, ready to send.
 
 Shared by every way a message is created (triggers now; mass sends and calling lists build on it):
 it applies the rules every message obeys: SMS enabled, a registered text, a signature with STOP,
 SMS-capable numbers that opted in and did not opt out, the segment count and the price. A message
-created while its tenant's quiet hours or its recipient's calling window hold it is recorded Pending
-with its release time and waits in the table, not in the queue, until the release schedule queues it.
+is recorded Pending and ready (on its sending number's ready index, where the code's dispatcher finds
+it); one created while its tenant's quiet hours or its recipient's calling window hold it waits with
+its release time until the release schedule makes it ready.
 """
 
 from __future__ import annotations
@@ -19,8 +20,7 @@ from pydantic import BaseModel
 from functions.dal.config import ConfigTable
 from functions.dal.messages import MessagesTable
 from functions.dal.opt_outs import GLOBAL_SCOPE, OptOutsTable, scope_key
-from functions.dal.send_queue import EnqueueFailed, SendQueue, SendWork
-from functions.domain.errors import InvalidInput, NotFound, Refused, Unavailable
+from functions.domain.errors import InvalidInput, NotFound, Refused
 from functions.domain.messages import Message, MessageStatus, Recipient, StatusChange, new_id, utc_now
 from functions.domain.phone import to_e164
 from functions.domain.segments import DEFAULT_LIMITS, Encoding, MessageLimits
@@ -156,7 +156,6 @@ class Composer:
         config: ConfigTable,
         messages: MessagesTable,
         opt_outs: OptOutsTable,
-        send_queue: SendQueue,
         clock: Callable[[], datetime] = utc_now,
         three_a_day: ThreeADay | None = None,
         limits: MessageLimits = DEFAULT_LIMITS,
@@ -166,7 +165,6 @@ class Composer:
         self._config = config
         self._messages = messages
         self._opt_outs = opt_outs
-        self._send_queue = send_queue
         self._clock = clock
 
     def enabled_tenant(self, tenant_id: str) -> Tenant:
@@ -222,7 +220,7 @@ class Composer:
             price_micros=count.segments * tenant.price_per_segment_micros,
         )
 
-    def compose_and_queue(
+    def compose_and_record(
         self,
         tenant: Tenant,
         template: Template,
@@ -253,22 +251,13 @@ class Composer:
         if self._three_a_day is not None:
             limit = self._three_a_day
             messages = [with_hold(message, limit.hold(tenant, message, draft.hold)) for message in messages]
-        self._record_and_queue(messages)
+        self._record(messages)
         return Composed(messages=messages, skipped=skipped)
 
-    def _record_and_queue(self, messages: Sequence[Message]) -> None:
+    def _record(self, messages: Sequence[Message]) -> None:
+        """Each message is written ready (or held): its code's dispatcher finds it on the ready index."""
         for message in messages:
             self._messages.put_new(message)
-        due_now = [message for message in messages if message.release_at is None]
-        try:
-            self._send_queue.enqueue(
-                [SendWork(tenant_id=message.tenant_id, message_id=message.message_id) for message in due_now]
-            )
-        except EnqueueFailed as error:
-            # Nothing half-accepted: the unqueued records go, and the caller is told to retry.
-            for message_id in error.message_ids:
-                self._messages.delete_pending(message_id)
-            raise Unavailable("the message could not be queued; retry the request") from error
 
     def _sending_number(self, tenant: Tenant, requested: str | None) -> str:
         if requested is None:

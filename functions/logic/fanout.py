@@ -1,9 +1,16 @@
 """The fan-out: turn a confirmed job into its messages, page by page, with a checkpoint per page.
 
 Each page of contacts becomes messages whose ids are derived from (job, number), written only if
-absent, then queued in batches of ten; then the checkpoint moves past the page with a conditional
-write. A timeout or a retry resumes at the checkpoint and rewrites nothing (the ids already exist),
-a number seen on an earlier page is not messaged again, and memory holds one page at a time.
+absent and ready to send (on the sending number's ready index, where its dispatcher finds them; a
+held one waits for the release schedule); then the checkpoint moves past the page with a
+conditional write. A timeout or a retry resumes at the checkpoint and rewrites nothing (the ids
+already exist), a number seen on an earlier page is not messaged again, and memory holds one page
+at a time.
+
+The fan-out pauses while the job's sending number has more than ``backlog_seconds`` of sending
+ready (a COUNT query on its ready key, bounded at that many rows: about pps x backlog_seconds index
+rows read, some 0.5 KB each), so a million-recipient job waits in its checkpoint, not as a million
+rows on one index key, and what it creates goes out minutes, not hours, after it is written.
 """
 
 from __future__ import annotations
@@ -20,18 +27,18 @@ from functions.dal.jobs import Checkpoint, JobsTable
 from functions.dal.list_records import ListRecords
 from functions.dal.messages import MessagesTable
 from functions.dal.opt_outs import OptOutsTable
-from functions.dal.send_queue import SendQueue, SendWork
 from functions.domain.mass import JobKind, JobStatus, MassJob
 from functions.domain.messages import Message, MessageStatus, RejectReason, utc_now
 from functions.domain.segments import count_segments
 from functions.domain.tenants import Contact, EntityType, Tenant
+from functions.domain.transport import default_code
 from functions.logic.compose import Composer
 from functions.logic.ledger import Refunds
 from functions.logic.mass import draft_of
 
 # Stop paging with this much time left, and hand over to a fresh invocation.
 HANDOVER_MARGIN_MS = 20_000
-# While the bulk lane is full, look again this much later.
+# While the code's ready backlog is full, look again this much later.
 PAUSE_SECONDS = 30
 
 
@@ -57,17 +64,16 @@ class FanOut:
         jobs: JobsTable,
         messages: MessagesTable,
         composer: Composer,
-        send_queue: SendQueue,
         fanout_queue: FanOutQueue,
         records: ListRecords,
         opt_outs: OptOutsTable,
         page_size: int | None = None,
-        max_queued: int | None = None,
+        backlog_seconds: int | None = None,
         clock: Callable[[], datetime] = utc_now,
         refunds: Refunds | None = None,
     ) -> None:
-        """``send_queue`` is the bulk lane; ``max_queued``: pause while it holds more than this."""
-        self._max_queued = max_queued
+        """``backlog_seconds``: pause while the sending number has more than this much sending ready."""
+        self._backlog_seconds = backlog_seconds
         self._refunds = refunds
         self._records = records
         self._opt_outs = opt_outs
@@ -75,7 +81,6 @@ class FanOut:
         self._jobs = jobs
         self._messages = messages
         self._composer = composer
-        self._send_queue = send_queue
         self._fanout_queue = fanout_queue
         self._page_size = page_size
         self._clock = clock
@@ -100,8 +105,8 @@ class FanOut:
                 self._jobs.finish(job.job_id)
                 result.finished = True
                 return result
-            if self._max_queued is not None and self._send_queue.depth() > self._max_queued:
-                # The codes drain slower than pages arrive: wait here, not as deep queues or deferrals.
+            if self._backlog_full(job.sending_number):
+                # The code drains slower than pages arrive: wait here, not as a deep ready index.
                 self._fanout_queue.start(job.job_id, delay_seconds=PAUSE_SECONDS)
                 result.paused = True
                 return result
@@ -109,10 +114,9 @@ class FanOut:
                 page, next_cursor = self._list_page(job, tenant, checkpoint)
             else:
                 page, next_cursor = self._contacts_page(job, tenant, checkpoint)
-            created, work_items = self._create(job, checkpoint, page)
-            self._send_queue.enqueue(work_items)
+            created, ready = self._create(job, checkpoint, page)
             result.created += created
-            result.queued += len(work_items)
+            result.queued += ready
             if not self._jobs.advance(job.job_id, checkpoint, next_cursor, created):
                 return result  # another fan-out of this job moved on; it carries on from there
             result.pages += 1
@@ -179,26 +183,27 @@ class FanOut:
             )
         return self._composer.within_three_a_day(tenant, messages), next_cursor
 
-    def _create(
-        self, job: MassJob, checkpoint: Checkpoint, page: list[Message]
-    ) -> tuple[int, list[SendWork]]:
-        """Write the page's messages that are new; the ones to queue, and how many are the job's."""
-        work_items: dict[str, SendWork] = {}
-        held: set[str] = set()
+    def _backlog_full(self, code_number: str) -> bool:
+        if self._backlog_seconds is None:
+            return False
+        code = self._config.get_transport_code(code_number) or default_code(code_number)
+        room = max(1, code.limit_millis * self._backlog_seconds // 1000)  # messages of one part or more
+        return self._messages.ready_count(code_number, up_to=room + 1) > room
+
+    def _create(self, job: MassJob, checkpoint: Checkpoint, page: list[Message]) -> tuple[int, int]:
+        """Write the page's messages that are new: how many are the job's, and how many went ready."""
+        created: set[str] = set()
+        ready = 0
         for message in page:
-            if message.message_id in work_items:
+            if message.message_id in created:
                 continue  # the same number twice on this page
             written = self._messages.put_if_absent(message)
             if not written and self._messages.job_page_of(message.message_id) != checkpoint.version:
                 continue  # the number was messaged on an earlier page: one message per number
-            # New, or written by an earlier attempt at this page that may have died before queueing
-            # it: queued either way; a second copy is harmless, the sender's claim lets one through.
-            work_items[message.message_id] = SendWork(
-                tenant_id=job.tenant_id, message_id=message.message_id, code=message.origination_number
-            )
-            if message.release_at is not None:
-                held.add(message.message_id)  # it waits in the table; the release schedule queues it
-        return len(work_items), [work for key, work in work_items.items() if key not in held]
+            # New, or written by an earlier attempt at this page (and ready since it was written).
+            created.add(message.message_id)
+            ready += message.release_at is None  # a held one waits for the release schedule
+        return len(created), ready
 
     def _sweep_cancelled(self, job_id: str) -> FanOutResult:
         result = FanOutResult()

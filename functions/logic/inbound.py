@@ -46,7 +46,6 @@ from functions.dal.opt_outs import (
     scope_key,
     scope_name,
 )
-from functions.dal.send_queue import SendQueue, SendWork
 from functions.domain.errors import InvalidInput
 from functions.domain.inbound import (
     KEYWORD_REPLY_TRIGGER,
@@ -102,7 +101,6 @@ class InboundMessages:
         messages: MessagesTable,
         opt_outs: OptOutsTable,
         inbound: InboundTable,
-        send_queue: SendQueue,
         events: EventPublisher,
         webhooks: WebhookPoster,
         clock: Callable[[], datetime] = utc_now,
@@ -113,7 +111,6 @@ class InboundMessages:
         self._messages = messages
         self._opt_outs = opt_outs
         self._inbound = inbound
-        self._send_queue = send_queue
         self._events = events
         self._webhooks = webhooks
         self._clock = clock
@@ -307,10 +304,8 @@ class InboundMessages:
             price_micros=0,
             history=[StatusChange(status=MessageStatus.PENDING, at=now, detail=f"answers {sms.key}")],
         )
-        # Queued even if an earlier attempt wrote it: that attempt may have died before queueing; the
-        # sender's claim lets one copy through.
+        # Written ready: the code's dispatcher sends it (a redelivered inbound message writes nothing).
         self._messages.put_if_absent(message)
-        self._send_queue.enqueue([SendWork(tenant_id=message.tenant_id, message_id=message.message_id)])
 
     # ---- replies ----
 

@@ -1,10 +1,12 @@
-"""Paying for messages: a message's debit just before the carrier, its refund, and the auto-buy it arms.
+"""Paying for messages: the balance a dispatcher's batch debit decides with, refunds, and auto-buy.
 
-The sender holds a ``Wallet``. A debit is one DynamoDB transaction (the balance's conditional update
-and the debit entry), keyed by the message id so a redelivered message is never charged twice.
-When a debit takes the balance below the tenant's auto-buy threshold, the same transaction arms
-one purchase, and the sender that armed it makes it through the payment provider; a declined
-purchase is recorded and sending goes on with what the balance still covers.
+A dispatcher debits a batch of messages in the transaction that claims them (functions/dal/claims.py),
+one ledger entry per message keyed by its id, so a message is never charged twice. It decides with
+the ``LedgerWallet``'s view of the tenant's balance (a few seconds old at most; a refused debit
+brings the current one). When a debit takes the balance below the tenant's auto-buy threshold, the
+same transaction arms one purchase, and the dispatcher that armed it makes it through the payment
+provider; a declined purchase is recorded and sending goes on with what the balance still covers.
+``LedgerWallet.debit`` pays one message the same way, alone.
 """
 
 from __future__ import annotations
@@ -14,7 +16,6 @@ import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Protocol
 
 from botocore.exceptions import ClientError
 
@@ -52,14 +53,6 @@ class Payment(StrEnum):
 
 class LedgerBusy(Exception):
     """The balance stayed contended through every attempt; the message is retried later."""
-
-
-class Wallet(Protocol):
-    """What the sender needs from the prepaid balance."""
-
-    def debit(self, message: Message) -> Payment: ...
-
-    def refund(self, message: Message) -> None: ...
 
 
 class AutoBuyer:
@@ -124,24 +117,27 @@ class Refunds:
         self._sleep = sleep
 
     def refund(self, message: Message) -> None:
-        if message.price_micros == 0:
+        self.refund_message(message.tenant_id, message.message_id, message.price_micros)
+
+    def refund_message(self, tenant_id: str, message_id: str, price_micros: int) -> None:
+        if price_micros == 0:
             return
         entry = LedgerEntry(
-            tenant_id=message.tenant_id,
-            entry_id=refund_id(message.message_id),
+            tenant_id=tenant_id,
+            entry_id=refund_id(message_id),
             kind=EntryKind.REFUND,
-            amount_micros=message.price_micros,
+            amount_micros=price_micros,
             at=self._clock(),
-            message_id=message.message_id,
+            message_id=message_id,
         )
         for attempt in range(MAX_ATTEMPTS):
-            result = self._ledger.try_refund(entry, debit_id(message.message_id))
+            result = self._ledger.try_refund(entry, debit_id(message_id))
             if result is not RefundResult.CONFLICT:
                 if result is RefundResult.NOT_DEBITED:
-                    logger.info("nothing to refund", message_id=message.message_id)
+                    logger.info("nothing to refund", message_id=message_id)
                 return
             _backoff(self._sleep, attempt)
-        raise LedgerBusy(f"the refund of {message.message_id} stayed contended")
+        raise LedgerBusy(f"the refund of {message_id} stayed contended")
 
 
 class LedgerWallet:
@@ -201,6 +197,24 @@ class LedgerWallet:
 
     def refund(self, message: Message) -> None:
         self._refunds.refund(message)
+
+    # ---- what a dispatcher's batch debit decides with ----
+
+    def view(self, tenant_id: str) -> Balance:
+        """The tenant's balance as last seen (a few seconds at most), resuming a stale auto-buy."""
+        return self._view(tenant_id)
+
+    def remember(self, balance: Balance) -> Balance:
+        """A fresher balance (a refused debit's condition saw it)."""
+        return self._remember(balance)
+
+    def purchase_for(self, seen: Balance) -> PendingPurchase:
+        return self._purchase(seen)
+
+    def armed(self, tenant_id: str, purchase: PendingPurchase) -> None:
+        """A debit armed this purchase: make it."""
+        self._known.pop(tenant_id, None)
+        self._auto_buyer.settle(tenant_id, purchase)
 
     # ---- the cached view of a tenant's balance settings ----
 

@@ -86,4 +86,4 @@ class TenantTemplates:
                 "template_not_approved",
                 f"the template is {template.status.value}, not approved by the operator",
             )
-        return self._composer.compose_and_queue(tenant, as_template(template), variables, recipients, sender)
+        return self._composer.compose_and_record(tenant, as_template(template), variables, recipients, sender)

@@ -27,7 +27,7 @@ class TriggeredMessages:
         template = TRIGGERS.get(request.trigger)
         if template is None:
             raise InvalidInput("trigger", f"'{request.trigger}' is not a registered trigger")
-        return self._composer.compose_and_queue(
+        return self._composer.compose_and_record(
             tenant,
             template,
             request.variables,

@@ -19,7 +19,7 @@ from functions.domain.tenants import ApiKey
 from functions.handlers import inbound as inbound_handler
 from functions.handlers.routes import common
 from functions.logic.auth import hash_key
-from infra.constants import INBOUND_QUEUE_ID, SEND_QUEUE_ID
+from infra.constants import INBOUND_QUEUE_ID
 from local.demo import DEMO_TEMPLATE_ID, OPERATOR_API_KEY
 from tests.integration.conftest import Platform
 
@@ -54,7 +54,7 @@ def problem_of(
 
 
 def nothing_queued(platform: Platform) -> None:
-    assert platform.queue_depth(SEND_QUEUE_ID) == 0
+    assert platform.ready_count() == 0
     assert platform.table("MESSAGES_TABLE").scan()["Count"] == 0
 
 
@@ -445,14 +445,14 @@ def test_a_keyword_reply_too_long_for_the_bound_goes_in_its_short_form(
     # AND an inbound function whose messages may be at most 80 characters
     monkeypatch.setenv("MESSAGE_MAX_CHARACTERS", "80")
     inbound_handler.inbound.cache_clear()
-    platform.run_senders()
+    platform.run_dispatchers()
     sent_before = len(platform.simulator.records)
     # WHEN the recipient asks for HELP (the full answer names the tenant, its phone and email)
     platform.simulator.receive(ADA, LONG_CODE, "HELP")
     poller = platform.poller(INBOUND_QUEUE_ID, "inbound")
     while poller.poll_once():
         pass
-    platform.run_senders()
+    platform.run_dispatchers()
     # THEN the answer sent is the short one, within the bound
     replies = [r.body for r in platform.simulator.records[sent_before:] if r.origination == LONG_CODE]
     inbound_handler.inbound.cache_clear()

@@ -87,7 +87,7 @@ def test_an_uploaded_list_with_bad_rows_is_validated_and_previewed(
     )
     assert ok_confirm[0] == 202
     platform.run_fanout()
-    platform.run_senders()
+    platform.run_dispatchers()
     assert sorted(record.destination for record in platform.simulator.records) == [
         "+14165550301",
         "+14165550305",

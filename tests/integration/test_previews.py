@@ -13,7 +13,7 @@ from functions.domain.tenants import Contact, ContactPhone, EntityType
 from functions.handlers import preview as preview_handler
 from functions.logic import mass as mass_logic
 from functions.logic import previews as previews_logic
-from infra.constants import BULK_QUEUE_ID, FANOUT_QUEUE_ID, SEND_QUEUE_ID
+from infra.constants import FANOUT_QUEUE_ID
 from tests.integration.conftest import Platform
 from tests.integration.test_mass_messages import OUTAGE, ok
 
@@ -69,7 +69,7 @@ def test_a_preview_runs_as_a_job_in_segments_and_ends_with_the_exact_counts(
     # THEN it answers at once, previewing, with nothing to confirm and nothing sent
     assert (job["status"], job["preview"], job["confirmation_token"]) == ("previewing", None, None)
     assert job["preview_progress"]["segments"] == 1
-    assert platform.queue_depth(SEND_QUEUE_ID) + platform.queue_depth(FANOUT_QUEUE_ID) == 0
+    assert platform.ready_count() + platform.queue_depth(FANOUT_QUEUE_ID) == 0
 
     # WHEN the preview function works through its queue
     done = platform.settle(f"/v1/mass-messages/{job['id']}")
@@ -131,7 +131,7 @@ def test_a_confirmation_is_checked_through_the_queue_and_a_stale_one_sends_nothi
        {"confirmation_token": after["confirmation_token"]}, status=202)  # fmt: skip
     assert platform.settle(f"/v1/mass-messages/{job['id']}")["status"] == "sending"
     platform.run_fanout()
-    assert platform.queue_depth(BULK_QUEUE_ID) == audience + 1
+    assert platform.ready_count() == audience + 1
 
 
 def test_a_repeated_or_superseded_work_item_changes_nothing(

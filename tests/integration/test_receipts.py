@@ -25,7 +25,7 @@ def sent_messages(platform: Platform, count: int) -> list[tuple[str, SentRecord]
         ]
         for n in range(count)
     ]
-    platform.run_senders()
+    platform.run_dispatchers()
     by_id = {record.context["message_id"]: record for record in platform.simulator.records}
     return [(message_id, by_id[message_id]) for message_id in ids]
 
@@ -165,7 +165,7 @@ def test_the_simulator_reports_success_then_delivery_or_a_final_success_alone(pl
     }
 
     # WHEN both are sent and their events come
-    platform.run_senders()
+    platform.run_dispatchers()
     platform.deliver_receipts()
 
     # THEN both are delivered: Ada's by a final TEXT_SUCCESSFUL alone, Charles's by the two events

@@ -12,7 +12,7 @@ import pytest
 
 from functions.dal.config import ConfigTable
 from functions.handlers import scheduled_jobs
-from infra.constants import BULK_QUEUE_ID, FANOUT_QUEUE_ID
+from infra.constants import FANOUT_QUEUE_ID
 from tests.integration.conftest import Platform
 from tests.integration.test_mass_messages import OUTAGE, ok, sites  # noqa: F401 - a fixture
 
@@ -63,7 +63,7 @@ def test_a_scheduled_job_waits_in_the_table_and_starts_when_its_time_comes(platf
     report = started["start_report"]
     assert (report["changed"], report["action"], report["recipients_now"]) == (False, "sent", 3)
     platform.run_fanout()
-    assert platform.queue_depth(BULK_QUEUE_ID) == 3
+    assert platform.ready_count() == 3
     assert run_schedule(platform) == {"started": 0}  # started once
 
 
@@ -81,7 +81,7 @@ def test_a_changed_audience_is_reported_at_the_start_and_the_confirmation_decide
     assert (report["changed"], report["recipients_confirmed"], report["recipients_now"]) == (True, 3, 4)
     assert report["action"] == ("stopped" if if_changed == "stop" else "sent")
     platform.run_fanout()
-    assert platform.queue_depth(BULK_QUEUE_ID) == queued
+    assert platform.ready_count() == queued
 
 
 def test_a_cancelled_scheduled_job_never_starts(platform: Platform):
@@ -111,7 +111,7 @@ def test_quiet_hours_apply_as_they_are_when_the_job_starts(platform: Platform):
     items = ok(platform, "GET", f"/v1/messages?job_id={job['id']}")["items"]
     assert len(items) == 3
     assert {item["status"] for item in items} == {"Pending"}
-    assert platform.queue_depth(BULK_QUEUE_ID) == 0
+    assert platform.ready_count() == 0
 
 
 @pytest.mark.parametrize(

@@ -46,7 +46,7 @@ def test_on_the_message_is_sent_and_priced_as_gsm_and_shows_both_texts(platform:
     assert (shown["body"], shown["original_body"]) == (created["body"], created["original_body"])
 
     # AND the carrier receives the GSM-7 text in one part
-    platform.run_senders()
+    platform.run_dispatchers()
     (record,) = platform.simulator.records
     assert (record.body, record.parts) == (created["body"], 1)
 

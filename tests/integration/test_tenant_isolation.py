@@ -65,7 +65,7 @@ def test_a_shared_opt_out_shows_another_tenant_the_number_and_its_source_and_not
         "/v1/triggers/payment_received",
         {"contact_id": "contact-ada", "variables": {"company": "Demo Fiber", "amount": 4999}},
     )
-    platform.run_senders()
+    platform.run_dispatchers()
     platform.simulator.receive(ADA, TOLL_FREE, "STOP")
     run_inbound(platform)
     assert sent["id"]
@@ -117,7 +117,7 @@ def test_replies_and_the_reply_webhook_stay_with_their_tenant(platform: Platform
         "/v1/triggers/payment_received",
         {"contact_id": "contact-ada", "variables": {"company": "Demo Fiber", "amount": 4999}},
     )
-    platform.run_senders()
+    platform.run_dispatchers()
     assert platform.call("PUT", "/v1/reply-webhook", {"url": "https://hooks.example.com/demo"})[0] == 200
     platform.simulator.receive(ADA, TOLL_FREE, "Is the outage over? It has been hours now")
     run_inbound(platform)

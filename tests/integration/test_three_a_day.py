@@ -17,12 +17,11 @@ import time_machine
 from functions.dal.config import ConfigTable
 from functions.dal.messages import MessagesTable
 from functions.dal.opt_outs import OptOutsTable
-from functions.dal.send_queue import SendQueue
 from functions.dal.subject_sends import SubjectSendsTable, subject_key
 from functions.logic.compose import Composer, Recipients
 from functions.logic.three_a_day import ThreeADay
 from functions.logic.triggers import TriggeredMessages, TriggerRequest
-from infra.constants import SEND_QUEUE_ID, THREE_A_DAY_STATES
+from infra.constants import THREE_A_DAY_STATES
 from tests.integration.conftest import Platform
 
 T0 = datetime(2026, 6, 1, 14, 0, tzinfo=UTC)  # 10:00 in Toronto and Miami
@@ -84,12 +83,12 @@ def test_the_fourth_triggered_message_on_a_subject_waits_until_the_first_is_24_h
     assert first is not None
 
     # AND the release path sends it then, not before
-    platform.run_senders()
+    platform.run_dispatchers()
     clock.move_to(datetime(2026, 6, 2, 14, 0, tzinfo=UTC))
     assert platform.function("release").invoke({})["released"] == 0
     clock.move_to(datetime(2026, 6, 2, 14, 1, tzinfo=UTC))
     assert platform.function("release").invoke({})["released"] == 1
-    platform.run_senders()
+    platform.run_dispatchers()
     assert ok(platform, "GET", f"/v1/messages/{fourth['id']}")["status"] == "Sent"
 
 
@@ -228,12 +227,10 @@ def test_concurrent_triggers_never_both_take_the_third_slot(platform: Platform, 
             return self._table.put_item(**kwargs)
 
     shared = ReadTogether(platform.table("SUBJECT_SENDS_TABLE"))
-    queue = SendQueue(platform.session.client("sqs"), platform.queue_url(SEND_QUEUE_ID))
     composer = Composer(
         ConfigTable(platform.table("CONFIG_TABLE")),
         MessagesTable(platform.table("MESSAGES_TABLE")),
         OptOutsTable(platform.table("OPT_OUTS_TABLE")),
-        queue,
         three_a_day=ThreeADay(SubjectSendsTable(shared), frozenset(THREE_A_DAY_STATES)),  # type: ignore[arg-type]
     )
     triggers = TriggeredMessages(composer)

@@ -24,7 +24,6 @@ from functions.dal.jobs import JobsTable
 from functions.dal.ledger import LedgerTable
 from functions.dal.messages import MessagesTable
 from functions.dal.opt_outs import OptOutsTable
-from functions.dal.send_queue import SendQueue
 from functions.dal.subject_sends import SubjectSendsTable
 from functions.domain.errors import Forbidden, Unauthorized
 from functions.handlers.jobs_wiring import job_services
@@ -58,12 +57,7 @@ class Services:
             SubjectSendsTable(dynamodb.Table(settings.subject_sends_table)), settings.three_a_day_states
         )
         composer = Composer(
-            self.config,
-            self.messages,
-            opt_outs,
-            SendQueue(boto3.client("sqs"), settings.send_queue_url),
-            three_a_day=three_a_day,
-            limits=settings.message_limits(),
+            self.config, self.messages, opt_outs, three_a_day=three_a_day, limits=settings.message_limits()
         )
         self.triggers = TriggeredMessages(composer)
         self.configuration = Configuration(self.config)

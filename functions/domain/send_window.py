@@ -1,0 +1,154 @@
+"""One transport code's sending pace: an exact sliding window over message parts, in integer microseconds.
+
+The carrier's rule (and the measure): no one-second window ``[t, t+1 s)`` may carry more message
+parts than the code's throughput. One dispatcher owns a code and sends in time order, so the window
+is a short in-memory log of what it sent: a message of ``parts`` may go at ``t`` when the parts sent
+in ``(t - W, t]`` plus its own stay within the limit (every window holding ``t`` starts in that
+stretch, and nothing was sent after ``t``).
+
+- ``W`` is one second plus a small margin (``margin_us``) for what moves a send between the
+  dispatcher's clock and the carrier's arrival (a thread waking, the connection, the wire), so the
+  carrier's own windows hold no more than the limit either.
+- A message with more parts than the limit goes alone (nothing else in its window) and keeps the code
+  idle for parts / limit seconds after it.
+- A daily cap (parts per UTC day) moves what exceeds it to the next UTC day's start.
+
+Throughput is an integer of millis (parts per second x 1000) so fractional rates (0.2 parts/s) stay
+exact.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+MICROS = 1_000_000
+DAY_US = 86_400 * MICROS
+DEFAULT_MARGIN_US = 15_000
+
+
+@dataclass(frozen=True, slots=True)
+class Sent:
+    at_us: int
+    parts: int
+    idle_until_us: int  # no send may follow before this (an oversized message keeps the code idle)
+
+
+class PartsWindow:
+    def __init__(
+        self,
+        limit_millis: int,
+        daily_cap_parts: int | None = None,
+        margin_us: int = DEFAULT_MARGIN_US,
+        day_parts: tuple[int, int] | None = None,
+        recent: Sequence[tuple[int, int]] = (),
+        idle_until_us: int = 0,
+    ) -> None:
+        """``day_parts``: (UTC day number, parts sent that day); ``recent``, ``idle_until_us``: the sends
+        (at, parts) still inside the window and the idle end, as the previous owner left them."""
+        if limit_millis <= 0:
+            raise ValueError("a code's throughput must be positive")
+        self.limit_millis = limit_millis
+        self.daily_cap_parts = daily_cap_parts
+        self.window_us = MICROS + margin_us
+        self._log: deque[Sent] = deque()
+        self._in_window = 0  # parts of the log's entries
+        self._idle_until_us = 0
+        self._last_us = 0
+        self.day, self.day_parts = day_parts or (0, 0)
+        for at_us, parts in recent:
+            self._log.append(Sent(at_us, parts, 0))
+            self._in_window += parts
+            self._last_us = max(self._last_us, at_us)
+        self._idle_until_us = idle_until_us
+
+    def recent(self, now_us: int) -> tuple[list[tuple[int, int]], int]:
+        """What a next owner needs to go on without crowding a window: the sends still inside one
+        (at, parts) and the time the code is idle until."""
+        self._forget_before(now_us)
+        return [(entry.at_us, entry.parts) for entry in self._log], self._idle_until_us
+
+    def oversized(self, parts: int) -> bool:
+        return parts * 1000 > self.limit_millis
+
+    def hold_us(self, parts: int) -> int:
+        """How long after an oversized message the code stays idle: parts / limit seconds (at least W)."""
+        return max(self.window_us, math.ceil(parts * self.window_us * 1000 / self.limit_millis))
+
+    def next_slot(self, parts: int, now_us: int) -> int:
+        """The earliest time at or after ``now_us`` at which ``parts`` may go."""
+        at = max(now_us, self._last_us, self._idle_until_us)
+        if self.oversized(parts):
+            if self._log:
+                at = max(at, self._log[-1].at_us + self.window_us)  # alone in its window
+        else:
+            need = self._in_window + parts
+            for entry in self._log:  # oldest first: each leaving the window frees its parts
+                if entry.at_us + self.window_us <= at:
+                    need -= entry.parts
+                    continue
+                if need * 1000 <= self.limit_millis:
+                    break
+                need -= entry.parts
+                at = entry.at_us + self.window_us
+        return self._within_cap(parts, at)
+
+    def fits(self, parts: int, at_us: int) -> bool:
+        return self.next_slot(parts, at_us) == at_us
+
+    def fits_ahead_of(self, waiting_parts: int, parts: int, now_us: int) -> bool:
+        """Whether ``parts`` may go now, ahead of a waiting message, without making it wait longer.
+
+        A backlog of mixed lengths fills the window better this way (a 2-part message that must
+        wait leaves room for a single part now) while the waiting message keeps its slot.
+        """
+        if not self.fits(parts, now_us):
+            return False
+        slot = self.next_slot(waiting_parts, now_us)
+        trial = self.copy()
+        trial.record(parts, now_us)
+        return trial.next_slot(waiting_parts, now_us) <= slot
+
+    def copy(self) -> PartsWindow:
+        twin = PartsWindow(self.limit_millis, self.daily_cap_parts, day_parts=(self.day, self.day_parts))
+        twin.window_us = self.window_us
+        twin._log = deque(self._log)
+        twin._in_window = self._in_window
+        twin._idle_until_us = self._idle_until_us
+        twin._last_us = self._last_us
+        return twin
+
+    def record(self, parts: int, at_us: int) -> None:
+        """A send of ``parts`` at ``at_us`` (never earlier than the last one)."""
+        if at_us < self._last_us:
+            raise ValueError("sends are recorded in time order")
+        self._forget_before(at_us)
+        idle = at_us + self.hold_us(parts) if self.oversized(parts) else 0
+        self._log.append(Sent(at_us, parts, idle))
+        self._in_window += parts
+        self._idle_until_us = max(self._idle_until_us, idle)
+        self._last_us = at_us
+        day = at_us // DAY_US
+        if day != self.day:
+            self.day, self.day_parts = day, 0
+        self.day_parts += parts
+
+    def pause_until(self, at_us: int) -> None:
+        """Send nothing before ``at_us`` (the carrier throttled the code: back off)."""
+        self._idle_until_us = max(self._idle_until_us, at_us)
+
+    def _forget_before(self, now_us: int) -> None:
+        while self._log and self._log[0].at_us + self.window_us <= now_us:
+            self._in_window -= self._log.popleft().parts
+
+    def _within_cap(self, parts: int, at_us: int) -> int:
+        cap = self.daily_cap_parts
+        if cap is None:
+            return at_us
+        day = at_us // DAY_US
+        used = self.day_parts if day == self.day else 0
+        if used + parts <= cap:
+            return at_us
+        return (day + 1) * DAY_US  # the next UTC day starts with its whole cap

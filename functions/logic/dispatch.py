@@ -1,0 +1,855 @@
+"""One transport code's dispatcher: while it holds the code's lease, it alone sends the code's messages.
+
+Three parts, in three kinds of thread:
+
+- The control loop (the caller's thread) keeps the lease (renewed every few seconds; a dispatcher
+  that cannot renew stops sending at once), claims the next batch whenever less than the lookahead
+  of sending is queued, records what the carrier accepted (one transaction per batch of Sent moves),
+  settles what an earlier holder left in flight, and ends when idle or hands over near its time limit.
+- The pacer (one thread) sends each queued message at the earliest moment the code's sliding
+  window allows (``PartsWindow``: exact, in the dispatcher's own clock), triggered messages first;
+  a shorter message may fill a gap a waiting one leaves if that does not delay it.
+- The senders (a small pool) make the carrier calls, so the carrier's latency overlaps and never
+  slows the pace.
+
+A batch (up to 10 messages of one tenant, about a lookahead's worth of parts) costs one index read,
+one opt-out read (BatchGetItem), one claim transaction (lease check, the moves, the balance by the
+batch's total, an entry per message) and one Sent transaction. What the balance cannot pay is
+``Insufficient funds`` in the same transaction and never takes a slot.
+
+Exactly once: a message is claimed (In Progress, in flight on its code's ready key, with the
+claimer's lease token) before its carrier call and marked Sent after it. A dispatcher that dies in
+between leaves it in flight; the next holder waits a bounded time for its delivery receipt (the
+receipts move it on, which takes it off the index) and only when none came, so the carrier never had
+it, sends it again while it is still valid, or fails it (``expired``) and refunds it. It is never
+resent blindly. A carrier throttle backs the whole code off (1, 2, 4 ... 60 s) and keeps the message.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections import Counter, deque
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
+
+from functions.carriers.base import (
+    Carrier,
+    CarrierRejected,
+    CarrierThrottled,
+    CarrierUnavailable,
+    OutboundSms,
+)
+from functions.dal.claims import BatchDebit, ClaimsWriter, CommitResult
+from functions.dal.config import ConfigTable
+from functions.dal.jobs import JobsTable
+from functions.dal.leases import Lease, LeaseLost, LeasesTable
+from functions.dal.messages import IN_FLIGHT, MessagesTable, StatusMove, ready_keys
+from functions.dal.opt_outs import OptOut, OptOutAction, OptOutChange, OptOutSource, OptOutsTable, scope_key
+from functions.domain.dispatch import DispatchOutcome, Lane, ReadyMessage, next_batch
+from functions.domain.ledger import EntryKind, LedgerEntry, affordable, debit_id, should_arm
+from functions.domain.mass import JobStatus
+from functions.domain.messages import MessageStatus, RejectReason
+from functions.domain.send_window import DAY_US, MICROS, PartsWindow
+from functions.domain.transport import TransportCode, default_code
+from functions.logic.ledger import LedgerWallet, Refunds
+from functions.observability import logger
+
+BATCH_MESSAGES = 10
+CLAIM_ATTEMPTS = 8
+JOB_STATUS_TTL_SECONDS = 2.0  # how stale a cancellation may be seen
+BACKFILL_DEPTH = 8  # queued messages looked at to fill a gap the next one leaves
+# A claim left in doubt (its dispatcher died, or its call failed unexpectedly) is sent again at most
+# this often; one that keeps failing ends Failed and is refunded.
+MAX_RESENDS = 2
+
+
+@dataclass(frozen=True)
+class DispatchSettings:
+    lease_seconds: float = 15.0
+    renew_seconds: float = 5.0
+    lookahead_seconds: float = 3.0  # claim more when less than this much sending is queued
+    batch_seconds: float = 1.0  # a batch holds about this much sending (a triggered message waits ~that)
+    idle_seconds: float = 5.0  # nothing to do for this long: release the lease and end
+    poll_seconds: tuple[float, float] = (0.1, 0.5)  # an empty ready index is read again after this
+    handover_seconds: float = 15.0  # with this little time left, stop claiming and hand over
+    send_threads: int = 8
+    window_margin_ms: float = 20.0
+    validity: timedelta = timedelta(hours=4)
+    receipt_wait: timedelta = timedelta(minutes=5)  # an earlier holder's claim waits this for a receipt
+    reconcile_seconds: float = 10.0
+    max_backoff_seconds: float = 60.0
+    page_size: int = 25
+    far_slot_seconds: float = 60.0  # a slot further off (a spent daily cap) is not waited for
+    sent_flush_seconds: float = 0.1
+
+
+class DispatcherInvoker(Protocol):
+    """Starts a code's dispatcher elsewhere (an asynchronous Lambda invoke, or a local thread)."""
+
+    def start(self, code: str) -> None: ...
+
+
+@dataclass
+class DispatchReport:
+    code: str
+    started: bool = False
+    handed_over: bool = False
+    lease_lost: bool = False
+    outcomes: Counter[str] = field(default_factory=Counter)
+    parts_sent: int = 0
+    failed: Counter[str] = field(default_factory=Counter)  # per reject reason
+
+
+@dataclass
+class _Result:
+    message: ReadyMessage
+    carrier_id: str | None = None
+    error: Exception | None = None
+    at: datetime | None = None
+
+
+def steady_epoch_us() -> Callable[[], int]:
+    """Epoch microseconds that never jump: the wall clock when made, advancing with the monotonic clock.
+
+    A dispatcher paces, waits and times out by it, so a wall-clock step (or a frozen clock in a test)
+    cannot crowd a window or stall a wait; over one invocation (15 minutes at most) it stays within
+    the clock's drift of the wall clock, which dates the records and the daily cap.
+    """
+    offset = time.time_ns() // 1000 - time.monotonic_ns() // 1000
+    return lambda: offset + time.monotonic_ns() // 1000
+
+
+class _Pacer:
+    """Sends queued messages at the window's slots, in order (triggered first), from a thread pool."""
+
+    def __init__(
+        self,
+        window: PartsWindow,
+        send: Callable[[ReadyMessage], None],
+        at_call: PartsWindow,
+        pool: ThreadPoolExecutor,
+        now_us: Callable[[], int],
+        max_backoff_us: int,
+        far_us: int,
+    ) -> None:
+        self.window = window
+        self._send = send
+        # The sends as they really started, each checked at the moment of its call: a sender thread
+        # that woke late never crowds the next window, it waits for room instead.
+        self._at_call = at_call
+        self._call_lock = threading.Lock()
+        self._pool = pool
+        self._now_us = now_us
+        self._max_backoff_us = max_backoff_us
+        self._far_us = far_us
+        self._queue: deque[ReadyMessage] = deque()
+        self._cond = threading.Condition()
+        self._stopped = False
+        self._backoff_us = 0
+        self.in_flight = 0
+        self.stalled = False  # the next slot is further off than worth waiting for
+
+    # ---- the control loop's side ----
+
+    def add(self, batch: list[ReadyMessage]) -> None:
+        with self._cond:
+            if batch and batch[0].lane is Lane.TRIGGERED:
+                # Ahead of queued bulk messages, behind queued triggered ones.
+                position = sum(1 for queued in self._queue if queued.lane is Lane.TRIGGERED)
+                for offset, message in enumerate(batch):
+                    self._queue.insert(position + offset, message)
+            else:
+                self._queue.extend(batch)
+            self._cond.notify_all()
+
+    def queued_us(self) -> int:
+        """How long the queued messages take to send at the code's rate (a wait for the window aside:
+        the next batch is claimed while the code idles after a long message, and waits its turn)."""
+        with self._cond:
+            parts = sum(message.segments for message in self._queue)
+        return parts * MICROS * 1000 // self.window.limit_millis
+
+    def next_slot_us(self, parts: int) -> int:
+        with self._cond:
+            return self.window.next_slot(parts, self._now_us()) - self._now_us()
+
+    def cap_left(self) -> int | None:
+        """Parts the daily cap still allows today beyond what is queued; None without a cap."""
+        with self._cond:
+            cap = self.window.daily_cap_parts
+            if cap is None:
+                return None
+            today = self._now_us() // DAY_US
+            used = self.window.day_parts if self.window.day == today else 0
+            return cap - used - sum(message.segments for message in self._queue)
+
+    def busy(self) -> bool:
+        with self._cond:
+            return bool(self._queue) or self.in_flight > 0
+
+    def queued(self) -> list[ReadyMessage]:
+        with self._cond:
+            return list(self._queue)
+
+    def take_queued(self) -> list[ReadyMessage]:
+        with self._cond:
+            taken = list(self._queue)
+            self._queue.clear()
+            return taken
+
+    def day(self) -> tuple[int, int]:
+        with self._cond:
+            return self.window.day, self.window.day_parts
+
+    def recent(self) -> tuple[list[tuple[int, int]], int]:
+        with self._call_lock:  # the real call times: what the carrier saw
+            return self._at_call.recent(self._now_us())
+
+    def stop(self) -> None:
+        with self._cond:
+            self._stopped = True
+            self._cond.notify_all()
+
+    # ---- the senders' side ----
+
+    def clear_to_call(self, message: ReadyMessage) -> None:
+        """Wait until the window of real call times has room for the message, and take it."""
+        while True:
+            with self._call_lock:
+                now = self._now_us()
+                slot = self._at_call.next_slot(message.segments, now)
+                if slot <= now:
+                    self._at_call.record(message.segments, now)
+                    return
+            time.sleep((slot - now) / MICROS)
+
+    def done(self, message: ReadyMessage, throttled: bool) -> None:
+        """A carrier call ended; a throttled (or failing) carrier backs the code off, keeping the message."""
+        with self._cond:
+            self.in_flight -= 1
+            if throttled:
+                self._backoff_us = min(self._max_backoff_us, max(MICROS, 2 * self._backoff_us))
+                self.window.pause_until(self._now_us() + self._backoff_us)
+                self._queue.appendleft(message)
+            else:
+                self._backoff_us = 0
+            self._cond.notify_all()
+
+    # ---- the pacer's thread ----
+
+    def run(self) -> None:
+        while True:
+            with self._cond:
+                if self._stopped:
+                    return
+                chosen = self._choose()
+                if chosen is None:
+                    continue
+                self.in_flight += 1
+            self._pool.submit(self._send, chosen)
+
+    def _choose(self) -> ReadyMessage | None:
+        """The message to send now, recorded in the window; None after waiting (under the lock)."""
+        if not self._queue:
+            self._cond.wait(0.05)
+            return None
+        head = self._queue[0]
+        now = self._now_us()
+        slot = self.window.next_slot(head.segments, now)
+        if slot <= now:
+            self._queue.popleft()
+            self.window.record(head.segments, now)
+            return head
+        if slot - now > self._far_us:
+            self.stalled = True
+            self._cond.wait(0.05)
+            return None
+        for index in range(1, min(len(self._queue), BACKFILL_DEPTH)):
+            candidate = self._queue[index]
+            if self.window.fits_ahead_of(head.segments, candidate.segments, now):
+                del self._queue[index]
+                self.window.record(candidate.segments, now)
+                return candidate
+        self._cond.wait((slot - now) / MICROS)
+        return None
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        code_number: str,
+        messages: MessagesTable,
+        leases: LeasesTable,
+        claims: ClaimsWriter,
+        config: ConfigTable,
+        jobs: JobsTable,
+        opt_outs: OptOutsTable,
+        wallet: LedgerWallet,
+        refunds: Refunds,
+        carrier: Carrier,
+        settings: DispatchSettings | None = None,
+        now_us: Callable[[], int] | None = None,
+        remaining_ms: Callable[[], int] = lambda: 900_000,
+        invoker: DispatcherInvoker | None = None,
+        holder: str | None = None,
+    ) -> None:
+        self.code_number = code_number
+        self._messages = messages
+        self._leases = leases
+        self._claims = claims
+        self._config = config
+        self._jobs = jobs
+        self._opt_outs = opt_outs
+        self._wallet = wallet
+        self._refunds = refunds
+        self._carrier = carrier
+        self.settings = settings or DispatchSettings()
+        self._now_us = now_us or steady_epoch_us()
+        self._remaining_ms = remaining_ms
+        self._invoker = invoker
+        self.holder = holder or uuid.uuid4().hex
+        self._results: deque[_Result] = deque()
+        self._sent: list[tuple[_Result, datetime]] = []
+        self._unsettled: set[str] = set()  # our own claims whose carrier call ended in doubt
+        self._job_status: dict[str, tuple[float, JobStatus | None]] = {}
+        self._wake = threading.Event()
+        self._lease_lost = False
+        self.report = DispatchReport(code_number)
+        self.lease: Lease | None = None
+
+    # ---- the run ----
+
+    def run(self) -> DispatchReport:
+        settings = self.settings
+        lease = self._leases.acquire(self.code_number, self.holder, self._now_ms(), self._lease_ms())
+        if lease is None:
+            return self.report  # another dispatcher holds the code
+        self.lease = lease
+        self.report.started = True
+        self.code = self._transport_code()
+        today = self._now_us() // (86_400 * MICROS)
+        window = PartsWindow(
+            self.code.limit_millis,
+            self.code.daily_cap_parts,
+            margin_us=int(settings.window_margin_ms * 1000),
+            day_parts=(lease.day, lease.day_parts) if lease.day == today else None,
+            recent=lease.recent,
+            idle_until_us=lease.idle_until_us,
+        )
+        pool = ThreadPoolExecutor(
+            max_workers=settings.send_threads, thread_name_prefix=f"send-{self.code_number}"
+        )
+        self._pacer = _Pacer(
+            window,
+            self._call_carrier,
+            window.copy(),
+            pool,
+            self._now_us,
+            int(settings.max_backoff_seconds * MICROS),
+            int(settings.far_slot_seconds * MICROS),
+        )
+        pacer_thread = threading.Thread(target=self._pacer.run, name=f"pacer-{self.code_number}", daemon=True)
+        pacer_thread.start()
+        self._ending = threading.Event()
+        keeper = threading.Thread(target=self._keep_lease, name=f"lease-{self.code_number}", daemon=True)
+        keeper.start()
+        try:
+            self._control()
+        except LeaseLost:
+            self.report.lease_lost = True
+            logger.warning("lease lost; stopping", code=self.code_number)
+        finally:
+            self._ending.set()
+            keeper.join()
+            self._pacer.stop()
+            pacer_thread.join()
+            pool.shutdown(wait=True)  # calls in progress finish and are recorded
+            self._settle_results()
+            self._flush_sent(force=True)
+            self._hand_back(self._pacer.take_queued(), "handed back unsent when its dispatcher stopped")
+            day, parts = self._pacer.day()
+            recent, idle_until = self._pacer.recent()
+            if not self.report.lease_lost:
+                self._leases.release(self.lease or lease, day, parts, recent, idle_until)
+        left = self._pacer.cap_left()
+        capped = self._pacer.stalled or (left is not None and left <= 0)
+        if not self.report.lease_lost and not self.report.handed_over and not capped:
+            # A message made ready while this one was ending found its lease still live, and no kick
+            # started anyone: look once more after the release, and start the successor if so.
+            self.report.handed_over = bool(self._messages.ready_page(self.code_number, 1))
+        if self.report.handed_over and self._invoker is not None:
+            self._invoker.start(self.code_number)
+        return self.report
+
+    def _keep_lease(self) -> None:
+        """Renew the lease every few seconds, whatever the control loop is waiting for; if it was
+        taken over, stop sending at once (the control loop then ends)."""
+        while not self._ending.wait(self.settings.renew_seconds):
+            assert self.lease is not None
+            day, parts = self._pacer.day()
+            try:
+                self.lease = self._leases.renew(self.lease, self._now_ms(), self._lease_ms(), day, parts)
+            except LeaseLost:
+                self._lease_lost = True
+                self._pacer.stop()
+                self._wake.set()
+                return
+            except Exception:  # a failed renewal is tried again; the lease outlasts two of them
+                logger.exception("lease renewal failed", code=self.code_number)
+
+    def _control(self) -> None:
+        settings = self.settings
+        next_reconcile = self._now_us()
+        idle_since = self._now_us()
+        poll_us = int(settings.poll_seconds[0] * MICROS)
+        next_poll = self._now_us()
+        lookahead_us = int(settings.lookahead_seconds * MICROS)
+        while True:
+            now = self._now_us()
+            self._settle_results()
+            self._flush_sent()
+            if self._lease_lost:
+                raise LeaseLost(self.code_number)
+            if now >= next_reconcile:
+                self._reconcile()
+                next_reconcile = now + int(settings.reconcile_seconds * MICROS)
+            stopping = self._remaining_ms() < settings.handover_seconds * 1000
+            if stopping:
+                # What is queued goes back to ready for the next invocation; calls under way finish.
+                self._hand_back(
+                    self._pacer.take_queued(), "handed over unsent: its dispatcher's time ran out"
+                )
+            if self._pacer.stalled:
+                logger.info("next slot too far off (daily cap): stopping", code=self.code_number)
+                return
+            if not stopping and now >= next_poll and self._pacer.queued_us() < lookahead_us:
+                if self._pacer.next_slot_us(1) > int(settings.far_slot_seconds * MICROS):
+                    return  # the daily cap is spent: the next day's first kick starts again
+                if self._claim_next():
+                    idle_since = now
+                    poll_us = int(settings.poll_seconds[0] * MICROS)
+                    next_poll = now
+                else:
+                    next_poll = now + poll_us
+                    poll_us = min(2 * poll_us, int(settings.poll_seconds[1] * MICROS))
+            busy = self._pacer.busy() or bool(self._results) or bool(self._sent) or bool(self._unsettled)
+            if busy:
+                idle_since = now
+            elif stopping:
+                self.report.handed_over = self._messages.has_dispatch_work(self.code_number)
+                return
+            elif now - idle_since > settings.idle_seconds * MICROS:
+                return
+            self._wake.wait(0.02)
+            self._wake.clear()
+
+    # ---- claiming ----
+
+    def _claim_next(self) -> bool:
+        """Claim (and pay for) the next batch onto the pacer's queue; False when nothing was ready."""
+        held = {message.message_id for message in self._pacer.queued()}
+        page = [
+            m
+            for m in self._messages.ready_page(self.code_number, self.settings.page_size)
+            if m.message_id not in held
+        ]
+        if not page:
+            return False
+        max_parts = max(1, self.code.limit_millis * int(self.settings.batch_seconds * 1000) // 1_000_000)
+        cap_left = self._pacer.cap_left()
+        if cap_left is not None:
+            if cap_left < page[0].segments:
+                return False  # today's cap is spent: what is ready waits, unclaimed and unpaid
+            max_parts = min(max_parts, cap_left)
+        batch = next_batch(page, BATCH_MESSAGES, max_parts)
+        at = self._clock()
+        failures: dict[str, tuple[RejectReason, str | None]] = {}
+        for message in batch:
+            if message.job_id is not None and self._cancelled(message.job_id):
+                failures[message.message_id] = (RejectReason.CANCELLED, None)
+            elif at > message.valid_from + self.settings.validity:
+                failures[message.message_id] = (
+                    RejectReason.EXPIRED,
+                    "waited longer than the validity period",
+                )
+        checked = [m for m in batch if m.checks_opt_out and m.message_id not in failures]
+        scope = scope_key(self.code.opt_out_scope)
+        opted_out = self._opt_outs.opted_out(scope, {m.phone_number for m in checked}) if checked else set()
+        for message in checked:
+            if message.phone_number in opted_out:
+                failures[message.message_id] = (
+                    RejectReason.OPTED_OUT,
+                    "the number opted out after it was queued",
+                )
+        self._commit_batch(batch, failures, at)
+        return True
+
+    def _commit_batch(
+        self, batch: list[ReadyMessage], failures: dict[str, tuple[RejectReason, str | None]], at: datetime
+    ) -> None:
+        tenant_id = batch[0].tenant_id
+        seen = self._wallet.view(tenant_id)
+        assert self.lease is not None
+        for attempt in range(CLAIM_ATTEMPTS):
+            sendable = [m for m in batch if m.message_id not in failures]
+            owing = [m for m in sendable if not m.debited and m.price_micros > 0]
+            pays = dict(
+                zip(
+                    [m.message_id for m in owing],
+                    affordable(seen.balance_micros, [m.price_micros for m in owing]),
+                    strict=True,
+                )
+            )
+            paid = [m for m in sendable if pays.get(m.message_id, True)]
+            unpaid = [m for m in sendable if not pays.get(m.message_id, True)]
+            entries = [self._debit_entry(m, at) for m in paid if m.message_id in pays]
+            total = -sum(entry.amount_micros for entry in entries)
+            arm = self._wallet.purchase_for(seen) if entries and should_arm(seen, total) else None
+            debit = (
+                BatchDebit(tenant_id, entries, seen.auto_buy, arm, seen.balance_micros if unpaid else None)
+                if entries
+                else None
+            )
+            moves = [self._claim_move(m, at, m.message_id in pays) for m in paid]
+            moves += [self._insufficient_move(m, at) for m in unpaid]
+            moves += [
+                self._fail_move(m, *failures[m.message_id], at) for m in batch if m.message_id in failures
+            ]
+            commit = self._claims.claim(self.lease, self._now_ms(), moves, debit)
+            if commit.result is CommitResult.COMMITTED:
+                self._claimed(batch, paid, unpaid, failures, arm, tenant_id)
+                return
+            if commit.result is CommitResult.LEASE_LOST:
+                raise LeaseLost(self.code_number)
+            if commit.result is CommitResult.STALE:
+                self.report.outcomes[DispatchOutcome.ALREADY_HANDLED.value] += len(commit.stale)
+                batch = [m for m in batch if m.message_id not in commit.stale]
+                if not batch:
+                    return
+            elif commit.result is CommitResult.REFUSED:
+                assert commit.balance is not None
+                seen = self._wallet.remember(commit.balance)
+            else:
+                time.sleep(0.01 * 2**attempt)
+        logger.warning("a batch stayed contended; it is read again", code=self.code_number)
+
+    def _claimed(
+        self,
+        batch: list[ReadyMessage],
+        paid: list[ReadyMessage],
+        unpaid: list[ReadyMessage],
+        failures: dict[str, tuple[RejectReason, str | None]],
+        arm: object,
+        tenant_id: str,
+    ) -> None:
+        token = self.lease.token if self.lease else None
+        self._pacer.add([_with(m, debited=m.debited or m.price_micros > 0, claim_token=token) for m in paid])
+        if unpaid:
+            self.report.outcomes[DispatchOutcome.INSUFFICIENT_FUNDS.value] += len(unpaid)
+            self.report.failed[RejectReason.INSUFFICIENT_FUNDS.value] += len(unpaid)
+        outcome_of = {
+            RejectReason.CANCELLED: DispatchOutcome.CANCELLED,
+            RejectReason.EXPIRED: DispatchOutcome.EXPIRED,
+            RejectReason.OPTED_OUT: DispatchOutcome.OPTED_OUT,
+        }
+        for message in batch:
+            if message.message_id in failures:
+                reason = failures[message.message_id][0]
+                self.report.outcomes[outcome_of[reason].value] += 1
+                self.report.failed[reason.value] += 1
+                if message.debited:
+                    self._refund(message)  # paid by an earlier claim that handed it back
+        if arm is not None:
+            self._wallet.armed(tenant_id, arm)  # type: ignore[arg-type]
+
+    # ---- sending (the pool's threads) ----
+
+    def _call_carrier(self, message: ReadyMessage) -> None:
+        sms = OutboundSms(
+            origination_number=message.origination_number,
+            destination_number=message.phone_number,
+            body=message.body,
+            message_id=message.message_id,
+            tenant_id=message.tenant_id,
+        )
+        throttled = False
+        try:
+            self._pacer.clear_to_call(message)
+            result = _Result(message, carrier_id=self._carrier.send(sms), at=self._clock())
+        except (CarrierThrottled, CarrierUnavailable) as error:
+            throttled = True
+            kind = (
+                DispatchOutcome.CARRIER_THROTTLED
+                if isinstance(error, CarrierThrottled)
+                else DispatchOutcome.CARRIER_UNAVAILABLE
+            )
+            self.report.outcomes[kind.value] += 1
+            logger.warning("carrier refused for now; backing off", code=self.code_number, kind=kind.value)
+            result = None
+        except Exception as error:  # a refusal, or a call that ended in doubt: the control loop decides
+            result = _Result(message, error=error)
+        finally:
+            self._pacer.done(message, throttled)
+        if result is not None:
+            self._results.append(result)
+        self._wake.set()
+
+    # ---- after the carrier (the control loop) ----
+
+    def _settle_results(self) -> None:
+        while self._results:
+            result = self._results.popleft()
+            message = result.message
+            if result.carrier_id is not None:
+                self._sent.append((result, self._clock()))
+                self.report.parts_sent += message.segments
+            elif isinstance(result.error, CarrierRejected):
+                self._reject(message, result.error)
+            else:
+                # Sent or not, nobody knows: reconciled like a dead dispatcher's claim, never resent blindly.
+                logger.exception(
+                    "carrier call failed",
+                    code=self.code_number,
+                    message_id=message.message_id,
+                    exc_info=result.error,
+                )
+                self._unsettled.add(message.message_id)
+
+    def _flush_sent(self, force: bool = False) -> None:
+        if not self._sent:
+            return
+        oldest = self._sent[0][1]
+        if (
+            not force
+            and len(self._sent) < BATCH_MESSAGES
+            and (self._clock() - oldest).total_seconds() < self.settings.sent_flush_seconds
+        ):
+            return
+        while self._sent:
+            chunk, self._sent = self._sent[:25], self._sent[25:]
+            moves = [
+                StatusMove(
+                    result.message.message_id,
+                    MessageStatus.SENT,
+                    (MessageStatus.IN_PROGRESS,),
+                    result.at or self._clock(),
+                    extra={"carrier_message_id": result.carrier_id},
+                )
+                for result, _ in chunk
+            ]
+            self._claims.record(moves)  # one a fast receipt moved on already is left as it is
+            self.report.outcomes[DispatchOutcome.SENT.value] += len(chunk)
+
+    def _reject(self, message: ReadyMessage, error: CarrierRejected) -> None:
+        at = self._clock()
+        self._claims.record(
+            [
+                StatusMove(
+                    message.message_id,
+                    MessageStatus.FAILED,
+                    (MessageStatus.IN_PROGRESS,),
+                    at,
+                    error.reason,
+                    error.detail,
+                )
+            ]
+        )
+        self._refund(message)
+        self.report.outcomes[DispatchOutcome.REJECTED.value] += 1
+        self.report.failed[error.reason.value] += 1
+        if error.reason is RejectReason.OPTED_OUT:
+            self._record_carrier_opt_out(message, at)
+
+    def _record_carrier_opt_out(self, message: ReadyMessage, at: datetime) -> None:
+        """The carrier holds the number as opted out: so does our list, in the code's scope."""
+        scope = scope_key(self.code.opt_out_scope)
+        actor = f"carrier refusal of {message.message_id}"
+        self._opt_outs.record_opt_out(
+            OptOut(
+                scope=scope,
+                phone_number=message.phone_number,
+                opted_out_at=at,
+                source=OptOutSource.CARRIER.value,
+                actor=actor,
+                tenant_id=message.tenant_id,
+            ),
+            OptOutChange(
+                change_id=f"carrier-{message.message_id}",
+                scope=scope,
+                phone_number=message.phone_number,
+                action=OptOutAction.OPTED_OUT,
+                at=at,
+                source=OptOutSource.CARRIER.value,
+                actor=actor,
+                tenant_id=message.tenant_id,
+            ),
+        )
+
+    # ---- what an earlier holder left in flight ----
+
+    def _reconcile(self) -> None:
+        """Settle claims whose dispatcher is gone (or whose call ended in doubt): never a blind resend.
+
+        A receipt takes a message that reached the carrier off the index; one still here after the
+        receipt wait never got there: it goes again while valid, or fails (expired) and is refunded.
+        """
+        now = self._clock()
+        mine = self.lease.token if self.lease else None
+        for message in self._messages.in_flight(self.code_number):
+            if message.claim_token == mine and message.message_id not in self._unsettled:
+                continue  # queued here, or being sent
+            claimed = message.claimed_at or now
+            if now - claimed < self.settings.receipt_wait:
+                continue
+            self._unsettled.discard(message.message_id)
+            if now <= message.valid_from + self.settings.validity and message.resends < MAX_RESENDS:
+                self._hand_back(
+                    [message], "no receipt came for a claim left in doubt: sent again", resend=True
+                )
+            else:
+                reason, detail = (
+                    (
+                        RejectReason.EXPIRED,
+                        "its claim was left in doubt and no receipt came within its validity",
+                    )
+                    if message.resends < MAX_RESENDS
+                    else (
+                        RejectReason.UNKNOWN,
+                        f"it could not be sent: {message.resends + 1} attempts failed",
+                    )
+                )
+                moved = self._claims.record(
+                    [
+                        StatusMove(
+                            message.message_id,
+                            MessageStatus.FAILED,
+                            (MessageStatus.IN_PROGRESS,),
+                            now,
+                            reason,
+                            detail,
+                            condition="claim_token = :token",
+                            values={":token": message.claim_token},
+                        )
+                    ]
+                )
+                if message.message_id not in moved:
+                    self._refund(message)
+                    self.report.failed[reason.value] += 1
+            self.report.outcomes[DispatchOutcome.RECONCILED.value] += 1
+
+    def _hand_back(self, messages: list[ReadyMessage], detail: str, resend: bool = False) -> None:
+        """Claimed messages back to ready, unsent; a debit stays with the message (``debited``)."""
+        if not messages:
+            return
+        at = self._clock()
+        moves = []
+        for message in messages:
+            keys: dict[str, object] = dict(
+                ready_keys(message.message_id, message.origination_number, message.job_id, message.created_at)
+            )
+            if resend:
+                keys["resends"] = message.resends + 1
+            moves.append(
+                StatusMove(
+                    message.message_id,
+                    MessageStatus.PENDING,
+                    (MessageStatus.IN_PROGRESS,),
+                    at,
+                    detail=detail,
+                    extra=keys,
+                    condition="claim_token = :token",
+                    values={":token": message.claim_token},
+                    removes=("claim_token", "claimed_at"),
+                )
+            )
+        self._claims.record(moves)
+
+    # ---- helpers ----
+
+    def _claim_move(self, message: ReadyMessage, at: datetime, debit: bool) -> StatusMove:
+        """Pending and still ready (not already claimed) -> In Progress, in flight under our token."""
+        assert self.lease is not None
+        condition = "attribute_exists(ready_key) AND begins_with(ready_sort, :lane)"
+        condition += " AND attribute_not_exists(debited)" if debit else ""
+        extra: dict[str, object] = {
+            "ready_sort": f"{IN_FLIGHT}#{at.isoformat()}#{message.message_id}",
+            "claim_token": self.lease.token,
+            "claimed_at": at.isoformat(),
+        }
+        if debit:
+            extra["debited"] = True
+        return StatusMove(
+            message.message_id,
+            MessageStatus.IN_PROGRESS,
+            (MessageStatus.PENDING,),
+            at,
+            extra=extra,
+            condition=condition,
+            values={":lane": f"{message.lane.value}#"},
+        )
+
+    def _insufficient_move(self, message: ReadyMessage, at: datetime) -> StatusMove:
+        return StatusMove(
+            message.message_id,
+            MessageStatus.INSUFFICIENT_FUNDS,
+            (MessageStatus.PENDING,),
+            at,
+            RejectReason.INSUFFICIENT_FUNDS,
+            "the prepaid balance could not pay it",
+            condition="attribute_exists(ready_key)",
+        )
+
+    def _fail_move(
+        self, message: ReadyMessage, reason: RejectReason, detail: str | None, at: datetime
+    ) -> StatusMove:
+        return StatusMove(
+            message.message_id,
+            MessageStatus.FAILED,
+            (MessageStatus.PENDING,),
+            at,
+            reason,
+            detail,
+            condition="attribute_exists(ready_key)",
+        )
+
+    def _debit_entry(self, message: ReadyMessage, at: datetime) -> LedgerEntry:
+        return LedgerEntry(
+            tenant_id=message.tenant_id,
+            entry_id=debit_id(message.message_id),
+            kind=EntryKind.DEBIT,
+            amount_micros=-message.price_micros,
+            at=at,
+            message_id=message.message_id,
+        )
+
+    def _refund(self, message: ReadyMessage) -> None:
+        self._refunds.refund_message(message.tenant_id, message.message_id, message.price_micros)
+
+    def _cancelled(self, job_id: str) -> bool:
+        now = time.monotonic()
+        cached = self._job_status.get(job_id)
+        if cached is None or now - cached[0] > JOB_STATUS_TTL_SECONDS:
+            cached = (now, self._jobs.status(job_id))
+            self._job_status[job_id] = cached
+        return cached[1] is JobStatus.CANCELLED
+
+    def _transport_code(self) -> TransportCode:
+        return self._config.get_transport_code(self.code_number) or default_code(self.code_number)
+
+    def _clock(self) -> datetime:
+        return datetime.fromtimestamp(self._now_us() / MICROS, UTC)
+
+    def _now_ms(self) -> int:
+        return self._now_us() // 1000
+
+    def _lease_ms(self) -> int:
+        return int(self.settings.lease_seconds * 1000)
+
+
+def _with(message: ReadyMessage, **changes: object) -> ReadyMessage:
+    return replace(message, **changes)  # type: ignore[arg-type]

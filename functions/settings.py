@@ -72,6 +72,8 @@ class ApiSettings(_MessageLimitSettings):
     # The three-a-day rule: each recipient's recent sends per subject, and the states it applies in.
     subject_sends_table: str = Field(alias="SUBJECT_SENDS_TABLE")
     three_a_day_states: States = Field(alias="THREE_A_DAY_STATES")
+    # Tenants' status callbacks and their delivery log.
+    callbacks_table: str = Field(alias="CALLBACKS_TABLE")
 
 
 class FanOutSettings(_FromEnvironment):
@@ -126,6 +128,20 @@ class DispatcherSettings(_FromEnvironment):
     payment_provider: ProviderName = Field(alias="PAYMENT_PROVIDER")
     # Ready messages are checked against the opt-out list once more just before they are claimed.
     opt_outs_table: str = Field(alias="OPT_OUTS_TABLE")
+
+
+class StatusEventsSettings(_FromEnvironment):
+    callbacks_table: str = Field(alias="CALLBACKS_TABLE")
+    callback_queue_url: str = Field(alias="CALLBACK_QUEUE_URL")
+    event_bus: str = Field(alias="STATUS_EVENT_BUS")
+
+
+class CallbackDeliverySettings(_FromEnvironment):
+    callbacks_table: str = Field(alias="CALLBACKS_TABLE")
+    callback_queue_url: str = Field(alias="CALLBACK_QUEUE_URL")
+    callback_dead_letter_url: str = Field(alias="CALLBACK_DLQ_URL")
+    # Plain-http callbacks to this host: the local runtime and tests only.
+    allow_loopback_webhooks: bool = Field(default=False, alias="REPLY_WEBHOOK_ALLOW_LOOPBACK")
 
 
 class KickSettings(_FromEnvironment):

@@ -55,6 +55,7 @@ class Api(Construct):
         inbound: Inbound,
         inbound_table: dynamodb.ITableV2,
         subject_sends_table: dynamodb.ITableV2,
+        callbacks_table: dynamodb.ITableV2,
     ) -> None:
         super().__init__(scope, construct_id)
         self.authorizer_function = ServiceFunction(
@@ -91,6 +92,7 @@ class Api(Construct):
                 "INBOUND_WEBHOOK_SECRET_ID": inbound.webhook_secret.secret_arn,
                 "SUBJECT_SENDS_TABLE": subject_sends_table.table_name,
                 "THREE_A_DAY_STATES": ",".join(THREE_A_DAY_STATES),
+                "CALLBACKS_TABLE": callbacks_table.table_name,
             },
             memory_size=1024,
         )
@@ -120,6 +122,7 @@ class Api(Construct):
         subject_sends_table.grant(
             self.api_function.role, "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:BatchGetItem"
         )
+        callbacks_table.grant_read_write_data(self.api_function.role)  # status callbacks, delivery log
 
         access_logs = logs.LogGroup(
             self, "AccessLogs", retention=logs.RetentionDays.ONE_MONTH, removal_policy=RemovalPolicy.DESTROY

@@ -39,6 +39,9 @@ INBOUND_QUEUE_ID = "InboundQueue"
 INBOUND_DLQ_ID = "InboundDeadLetterQueue"
 REPLY_EVENT_BUS_ID = "ReplyEventBus"
 CARRIER_WEBHOOK_SECRET_ID = "CarrierWebhookSecret"
+CALLBACKS_TABLE_ID = "CallbacksTable"
+CALLBACK_QUEUE_ID = "CallbackQueue"
+CALLBACK_DLQ_ID = "CallbackDeadLetterQueue"
 
 # Queue behaviour, shared with the local pollers so both behave alike.
 # A dispatcher runs while its code has work, handing over to a fresh invocation near this limit.
@@ -67,6 +70,11 @@ INBOUND_BATCH_SIZE = 10
 INBOUND_MAX_RECEIVES = 5
 INBOUND_TIMEOUT_SECONDS = 60  # a batch may post to tenants' webhooks (3 s each at most)
 INBOUND_VISIBILITY_SECONDS = 6 * INBOUND_TIMEOUT_SECONDS
+CALLBACK_BATCH_SIZE = 10
+CALLBACK_TIMEOUT_SECONDS = 60  # ten posts of 3 s at most, and the log
+CALLBACK_VISIBILITY_SECONDS = 6 * CALLBACK_TIMEOUT_SECONDS
+# A backstop only: an event is given up by its age (26 h), sent to the DLQ by the deliverer itself.
+CALLBACK_MAX_RECEIVES = 100
 
 # There is no real payment provider yet: deployed, every purchase (and auto-buy) is declined and
 # recorded; the local runtime and the tests select the payment simulator instead.

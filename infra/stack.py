@@ -6,6 +6,7 @@ from aws_cdk import CfnOutput, Stack
 from constructs import Construct
 
 from infra.api import Api
+from infra.callbacks import StatusCallbacks
 from infra.constants import (
     OUTPUT_ALARM_TOPIC,
     OUTPUT_API_URL,
@@ -99,6 +100,15 @@ class SmsPlatformStack(Stack):
             inbound=inbound,
             inbound_table=storage.inbound_table,
             subject_sends_table=storage.subject_sends_table,
+            callbacks_table=storage.callbacks_table,
+        )
+        StatusCallbacks(
+            self,
+            "StatusCallbacks",
+            shared=shared,
+            messages_table=storage.messages_table,
+            callbacks_table=storage.callbacks_table,
+            event_bus=inbound.event_bus,
         )
         ReleaseSchedule(
             self,

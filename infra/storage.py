@@ -10,6 +10,7 @@ from constructs import Construct
 
 from functions.dal.messages import BY_READY_INDEX, READY_FIELDS
 from infra.constants import (
+    CALLBACKS_TABLE_ID,
     CONFIG_TABLE_ID,
     IDEMPOTENCY_TABLE_ID,
     INBOUND_TABLE_ID,
@@ -117,7 +118,7 @@ class Storage(Construct):
             partition_key=dynamodb.Attribute(name="message_id", type=S),
             time_to_live_attribute="expires_at",  # the log's retention
             # New ready messages kick their code's dispatcher (functions/handlers/kick.py).
-            dynamo_stream=dynamodb.StreamViewType.NEW_IMAGE,
+            dynamo_stream=dynamodb.StreamViewType.NEW_AND_OLD_IMAGES,  # kicks; status events
         )
         self.messages_table.add_global_secondary_index(
             index_name="by_tenant",
@@ -181,6 +182,14 @@ class Storage(Construct):
             self,
             SUBJECT_SENDS_TABLE_ID,
             partition_key=dynamodb.Attribute(name="pk", type=S),
+            time_to_live_attribute="expires_at",
+        )
+        # Tenants' status callbacks, their circuits and delivery attempts (functions/dal/callbacks.py).
+        self.callbacks_table = _table(
+            self,
+            CALLBACKS_TABLE_ID,
+            partition_key=dynamodb.Attribute(name="pk", type=S),
+            sort_key=dynamodb.Attribute(name="sk", type=S),
             time_to_live_attribute="expires_at",
         )
         # Inbound messages per tenant, each inbound message once, reply webhooks (functions/dal/inbound.py).

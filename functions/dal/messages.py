@@ -203,6 +203,11 @@ def _from_item(item: dict[str, Any]) -> Message:
     return Message.model_validate(clean)
 
 
+def message_from_item(item: dict[str, Any]) -> Message:
+    """A message from a stored item as DynamoDB gives it back (a read, or a stream record's image)."""
+    return _from_item(item)
+
+
 def _is_condition_failure(error: ClientError) -> bool:
     return error.response["Error"]["Code"] == "ConditionalCheckFailedException"
 

@@ -20,7 +20,16 @@ from functions.domain.errors import MalformedBody, PlatformError
 from functions.handlers import problems
 from functions.handlers.contract import PUBLIC, SECURITY, SECURITY_SCHEMES, answers
 from functions.handlers.request_body import RequestEvent, parse_json
-from functions.handlers.routes import balance, configuration, console, inbound, mass, messages, operator
+from functions.handlers.routes import (
+    balance,
+    callbacks,
+    configuration,
+    console,
+    inbound,
+    mass,
+    messages,
+    operator,
+)
 from functions.handlers.routes.common import authorize_route, services
 from functions.observability import logger, metrics, tracer
 from functions.public_routes import OPENAPI_PATH
@@ -46,6 +55,7 @@ app.include_router(mass.router)
 app.include_router(operator.router)
 app.include_router(balance.router)
 app.include_router(inbound.router)
+app.include_router(callbacks.router)
 app.include_router(console.router)
 
 

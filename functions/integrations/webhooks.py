@@ -11,6 +11,7 @@ from __future__ import annotations
 import http.client
 import socket
 import ssl
+from dataclasses import dataclass
 
 from functions.integrations.outbound_url import (
     OutboundUrlRefused,
@@ -21,6 +22,19 @@ from functions.integrations.outbound_url import (
 )
 
 DEFAULT_TIMEOUT_SECONDS = 3.0
+ANSWER_EXCERPT_BYTES = 1024  # of an answer, kept for the delivery log
+
+
+@dataclass(frozen=True)
+class PostResult:
+    """What a post came to: the HTTP status (None if there was no answer) and the answer or the error."""
+
+    status: int | None
+    text: str
+
+    @property
+    def ok(self) -> bool:
+        return self.status is not None and 200 <= self.status < 300
 
 
 class _PinnedConnection(http.client.HTTPConnection):
@@ -53,18 +67,26 @@ class HttpWebhookPoster:
 
     def post(self, url: str, body: bytes, headers: dict[str, str]) -> str:
         """ "delivered", or "failed: <why>"; never raises."""
+        result = self.post_for_result(url, body, headers)
+        if result.ok:
+            return "delivered"
+        return f"failed: HTTP {result.status}" if result.status is not None else f"failed: {result.text}"
+
+    def post_for_result(self, url: str, body: bytes, headers: dict[str, str]) -> PostResult:
+        """The answer's status and its first bytes, or no status and the error; never raises."""
         try:
             pinned = resolve_public(url, self._resolver, self._allow_loopback)
         except OutboundUrlRefused as error:
-            return f"failed: the URL {error.reason}"
+            return PostResult(None, f"the URL {error.reason}")
         connection = _PinnedConnection(
             pinned, self._timeout, self._tls if pinned.url.scheme == "https" else None
         )
         try:
             connection.request("POST", pinned.url.target, body=body, headers=headers)
-            status = connection.getresponse().status
+            response = connection.getresponse()
+            text = response.read(ANSWER_EXCERPT_BYTES).decode("utf-8", "replace")
+            return PostResult(response.status, text)
         except (OSError, ValueError, http.client.HTTPException) as error:
-            return f"failed: {error}"
+            return PostResult(None, str(error) or type(error).__name__)
         finally:
             connection.close()
-        return "delivered" if 200 <= status < 300 else f"failed: HTTP {status}"

@@ -16,7 +16,7 @@ from local.provision import INBOUND_TOPIC_OUTPUT
 
 HANDLERS = {
     "api", "authorizer", "dispatcher", "kick", "receipts", "receipt_deadline", "release", "fanout",
-    "inbound", "preview", "list_uploads", "scheduled_jobs",
+    "inbound", "preview", "list_uploads", "scheduled_jobs", "status_events", "callbacks",
 }  # fmt: skip
 
 
@@ -110,7 +110,7 @@ def test_tables_are_on_demand_with_point_in_time_recovery(template, template_jso
                     ),
                 ]
             ),
-            "StreamSpecification": {"StreamViewType": "NEW_IMAGE"},
+            "StreamSpecification": {"StreamViewType": "NEW_AND_OLD_IMAGES"},
         },
     )
 
@@ -542,3 +542,27 @@ def test_an_hourly_schedule_fails_messages_whose_delivery_event_never_came(templ
         i for i in table["Properties"]["GlobalSecondaryIndexes"] if i["IndexName"] == "by_awaiting_receipt"
     ]
     assert index["Projection"]["ProjectionType"] == "KEYS_ONLY"
+
+
+def test_status_changes_reach_callbacks_through_the_stream_and_a_queue_with_a_dlq(template_json):
+    # The Messages stream carries old and new images: a status event needs the status before
+    (table,) = [
+        res
+        for lid, res in resources(template_json, "AWS::DynamoDB::GlobalTable").items()
+        if "Messages" in lid
+    ] or [res for lid, res in resources(template_json, "AWS::DynamoDB::Table").items() if "Messages" in lid]
+    assert table["Properties"]["StreamSpecification"]["StreamViewType"] == "NEW_AND_OLD_IMAGES"
+    mappings = resources(template_json, "AWS::Lambda::EventSourceMapping").values()
+    functions = resources(template_json, "AWS::Lambda::Function")
+    by_handler = {res["Properties"]["Handler"].split(".")[2]: lid for lid, res in functions.items()}
+    stream = [m for m in mappings if m["Properties"]["FunctionName"]["Ref"] == by_handler["status_events"]]
+    assert len(stream) == 1
+    (pattern,) = stream[0]["Properties"]["FilterCriteria"]["Filters"]
+    assert set(json.loads(pattern["Pattern"])["dynamodb"]["NewImage"]["status"]["S"]) == {
+        "Sent", "Delivered", "Failed", "Insufficient funds",
+    }  # fmt: skip
+    queued = [m for m in mappings if m["Properties"]["FunctionName"]["Ref"] == by_handler["callbacks"]]
+    assert queued[0]["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    queues = resources(template_json, "AWS::SQS::Queue")
+    (callback_queue,) = [res for lid, res in queues.items() if "CallbackQueue" in lid]
+    assert "deadLetterTargetArn" in callback_queue["Properties"]["RedrivePolicy"]

@@ -17,6 +17,7 @@ from aws_lambda_powertools.utilities.idempotency import (
     idempotent_function,
 )
 
+from functions.dal.callbacks import CallbacksTable
 from functions.dal.config import ConfigTable
 from functions.dal.inbound import InboundTable
 from functions.dal.inbound_queue import InboundQueue
@@ -30,6 +31,7 @@ from functions.handlers.jobs_wiring import job_services
 from functions.integrations.secrets import SecretValue
 from functions.logic.auth import Authenticator, Permission, Principal
 from functions.logic.balances import Balances
+from functions.logic.callbacks import StatusCallbacks
 from functions.logic.carrier_webhook import CarrierWebhook
 from functions.logic.compose import Composed, Composer
 from functions.logic.configuration import Configuration
@@ -78,6 +80,9 @@ class Services:
         webhook_secret = SecretValue(boto3.client("secretsmanager"), settings.inbound_webhook_secret_id)
         self.carrier_webhook = CarrierWebhook(
             webhook_secret.get, InboundQueue(boto3.client("sqs"), settings.inbound_queue_url)
+        )
+        self.status_callbacks = StatusCallbacks(
+            CallbacksTable(dynamodb.Table(settings.callbacks_table)), settings.allow_loopback_webhooks
         )
         # A retry with the same Idempotency-Key returns the first answer; a different body is refused.
         self.idempotency = IdempotencyConfig(

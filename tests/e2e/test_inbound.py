@@ -41,17 +41,3 @@ def test_stop_through_the_carrier_simulator_opts_out_at_once_and_start_opts_back
     assert texted.status == 202
     wait_until_opted_out(service, False)
     assert service.call("POST", "/v1/triggers/payment_received", PAYMENT).status == 202
-
-
-@pytest.mark.parametrize(
-    "url",
-    ["https://127.1/", "https://0x7f000001/", "https://2130706433/", "https://[::1]/", "https://localhost/"],
-)
-def test_the_local_runtime_refuses_a_loopback_reply_webhook_as_aws_does(service: LocalService, url: str):
-    # GIVEN the local runtime as started by default (no --allow-loopback-webhooks)
-    # WHEN a tenant registers a reply webhook on this machine, in any spelling
-    answer = service.call("PUT", "/v1/reply-webhook", {"url": url})
-    # THEN it is refused naming the url, as the deployed stack refuses it, and none is registered
-    assert (answer.status, answer.body["field"]) == (400, "url"), answer.body
-    assert answer.headers["content-type"] == "application/problem+json"
-    assert service.call("GET", "/v1/reply-webhook").status == 404

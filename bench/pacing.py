@@ -250,7 +250,7 @@ def main() -> None:
         call(url, "PATCH", "/v1/operator/tenants/demo-isp", {"sending_numbers": NUMBERS}, OPERATOR_API_KEY)
         for number, limit in codes.items():
             call(url, "PUT", f"/v1/operator/transport-codes/{number}",
-                 {"parts_per_second": str(limit), "tenant_ids": ["demo-isp"]}, OPERATOR_API_KEY)  # fmt: skip
+                 {"parts_per_second": int(limit) if limit == int(limit) else float(limit), "tenant_ids": ["demo-isp"]}, OPERATOR_API_KEY)  # fmt: skip
             runtime.simulator.settings.parts_per_second[number] = float(limit)
         average_parts = sum(parts * share for parts, share in MIX)
         jobs = []

@@ -6,7 +6,8 @@ dispatcher thread per code, the carrier simulator). One calling list per code pu
 triggered message every 5 s goes to the fastest code during it; when every code is idle again, a
 lone triggered message goes to the slowest one. The carrier simulator's records are the measure:
 
-- per code: the busiest sliding one-second window [t, t+1 s) at arrival and the windows over the
+- per code: the busiest sliding one-second window [t, t+1 s) at arrival (``--latency-ms``: the
+  simulator's random wire delay before it times a call; ``--margin-ms``: the dispatchers' margin) and the windows over the
   limit (a lone message longer than the limit excepted), utilization while the code had a backlog
   (parts sent / what the limit allowed between its first ready message and its last send) and the
   drain time against the ideal (parts / limit);
@@ -18,7 +19,7 @@ lone triggered message goes to the slowest one. The carrier simulator's records 
   item, per index and per transaction (2x), from the Messages table's stream images (each write's
   item size before and after, each index's key and projection) and the other tables' requests.
 
-    .venv/bin/python bench/pacing.py [--codes 1,3,10] [--seconds 60] [--latency-ms 0]
+    .venv/bin/python bench/pacing.py [--codes 1,3,10] [--seconds 60] [--latency-ms 0] [--margin-ms 20]
 """
 
 from __future__ import annotations
@@ -197,21 +198,6 @@ def records_for(count: int, prefix: int) -> list[dict[str, str]]:
     return rows
 
 
-def add_latency(simulator: Any, latency_ms: float) -> None:
-    """The carrier answers 0-``latency_ms`` ms after a call arrives (it still times the arrival)."""
-    if latency_ms <= 0:
-        return
-    original = simulator.send_text_message
-    chance = random.Random(11)
-
-    def slow(*args: Any, **kwargs: Any) -> Any:
-        answer = original(*args, **kwargs)
-        time.sleep(chance.uniform(0, latency_ms) / 1000)
-        return answer
-
-    simulator.send_text_message = slow
-
-
 def percentile(values: list[float], share: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, math.ceil(share * len(ordered)) - 1)]
@@ -221,7 +207,18 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--codes", default="1,3,10", help="three codes' parts per second")
     parser.add_argument("--seconds", type=float, default=60.0, help="backlog per code at its limit")
-    parser.add_argument("--latency-ms", type=float, default=0.0, help="carrier answers 0-N ms after arrival")
+    parser.add_argument(
+        "--latency-ms",
+        type=float,
+        default=0.0,
+        help="the simulator's random wire delay, 0-N ms before arrival",
+    )
+    parser.add_argument(
+        "--margin-ms",
+        type=float,
+        default=None,
+        help="the dispatchers' window margin (DISPATCH_WINDOW_MARGIN_MS)",
+    )
     args = parser.parse_args()
     limits = [Decimal(value) for value in args.codes.split(",")]
     assert len(limits) == 3, "three codes"
@@ -229,6 +226,8 @@ def main() -> None:
     busy_code = max(codes, key=lambda number: codes[number])
     idle_code = min(codes, key=lambda number: codes[number])
 
+    if args.margin_ms is not None:
+        os.environ["DISPATCH_WINDOW_MARGIN_MS"] = str(args.margin_ms)
     logging.basicConfig(level=logging.WARNING)
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     requests, durations, outcomes = Requests(), Durations(), Outcomes()
@@ -239,12 +238,11 @@ def main() -> None:
             port=0,
             instances={"fanout": 3, "receipts": 2},
             demo_activity=False,  # its messages would count
-            simulator=SimulatorSettings(receipt_delay_seconds=1.0),
+            simulator=SimulatorSettings(receipt_delay_seconds=1.0, latency_ms=(0.0, args.latency_ms)),
         )
     )
     runtime.start()
     assert runtime.simulator is not None
-    add_latency(runtime.simulator, args.latency_ms)
     requests.messages_table = os.environ["MESSAGES_TABLE"]
     requests.index_tables = {os.environ["LEDGER_TABLE"]: 1}  # by_time projects every entry
     url = runtime.url
@@ -252,7 +250,7 @@ def main() -> None:
         call(url, "PATCH", "/v1/operator/tenants/demo-isp", {"sending_numbers": NUMBERS}, OPERATOR_API_KEY)
         for number, limit in codes.items():
             call(url, "PUT", f"/v1/operator/transport-codes/{number}",
-                 {"parts_per_second": str(limit), "tenant_ids": ["demo-isp"]}, OPERATOR_API_KEY)  # fmt: skip
+                 {"parts_per_second": int(limit) if limit == int(limit) else float(limit), "tenant_ids": ["demo-isp"]}, OPERATOR_API_KEY)  # fmt: skip
             runtime.simulator.settings.parts_per_second[number] = float(limit)
         average_parts = sum(parts * share for parts, share in MIX)
         jobs = []
@@ -270,7 +268,8 @@ def main() -> None:
             jobs.append((number, uploaded))
         total = sum(job["preview"]["recipients"] for _, job in jobs)
         print(f"codes {', '.join(f'{n}={codes[n]}/s' for n in codes)}; {total} messages in three calling "
-              f"lists; carrier latency 0-{args.latency_ms:.0f} ms")  # fmt: skip
+              f"lists; carrier wire delay 0-{args.latency_ms:.0f} ms; window margin "
+          f"{os.environ.get('DISPATCH_WINDOW_MARGIN_MS', '20 (default)')} ms")  # fmt: skip
 
         requests.active = durations.active = True
         started = time.time()

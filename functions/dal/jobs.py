@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from boto3.dynamodb.conditions import Key
@@ -23,7 +23,7 @@ from functions.domain.windows import HoldPolicy
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.service_resource import Table
 
-_STORAGE_ONLY = frozenset({"cursor", "checkpoint"})
+_STORAGE_ONLY = frozenset({"cursor", "checkpoint", "page_owner", "page_owner_until"})
 
 
 @dataclass(frozen=True)
@@ -143,11 +143,40 @@ class JobsTable:
             done=bool(item.get("fanout_done", False)),
         )
 
+    def take_page(self, job_id: str, seen: Checkpoint, owner: str, now: datetime, lease: timedelta) -> bool:
+        """Take the right to write the checkpoint's page: False if another fan-out holds it (or moved on).
+
+        Two fan-outs of one job (a redelivered work item beside its successor) never write one page
+        at once, so the page's messages can be written without a condition each.
+        """
+        try:
+            self._table.update_item(
+                Key={"job_id": job_id},
+                UpdateExpression="SET page_owner = :owner, page_owner_until = :until",
+                ConditionExpression=(
+                    "#checkpoint = :seen AND (attribute_not_exists(page_owner) OR page_owner = :owner"
+                    " OR page_owner_until < :now)"
+                ),
+                ExpressionAttributeNames={"#checkpoint": "checkpoint"},
+                ExpressionAttributeValues={
+                    ":seen": seen.version,
+                    ":owner": owner,
+                    ":until": (now + lease).isoformat(),
+                    ":now": now.isoformat(),
+                },
+            )
+        except ClientError as error:
+            if _condition_failed(error):
+                return False
+            raise
+        return True
+
     def advance(self, job_id: str, seen: Checkpoint, cursor: dict[str, Any] | None, created: int) -> bool:
         """Move the checkpoint past a page; False if another fan-out moved it first."""
         done = cursor is None
         updates = (
             "SET #checkpoint = :next, #cursor = :cursor, fanout_done = :done ADD created_messages :created"
+            " REMOVE page_owner, page_owner_until"
         )
         values: dict[str, Any] = {
             ":seen": seen.version,

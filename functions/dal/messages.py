@@ -283,6 +283,42 @@ class MessagesTable:
             raise
         return True
 
+    def put_many(self, messages: list[Message]) -> None:
+        """Write messages known to be absent, 25 a request (BatchWriteItem, unprocessed ones retried).
+
+        Unconditional: the caller has read that none of them exists (``job_pages_of``) and holds the
+        only right to write them (the fan-out's page lease), so no conditional write per message.
+        """
+        with self._table.batch_writer() as batch:
+            for message in messages:
+                batch.put_item(Item=_to_item(message))
+
+    def job_pages_of(self, message_ids: list[str]) -> dict[str, int | None]:
+        """Which of these messages exist, and the fan-out page that wrote each (consistent batch reads)."""
+        found: dict[str, int | None] = {}
+        client = self._table.meta.client
+        for start in range(0, len(message_ids), BATCH_GET_LIMIT):
+            chunk = message_ids[start : start + BATCH_GET_LIMIT]
+            pending: dict[str, Any] = {
+                self._table.name: {
+                    "Keys": [{"message_id": message_id} for message_id in chunk],
+                    "ProjectionExpression": "message_id, job_page",
+                    "ConsistentRead": True,
+                }
+            }
+            for attempt in range(10):
+                response = client.batch_get_item(RequestItems=pending)
+                for item in response["Responses"].get(self._table.name, []):
+                    page = item.get("job_page")
+                    found[str(item["message_id"])] = int(page) if page is not None else None  # type: ignore[call-overload]
+                pending = response.get("UnprocessedKeys") or {}
+                if not pending:
+                    break
+                time.sleep(0.05 * 2**attempt)
+            else:
+                raise RuntimeError("DynamoDB left message reads unprocessed")
+        return found
+
     def job_page_of(self, message_id: str) -> int | None:
         item = self._table.get_item(
             Key={"message_id": message_id}, ProjectionExpression="job_page", ConsistentRead=True

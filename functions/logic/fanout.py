@@ -16,9 +16,10 @@ rows on one index key, and what it creates goes out minutes, not hours, after it
 from __future__ import annotations
 
 import hashlib
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from functions.dal.config import ConfigTable
@@ -38,6 +39,8 @@ from functions.logic.mass import draft_of
 
 # Stop paging with this much time left, and hand over to a fresh invocation.
 HANDOVER_MARGIN_MS = 20_000
+# How long a fan-out may hold its page before another may take it (a page takes seconds).
+PAGE_LEASE = timedelta(minutes=2)
 # While the code's ready backlog is full, look again this much later.
 PAUSE_SECONDS = 30
 
@@ -84,6 +87,7 @@ class FanOut:
         self._fanout_queue = fanout_queue
         self._page_size = page_size
         self._clock = clock
+        self._owner = secrets.token_hex(8)  # this instance, as a page's writer
 
     def run(
         self, work: FanOutWork, remaining_ms: Callable[[], int], max_pages: int | None = None
@@ -114,6 +118,8 @@ class FanOut:
                 page, next_cursor = self._list_page(job, tenant, checkpoint)
             else:
                 page, next_cursor = self._contacts_page(job, tenant, checkpoint)
+            if not self._jobs.take_page(job.job_id, checkpoint, self._owner, self._clock(), PAGE_LEASE):
+                return result  # another fan-out of this job is writing this page; it carries on
             created, ready = self._create(job, checkpoint, page)
             result.created += created
             result.queued += ready
@@ -190,19 +196,26 @@ class FanOut:
         return self._messages.ready_count(code_number, up_to=room + 1) > room
 
     def _create(self, job: MassJob, checkpoint: Checkpoint, page: list[Message]) -> tuple[int, int]:
-        """Write the page's messages that are new: how many are the job's, and how many went ready."""
-        created: set[str] = set()
-        ready = 0
+        """Write the page's messages that are new: how many are the job's, and how many went ready.
+
+        One consistent batch read finds which of the page's messages exist (a number messaged on an
+        earlier page, or by an earlier attempt at this page); the absent ones are written in batches
+        of 25, without a condition each: the page lease makes this fan-out the page's only writer.
+        """
+        unique: dict[str, Message] = {}
         for message in page:
-            if message.message_id in created:
-                continue  # the same number twice on this page
-            written = self._messages.put_if_absent(message)
-            if not written and self._messages.job_page_of(message.message_id) != checkpoint.version:
-                continue  # the number was messaged on an earlier page: one message per number
-            # New, or written by an earlier attempt at this page (and ready since it was written).
-            created.add(message.message_id)
-            ready += message.release_at is None  # a held one waits for the release schedule
-        return len(created), ready
+            unique.setdefault(message.message_id, message)  # the same number twice on this page: its first
+        existing = self._messages.job_pages_of(list(unique))
+        fresh = [message for message_id, message in unique.items() if message_id not in existing]
+        self._messages.put_many(fresh)
+        # New, or written by an earlier attempt at this page; one on an earlier page is not the page's.
+        mine = fresh + [
+            message
+            for message_id, message in unique.items()
+            if existing.get(message_id, -1) == checkpoint.version
+        ]
+        ready = sum(message.release_at is None for message in mine)  # a held one waits for the release
+        return len(mine), ready
 
     def _sweep_cancelled(self, job_id: str) -> FanOutResult:
         result = FanOutResult()

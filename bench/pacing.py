@@ -1,14 +1,24 @@
-"""Benchmark: three transport codes paced by concurrent senders in the local runtime, with a backlog.
+"""Benchmark: transport codes paced by their dispatchers in the local runtime, under a backlog.
 
-The local runtime runs as `make run` runs it (moto server, pollers, sender instances per lane, the
-carrier simulator). Three calling lists, one per code, put a backlog of about a minute on each; a
-triggered message now and then checks the triggered lane during it. The carrier simulator's own
-records are the measurement: for each code the parts it received, the busiest one-second window
-against the limit, utilization while a backlog existed (parts sent / what the limit allowed during
-the time some message for the code was created and not yet sent) and the drain time against the
-ideal (parts / limit). Then the AWS requests per message by operation and what they cost.
+The local runtime runs as `make run` runs it (two moto servers, the stream poller and kicks, a
+dispatcher thread per code, the carrier simulator). One calling list per code puts a backlog of
+``--seconds`` of sending at its limit on it (60/30/10% one-, two- and three-part messages); a
+triggered message every 5 s goes to the fastest code during it; when every code is idle again, a
+lone triggered message goes to the slowest one. The carrier simulator's records are the measure:
 
-    .venv/bin/python bench/pacing.py [--seconds 60] [--instances 10] [--fill 0.97]
+- per code: the busiest sliding one-second window [t, t+1 s) at arrival and the windows over the
+  limit (a lone message longer than the limit excepted), utilization while the code had a backlog
+  (parts sent / what the limit allowed between its first ready message and its last send) and the
+  drain time against the ideal (parts / limit);
+- the triggered messages' latency from the request to the carrier (p50, p99), and the lone one's;
+- AWS requests per message over the whole life (created, sent, delivered: every function), by
+  operation; the carrier simulator's own delivery events are not the platform's requests, nor are
+  DynamoDB Streams reads (a Lambda event source mapping reads its stream at no charge);
+- the infrastructure cost per million messages at FACTS.md prices, DynamoDB write units counted per
+  item, per index and per transaction (2x), from the Messages table's stream images (each write's
+  item size before and after, each index's key and projection) and the other tables' requests.
+
+    .venv/bin/python bench/pacing.py [--codes 1,3,10] [--seconds 60] [--latency-ms 0]
 """
 
 from __future__ import annotations
@@ -18,6 +28,8 @@ import json
 import logging
 import math
 import os
+import random
+import statistics
 import sys
 import threading
 import time
@@ -25,6 +37,7 @@ import urllib.error
 import urllib.request
 from collections import Counter
 from datetime import datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -32,38 +45,45 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
 from botocore.handlers import BUILTIN_HANDLERS
-from functions.logic.send import Sender
 
+from functions.logic.dispatch import Dispatcher, DispatchReport
 from local.carrier import SimulatorSettings, busiest_windows
 from local.demo import DEMO_API_KEY, OPERATOR_API_KEY
 from local.lambda_runtime import LocalFunction
 from local.runtime import LocalRuntime, RuntimeSettings
 
-DEFAULT_CODES = "+18005550101=3,+18005550100=6,55501=12"  # number=parts per second
-CODES: dict[str, int] = {}
-TRIGGER_CODE = "+18005550100"
+NUMBERS = ["+18005550101", "+18005550100", "+18005550102"]  # toll-free numbers of the demo tenant
 MIX = ((1, 0.6), (2, 0.3), (3, 0.1))  # parts, share of messages
 # The demo template's fixed text with its signature; a first name of this length gives these parts.
 NAME_LENGTH = {1: 2, 2: 80, 3: 230}
-MEMORY_GB = {"sender": 0.25, "fanout": 0.5, "receipts": 0.25, "api": 1.0, "authorizer": 0.25}
+MEMORY_GB = {"dispatcher": 0.25, "kick": 0.25, "fanout": 0.5, "receipts": 0.25, "api": 1.0,
+             "authorizer": 0.25, "release": 0.25}  # fmt: skip
 PRICE = {  # FACTS.md, us-east-1 on demand
     "lambda_request": 0.20e-6,
     "lambda_gb_second": 0.0000133334,
     "sqs_request": 0.40e-6,
     "ddb_write_unit": 0.625e-6,
     "ddb_read_unit": 0.125e-6,
+    "api_request": 1.00e-6,
     "sms_part": 0.0085,
 }
+NOT_THE_PLATFORMS = ("sns:Publish", "dynamodbstreams:")  # the carrier's delivery events; stream reads
+WRITES = ("PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems")
 
 
 class Requests:
-    """Every AWS call any function makes, by service and operation, while active."""
+    """Every AWS call made in this process (every function; the simulator's publishes set apart)."""
 
     def __init__(self) -> None:
         self.counts: Counter[str] = Counter()
-        self.write_kb: Counter[str] = Counter()
+        self.read_units = 0.0
+        self.other_write_units = 0.0  # tables other than Messages: small items, one unit each
+        self.messages_in_transactions = 0  # Messages item writes inside transactions (they cost 2x)
         self.active = False
         self._lock = threading.Lock()
+        self.messages_table = ""
+        self.started_at = 0.0
+        self.index_tables: dict[str, int] = {}  # table -> indexes that project all of a written item
 
     def before(self, model: Any, params: dict[str, Any], **_: Any) -> None:
         if not self.active:
@@ -71,22 +91,47 @@ class Requests:
         name = f"{model.service_model.service_name}:{model.name}"
         if name == "sqs:ReceiveMessage":
             return  # counted after the call, and only when it returned messages
-        body = params.get("body") or b""
         with self._lock:
             self.counts[name] += 1
-            if model.service_model.service_name == "dynamodb" and model.name in (
-                "PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems",
-            ):  # fmt: skip
-                self.write_kb[name] += max(1, math.ceil(len(body) / 1024))
+            if model.service_model.service_name == "dynamodb" and model.name in WRITES:
+                self._count_writes(model.name, json.loads(params.get("body") or b"{}"))
 
-    def after(self, model: Any, parsed: dict[str, Any], **_: Any) -> None:
-        # Lambda's pollers long-poll; these short-poll and nap, so their empty receives are not a cost.
-        if self.active and model.name == "ReceiveMessage" and parsed.get("Messages"):
-            with self._lock:
-                self.counts["sqs:ReceiveMessage"] += 1
+    def _count_writes(self, operation: str, request: dict[str, Any]) -> None:
+        if operation == "TransactWriteItems":
+            for item in request.get("TransactItems", []):
+                ((kind, body),) = item.items()
+                table = body["TableName"]
+                if table == self.messages_table:
+                    self.messages_in_transactions += 1
+                elif kind != "ConditionCheck":
+                    self.other_write_units += 2 * (1 + self.index_tables.get(table, 0))
+                else:
+                    self.other_write_units += 2  # a condition check costs a write unit, 2x in a transaction
+        elif operation == "BatchWriteItem":
+            for table, items in request.get("RequestItems", {}).items():
+                if table != self.messages_table:
+                    self.other_write_units += len(items) * (1 + self.index_tables.get(table, 0))
+        elif request.get("TableName") != self.messages_table:
+            self.other_write_units += 1 + self.index_tables.get(request.get("TableName", ""), 0)
+
+    def after(self, model: Any, parsed: dict[str, Any], http_response: Any = None, **_: Any) -> None:
+        if not self.active:
+            return
+        name = f"{model.service_model.service_name}:{model.name}"
+        with self._lock:
+            # Lambda's pollers long-poll; these short-poll and nap, so their empty receives are not a cost.
+            if name == "sqs:ReceiveMessage" and parsed.get("Messages"):
+                self.counts[name] += 1
+            if model.service_model.service_name == "dynamodb" and model.name in (
+                "GetItem", "Query", "BatchGetItem", "Scan",
+            ):  # fmt: skip
+                size = len(getattr(http_response, "content", b"") or b"")
+                self.read_units += max(1, math.ceil(size / 4096)) * 0.5  # eventually consistent: half a unit
 
 
 class Durations:
+    """Each function's invocations and wall time (a dispatcher's is its whole run)."""
+
     def __init__(self) -> None:
         self.seconds: Counter[str] = Counter()
         self.invocations: Counter[str] = Counter()
@@ -109,21 +154,22 @@ class Durations:
 
 
 class Outcomes:
-    """What the senders did with each message (their metrics, which the local runtime does not ship)."""
+    """What the dispatchers did (their metrics, which the local runtime does not ship)."""
 
     def __init__(self) -> None:
         self.counts: Counter[str] = Counter()
         self._lock = threading.Lock()
-        original = Sender.process_batch
+        original = Dispatcher.run
         outcomes = self
 
-        def counted(sender: Sender, works: Any) -> Any:
-            report = original(sender, works)
+        def counted(dispatcher: Dispatcher) -> DispatchReport:
+            report = original(dispatcher)
             with outcomes._lock:
                 outcomes.counts.update(report.outcomes)
+                outcomes.counts["runs"] += 1
             return report
 
-        Sender.process_batch = counted  # type: ignore[method-assign]
+        Dispatcher.run = counted  # type: ignore[method-assign]
 
 
 def call(url: str, method: str, path: str, body: Any = None, key: str = DEMO_API_KEY) -> Any:
@@ -142,60 +188,76 @@ def call(url: str, method: str, path: str, body: Any = None, key: str = DEMO_API
 
 def records_for(count: int, prefix: int) -> list[dict[str, str]]:
     rows = []
-    quotas = [(parts, round(count * share)) for parts, share in MIX]
     index = 0
-    for parts, quota in quotas:
-        for _ in range(quota):
+    for parts, share in MIX:
+        for _ in range(round(count * share)):
             rows.append({"phone": f"+1{prefix}{2000000 + index:07d}", "name": "N" * NAME_LENGTH[parts]})
             index += 1
+    random.Random(prefix).shuffle(rows)
     return rows
+
+
+def add_latency(simulator: Any, latency_ms: float) -> None:
+    """The carrier answers 0-``latency_ms`` ms after a call arrives (it still times the arrival)."""
+    if latency_ms <= 0:
+        return
+    original = simulator.send_text_message
+    chance = random.Random(11)
+
+    def slow(*args: Any, **kwargs: Any) -> Any:
+        answer = original(*args, **kwargs)
+        time.sleep(chance.uniform(0, latency_ms) / 1000)
+        return answer
+
+    simulator.send_text_message = slow
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, math.ceil(share * len(ordered)) - 1)]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
+    parser.add_argument("--codes", default="1,3,10", help="three codes' parts per second")
     parser.add_argument("--seconds", type=float, default=60.0, help="backlog per code at its limit")
-    parser.add_argument("--instances", type=int, default=10, help="sender instances per lane")
-    parser.add_argument("--fill", type=float, default=None, help="the pacer's fill (PACING_FILL)")
-    parser.add_argument("--codes", default=DEFAULT_CODES, help="three number=parts-per-second pairs")
+    parser.add_argument("--latency-ms", type=float, default=0.0, help="carrier answers 0-N ms after arrival")
     args = parser.parse_args()
-    CODES.update(
-        {number: int(limit) for number, limit in (pair.split("=") for pair in args.codes.split(","))}
-    )
-    assert len(CODES) == 3, "three codes"
-    assert TRIGGER_CODE in CODES, f"{TRIGGER_CODE} (the triggered messages' code) among them"
-    if args.fill:
-        os.environ["PACING_FILL"] = str(args.fill)
+    limits = [Decimal(value) for value in args.codes.split(",")]
+    assert len(limits) == 3, "three codes"
+    codes = dict(zip(NUMBERS, limits, strict=True))
+    busy_code = max(codes, key=lambda number: codes[number])
+    idle_code = min(codes, key=lambda number: codes[number])
 
     logging.basicConfig(level=logging.WARNING)
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     requests, durations, outcomes = Requests(), Durations(), Outcomes()
     BUILTIN_HANDLERS.append(("before-call", requests.before))
-    BUILTIN_HANDLERS.append(("after-call.sqs.ReceiveMessage", requests.after))
+    BUILTIN_HANDLERS.append(("after-call", requests.after))
     runtime = LocalRuntime(
         RuntimeSettings(
             port=0,
-            instances={"sender": args.instances, "fanout": 3, "receipts": 2},
-            demo_activity=False,  # its messages would count, and it would cache the demo's throughputs
+            instances={"fanout": 3, "receipts": 2},
+            demo_activity=False,  # its messages would count
             simulator=SimulatorSettings(receipt_delay_seconds=1.0),
         )
     )
     runtime.start()
     assert runtime.simulator is not None
+    add_latency(runtime.simulator, args.latency_ms)
+    requests.messages_table = os.environ["MESSAGES_TABLE"]
+    requests.index_tables = {os.environ["LEDGER_TABLE"]: 1}  # by_time projects every entry
     url = runtime.url
     try:
-        for number, limit in CODES.items():
-            call(
-                url,
-                "PUT",
-                f"/v1/operator/transport-codes/{number}",
-                {"parts_per_second": limit, "tenant_ids": ["demo-isp"]},
-                OPERATOR_API_KEY,
-            )
-            runtime.simulator.settings.parts_per_second[number] = limit
+        call(url, "PATCH", "/v1/operator/tenants/demo-isp", {"sending_numbers": NUMBERS}, OPERATOR_API_KEY)
+        for number, limit in codes.items():
+            call(url, "PUT", f"/v1/operator/transport-codes/{number}",
+                 {"parts_per_second": str(limit), "tenant_ids": ["demo-isp"]}, OPERATOR_API_KEY)  # fmt: skip
+            runtime.simulator.settings.parts_per_second[number] = float(limit)
         average_parts = sum(parts * share for parts, share in MIX)
         jobs = []
-        for prefix, (number, limit) in zip((416, 647, 905), CODES.items(), strict=True):
-            count = round(limit * args.seconds / average_parts)
+        for prefix, (number, limit) in zip((416, 647, 905), codes.items(), strict=True):
+            count = round(float(limit) * args.seconds / average_parts)
             uploaded = call(url, "POST", "/v1/calling-lists", {
                 "name": f"bench {number}", "template_id": "tpl-fence-painting", "phone_field": "phone",
                 "mapping": {"first_name": "name", "quote": "quote"}, "sending_number": number,
@@ -204,43 +266,52 @@ def main() -> None:
             assert not uploaded["errors"], uploaded["errors"][:3]
             jobs.append((number, uploaded))
         total = sum(job["preview"]["recipients"] for _, job in jobs)
-        print(f"{total} messages in three calling lists; sender instances per lane: {args.instances}")
+        print(f"codes {', '.join(f'{n}={codes[n]}/s' for n in codes)}; {total} messages in three calling "
+              f"lists; carrier latency 0-{args.latency_ms:.0f} ms")  # fmt: skip
 
         requests.active = durations.active = True
         started = time.time()
         for _, job in jobs:
-            call(
-                url,
-                "POST",
-                f"/v1/calling-lists/{job['id']}/confirm",
-                {"confirmation_token": job["confirmation_token"]},
-            )
+            call(url, "POST", f"/v1/calling-lists/{job['id']}/confirm",
+                 {"confirmation_token": job["confirmation_token"]})  # fmt: skip
         triggered: list[tuple[float, str]] = []
-        next_trigger = time.time() + 5
+        next_trigger = started + 5
+        api_calls = 3
         while len(runtime.simulator.records) < total + len(triggered):
-            if time.time() >= next_trigger and time.time() - started < args.seconds:
-                result = call(url, "POST", "/v1/triggers/ticket_updated", {
-                    "contact_id": "contact-ada", "sending_number": TRIGGER_CODE,
-                    "variables": {"company": "Demo Fiber", "ticket_number": "7", "ticket_status": "fixed"},
-                })  # fmt: skip
-                triggered.append((time.time(), result["messages"][0]["id"]))
-                next_trigger += 10
-            time.sleep(0.2)
-            if int(time.time() - started) % 10 == 0 and time.time() - started > 1:
-                print(
-                    f"{time.time() - started:6.1f} s: {len(runtime.simulator.records)} sent; {dict(outcomes.counts)}"
-                )
-                time.sleep(0.8)
+            now = time.time()
+            if now >= next_trigger and now - started < args.seconds:
+                triggered.append(trigger(url, busy_code))
+                api_calls += 1
+                next_trigger += 5
+            time.sleep(0.05)
             assert time.time() - started < args.seconds * 4 + 120, "the backlog did not drain"
-        finished = time.time()
+        drained = time.time()
+        # Every dispatcher idles out; then a lone triggered message on an idle code.
+        deadline = time.time() + 30
+        while any(t.is_alive() for t in runtime.dispatchers.threads) and time.time() < deadline:
+            time.sleep(0.2)
+        lone = trigger(url, idle_code)
+        api_calls += 1
+        while lone[1] not in {r.context["message_id"] for r in runtime.simulator.records}:
+            time.sleep(0.01)
+        time.sleep(3)  # the last receipts
         requests.active = durations.active = False
-        print(f"sender outcomes: {dict(outcomes.counts)}")
-        report(runtime, jobs, triggered, requests, durations, started, finished, total)
+        report(runtime, codes, jobs, triggered, lone, requests, durations, outcomes, started, drained,
+               api_calls, args)  # fmt: skip
     finally:
         runtime.stop()
 
 
-def created_times(runtime: LocalRuntime) -> dict[str, float]:
+def trigger(url: str, number: str) -> tuple[float, str]:
+    asked = time.time()
+    result = call(url, "POST", "/v1/triggers/ticket_updated", {
+        "contact_id": "contact-ada", "sending_number": number,
+        "variables": {"company": "Demo Fiber", "ticket_number": "7", "ticket_status": "fixed"},
+    })  # fmt: skip
+    return asked, result["messages"][0]["id"]
+
+
+def ready_times() -> dict[str, float]:
     import boto3
 
     table = boto3.resource("dynamodb").Table(os.environ["MESSAGES_TABLE"])
@@ -255,85 +326,168 @@ def created_times(runtime: LocalRuntime) -> dict[str, float]:
         scan["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
-def backlog_seconds(created: list[float], sent: list[float]) -> float:
-    """How long at least one message was created and not yet sent."""
-    events = sorted([(t, 1) for t in created] + [(t, -1) for t in sent])
-    waiting, since, total = 0, 0.0, 0.0
-    for at, change in events:
-        if waiting > 0:
-            total += at - since
-        waiting += change
-        since = at
-    return total
+# ---- DynamoDB write units of the Messages table, from its stream's images ----
 
 
-def report(runtime, jobs, triggered, requests, durations, started, finished, total) -> None:  # type: ignore[no-untyped-def]
-    records = runtime.simulator.records
-    created = created_times(runtime)
-    print(f"\nfill {os.environ.get('PACING_FILL', '0.95 (default)')}; {len(records)} messages sent in {finished - started:.1f} s; "
-          f"throttled by the carrier: {runtime.simulator.throttled}\n")  # fmt: skip
-    print(
-        f"{'code':<14}{'limit':>6}{'msgs':>6}{'parts':>7}{'busiest 1 s':>12}{'violations':>11}{'utilization':>12}{'drain/ideal':>12}"
+def _size(value: dict[str, Any]) -> int:
+    """DynamoDB's size of an attribute value (wire format), as its pricing counts it."""
+    ((kind, inner),) = value.items()
+    if kind == "S":
+        return len(inner.encode())
+    if kind == "N":
+        return len(inner.lstrip("-").replace(".", "")) // 2 + 2
+    if kind == "BOOL" or kind == "NULL":
+        return 1
+    if kind == "M":
+        return 3 + sum(len(name.encode()) + _size(item) for name, item in inner.items())
+    if kind == "L":
+        return 3 + sum(1 + _size(item) for item in inner)
+    return len(str(inner))
+
+
+def item_size(image: dict[str, Any] | None, names: set[str] | None = None) -> int:
+    if not image:
+        return 0
+    return sum(
+        len(name.encode()) + _size(value) for name, value in image.items() if names is None or name in names
     )
-    for number, limit in CODES.items():
-        mine = [r for r in records if r.origination == number]
-        windows = busiest_windows(records, number, limit)
-        sent_at = [r.at for r in mine]
-        backlog = backlog_seconds([created[r.context["message_id"]] for r in mine], sent_at)
-        utilization = windows.parts / (limit * backlog) if backlog else 0.0
-        drain = max(sent_at) - started
+
+
+def units(size: int) -> int:
+    return max(1, math.ceil(size / 1024))
+
+
+def messages_write_units(runtime: LocalRuntime, requests: Requests) -> tuple[Counter[str], int]:
+    """Write units of every Messages write while measuring: the table and each index (puts, deletes, key moves)."""
+    import boto3
+
+    client = boto3.client("dynamodb")
+    streams = boto3.client("dynamodbstreams")
+    table = os.environ["MESSAGES_TABLE"]
+    (props,) = [p for lid, p in runtime.topology.tables.items() if runtime.provisioned.refs[lid] == table]
+    table_keys = {key["AttributeName"] for key in props["KeySchema"]}
+    indexes = []
+    for index in props["GlobalSecondaryIndexes"]:
+        keys = [key["AttributeName"] for key in index["KeySchema"]]
+        projection = index["Projection"]
+        kind = projection["ProjectionType"]
+        names = (
+            None if kind == "ALL" else set(keys) | table_keys | set(projection.get("NonKeyAttributes", []))
+        )
+        indexes.append((index["IndexName"], keys, names))
+    arn = client.describe_table(TableName=table)["Table"]["LatestStreamArn"]
+    found: Counter[str] = Counter()
+    writes = 0
+    images: dict[str, dict[str, Any]] = {}
+    for shard in streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"]:
+        iterator = streams.get_shard_iterator(StreamArn=arn, ShardId=shard["ShardId"],
+                                              ShardIteratorType="TRIM_HORIZON")["ShardIterator"]  # fmt: skip
+        while iterator:
+            page = streams.get_records(ShardIterator=iterator, Limit=1000)
+            if not page["Records"]:
+                break
+            for record in page["Records"]:
+                change = record["dynamodb"]
+                key = json.dumps(change["Keys"], sort_keys=True)
+                new = change.get("NewImage")
+                old = images.get(key)
+                images[key] = new or {}
+                writes += 1
+                found["table"] += units(max(item_size(old), item_size(new)))
+                for name, keys, names in indexes:
+                    was = old is not None and all(k in old for k in keys)
+                    now = new is not None and all(k in new for k in keys)
+                    if not was and not now:
+                        continue
+                    moved = was and now and any(old[k] != new[k] for k in keys)  # type: ignore[index]
+                    if was and not now:
+                        found[name] += units(item_size(old, names))  # a delete
+                    elif now and not was:
+                        found[name] += units(item_size(new, names))  # a put
+                    elif moved:
+                        found[name] += units(item_size(old, names)) + units(item_size(new, names))
+                    elif names is None or any(old.get(n) != new.get(n) for n in names):  # type: ignore[union-attr]
+                        found[name] += units(max(item_size(old, names), item_size(new, names)))
+            iterator = page.get("NextShardIterator")
+    # A write inside a transaction costs twice: add the table's units once more for those writes.
+    if writes:
+        found["table (transactions, 2x)"] = round(found["table"] / writes * requests.messages_in_transactions)
+    return found, writes
+
+
+def report(runtime, codes, jobs, triggered, lone, requests, durations, outcomes, started, drained,  # type: ignore[no-untyped-def]
+           api_calls, args) -> None:  # fmt: skip
+    records = runtime.simulator.records
+    ready = ready_times()
+    print(f"\n{len(records)} messages sent, drained in {drained - started:.1f} s; carrier throttled "
+          f"{runtime.simulator.throttled}; dispatcher outcomes {dict(outcomes.counts)}\n")  # fmt: skip
+    print(f"{'code':<14}{'limit':>6}{'msgs':>6}{'parts':>7}{'busiest 1 s':>13}{'violations':>11}"
+          f"{'utilization':>12}{'drain/ideal':>12}")  # fmt: skip
+    job_ids = {number: job["id"] for number, job in jobs}
+    for number, limit in codes.items():
+        limit = float(limit)
+        mine = [r for r in records if r.origination == number and r.context["message_id"].startswith(
+            f"msg_{job_ids[number].removeprefix('job_')}")]  # fmt: skip
+        windows = busiest_windows(mine, number, limit)
+        first_ready = min(ready[r.context["message_id"]] for r in mine)
+        last_sent = max(r.at for r in mine)
+        utilization = windows.parts / (limit * (last_sent - first_ready))
+        drain = last_sent - started
         ideal = windows.parts / limit
-        print(f"{number:<14}{limit:>6}{len(mine):>6}{windows.parts:>7}{windows.busiest:>8} / {limit:<3}{windows.violations:>11}"
-              f"{utilization:>11.1%}{drain / ideal:>12.3f}")  # fmt: skip
-    print("\nparts sent per 10 s, from the start of the sends (the limit allows 10 x limit):")
-    print(f"{'seconds':>8}" + "".join(f"{number:>14}" for number in CODES))
-    first = min(r.at for r in records)
-    for start in range(0, int(max(r.at for r in records) - first) + 1, 10):
-        row = [sum(r.parts for r in records if r.origination == number and start <= r.at - first < start + 10)
-               for number in CODES]  # fmt: skip
-        print(f"{start:>8}" + "".join(f"{parts:>14}" for parts in row))
-    latencies = []
-    by_id = {r.context["message_id"]: r.at for r in records}
-    for asked, message_id in triggered:
-        latencies.append(by_id[message_id] - asked)
+        every = busiest_windows(records, number, limit)
+        print(f"{number:<14}{limit:>6g}{len(mine):>6}{windows.parts:>7}{every.busiest:>8} / {limit:<4g}"
+              f"{every.violations:>11}{utilization:>11.1%}{drain / ideal:>12.3f}")  # fmt: skip
+    at = {r.context["message_id"]: r.at for r in records}
+    latencies = [at[message_id] - asked for asked, message_id in triggered]
     if latencies:
-        print(f"\ntriggered messages during the backlog on {TRIGGER_CODE}: {len(latencies)}, "
-              f"request to carrier {min(latencies):.2f}-{max(latencies):.2f} s")  # fmt: skip
+        print(f"\ntriggered every 5 s on {codes and max(codes, key=lambda n: codes[n])} during the backlog: "
+              f"{len(latencies)}, request to carrier p50 {statistics.median(latencies):.2f} s, "
+              f"p99 {percentile(latencies, 0.99):.2f} s, max {max(latencies):.2f} s")  # fmt: skip
+    print(f"a lone triggered message on an idle code: {at[lone[1]] - lone[0]:.3f} s from request to carrier")
 
     messages = len(records)
-    print("\nAWS requests per message (every function, pollers included), by operation:")
-    for op, count in sorted(requests.counts.items()):
+    platform = {op: c for op, c in requests.counts.items() if not op.startswith(NOT_THE_PLATFORMS)}
+    print("\nAWS requests per message over its whole life (every function), by operation:")
+    for op, count in sorted(platform.items()):
         print(f"  {op:<44}{count / messages:>8.3f}")
-    print(f"  {'total':<44}{sum(requests.counts.values()) / messages:>8.3f}")
+    print(f"  {'HTTP API (triggers, lists, confirmations)':<44}{api_calls / messages:>8.3f}")
+    print(f"  {'Lambda invocations':<44}{sum(durations.invocations.values()) / messages:>8.3f}")
+    total_requests = sum(platform.values()) + api_calls
+    print(f"  {'total (AWS API calls and HTTP API)':<44}{total_requests / messages:>8.3f}")
 
-    sqs = sum(c for op, c in requests.counts.items() if op.startswith("sqs:"))
-    reads = sum(
-        c
-        for op, c in requests.counts.items()
-        if op.startswith("dynamodb:") and ("Get" in op or "Query" in op)
-    )
-    writes_kb = sum(requests.write_kb.values())
+    messages_units, writes = messages_write_units(runtime, requests)
     gb_seconds = sum(durations.seconds[m] * MEMORY_GB.get(m, 0.25) for m in durations.seconds)
     invocations = sum(durations.invocations.values())
-    # Writes: one unit per KB of request (an index projecting the item doubles it: counted once more).
+    sqs = sum(c for op, c in platform.items() if op.startswith("sqs:"))
     costs = {
         "Lambda requests": invocations * PRICE["lambda_request"],
-        "Lambda GB-s (local wall time)": gb_seconds * PRICE["lambda_gb_second"],
+        "Lambda GB-s (dispatchers: wall time)": durations.seconds["dispatcher"]
+        * 0.25
+        * PRICE["lambda_gb_second"],
+        "Lambda GB-s (others, local wall time)": (gb_seconds - durations.seconds["dispatcher"] * 0.25)
+        * PRICE["lambda_gb_second"],
         "SQS": sqs * PRICE["sqs_request"],
-        "DynamoDB writes (KB units, x2 for indexes)": writes_kb * 2 * PRICE["ddb_write_unit"],
-        "DynamoDB reads": reads * PRICE["ddb_read_unit"],
+        "HTTP API": api_calls * PRICE["api_request"],
+        "DynamoDB reads": requests.read_units * PRICE["ddb_read_unit"],
+        "DynamoDB writes, other tables": requests.other_write_units * PRICE["ddb_write_unit"],
     }
+    for name, count in sorted(messages_units.items()):
+        costs[f"DynamoDB writes, Messages {name}"] = count * PRICE["ddb_write_unit"]
+    print(f"\nMessages table write units per message ({writes / messages:.2f} item writes per message):")
+    for name, count in sorted(messages_units.items()):
+        print(f"  {name:<44}{count / messages:>8.2f}")
+    print(
+        f"  {'other tables (ledger, leases, opt-outs, jobs)':<44}{requests.other_write_units / messages:>8.2f}"
+    )
     per_million = {name: cost / messages * 1e6 for name, cost in costs.items()}
     parts = sum(r.parts for r in records)
     sms = parts / messages * PRICE["sms_part"] * 1e6
     print("\ninfrastructure cost per million messages at FACTS.md prices:")
-    for name, cost in per_million.items():
-        print(f"  {name:<44}${cost:>9.2f}")
+    for name, cost in sorted(per_million.items(), key=lambda item: -item[1]):
+        print(f"  {name:<52}${cost:>8.2f}")
     infra = sum(per_million.values())
-    print(
-        f"  {'total':<44}${infra:>9.2f}  ({infra / sms:.3%} of the carrier's ${sms:,.0f} for the same messages)"
-    )
-    print(f"  Lambda invocations per message: {invocations / messages:.3f}; {dict(durations.invocations)}")
+    print(f"  {'total':<52}${infra:>8.2f}  ({infra / sms:.3%} of the carrier's ${sms:,.0f} for them)")
+    print(f"  Lambda invocations: {dict(durations.invocations)}")
 
 
 if __name__ == "__main__":

@@ -70,7 +70,7 @@ class DispatcherSettings(_FromEnvironment):
     # How long the next holder waits for a receipt of a claim its dispatcher left in flight.
     receipt_wait_seconds: int = Field(default=300, alias="DISPATCH_RECEIPT_WAIT_SECONDS", gt=0)
     # Added to the one-second window: what moves a send between the dispatcher and the carrier.
-    window_margin_ms: float = Field(default=15.0, alias="DISPATCH_WINDOW_MARGIN_MS", ge=0, le=200)
+    window_margin_ms: float = Field(default=20.0, alias="DISPATCH_WINDOW_MARGIN_MS", ge=0, le=200)
     idle_seconds: float = Field(default=5.0, alias="DISPATCH_IDLE_SECONDS", gt=0, le=120)
     send_threads: int = Field(default=8, alias="DISPATCH_SEND_THREADS", gt=0, le=256)
     configuration_set: str | None = Field(default=None, alias="SMS_CONFIGURATION_SET")

@@ -95,7 +95,10 @@ class Sending(Construct):
         config_table.grant_read_data(role)  # its transport code: throughput, daily cap, opt-out scope
         acknowledge_index_access(role, config_table)
         leases_table.grant_read_write_data(role)
-        opt_outs_table.grant_read_write_data(role)  # checked before a claim; a carrier's opt-out is copied in
+        opt_outs_table.grant_read_data(role)  # checked before a claim
+        opt_outs_table.grant(
+            role, "dynamodb:PutItem"
+        )  # a carrier's opt-out is copied in (audited, only if absent)
         acknowledge_index_access(role, opt_outs_table)
         grant_ledger_items(ledger_table, role)  # each batch is debited in its claim
         role.add_to_principal_policy(

@@ -40,7 +40,7 @@ log = logging.getLogger("local")
 # one, as moto delivers from SNS and EventBridge to SQS inside a process.
 MOTO_SERVICES = {
     "DYNAMODB": "tables",
-    "DYNAMODBSTREAMS": "tables",
+    "DYNAMODB_STREAMS": "tables",
     "SQS": "messaging",
     "SNS": "messaging",
     "SCHEDULER": "messaging",

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import struct
 from typing import TYPE_CHECKING
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import (
+    ClientError,
+    ConnectTimeoutError,
+    EndpointConnectionError,
+    ParamValidationError,
+)
 
 from functions.carriers.base import CarrierRejected, CarrierThrottled, CarrierUnavailable, OutboundSms
 from functions.domain.messages import RejectReason
@@ -47,6 +53,13 @@ class AwsSmsCarrier:
             response = self._client.send_text_message(**request)  # type: ignore[arg-type]
         except ClientError as error:
             raise _map_error(error) from error
+        except (ParamValidationError, ValueError, TypeError, struct.error) as error:
+            # Refused by the client before any request left: never sent, and never sendable as it is.
+            raise CarrierRejected(
+                RejectReason.CARRIER_REJECTED, f"the request was refused: {error}"
+            ) from error
+        except (EndpointConnectionError, ConnectTimeoutError) as error:
+            raise CarrierUnavailable(f"the carrier could not be reached: {error}") from error
         return response["MessageId"]
 
 

@@ -10,6 +10,10 @@ Keys and access patterns (``code``, the sending number, is the partition key; on
 - ``day`` / ``day_parts``: the parts sent on the current UTC day, written with each renewal and at
   release, read by the next holder so a daily cap holds across dispatchers (after a crash, the
   sends since the last renewal are not counted: at most one renewal interval over the cap).
+- ``recent`` / ``idle_until_us``: written at release, the sends (time, parts) still inside the
+  one-second window and the end of an oversized message's idle time, so a dispatcher that starts
+  right after another goes on where it stopped (after a crash the lease runs out first, by which
+  time the window is empty).
 - A kick (and the minute schedule) reads a code's lease to see whether a dispatcher is running.
 Costs per code: one write per renewal (every few seconds while it sends), one read per kick.
 """
@@ -33,6 +37,8 @@ class Lease:
     expires_at_ms: int
     day: int = 0
     day_parts: int = 0
+    recent: tuple[tuple[int, int], ...] = ()
+    idle_until_us: int = 0
 
 
 class LeaseLost(Exception):
@@ -51,6 +57,8 @@ def _lease(item: dict[str, Any]) -> Lease:
         expires_at_ms=int(item.get("expires_at_ms", 0)),
         day=int(item.get("day", 0)),
         day_parts=int(item.get("day_parts", 0)),
+        recent=tuple((int(at), int(parts)) for at, parts in item.get("recent", [])),
+        idle_until_us=int(item.get("idle_until_us", 0)),
     )
 
 
@@ -110,12 +118,22 @@ class LeasesTable:
             raise
         return Lease(lease.code, lease.holder, lease.token, now_ms + ttl_ms, day, day_parts)
 
-    def release(self, lease: Lease, day: int, day_parts: int) -> bool:
+    def release(
+        self,
+        lease: Lease,
+        day: int,
+        day_parts: int,
+        recent: list[tuple[int, int]] | None = None,
+        idle_until_us: int = 0,
+    ) -> bool:
         """End the lease now (the next kick starts a dispatcher at once); False if it was not ours."""
         try:
             self._table.update_item(
                 Key={"code": lease.code},
-                UpdateExpression="SET expires_at_ms = :zero, #day = :day, day_parts = :parts",
+                UpdateExpression=(
+                    "SET expires_at_ms = :zero, #day = :day, day_parts = :parts, recent = :recent,"
+                    " idle_until_us = :idle"
+                ),
                 ConditionExpression="holder = :holder AND #token = :token",
                 ExpressionAttributeNames={"#token": "token", "#day": "day"},
                 ExpressionAttributeValues={
@@ -124,6 +142,8 @@ class LeasesTable:
                     ":token": lease.token,
                     ":day": day,
                     ":parts": day_parts,
+                    ":recent": [[at, parts] for at, parts in recent or []],
+                    ":idle": idle_until_us,
                 },
             )
         except ClientError as error:

@@ -64,6 +64,7 @@ IN_FLIGHT = "9"  # ready_sort's prefix once claimed; ready lanes are "0" and "1"
 READY_FIELDS = (
     "message_id", "tenant_id", "status", "origination_number", "recipient", "body", "segments",
     "price_micros", "created_at", "trigger", "job_id", "release_at", "debited", "claim_token", "claimed_at",
+    "resends",
 )  # fmt: skip
 HELD_SHARD = "HELD"
 SEARCH_MAX_EVALUATED = 2_000  # rows one filtered request may read before it returns a cursor
@@ -107,7 +108,7 @@ def _ready_partitions(code: str) -> list[str]:
 _STORAGE_ONLY = frozenset(
     {
         "created_key", "expires_at", "release_shard", "conversation", "ready_key", "ready_sort",
-        "debited", "claim_token", "claimed_at",
+        "debited", "claim_token", "claimed_at", "resends",
     }
 )  # fmt: skip
 
@@ -134,6 +135,7 @@ def _ready_from_item(item: dict[str, Any]) -> ReadyMessage:
         debited=bool(item.get("debited", False)),
         claim_token=int(item["claim_token"]) if "claim_token" in item else None,
         claimed_at=datetime.fromisoformat(str(claimed)) if claimed else None,
+        resends=int(item.get("resends", 0)),
     )
 
 

@@ -50,6 +50,7 @@ class ReadyMessage:
     debited: bool = False  # paid by an earlier claim that handed it back unsent
     claim_token: int | None = None  # in flight: the lease token of the dispatcher that claimed it
     claimed_at: datetime | None = None
+    resends: int = 0  # times a claim left in doubt was settled by sending it again
 
     @property
     def lane(self) -> Lane:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 MICROS = 1_000_000
@@ -42,8 +43,11 @@ class PartsWindow:
         daily_cap_parts: int | None = None,
         margin_us: int = DEFAULT_MARGIN_US,
         day_parts: tuple[int, int] | None = None,
+        recent: Sequence[tuple[int, int]] = (),
+        idle_until_us: int = 0,
     ) -> None:
-        """``day_parts``: (UTC day number, parts sent that day), as persisted by an earlier owner."""
+        """``day_parts``: (UTC day number, parts sent that day); ``recent``, ``idle_until_us``: the sends
+        (at, parts) still inside the window and the idle end, as the previous owner left them."""
         if limit_millis <= 0:
             raise ValueError("a code's throughput must be positive")
         self.limit_millis = limit_millis
@@ -54,6 +58,17 @@ class PartsWindow:
         self._idle_until_us = 0
         self._last_us = 0
         self.day, self.day_parts = day_parts or (0, 0)
+        for at_us, parts in recent:
+            self._log.append(Sent(at_us, parts, 0))
+            self._in_window += parts
+            self._last_us = max(self._last_us, at_us)
+        self._idle_until_us = idle_until_us
+
+    def recent(self, now_us: int) -> tuple[list[tuple[int, int]], int]:
+        """What a next owner needs to go on without crowding a window: the sends still inside one
+        (at, parts) and the time the code is idle until."""
+        self._forget_before(now_us)
+        return [(entry.at_us, entry.parts) for entry in self._log], self._idle_until_us
 
     def oversized(self, parts: int) -> bool:
         return parts * 1000 > self.limit_millis

@@ -36,7 +36,23 @@ def use(invoker: Invoker | None) -> None:
     _override = invoker
 
 
+class _Started:
+    """The invoker a handler holds: the process's override when one is set, else the Lambda invoke."""
+
+    def __init__(self, client_factory: Any, function_name: str) -> None:
+        self._client_factory = client_factory
+        self._function_name = function_name
+        self._lambda: LambdaDispatcherInvoker | None = None
+
+    def start(self, code: str) -> None:
+        if _override is not None:
+            _override.start(code)
+            return
+        if self._lambda is None:
+            self._lambda = LambdaDispatcherInvoker(self._client_factory(), self._function_name)
+        self._lambda.start(code)
+
+
 def dispatcher_invoker(client_factory: Any, function_name: str) -> Invoker:
-    if _override is not None:
-        return _override
-    return LambdaDispatcherInvoker(client_factory(), function_name)
+    """``client_factory`` makes the Lambda client, when first needed."""
+    return _Started(client_factory, function_name)

@@ -54,7 +54,7 @@ from functions.domain.dispatch import DispatchOutcome, Lane, ReadyMessage, next_
 from functions.domain.ledger import EntryKind, LedgerEntry, affordable, debit_id, should_arm
 from functions.domain.mass import JobStatus
 from functions.domain.messages import MessageStatus, RejectReason
-from functions.domain.send_window import MICROS, PartsWindow
+from functions.domain.send_window import DAY_US, MICROS, PartsWindow
 from functions.domain.transport import TransportCode, default_code
 from functions.logic.ledger import LedgerWallet, Refunds
 from functions.observability import logger
@@ -63,18 +63,22 @@ BATCH_MESSAGES = 10
 CLAIM_ATTEMPTS = 8
 JOB_STATUS_TTL_SECONDS = 2.0  # how stale a cancellation may be seen
 BACKFILL_DEPTH = 8  # queued messages looked at to fill a gap the next one leaves
+# A claim left in doubt (its dispatcher died, or its call failed unexpectedly) is sent again at most
+# this often; one that keeps failing ends Failed and is refunded.
+MAX_RESENDS = 2
 
 
 @dataclass(frozen=True)
 class DispatchSettings:
     lease_seconds: float = 15.0
     renew_seconds: float = 5.0
-    lookahead_seconds: float = 1.0  # claim more when less than this much sending is queued
+    lookahead_seconds: float = 3.0  # claim more when less than this much sending is queued
+    batch_seconds: float = 1.0  # a batch holds about this much sending (a triggered message waits ~that)
     idle_seconds: float = 5.0  # nothing to do for this long: release the lease and end
     poll_seconds: tuple[float, float] = (0.1, 0.5)  # an empty ready index is read again after this
     handover_seconds: float = 15.0  # with this little time left, stop claiming and hand over
     send_threads: int = 8
-    window_margin_ms: float = 15.0
+    window_margin_ms: float = 20.0
     validity: timedelta = timedelta(hours=4)
     receipt_wait: timedelta = timedelta(minutes=5)  # an earlier holder's claim waits this for a receipt
     reconcile_seconds: float = 10.0
@@ -109,8 +113,15 @@ class _Result:
     at: datetime | None = None
 
 
-def epoch_us() -> int:
-    return time.time_ns() // 1000
+def steady_epoch_us() -> Callable[[], int]:
+    """Epoch microseconds that never jump: the wall clock when made, advancing with the monotonic clock.
+
+    A dispatcher paces, waits and times out by it, so a wall-clock step (or a frozen clock in a test)
+    cannot crowd a window or stall a wait; over one invocation (15 minutes at most) it stays within
+    the clock's drift of the wall clock, which dates the records and the daily cap.
+    """
+    offset = time.time_ns() // 1000 - time.monotonic_ns() // 1000
+    return lambda: offset + time.monotonic_ns() // 1000
 
 
 class _Pacer:
@@ -120,6 +131,7 @@ class _Pacer:
         self,
         window: PartsWindow,
         send: Callable[[ReadyMessage], None],
+        at_call: PartsWindow,
         pool: ThreadPoolExecutor,
         now_us: Callable[[], int],
         max_backoff_us: int,
@@ -127,6 +139,10 @@ class _Pacer:
     ) -> None:
         self.window = window
         self._send = send
+        # The sends as they really started, each checked at the moment of its call: a sender thread
+        # that woke late never crowds the next window, it waits for room instead.
+        self._at_call = at_call
+        self._call_lock = threading.Lock()
         self._pool = pool
         self._now_us = now_us
         self._max_backoff_us = max_backoff_us
@@ -152,15 +168,25 @@ class _Pacer:
             self._cond.notify_all()
 
     def queued_us(self) -> int:
-        """How long the queued messages take to send at the code's rate."""
+        """How long the queued messages take to send at the code's rate (a wait for the window aside:
+        the next batch is claimed while the code idles after a long message, and waits its turn)."""
         with self._cond:
             parts = sum(message.segments for message in self._queue)
-            wait = max(0, self.window.next_slot(1, self._now_us()) - self._now_us())
-        return wait + parts * MICROS * 1000 // self.window.limit_millis
+        return parts * MICROS * 1000 // self.window.limit_millis
 
     def next_slot_us(self, parts: int) -> int:
         with self._cond:
             return self.window.next_slot(parts, self._now_us()) - self._now_us()
+
+    def cap_left(self) -> int | None:
+        """Parts the daily cap still allows today beyond what is queued; None without a cap."""
+        with self._cond:
+            cap = self.window.daily_cap_parts
+            if cap is None:
+                return None
+            today = self._now_us() // DAY_US
+            used = self.window.day_parts if self.window.day == today else 0
+            return cap - used - sum(message.segments for message in self._queue)
 
     def busy(self) -> bool:
         with self._cond:
@@ -180,12 +206,27 @@ class _Pacer:
         with self._cond:
             return self.window.day, self.window.day_parts
 
+    def recent(self) -> tuple[list[tuple[int, int]], int]:
+        with self._call_lock:  # the real call times: what the carrier saw
+            return self._at_call.recent(self._now_us())
+
     def stop(self) -> None:
         with self._cond:
             self._stopped = True
             self._cond.notify_all()
 
     # ---- the senders' side ----
+
+    def clear_to_call(self, message: ReadyMessage) -> None:
+        """Wait until the window of real call times has room for the message, and take it."""
+        while True:
+            with self._call_lock:
+                now = self._now_us()
+                slot = self._at_call.next_slot(message.segments, now)
+                if slot <= now:
+                    self._at_call.record(message.segments, now)
+                    return
+            time.sleep((slot - now) / MICROS)
 
     def done(self, message: ReadyMessage, throttled: bool) -> None:
         """A carrier call ended; a throttled (or failing) carrier backs the code off, keeping the message."""
@@ -252,7 +293,7 @@ class Dispatcher:
         refunds: Refunds,
         carrier: Carrier,
         settings: DispatchSettings | None = None,
-        now_us: Callable[[], int] = epoch_us,
+        now_us: Callable[[], int] | None = None,
         remaining_ms: Callable[[], int] = lambda: 900_000,
         invoker: DispatcherInvoker | None = None,
         holder: str | None = None,
@@ -268,7 +309,7 @@ class Dispatcher:
         self._refunds = refunds
         self._carrier = carrier
         self.settings = settings or DispatchSettings()
-        self._now_us = now_us
+        self._now_us = now_us or steady_epoch_us()
         self._remaining_ms = remaining_ms
         self._invoker = invoker
         self.holder = holder or uuid.uuid4().hex
@@ -277,6 +318,7 @@ class Dispatcher:
         self._unsettled: set[str] = set()  # our own claims whose carrier call ended in doubt
         self._job_status: dict[str, tuple[float, JobStatus | None]] = {}
         self._wake = threading.Event()
+        self._lease_lost = False
         self.report = DispatchReport(code_number)
         self.lease: Lease | None = None
 
@@ -296,6 +338,8 @@ class Dispatcher:
             self.code.daily_cap_parts,
             margin_us=int(settings.window_margin_ms * 1000),
             day_parts=(lease.day, lease.day_parts) if lease.day == today else None,
+            recent=lease.recent,
+            idle_until_us=lease.idle_until_us,
         )
         pool = ThreadPoolExecutor(
             max_workers=settings.send_threads, thread_name_prefix=f"send-{self.code_number}"
@@ -303,6 +347,7 @@ class Dispatcher:
         self._pacer = _Pacer(
             window,
             self._call_carrier,
+            window.copy(),
             pool,
             self._now_us,
             int(settings.max_backoff_seconds * MICROS),
@@ -310,12 +355,17 @@ class Dispatcher:
         )
         pacer_thread = threading.Thread(target=self._pacer.run, name=f"pacer-{self.code_number}", daemon=True)
         pacer_thread.start()
+        self._ending = threading.Event()
+        keeper = threading.Thread(target=self._keep_lease, name=f"lease-{self.code_number}", daemon=True)
+        keeper.start()
         try:
             self._control()
         except LeaseLost:
             self.report.lease_lost = True
             logger.warning("lease lost; stopping", code=self.code_number)
         finally:
+            self._ending.set()
+            keeper.join()
             self._pacer.stop()
             pacer_thread.join()
             pool.shutdown(wait=True)  # calls in progress finish and are recorded
@@ -323,15 +373,37 @@ class Dispatcher:
             self._flush_sent(force=True)
             self._hand_back(self._pacer.take_queued(), "handed back unsent when its dispatcher stopped")
             day, parts = self._pacer.day()
+            recent, idle_until = self._pacer.recent()
             if not self.report.lease_lost:
-                self._leases.release(lease, day, parts)
+                self._leases.release(self.lease or lease, day, parts, recent, idle_until)
+        left = self._pacer.cap_left()
+        capped = self._pacer.stalled or (left is not None and left <= 0)
+        if not self.report.lease_lost and not self.report.handed_over and not capped:
+            # A message made ready while this one was ending found its lease still live, and no kick
+            # started anyone: look once more after the release, and start the successor if so.
+            self.report.handed_over = bool(self._messages.ready_page(self.code_number, 1))
         if self.report.handed_over and self._invoker is not None:
             self._invoker.start(self.code_number)
         return self.report
 
+    def _keep_lease(self) -> None:
+        """Renew the lease every few seconds, whatever the control loop is waiting for; if it was
+        taken over, stop sending at once (the control loop then ends)."""
+        while not self._ending.wait(self.settings.renew_seconds):
+            assert self.lease is not None
+            day, parts = self._pacer.day()
+            try:
+                self.lease = self._leases.renew(self.lease, self._now_ms(), self._lease_ms(), day, parts)
+            except LeaseLost:
+                self._lease_lost = True
+                self._pacer.stop()
+                self._wake.set()
+                return
+            except Exception:  # a failed renewal is tried again; the lease outlasts two of them
+                logger.exception("lease renewal failed", code=self.code_number)
+
     def _control(self) -> None:
         settings = self.settings
-        next_renew = self._now_us() + int(settings.renew_seconds * MICROS)
         next_reconcile = self._now_us()
         idle_since = self._now_us()
         poll_us = int(settings.poll_seconds[0] * MICROS)
@@ -341,15 +413,17 @@ class Dispatcher:
             now = self._now_us()
             self._settle_results()
             self._flush_sent()
-            if now >= next_renew:
-                assert self.lease is not None
-                day, parts = self._pacer.day()
-                self.lease = self._leases.renew(self.lease, self._now_ms(), self._lease_ms(), day, parts)
-                next_renew = now + int(settings.renew_seconds * MICROS)
+            if self._lease_lost:
+                raise LeaseLost(self.code_number)
             if now >= next_reconcile:
                 self._reconcile()
                 next_reconcile = now + int(settings.reconcile_seconds * MICROS)
             stopping = self._remaining_ms() < settings.handover_seconds * 1000
+            if stopping:
+                # What is queued goes back to ready for the next invocation; calls under way finish.
+                self._hand_back(
+                    self._pacer.take_queued(), "handed over unsent: its dispatcher's time ran out"
+                )
             if self._pacer.stalled:
                 logger.info("next slot too far off (daily cap): stopping", code=self.code_number)
                 return
@@ -363,7 +437,7 @@ class Dispatcher:
                 else:
                     next_poll = now + poll_us
                     poll_us = min(2 * poll_us, int(settings.poll_seconds[1] * MICROS))
-            busy = self._pacer.busy() or bool(self._results) or bool(self._sent)
+            busy = self._pacer.busy() or bool(self._results) or bool(self._sent) or bool(self._unsettled)
             if busy:
                 idle_since = now
             elif stopping:
@@ -386,7 +460,12 @@ class Dispatcher:
         ]
         if not page:
             return False
-        max_parts = max(1, self.code.limit_millis * int(self.settings.lookahead_seconds * 1000) // 1_000_000)
+        max_parts = max(1, self.code.limit_millis * int(self.settings.batch_seconds * 1000) // 1_000_000)
+        cap_left = self._pacer.cap_left()
+        if cap_left is not None:
+            if cap_left < page[0].segments:
+                return False  # today's cap is spent: what is ready waits, unclaimed and unpaid
+            max_parts = min(max_parts, cap_left)
         batch = next_batch(page, BATCH_MESSAGES, max_parts)
         at = self._clock()
         failures: dict[str, tuple[RejectReason, str | None]] = {}
@@ -470,8 +549,8 @@ class Dispatcher:
     ) -> None:
         token = self.lease.token if self.lease else None
         self._pacer.add([_with(m, debited=m.debited or m.price_micros > 0, claim_token=token) for m in paid])
-        self.report.outcomes[DispatchOutcome.INSUFFICIENT_FUNDS.value] += len(unpaid)
         if unpaid:
+            self.report.outcomes[DispatchOutcome.INSUFFICIENT_FUNDS.value] += len(unpaid)
             self.report.failed[RejectReason.INSUFFICIENT_FUNDS.value] += len(unpaid)
         outcome_of = {
             RejectReason.CANCELLED: DispatchOutcome.CANCELLED,
@@ -500,6 +579,7 @@ class Dispatcher:
         )
         throttled = False
         try:
+            self._pacer.clear_to_call(message)
             result = _Result(message, carrier_id=self._carrier.send(sms), at=self._clock())
         except (CarrierThrottled, CarrierUnavailable) as error:
             throttled = True
@@ -627,9 +707,22 @@ class Dispatcher:
             if now - claimed < self.settings.receipt_wait:
                 continue
             self._unsettled.discard(message.message_id)
-            if now <= message.valid_from + self.settings.validity:
-                self._hand_back([message], "no receipt came for a claim whose dispatcher stopped: sent again")
+            if now <= message.valid_from + self.settings.validity and message.resends < MAX_RESENDS:
+                self._hand_back(
+                    [message], "no receipt came for a claim left in doubt: sent again", resend=True
+                )
             else:
+                reason, detail = (
+                    (
+                        RejectReason.EXPIRED,
+                        "its claim was left in doubt and no receipt came within its validity",
+                    )
+                    if message.resends < MAX_RESENDS
+                    else (
+                        RejectReason.UNKNOWN,
+                        f"it could not be sent: {message.resends + 1} attempts failed",
+                    )
+                )
                 moved = self._claims.record(
                     [
                         StatusMove(
@@ -637,8 +730,8 @@ class Dispatcher:
                             MessageStatus.FAILED,
                             (MessageStatus.IN_PROGRESS,),
                             now,
-                            RejectReason.EXPIRED,
-                            "its dispatcher stopped and no receipt came within the validity period",
+                            reason,
+                            detail,
                             condition="claim_token = :token",
                             values={":token": message.claim_token},
                         )
@@ -646,19 +739,21 @@ class Dispatcher:
                 )
                 if message.message_id not in moved:
                     self._refund(message)
-                    self.report.failed[RejectReason.EXPIRED.value] += 1
+                    self.report.failed[reason.value] += 1
             self.report.outcomes[DispatchOutcome.RECONCILED.value] += 1
 
-    def _hand_back(self, messages: list[ReadyMessage], detail: str) -> None:
+    def _hand_back(self, messages: list[ReadyMessage], detail: str, resend: bool = False) -> None:
         """Claimed messages back to ready, unsent; a debit stays with the message (``debited``)."""
         if not messages:
             return
         at = self._clock()
         moves = []
         for message in messages:
-            keys = ready_keys(
-                message.message_id, message.origination_number, message.job_id, message.created_at
+            keys: dict[str, object] = dict(
+                ready_keys(message.message_id, message.origination_number, message.job_id, message.created_at)
             )
+            if resend:
+                keys["resends"] = message.resends + 1
             moves.append(
                 StatusMove(
                     message.message_id,

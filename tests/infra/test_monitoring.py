@@ -10,6 +10,7 @@ from functions.metrics_catalog import (
     MESSAGES_CARRIER_THROTTLED,
     MESSAGES_FAILED,
     NAMESPACE,
+    OLDEST_READY_SECONDS,
     PARTS_SENT,
     SERVICE,
 )
@@ -39,7 +40,8 @@ def test_every_function_has_an_errors_alarm(template_json):
     }
     functions = set(resources(template_json, "AWS::Lambda::Function"))
     assert watched == functions
-    assert function_id(template_json, "sender") in watched
+    assert function_id(template_json, "dispatcher") in watched
+    assert function_id(template_json, "kick") in watched
 
 
 def test_every_dead_letter_queue_alarms_on_its_first_message(template_json):
@@ -55,27 +57,25 @@ def test_every_dead_letter_queue_alarms_on_its_first_message(template_json):
         if alarm["MetricName"] == "ApproximateNumberOfMessagesVisible"
     }
     assert set(depth) == dead_letter_queues
-    assert len(dead_letter_queues) >= 4  # send, bulk, fan-out, receipts
+    assert len(dead_letter_queues) >= 3  # fan-out, receipts, inbound
     for alarm in depth.values():
         assert alarm["Threshold"] == 1
         assert alarm["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
 
 
-def test_both_send_lanes_alarm_on_the_age_of_their_oldest_message(template_json):
-    ages = {
-        dimension(alarm, "QueueName")["Fn::GetAtt"][0]: alarm["Threshold"]
-        for alarm in alarms(template_json)
-        if alarm["MetricName"] == "ApproximateAgeOfOldestMessage"
-    }
-    send = next(lid for lid in ages if "SendQueue" in lid)
-    bulk = next(lid for lid in ages if "BulkQueue" in lid)
-    assert ages[send] == 300
-    assert ages[bulk] == 3600
+def test_a_code_with_ready_messages_and_no_dispatcher_alarms(template_json):
+    # The minute schedule reports the age of the oldest ready message of any code; ten minutes of it
+    # for three minutes means no dispatcher runs for that code.
+    (alarm,) = [a for a in alarms(template_json) if a.get("MetricName") == "OldestReadyMessageAge"]
+    assert alarm["Threshold"] == 600
+    assert alarm["EvaluationPeriods"] == 3
+    assert alarm["Statistic"] == "Maximum"
+    assert not [a for a in alarms(template_json) if a.get("MetricName") == "ApproximateAgeOfOldestMessage"]
 
 
-def test_throttling_and_low_balances_alarm_on_the_functions_own_metrics(template_json):
+def test_throttling_low_balances_and_idle_codes_alarm_on_the_functions_own_metrics(template_json):
     ours = {alarm["MetricName"]: alarm for alarm in alarms(template_json) if alarm["Namespace"] == NAMESPACE}
-    assert set(ours) == {MESSAGES_CARRIER_THROTTLED, BALANCE_BELOW_THRESHOLD}
+    assert set(ours) == {MESSAGES_CARRIER_THROTTLED, BALANCE_BELOW_THRESHOLD, OLDEST_READY_SECONDS}
     for alarm in ours.values():
         # Powertools adds the service dimension to every metric: without it the alarm sees nothing.
         assert alarm["Dimensions"] == [{"Name": "service", "Value": SERVICE}]

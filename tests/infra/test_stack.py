@@ -10,16 +10,11 @@ from typing import Any
 
 from aws_cdk.assertions import Match
 
-from infra.constants import (
-    INBOUND_MAX_RECEIVES,
-    OUTPUT_INBOUND_TOPIC,
-    SEND_MAX_RECEIVES,
-    SENDER_MAX_CONCURRENCY,
-)
+from infra.constants import DISPATCHER_TIMEOUT_SECONDS, INBOUND_MAX_RECEIVES, OUTPUT_INBOUND_TOPIC
 from infra.ledger import LEDGER_ITEM_ACTIONS
 from local.provision import INBOUND_TOPIC_OUTPUT
 
-HANDLERS = {"api", "authorizer", "sender", "receipts", "release", "fanout", "inbound"}
+HANDLERS = {"api", "authorizer", "dispatcher", "kick", "receipts", "release", "fanout", "inbound"}
 
 
 def resources(template_json: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
@@ -84,7 +79,7 @@ def test_tables_are_on_demand_with_point_in_time_recovery(template, template_jso
         "scope",  # opt-outs
         "id",  # idempotency records
         "job_id",  # mass messages and calling lists; calling list records
-        "code",  # each transport code's pacing log
+        "code",  # each transport code's dispatcher lease
         "tenant_id",  # prepaid balances and their ledgers
     }  # and the inbound table (pk, like config)
     for res in tables.values():
@@ -101,8 +96,18 @@ def test_tables_are_on_demand_with_point_in_time_recovery(template, template_jso
                 [
                     Match.object_like({"IndexName": "by_tenant"}),
                     Match.object_like({"IndexName": "by_release"}),
+                    Match.object_like(
+                        {
+                            "IndexName": "by_ready",
+                            "KeySchema": [
+                                {"AttributeName": "ready_key", "KeyType": "HASH"},
+                                {"AttributeName": "ready_sort", "KeyType": "RANGE"},
+                            ],
+                        }
+                    ),
                 ]
             ),
+            "StreamSpecification": {"StreamViewType": "NEW_IMAGE"},
         },
     )
 
@@ -121,29 +126,47 @@ def test_idempotency_records_expire_and_contacts_are_indexed_by_entity(template)
     )
 
 
-def test_both_send_lanes_have_a_dlq_and_feed_the_sender_with_partial_failures(template_json):
-    sender = function_id(template_json, "sender")
-    mappings = [
+def test_the_kick_reads_the_messages_stream_for_ready_messages_and_starts_only_dispatchers(template_json):
+    kick = function_id(template_json, "kick")
+    dispatcher = function_id(template_json, "dispatcher")
+    (mapping,) = [
         res["Properties"]
         for res in resources(template_json, "AWS::Lambda::EventSourceMapping").values()
-        if res["Properties"]["FunctionName"] == {"Ref": sender}
+        if res["Properties"]["FunctionName"] == {"Ref": kick}
     ]
-    lanes = {mapping["EventSourceArn"]["Fn::GetAtt"][0] for mapping in mappings}
-    assert len(lanes) == 2  # triggered messages never queue behind a mass send
-    assert any("SendQueue" in lane for lane in lanes)
-    assert any("BulkQueue" in lane for lane in lanes)
-    variables = template_json["Resources"][sender]["Properties"]["Environment"]["Variables"]
-    assert {variables["SEND_QUEUE_URL"]["Ref"], variables["BULK_QUEUE_URL"]["Ref"]} == lanes
-    for mapping in mappings:
-        assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
-        assert mapping["ScalingConfig"] == {"MaximumConcurrency": SENDER_MAX_CONCURRENCY}
-        queue_id = mapping["EventSourceArn"]["Fn::GetAtt"][0]
-        queue = template_json["Resources"][queue_id]["Properties"]
-        assert queue["RedrivePolicy"]["maxReceiveCount"] == SEND_MAX_RECEIVES
-        dlq_id = queue["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"][0]
-        assert template_json["Resources"][dlq_id]["Type"] == "AWS::SQS::Queue"
-        timeout = template_json["Resources"][sender]["Properties"]["Timeout"]
-        assert queue["VisibilityTimeout"] >= 6 * timeout
+    messages = next(
+        lid
+        for lid, res in resources(template_json, "AWS::DynamoDB::GlobalTable").items()
+        if res["Properties"]["KeySchema"][0]["AttributeName"] == "message_id"
+    )
+    assert mapping["EventSourceArn"] == {"Fn::GetAtt": [messages, "StreamArn"]}
+    (pattern,) = [json.loads(item["Pattern"]) for item in mapping["FilterCriteria"]["Filters"]]
+    assert pattern == {"dynamodb": {"NewImage": {"ready_key": {"S": [{"exists": True}]}}}}
+    variables = template_json["Resources"][kick]["Properties"]["Environment"]["Variables"]
+    assert variables["DISPATCHER_FUNCTION"] == {"Ref": dispatcher}
+    invokes = [s for s in role_statements(template_json, "kick") if "lambda:InvokeFunction" in actions([s])]
+    assert invokes
+    assert all(dispatcher in json.dumps(s["Resource"]) for s in invokes)
+    # No queue feeds the dispatcher: it is started by kicks and runs up to Lambda's limit.
+    assert not [
+        res
+        for res in resources(template_json, "AWS::Lambda::EventSourceMapping").values()
+        if res["Properties"]["FunctionName"] == {"Ref": dispatcher}
+    ]
+    assert template_json["Resources"][dispatcher]["Properties"]["Timeout"] == DISPATCHER_TIMEOUT_SECONDS
+
+
+def test_the_minute_schedule_can_start_dispatchers(template_json):
+    dispatcher = function_id(template_json, "dispatcher")
+    variables = template_json["Resources"][function_id(template_json, "release")]["Properties"][
+        "Environment"
+    ]["Variables"]
+    assert variables["DISPATCHER_FUNCTION"] == {"Ref": dispatcher}
+    invokes = [
+        s for s in role_statements(template_json, "release") if "lambda:InvokeFunction" in actions([s])
+    ]
+    assert all(dispatcher in json.dumps(s["Resource"]) for s in invokes)
+    assert invokes
 
 
 def test_delivery_events_flow_from_the_configuration_set_to_the_receipts_function(template_json):
@@ -164,8 +187,10 @@ def test_delivery_events_flow_from_the_configuration_set_to_the_receipts_functio
         and res["Properties"]["FunctionName"] == {"Ref": receipts}
         for res in resources(template_json, "AWS::Lambda::EventSourceMapping").values()
     )
-    sender_env = template_json["Resources"][function_id(template_json, "sender")]["Properties"]["Environment"]
-    assert sender_env["Variables"]["SMS_CONFIGURATION_SET"] == {
+    dispatcher_env = template_json["Resources"][function_id(template_json, "dispatcher")]["Properties"][
+        "Environment"
+    ]
+    assert dispatcher_env["Variables"]["SMS_CONFIGURATION_SET"] == {
         "Ref": next(iter(resources(template_json, "AWS::SMSVOICE::ConfigurationSet")))
     }
 
@@ -197,13 +222,13 @@ def test_roles_are_least_privilege(template_json):
     table_ids = {lid for lid in resources(template_json, "AWS::DynamoDB::GlobalTable")}
     config_table = next(lid for lid in table_ids if "Config" in lid)
 
-    sender = role_statements(template_json, "sender")
-    assert "sms-voice:SendTextMessage" in actions(sender)
+    dispatcher = role_statements(template_json, "dispatcher")
+    assert "sms-voice:SendTextMessage" in actions(dispatcher)
     # It reads transport codes from the config table, and writes nothing there.
     assert not any(
         config_table in json.dumps(statement["Resource"])
         and any(word in action for action in actions([statement]) for word in ("Put", "Update", "Delete"))
-        for statement in sender
+        for statement in dispatcher
     )
 
     authorizer = role_statements(template_json, "authorizer")
@@ -278,11 +303,11 @@ def test_the_ledger_keeps_entries_per_tenant_with_a_time_index(template_json):
     assert "TimeToLiveSpecification" not in ledger, "the ledger is never expired"
 
 
-def test_only_the_sender_the_fanout_and_the_api_touch_the_ledger(template_json):
+def test_only_the_dispatcher_the_fanout_and_the_api_touch_the_ledger(template_json):
     ledger = ledger_table_id(template_json)
-    for module in ("receipts", "release", "authorizer"):
+    for module in ("receipts", "release", "authorizer", "kick"):
         assert ledger not in json.dumps(role_statements(template_json, module))
-    for module in ("sender", "fanout"):
+    for module in ("dispatcher", "fanout"):
         # Item reads and transactional item writes, on the table itself: no scans, no index, no deletes.
         (statement,) = [s for s in role_statements(template_json, module) if ledger in json.dumps(s)]
         assert sorted(actions([statement])) == sorted(LEDGER_ITEM_ACTIONS)
@@ -292,7 +317,7 @@ def test_only_the_sender_the_fanout_and_the_api_touch_the_ledger(template_json):
 
 
 def test_the_deployed_functions_have_no_payment_provider(template_json):
-    for module in ("sender", "api"):
+    for module in ("dispatcher", "api"):
         props = template_json["Resources"][function_id(template_json, module)]["Properties"]
         assert props["Environment"]["Variables"]["PAYMENT_PROVIDER"] == "disabled"
 
@@ -337,8 +362,9 @@ def test_inbound_sms_flows_from_an_encrypted_topic_through_a_queue_to_the_inboun
 def test_the_inbound_function_writes_opt_outs_and_replies_and_publishes_to_its_bus_only(template_json):
     statements = role_statements(template_json, "inbound")
     granted = actions(statements)
-    assert "sms-voice:SendTextMessage" not in granted  # keyword replies go through the send queue
-    assert "sqs:SendMessage" in granted
+    # Keyword replies are written ready, for their code's dispatcher: no carrier, no send queue.
+    assert "sms-voice:SendTextMessage" not in granted
+    assert "sqs:SendMessage" not in granted
     (bus_id,) = resources(template_json, "AWS::Events::EventBus")
     (put_events,) = [s for s in statements if "events:PutEvents" in actions([s])]
     assert put_events["Resource"] == {"Fn::GetAtt": [bus_id, "Arn"]}
@@ -346,9 +372,7 @@ def test_the_inbound_function_writes_opt_outs_and_replies_and_publishes_to_its_b
         "Environment"
     ]["Variables"]
     assert variables["REPLY_EVENT_BUS"] == {"Ref": bus_id}
-    assert {"OPT_OUTS_TABLE", "INBOUND_TABLE", "MESSAGES_TABLE", "CONFIG_TABLE", "SEND_QUEUE_URL"} <= set(
-        variables
-    )
+    assert {"OPT_OUTS_TABLE", "INBOUND_TABLE", "MESSAGES_TABLE", "CONFIG_TABLE"} <= set(variables)
     ledger = ledger_table_id(template_json)
     assert ledger not in json.dumps(statements)  # keyword replies cost nothing
 
@@ -406,18 +430,21 @@ def test_carriers_post_to_a_public_route_and_only_the_api_reads_their_secret(tem
     assert variables["INBOUND_QUEUE_URL"] == {"Ref": event_source_queue(template_json, "inbound")}
 
 
-def test_the_sender_reads_the_opt_out_list_and_never_writes_it(template_json):
+def test_the_dispatcher_reads_the_opt_out_list_and_only_adds_to_it(template_json):
     opt_outs = next(
         lid
         for lid, res in resources(template_json, "AWS::DynamoDB::GlobalTable").items()
         if res["Properties"]["KeySchema"][0]["AttributeName"] == "scope"
     )
-    sender = [s for s in role_statements(template_json, "sender") if opt_outs in json.dumps(s["Resource"])]
-    assert sender
-    granted = actions(sender)
-    assert "dynamodb:BatchGetItem" in granted
-    assert not any(word in action for action in granted for word in ("Put", "Update", "Delete", "Write"))
-    variables = template_json["Resources"][function_id(template_json, "sender")]["Properties"]["Environment"][
-        "Variables"
+    dispatcher = [
+        s for s in role_statements(template_json, "dispatcher") if opt_outs in json.dumps(s["Resource"])
     ]
+    assert dispatcher
+    granted = actions(dispatcher)
+    assert "dynamodb:BatchGetItem" in granted
+    # A carrier's opt-out is copied in (a put only if absent, audited); nothing is ever removed.
+    assert not any(word in action for action in granted for word in ("Update", "Delete", "Write"))
+    variables = template_json["Resources"][function_id(template_json, "dispatcher")]["Properties"][
+        "Environment"
+    ]["Variables"]
     assert variables["OPT_OUTS_TABLE"] == {"Ref": opt_outs}

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import os
 
-from functions.dal.send_queue import SendWork
-
 from functions.dal.ledger import LedgerTable
 from functions.domain.ledger import Balance, EntryKind, LedgerEntry
 from local.demo import DEMO_TENANT_ID, OPERATOR_API_KEY
@@ -50,27 +48,20 @@ def of_kind(found: list[LedgerEntry], kind: EntryKind) -> list[LedgerEntry]:
     return [entry for entry in found if entry.kind is kind]
 
 
-def queue_messages(platform: Platform, count: int) -> list[SendWork]:
-    """``count`` triggered messages to the demo contact, created through the API."""
-    return [
-        SendWork(tenant_id=DEMO_TENANT_ID, message_id=platform.send(TRIGGER, GOOD)["id"])
-        for _ in range(count)
-    ]
+def queue_messages(platform: Platform, count: int, body: dict | None = None) -> list[str]:
+    """The ids of ``count`` triggered messages to the demo contact, created through the API."""
+    return [platform.send(TRIGGER, body or GOOD)["id"] for _ in range(count)]
 
 
-def statuses(platform: Platform, work: list[SendWork]) -> dict[str, int]:
+def statuses(platform: Platform, message_ids: list[str]) -> dict[str, int]:
     found: dict[str, int] = {}
-    for item in work:
-        status = platform.table("MESSAGES_TABLE").get_item(Key={"message_id": item.message_id})["Item"][
-            "status"
-        ]
+    for message_id in message_ids:
+        status = platform.table("MESSAGES_TABLE").get_item(Key={"message_id": message_id})["Item"]["status"]
         found[status] = found.get(status, 0) + 1
     return found
 
 
-def sender_tables() -> dict[str, str]:
-    names = (
-        "LEDGER_TABLE", "MESSAGES_TABLE", "JOBS_TABLE", "SMS_CONFIGURATION_SET", "PACING_TABLE",
-        "CONFIG_TABLE", "SEND_QUEUE_URL", "BULK_QUEUE_URL",
-    )  # fmt: skip
-    return {name: os.environ[name] for name in names}
+def dispatcher_tables() -> dict[str, str]:
+    from tests.integration.concurrency import TABLES
+
+    return {name: os.environ[name] for name in TABLES}

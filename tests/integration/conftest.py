@@ -9,7 +9,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import boto3
@@ -19,15 +19,18 @@ from moto.core.botocore_stubber import BotocoreStubber
 
 from functions.dal.config import ConfigTable
 from functions.dal.ledger import LedgerTable
-from functions.handlers import sender as sender_handler
+from functions.dal.messages import MessagesTable
+from functions.handlers import dispatcher as dispatcher_handler
+from functions.integrations import dispatcher_invoker
+from functions.logic.dispatch import Dispatcher
 from functions.payments.providers import ProviderName
 from functions.payments.simulator import shared_simulator
-from infra.constants import BULK_QUEUE_ID, FANOUT_QUEUE_ID, RECEIPTS_QUEUE_ID, SEND_QUEUE_ID
+from infra.constants import FANOUT_QUEUE_ID, RECEIPTS_QUEUE_ID
 from local import moto_fixes
 from local.carrier import CarrierSimulator, SimulatorSettings, sns_publisher
 from local.demo import DEMO_API_KEY, Demo, seed_demo, seed_demo_balance
 from local.http_front import Gateway
-from local.lambda_runtime import LocalFunction, QueuePoller
+from local.lambda_runtime import LocalContext, LocalFunction, QueuePoller
 from local.provision import Provisioned, event_destinations, inbound_topic, provision, shared_environment
 from local.template import load_template
 from local.topology import Topology, read_topology
@@ -50,6 +53,16 @@ def serialized_moto() -> Iterator[None]:
         BotocoreStubber.__call__ = original  # type: ignore[method-assign]
 
 
+class RecordedStarts:
+    """The dispatcher invoker in tests: records which codes a kick, the schedule or a hand-over started."""
+
+    def __init__(self) -> None:
+        self.codes: list[str] = []
+
+    def start(self, code: str) -> None:
+        self.codes.append(code)
+
+
 @dataclass
 class Platform:
     topology: Topology
@@ -59,6 +72,7 @@ class Platform:
     simulator: CarrierSimulator
     demo: Demo
     session: boto3.Session
+    started: RecordedStarts
 
     def function(self, module: str) -> LocalFunction:
         (found,) = [
@@ -112,40 +126,50 @@ class Platform:
             stop or threading.Event(),
         )
 
-    def run_senders_concurrently(
-        self, until: Callable[[], bool], instances: int = 4, timeout: float = 30.0
-    ) -> float:
-        """Sender instances on both lanes at once, in real time, until ``until()``; the seconds it took."""
-        stop = threading.Event()
-        pollers = [
-            self.poller(lane, "sender", stop=stop)
-            for lane in (SEND_QUEUE_ID, BULK_QUEUE_ID)
-            for _ in range(instances)
-        ]
-        threads = [threading.Thread(target=poller.run, daemon=True) for poller in pollers]
-        started = time.monotonic()
-        for thread in threads:
-            thread.start()
-        try:
-            while not until():
-                assert time.monotonic() - started < timeout, "the senders did not finish in time"
-                time.sleep(0.05)
-        finally:
-            stop.set()
-            for thread in threads:
-                thread.join()
-        return time.monotonic() - started
+    def codes(self) -> list[str]:
+        """Every transport code in the registry."""
+        return [code.number for code in ConfigTable(self.table("CONFIG_TABLE")).list_transport_codes()]
 
-    def run_senders(self, lanes: tuple[str, ...] = (SEND_QUEUE_ID, BULK_QUEUE_ID)) -> int:
-        """Drain both send lanes through the sender, as Lambda's pollers would; returns the batches run.
+    def messages(self) -> MessagesTable:
+        return MessagesTable(self.table("MESSAGES_TABLE"))
 
-        Messages put back with a delay (waiting for their slot) are not waited for.
+    def ready_count(self, code: str | None = None) -> int:
+        """Messages ready to send (on the ready index), of one code or of every code."""
+        codes = [code] if code else self.codes()
+        return sum(self.messages().ready_count(number, up_to=10_000) for number in codes)
+
+    def dispatcher(
+        self, code: str | None = None, remaining_ms: Callable[[], int] | None = None, **settings: Any
+    ) -> Dispatcher:
+        """A dispatcher of ``code`` (the demo number) as the dispatcher function builds it.
+
+        ``remaining_ms`` plays the invocation's time left (its hand-over); ``settings`` replace its own.
         """
-        pollers = [self.poller(lane, "sender") for lane in lanes]
-        batches = 0
-        while any([poller.poll_once() for poller in pollers]):
-            batches += 1
-        return batches
+        context: Any = LocalContext("dispatcher", 256, "arn:local", "test", time.monotonic() + 900)
+        if remaining_ms is not None:
+            context.get_remaining_time_in_millis = remaining_ms
+        built = dispatcher_handler.dispatcher(code or self.demo.sending_number, context)
+        if settings:
+            built.settings = replace(built.settings, **settings)
+        return built
+
+    def run_dispatchers(self, timeout: float = 60.0) -> int:
+        """Run each code's dispatcher function in turn, as kicks would, until no code has a ready message
+        (or a round sends none). Each ends once it finds nothing more to claim; returns how many ran."""
+        runs = 0
+        started = time.monotonic()
+        before = self.ready_count()
+        while before:
+            busy = [code for code in self.codes() if self.messages().ready_count(code, up_to=1)]
+            for code in busy:
+                self.function("dispatcher").invoke({"code": code})  # as an asynchronous invoke would
+                runs += 1
+            after = self.ready_count()
+            if after == before:
+                return runs  # what is left cannot go now (a spent daily cap)
+            before = after
+            assert time.monotonic() - started < timeout, "the dispatchers did not drain the ready index"
+        return runs
 
     def run_fanout(self) -> int:
         poller = self.poller(FANOUT_QUEUE_ID, "fanout", batch_size=1)
@@ -202,7 +226,7 @@ def session(simulator: CarrierSimulator) -> boto3.Session:
 
 @pytest.fixture
 def platform(topology: Topology, session: boto3.Session, simulator: CarrierSimulator) -> Iterator[Platform]:
-    # Serialized: a sender sends a batch's messages from several threads, and moto is not thread-safe.
+    # Serialized: a dispatcher sends from several threads, and moto is not thread-safe.
     with moto.mock_aws(), serialized_moto():
         clients = session.client("dynamodb"), session.client("sqs"), session.client("sns")
         provisioned = provision(topology, *clients)
@@ -218,7 +242,11 @@ def platform(topology: Topology, session: boto3.Session, simulator: CarrierSimul
             inbound_topic(topology, provisioned),
         )
         functions = {lid: LocalFunction(spec) for lid, spec in topology.functions.items()}
-        sender_handler.sender.cache_clear()  # its transport-code cache would outlive the test's data
+        # Dispatchers end as soon as nothing is ready; their balance views must not outlive the test.
+        os.environ["DISPATCH_IDLE_SECONDS"] = "0.05"
+        dispatcher_handler.reset()
+        started = RecordedStarts()
+        dispatcher_invoker.use(started)
         demo = seed_demo(ConfigTable(session.resource("dynamodb").Table(os.environ["CONFIG_TABLE"])))
         simulator.match_codes({code.number: float(code.parts_per_second) for code in demo.transport_codes})
         seed_demo_balance(LedgerTable(session.resource("dynamodb").Table(os.environ["LEDGER_TABLE"])))
@@ -230,4 +258,6 @@ def platform(topology: Topology, session: boto3.Session, simulator: CarrierSimul
             simulator=simulator,
             demo=demo,
             session=session,
+            started=started,
         )
+        dispatcher_invoker.use(None)

@@ -6,7 +6,6 @@ import pytest
 
 from functions.domain.tenants import ApiKey, Tenant
 from functions.logic.auth import Permission, hash_key
-from infra.constants import SEND_QUEUE_ID
 from tests.integration.conftest import Platform
 
 TRIGGER = "/v1/triggers/payment_received"
@@ -15,7 +14,7 @@ PROBLEM_KEYS = {"type", "title", "status", "detail"}
 
 
 def assert_nothing_changed(platform: Platform) -> None:
-    assert platform.queue_depth(SEND_QUEUE_ID) == 0
+    assert platform.ready_count() == 0
     assert platform.table("MESSAGES_TABLE").scan()["Count"] == 0
 
 

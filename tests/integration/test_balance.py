@@ -5,24 +5,23 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from functions.logic.send import SendOutcome
 
 from functions.domain.ledger import EntryKind
 from functions.payments.simulator import PaymentSimulator, shared_simulator
-from infra.constants import BULK_QUEUE_ID, SEND_QUEUE_ID
 from local.demo import DEMO_OPENING_BALANCE_MICROS, DEMO_TENANT_ID, OPERATOR_API_KEY
 from tests.integration.balances import (
     GOOD,
     PRICE,
     TRIGGER,
     balance,
+    dispatcher_tables,
     entries,
     of_kind,
     queue_messages,
-    sender_tables,
     start_balance,
+    statuses,
 )
-from tests.integration.concurrency import independent_sender
+from tests.integration.concurrency import independent_dispatcher
 from tests.integration.conftest import Platform
 
 CREDITS = f"/v1/operator/tenants/{DEMO_TENANT_ID}/credits"
@@ -49,10 +48,9 @@ def message(platform: Platform, message_id: str):
 
 def test_a_sent_message_is_debited_its_price_once(platform: Platform):
     created = platform.send(TRIGGER, GOOD)
-    body = f'{{"tenant_id": "{DEMO_TENANT_ID}", "message_id": "{created["id"]}"}}'
-    platform.session.client("sqs").send_message(QueueUrl=platform.queue_url(SEND_QUEUE_ID), MessageBody=body)
 
-    platform.run_senders()
+    platform.run_dispatchers()
+    platform.dispatcher().run()  # a second kick finds nothing to pay for
 
     assert message(platform, created["id"])["status"] == "Sent"
     assert len(platform.simulator.records) == 1
@@ -65,24 +63,21 @@ def test_a_message_the_balance_cannot_pay_is_not_sent(platform: Platform):
     start_balance(platform, PRICE - 1)
     created = platform.send(TRIGGER, GOOD)
 
-    platform.run_senders()
+    platform.run_dispatchers()
 
     found = message(platform, created["id"])
-    assert found["status"] == "Insufficient funds"
-    assert [change["status"] for change in found["history"]] == [
-        "Pending",
-        "In Progress",
-        "Insufficient funds",
-    ]
+    assert (found["status"], found["reject_reason"]) == ("Insufficient funds", "insufficient funds")
+    # Refused in the claim itself: never In Progress, never a slot.
+    assert [change["status"] for change in found["history"]] == ["Pending", "Insufficient funds"]
     assert platform.simulator.records == []
     assert balance(platform).balance_micros == PRICE - 1
-    assert platform.queue_depth(SEND_QUEUE_ID) == 0
+    assert platform.ready_count() == 0
 
 
 def test_a_tenant_without_any_balance_sends_nothing(platform: Platform):
     start_balance(platform, 0)
     created = platform.send(TRIGGER, GOOD)
-    platform.run_senders()
+    platform.run_dispatchers()
     assert message(platform, created["id"])["status"] == "Insufficient funds"
     assert ok(platform, "GET", "/v1/balance")["balance_micros"] == 0
 
@@ -91,7 +86,7 @@ def test_a_carrier_refusal_is_refunded(platform: Platform):
     platform.simulator.settings.opted_out.add("+14165550123")
     created = platform.send(TRIGGER, GOOD)
 
-    platform.run_senders()
+    platform.run_dispatchers()
 
     assert message(platform, created["id"])["reject_reason"] == "opted out"
     found = entries(platform)
@@ -108,7 +103,7 @@ def test_a_carrier_refusal_is_refunded(platform: Platform):
 def test_the_balance_and_the_ledger_newest_first_in_pages(platform: Platform):
     for _ in range(3):
         platform.send(TRIGGER, GOOD)
-    platform.run_senders()
+    platform.run_dispatchers()
 
     current = ok(platform, "GET", "/v1/balance")
     assert current["balance_micros"] == DEMO_OPENING_BALANCE_MICROS - 3 * PRICE
@@ -261,7 +256,7 @@ def test_a_debit_below_the_threshold_buys_once(platform: Platform, payments: Pay
     for _ in range(3):
         platform.send(TRIGGER, GOOD)
 
-    platform.run_senders()
+    platform.run_dispatchers()
 
     assert len(payments.charges) == 1
     assert ok(platform, "GET", "/v1/balance")["balance_micros"] == 3 * PRICE - 3 * PRICE + 10 * PRICE
@@ -331,10 +326,13 @@ def test_a_cancelled_mass_message_refunds_what_waited_for_a_retry(platform: Plat
     body = {"confirmation_token": job["confirmation_token"]}
     ok(platform, "POST", f"/v1/mass-messages/{job['id']}/confirm", body, status=202)
     platform.run_fanout()
-    # WHEN one batch is sent: one message goes, the others are debited, throttled and wait
-    platform.poller(BULK_QUEUE_ID, "sender").poll_once()
+    # WHEN its batch is claimed and paid, one message goes, the carrier throttles the next, and the
+    # dispatcher hands over then (its time is up): the rest go back unsent, their debits with them
+    dispatcher = platform.dispatcher(remaining_ms=lambda: 0 if platform.simulator.throttled else 900_000)
+    dispatcher.run()
     assert len(platform.simulator.records) == 1
     assert len(of_kind(entries(platform), EntryKind.DEBIT)) == job["preview"]["recipients"]
+    assert platform.ready_count() == job["preview"]["recipients"] - 1
 
     # WHEN the job is cancelled and the sweep fails the waiting ones
     ok(platform, "POST", f"/v1/mass-messages/{job['id']}/cancel")
@@ -353,19 +351,24 @@ def test_an_auto_buy_the_provider_did_not_answer_is_resumed(platform: Platform, 
     ok(platform, "PUT", "/v1/balance/auto-buy", body)
     # GIVEN a crossing while the payment provider does not answer
     payments.unavailable = True
-    work = queue_messages(platform, 4)
-    sender = independent_sender(
-        sender_tables(), payments, stale_purchase=timedelta(0), settings_cache_seconds=0
+    first = queue_messages(platform, 3)
+    code = platform.demo.sending_number
+    dispatcher = independent_dispatcher(
+        code, dispatcher_tables(), payments, stale_purchase=timedelta(0), settings_cache_seconds=0
     )
-    for item in work[:3]:
-        assert sender.process(item) is SendOutcome.SENT
+    dispatcher.run()
+    assert statuses(platform, first) == {"Sent": 3}
     pending = balance(platform).pending_purchase
     assert pending is not None
     assert payments.charges == []
 
-    # WHEN the provider answers again and a sender next reads the balance
+    # WHEN the provider answers again and a dispatcher next reads the balance
     payments.unavailable = False
-    assert sender.process(work[3]) is SendOutcome.SENT
+    last = queue_messages(platform, 1)
+    independent_dispatcher(
+        code, dispatcher_tables(), payments, stale_purchase=timedelta(0), settings_cache_seconds=0
+    ).run()
+    assert statuses(platform, last) == {"Sent": 1}
 
     # THEN the same purchase was made, once, and the fourth message was paid from it
     (charge,) = payments.charges

@@ -6,7 +6,6 @@ from typing import Any
 
 from functions.dal.opt_outs import GLOBAL_SCOPE, OptOut, OptOutsTable
 from functions.domain.messages import utc_now
-from infra.constants import SEND_QUEUE_ID
 from local.demo import DEMO_TEMPLATE_ID
 from tests.integration.conftest import Platform
 
@@ -58,7 +57,7 @@ def test_an_upload_reports_each_refused_record_and_previews_the_rest(platform: P
     assert preview["excluded"] == {"opted_out": 1}
     assert preview["total_micros"] == preview["segments_total"] * 8_500
     assert result["status"] == "previewed"
-    assert platform.queue_depth(SEND_QUEUE_ID) == 0
+    assert platform.ready_count() == 0
 
 
 def test_a_confirmed_list_sends_each_record_its_personalized_message(platform: Platform):
@@ -71,7 +70,7 @@ def test_a_confirmed_list_sends_each_record_its_personalized_message(platform: P
     assert code == 202
     platform.simulator.settings.fixed_outcomes["+14165550305"] = "TEXT_BLOCKED"
     platform.run_fanout()
-    platform.run_senders()
+    platform.run_dispatchers()
     platform.deliver_receipts()
 
     bodies = {record.destination: record.body for record in platform.simulator.records}
@@ -137,4 +136,4 @@ def test_an_opt_out_after_the_preview_makes_it_stale(platform: Platform):
         {"confirmation_token": result["confirmation_token"]},
     )
     assert (code, problem["reason"]) == (409, "preview_stale")
-    assert platform.queue_depth(SEND_QUEUE_ID) == 0
+    assert platform.ready_count() == 0

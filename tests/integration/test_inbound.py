@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from functions.domain.signing import sign
-from infra.constants import INBOUND_QUEUE_ID, SEND_QUEUE_ID
+from infra.constants import INBOUND_QUEUE_ID
 from local.demo import OPERATOR_API_KEY
 from local.provision import LOCAL_SECRET, inbound_topic
 from tests.integration.conftest import Platform
@@ -83,7 +83,7 @@ def test_stop_opts_out_everywhere_confirms_once_and_fails_what_was_queued(platfo
             "sending_number": LONG_CODE,
         },
     )
-    platform.run_senders()
+    platform.run_dispatchers()
     queued = platform.send(
         TRIGGER,
         {
@@ -108,7 +108,7 @@ def test_stop_opts_out_everywhere_confirms_once_and_fails_what_was_queued(platfo
     assert recorded_after < 5
 
     # WHEN the senders run: the queued message fails, the confirmation goes (the one message allowed)
-    platform.run_senders()
+    platform.run_dispatchers()
     failed = status_of(platform, queued["id"])
     assert (failed["status"], failed["reject_reason"]) == ("Failed", "opted out")
     bodies = carrier_bodies(platform, LONG_CODE, ADA)
@@ -137,7 +137,7 @@ def test_stop_opts_out_everywhere_confirms_once_and_fails_what_was_queued(platfo
         TopicArn=inbound_topic(platform.topology, platform.provisioned), Message=json.dumps(payload)
     )
     run_inbound(platform)
-    platform.run_senders()
+    platform.run_dispatchers()
     assert len(carrier_bodies(platform, LONG_CODE, ADA)) == 2
     assert len(opt_out_of(platform, ADA)["history"]) == 1
 
@@ -145,14 +145,14 @@ def test_stop_opts_out_everywhere_confirms_once_and_fails_what_was_queued(platfo
 def test_start_opts_back_in_in_the_same_scope_and_help_names_the_department(platform: Platform):
     register(platform, LONG_CODE)
     trigger(platform, LONG_CODE)
-    platform.run_senders()
+    platform.run_dispatchers()
     text_in(platform, ADA, LONG_CODE, "STOP")
     assert opt_out_of(platform, ADA)["opted_out"] is True
 
     # WHEN she replies START, then HELP
     text_in(platform, ADA, LONG_CODE, " start ")
     text_in(platform, ADA, LONG_CODE, "Help?")
-    platform.run_senders()
+    platform.run_dispatchers()
 
     # THEN she is opted in again, each change audited, and each keyword answered
     found = opt_out_of(platform, ADA)
@@ -174,7 +174,7 @@ def test_start_opts_back_in_in_the_same_scope_and_help_names_the_department(plat
     stranger = "+16135550177"
     text_in(platform, stranger, LONG_CODE, "stop")
     assert opt_out_of(platform, stranger)["opt_out"]["tenant_id"] is None
-    platform.run_senders()
+    platform.run_dispatchers()
     (confirmation,) = carrier_bodies(platform, LONG_CODE, stranger)
     assert confirmation.startswith("You are unsubscribed")
     _, log = platform.call("GET", "/v1/messages")
@@ -184,7 +184,7 @@ def test_start_opts_back_in_in_the_same_scope_and_help_names_the_department(plat
 def test_a_dnc_group_opt_out_holds_only_for_numbers_of_that_group(platform: Platform):
     register(platform, DNC_CODE, scope="dnc:fence-painting")
     trigger(platform, DNC_CODE)
-    platform.run_senders()
+    platform.run_dispatchers()
 
     text_in(platform, ADA, DNC_CODE, "unsubscribe")
 
@@ -217,17 +217,17 @@ def test_a_dnc_group_opt_out_holds_only_for_numbers_of_that_group(platform: Plat
 
 def test_on_a_toll_free_number_the_opt_out_is_recorded_and_the_carrier_confirms(platform: Platform):
     trigger(platform, contact="contact-charles")  # from the demo's toll-free number
-    platform.run_senders()
+    platform.run_dispatchers()
     sent_before = len(platform.simulator.records)
 
     text_in(platform, CHARLES, TOLL_FREE, "Quit")
-    platform.run_senders()
+    platform.run_dispatchers()
     assert opt_out_of(platform, CHARLES)["opted_out"] is True
     text_in(platform, CHARLES, TOLL_FREE, "unstop")
-    platform.run_senders()
+    platform.run_dispatchers()
     assert opt_out_of(platform, CHARLES)["opted_out"] is False
     text_in(platform, CHARLES, TOLL_FREE, "info")
-    platform.run_senders()
+    platform.run_dispatchers()
 
     # no STOP or START confirmation from the platform; HELP is still answered
     (help_reply,) = [r.body for r in platform.simulator.records[sent_before:]]
@@ -267,7 +267,7 @@ def test_a_reply_is_stored_against_the_message_published_and_posted_signed_to_th
     answered = platform.send(
         TRIGGER, {"contact_id": "contact-ada", "variables": {"company": "D", "amount": 1}}
     )
-    platform.run_senders()
+    platform.run_dispatchers()
     status, webhook = platform.call("PUT", "/v1/reply-webhook", {"url": hook_server})
     assert status == 200, webhook
     assert platform.call("PUT", "/v1/reply-webhook", {"url": "http://hooks.example.com/x"})[0] == 400
@@ -335,7 +335,7 @@ def test_a_carriers_webhook_is_refused_unless_signed_and_fresh_and_then_works_li
     run_inbound(platform)
     found = opt_out_of(platform, ADA)
     assert found["opt_out"]["actor"] == "webhook:acme:acme-1"
-    assert platform.queue_depth(SEND_QUEUE_ID) == 1  # the confirmation, from the long code
+    assert platform.ready_count() == 1  # the confirmation, from the long code
 
     bad = json.dumps(
         {"from": "+442071838750", "to": LONG_CODE, "body": "hi", "message_id": "acme-2"}

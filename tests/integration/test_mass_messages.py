@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from decimal import Decimal
 from typing import Any
 
 import pytest
-from functions.dal.send_queue import SendQueue
 
 from functions.dal.config import ConfigTable
 from functions.dal.fanout_queue import FanOutQueue, FanOutWork
@@ -17,7 +17,7 @@ from functions.dal.opt_outs import GLOBAL_SCOPE, OptOut, OptOutsTable
 from functions.domain.messages import utc_now
 from functions.logic.compose import Composer
 from functions.logic.fanout import FanOut
-from infra.constants import FANOUT_QUEUE_ID, SEND_QUEUE_ID
+from infra.constants import FANOUT_QUEUE_ID
 from tests.integration.conftest import Platform
 
 OUTAGE = {
@@ -57,7 +57,7 @@ def create(platform: Platform, body: dict[str, Any] = OUTAGE) -> dict[str, Any]:
 
 
 def nothing_sent(platform: Platform) -> None:
-    assert platform.queue_depth(SEND_QUEUE_ID) == 0
+    assert platform.ready_count() == 0
     assert platform.queue_depth(FANOUT_QUEUE_ID) == 0
     assert platform.table("MESSAGES_TABLE").scan()["Count"] == 0
 
@@ -184,7 +184,7 @@ def test_a_confirmed_mass_message_reaches_each_recipient_once_and_reports_progre
     assert progress["created_messages"] == 3
     assert progress["progress"]["Pending"] == 3
 
-    platform.run_senders()
+    platform.run_dispatchers()
     platform.deliver_receipts()
     progress = ok(platform, "GET", f"/v1/mass-messages/{job['id']}")
     assert progress["progress"]["Delivered"] == 3
@@ -216,7 +216,7 @@ def test_cancel_fails_what_was_not_yet_handed_to_the_carrier(platform: Platform,
     cancelled = ok(platform, "POST", f"/v1/mass-messages/{job['id']}/cancel")
     assert cancelled["status"] == "cancelled"
     platform.run_fanout()  # the sweep
-    platform.run_senders()
+    platform.run_dispatchers()
 
     assert platform.simulator.records == []
     progress = ok(platform, "GET", f"/v1/mass-messages/{job['id']}")["progress"]
@@ -236,7 +236,7 @@ def test_the_sender_refuses_a_cancelled_jobs_message_still_queued(platform: Plat
     )
     platform.run_fanout()
     JobsTable(platform.table("JOBS_TABLE")).cancel(job["id"], utc_now())  # no sweep has run yet
-    platform.run_senders()
+    platform.run_dispatchers()
     assert platform.simulator.records == []
     assert ok(platform, "GET", f"/v1/mass-messages/{job['id']}")["progress"]["Failed"] == 3
 
@@ -263,31 +263,30 @@ def many_contacts(platform: Platform, count: int, first_id: int = 0) -> None:
         config.put_contact("demo-isp", ada.model_copy(update={"contact_id": contact_id, "phones": [phone]}))
 
 
-def fanout_with(platform: Platform, send_queue: SendQueue, page_size: int) -> FanOut:
+def fanout_with(platform: Platform, messages: MessagesTable, page_size: int) -> FanOut:
     config = ConfigTable(platform.table("CONFIG_TABLE"))
-    messages = MessagesTable(platform.table("MESSAGES_TABLE"))
     sqs = platform.session.client("sqs")
     opt_outs = OptOutsTable(platform.table("OPT_OUTS_TABLE"))
-    composer = Composer(config, messages, opt_outs, send_queue)
+    composer = Composer(config, messages, opt_outs)
     fanout_queue = FanOutQueue(sqs, platform.queue_url(FANOUT_QUEUE_ID))
     records = ListRecordsTable(platform.table("LIST_RECORDS_TABLE"))
     jobs = JobsTable(platform.table("JOBS_TABLE"))
-    return FanOut(config, jobs, messages, composer, send_queue, fanout_queue, records, opt_outs, page_size)
+    return FanOut(config, jobs, messages, composer, fanout_queue, records, opt_outs, page_size)
 
 
-class CrashOnce(SendQueue):
-    """A send queue that dies on its n-th batch, like a Lambda timing out mid-page."""
+class CrashOnce(MessagesTable):
+    """A Messages table whose n-th write dies, like a Lambda timing out mid-page."""
 
-    def __init__(self, inner: SendQueue, crash_on: int) -> None:
-        self._inner = inner
+    def __init__(self, table, crash_on: int) -> None:
+        super().__init__(table)
         self._calls = 0
         self._crash_on = crash_on
 
-    def enqueue(self, work, delay_seconds: int = 0) -> None:
+    def put_if_absent(self, message) -> bool:
         self._calls += 1
         if self._calls == self._crash_on:
             raise TimeoutError("the invocation ran out of time")
-        self._inner.enqueue(work, delay_seconds)
+        return super().put_if_absent(message)
 
 
 def test_a_fanout_interrupted_midway_resumes_and_creates_each_message_once(platform: Platform, sites):
@@ -300,11 +299,9 @@ def test_a_fanout_interrupted_midway_resumes_and_creates_each_message_once(platf
     platform.call(
         "POST", f"/v1/mass-messages/{job['id']}/confirm", {"confirmation_token": job["confirmation_token"]}
     )
-    sqs = platform.session.client("sqs")
-    real_queue = SendQueue(sqs, platform.queue_url(SEND_QUEUE_ID))
 
-    # GIVEN a fan-out that writes page 3's messages and dies before queueing them
-    crashing = fanout_with(platform, CrashOnce(real_queue, crash_on=3), page_size=5)
+    # GIVEN a fan-out that dies in the middle of page 3 (two of its messages written)
+    crashing = fanout_with(platform, CrashOnce(platform.table("MESSAGES_TABLE"), crash_on=13), page_size=5)
     with pytest.raises(TimeoutError):
         crashing.run(FanOutWork(job_id=job["id"]), remaining_ms=lambda: 900_000)
 
@@ -316,9 +313,33 @@ def test_a_fanout_interrupted_midway_resumes_and_creates_each_message_once(platf
     assert progress["status"] == "queued"
     assert progress["created_messages"] == 26
     assert platform.table("MESSAGES_TABLE").scan()["Count"] == 26
-    platform.run_senders()
+    assert platform.ready_count() == 26
+    platform.run_dispatchers()
     destinations = [record.destination for record in platform.simulator.records]
     assert len(destinations) == len(set(destinations)) == 26
+
+
+def test_a_fanout_pauses_while_its_code_has_minutes_of_sending_ready(platform: Platform, sites):
+    # GIVEN a mass message whose sending number is slow (one part in 20 s: 0.05 parts/s), 12 recipients
+    many_contacts(platform, 12)
+    code = platform.demo.sending_number
+    config = ConfigTable(platform.table("CONFIG_TABLE"))
+    slow = config.get_transport_code(code)
+    assert slow is not None
+    config.put_transport_code(slow.model_copy(update={"parts_per_second": Decimal("0.05")}))
+    job = create(platform, {**OUTAGE, "filters": {}})
+    platform.call(
+        "POST", f"/v1/mass-messages/{job['id']}/confirm", {"confirmation_token": job["confirmation_token"]}
+    )
+
+    # WHEN the fan-out writes pages of 4 with a backlog bound of 60 s (3 messages at that rate)
+    fanout = fanout_with(platform, MessagesTable(platform.table("MESSAGES_TABLE")), page_size=4)
+    fanout._backlog_seconds = 60
+    result = fanout.run(FanOutWork(job_id=job["id"]), remaining_ms=lambda: 900_000)
+
+    # THEN it stopped after the first page and waits in its checkpoint (queued again, delayed)
+    assert (result.pages, result.paused, result.finished) == (1, True, False)
+    assert platform.ready_count(code) == 4
 
 
 def test_a_long_fanout_hands_over_to_its_next_invocation(platform: Platform, sites):
@@ -327,8 +348,7 @@ def test_a_long_fanout_hands_over_to_its_next_invocation(platform: Platform, sit
     platform.call(
         "POST", f"/v1/mass-messages/{job['id']}/confirm", {"confirmation_token": job["confirmation_token"]}
     )
-    sqs = platform.session.client("sqs")
-    fanout = fanout_with(platform, SendQueue(sqs, platform.queue_url(SEND_QUEUE_ID)), page_size=4)
+    fanout = fanout_with(platform, MessagesTable(platform.table("MESSAGES_TABLE")), page_size=4)
     first = fanout.run(FanOutWork(job_id=job["id"]), remaining_ms=lambda: 1_000)  # nearly out of time
     assert (first.pages, first.handed_over, first.finished) == (1, True, False)
     assert platform.run_fanout() >= 1  # the confirmation's item and the handover's continue it

@@ -5,13 +5,12 @@ from __future__ import annotations
 import json
 import re
 import time
-from pathlib import Path
 from typing import Any
 
 import pytest
-from functions.logic.send import SendOutcome
 
-from functions.handlers import sender as sender_handler
+from functions.domain.dispatch import DispatchOutcome
+from functions.handlers import dispatcher as dispatcher_handler
 from functions.metrics_catalog import (
     AUTO_BUY,
     AUTO_BUY_FAILED,
@@ -23,6 +22,7 @@ from functions.metrics_catalog import (
     MESSAGES_INSUFFICIENT_FUNDS,
     MESSAGES_SENT,
     NAMESPACE,
+    OLDEST_READY_SECONDS,
     ORIGINATION_DIMENSION,
     PARTS_SENT,
     REASON_DIMENSION,
@@ -37,7 +37,6 @@ from tests.integration.conftest import Platform
 
 SECOND_NUMBER = "+18005550101"
 BLOCKED = "+12125550187"  # Grace's number: the carrier simulator blocks it here
-SEND_LOGIC = Path(__file__).resolve().parents[2] / "functions" / "logic" / "send.py"
 
 Emitted = dict[str, set[frozenset[str]]]  # metric name -> the dimension sets it was emitted with
 
@@ -87,14 +86,9 @@ def referenced_metrics(template: dict[str, Any]) -> dict[str, set[frozenset[str]
     return found
 
 
-def sender_outcome_metrics() -> set[str]:
-    """The metric of every outcome the sender's code records (some, such as a missed slot, are rare)."""
-    source = SEND_LOGIC.read_text()
-    outcomes = set(re.findall(r'outcomes\["(\w+)"\]', source))
-    outcomes |= {"carrier_throttled", "carrier_unavailable"}  # recorded through a variable
-    outcomes |= {outcome.value for outcome in SendOutcome}
-    assert '"carrier_throttled" if' in source
-    return {outcome_metric(outcome) for outcome in outcomes}
+def dispatch_outcome_metrics() -> set[str]:
+    """The metric of every outcome a dispatcher records (some, such as a reconciled claim, are rare)."""
+    return {outcome_metric(outcome.value) for outcome in DispatchOutcome}
 
 
 def test_the_alarms_and_the_dashboard_read_metrics_the_functions_emit(
@@ -115,32 +109,32 @@ def test_the_alarms_and_the_dashboard_read_metrics_the_functions_emit(
     })  # fmt: skip
     for _ in range(2):
         platform.send("/v1/triggers/payment_received", {**ada, "sending_number": SECOND_NUMBER})
-    platform.run_senders()
+    platform.function("release").invoke({})  # the minute schedule sees the ready messages' ages
+    platform.run_dispatchers()
     # The throttled one comes back after its backoff and goes: before the balance below is reset,
     # which would forget the debit it already paid.
     deadline = time.monotonic() + 10
     while len([r for r in platform.simulator.records if r.origination == SECOND_NUMBER]) < 2:
         assert time.monotonic() < deadline, "the throttled message was not retried"
         time.sleep(0.2)
-        platform.run_senders()
+        platform.run_dispatchers()
     platform.deliver_receipts()
     # AND an auto-buy, then one the payment provider declines, leaving the balance below its threshold,
     # and a message the balance cannot pay
     start_balance(platform, 20_000)  # $0.02: two one-part messages and a bit
     auto_buy = {"enabled": True, "threshold_micros": 15_000, "amount_micros": 10_000}
     assert platform.call("PUT", "/v1/balance/auto-buy", auto_buy)[0] == 200
-    sender_handler.sender.cache_clear()  # a sender that never saw the old balance (a new container)
+    dispatcher_handler.reset()  # a dispatcher that never saw the old balance (a new container)
     platform.send("/v1/triggers/payment_received", ada)
-    platform.run_senders()  # 20,000 - 8,500 crosses 15,000: bought 10,000
+    platform.run_dispatchers()  # 20,000 - 8,500 crosses 15,000: bought 10,000
     shared_simulator().declined_tenants.add(DEMO_TENANT_ID)
     for _ in range(3):
         platform.send("/v1/triggers/payment_received", ada)
-    platform.run_senders()  # 21,500 crosses again: declined; 13,000 then 4,500 left; the third is refused
-    # AND a sender that reads the balance afresh (the batch's parallel debits may all have read it
-    # while the declined purchase was still on its way)
-    sender_handler.sender.cache_clear()
+    platform.run_dispatchers()  # one batch: two paid (21,500 crosses again: declined), the third refused
+    # AND a dispatcher that reads the balance afresh
+    dispatcher_handler.reset()
     platform.send("/v1/triggers/payment_received", ada)
-    platform.run_senders()  # refused too: 4,500 left
+    platform.run_dispatchers()  # refused too: 4,500 left
 
     # THEN the functions emitted each of these, with the dimensions the dashboard splits by
     names, values = emitted_metrics(capsys.readouterr().out)
@@ -157,10 +151,16 @@ def test_the_alarms_and_the_dashboard_read_metrics_the_functions_emit(
     assert values[(AUTO_BUY_FAILED, "")] == 1
     assert names[PARTS_SENT] == {frozenset({"service", ORIGINATION_DIMENSION})}
     assert names[MESSAGES_FAILED] == {frozenset({"service", REASON_DIMENSION})}
+    assert values[(MESSAGES_FAILED, "insufficient funds")] == 2
+    assert values[(OLDEST_READY_SECONDS, "")] >= 0
+    assert names[OLDEST_READY_SECONDS] == {
+        frozenset({"service"}),
+        frozenset({"service", ORIGINATION_DIMENSION}),
+    }
 
     # AND every metric the alarms and the dashboard read is one of them, with the same dimensions,
-    # or a sender outcome its code records
-    rare = sender_outcome_metrics()
+    # or a dispatch outcome
+    rare = dispatch_outcome_metrics()
     for name, dimension_sets in referenced_metrics(load_template()).items():
         if name in names:
             assert dimension_sets <= names[name], name

@@ -1,12 +1,19 @@
-"""Pacing per transport code across concurrent senders, measured by the carrier simulator's records."""
+"""Sending through one dispatcher per transport code: pace, lanes, the lease, crashes, rules.
 
+The carrier simulator's records are the measure (it times a message when its call arrives).
+"""
+
+import threading
+import time
 from datetime import UTC, datetime, timedelta
 
 from functions.dal.config import ConfigTable
+from functions.dal.leases import LeasesTable
+from functions.dal.opt_outs import GLOBAL_SCOPE, OptOut, OptOutsTable
 from functions.domain.ledger import EntryKind
 from functions.domain.segments import count_segments
 from functions.domain.tenants import Contact, ContactPhone, EntityType
-from infra.constants import BULK_DLQ_ID, BULK_QUEUE_ID, SEND_DLQ_ID, SEND_QUEUE_ID
+from functions.logic.dispatch import Dispatcher
 from local.carrier import busiest_windows
 from local.demo import OPERATOR_API_KEY
 from tests.integration.balances import entries, of_kind
@@ -45,63 +52,6 @@ def statuses(platform: Platform, ids: list[str]) -> list[str]:
     return [platform.call("GET", f"/v1/messages/{message_id}")[1]["status"] for message_id in ids]
 
 
-def all_sent(platform: Platform, ids: list[str]):
-    return lambda: all(status == "Sent" for status in statuses(platform, ids))
-
-
-def test_concurrent_senders_never_put_more_parts_in_a_second_than_the_code_allows(platform: Platform):
-    # GIVEN a code of 6 parts per second and a mix of one-, two- and three-part messages
-    register(platform, CODE, parts_per_second=6)
-    platform.simulator.settings.parts_per_second[CODE] = 6
-    texts = ["open", "x" * 120, "y" * 280] * 6
-    ids = [platform.send(TICKET, ticket_update(text))["id"] for text in texts]
-    parts = [platform.call("GET", f"/v1/messages/{i}")[1]["segments"] for i in ids]
-    assert sorted(set(parts)) == [1, 2, 3]
-
-    # WHEN four sender instances per lane drain them at once
-    platform.run_senders_concurrently(all_sent(platform, ids), instances=4)
-
-    # THEN the carrier saw every part, never more than 6 in any one-second window, and throttled nothing
-    report = busiest_windows(platform.simulator.records, CODE, 6)
-    assert report.parts == sum(parts) == 36
-    assert report.busiest <= 6
-    assert report.violations == 0
-    assert platform.simulator.throttled == 0
-    span = max(r.at for r in platform.simulator.records) - min(r.at for r in platform.simulator.records)
-    assert span >= (36 - 6) / 6 * 0.95  # it really was paced, not merely lucky
-    print(f"36 parts at 6/s: {span:.2f} s from the first send to the last (ideal {30 / 6 / 0.95:.2f})")
-    assert platform.queue_depth(SEND_DLQ_ID) == platform.queue_depth(BULK_DLQ_ID) == 0
-
-
-def test_a_message_longer_than_the_codes_limit_goes_alone_and_the_code_waits_after_it(platform: Platform):
-    register(platform, CODE, parts_per_second=1)
-    platform.simulator.settings.parts_per_second[CODE] = 1
-    long = platform.send(TICKET, ticket_update("z" * 280))
-    short = platform.send(TICKET, ticket_update("done"))
-
-    platform.run_senders_concurrently(all_sent(platform, [long["id"], short["id"]]), instances=2)
-
-    first, second = sorted(platform.simulator.records, key=lambda record: record.at)
-    assert (first.parts, second.parts) == (3, 1)
-    assert second.at - first.at >= 3.0  # three parts at one part per second
-    assert busiest_windows(platform.simulator.records, CODE, 1).violations == 0
-
-
-def test_a_throttling_carrier_delays_messages_but_loses_none_and_fills_no_dlq(platform: Platform):
-    # GIVEN the registry believes 20 parts per second, but the carrier allows 3
-    register(platform, CODE, parts_per_second=20)
-    platform.simulator.settings.parts_per_second[CODE] = 3
-    ids = [platform.send(TICKET, ticket_update(f"step {n}"))["id"] for n in range(8)]
-
-    platform.run_senders_concurrently(all_sent(platform, ids), instances=2, timeout=40)
-
-    assert platform.simulator.throttled > 0  # refused, backed off and retried
-    assert len(platform.simulator.records) == 8  # each sent exactly once
-    assert platform.queue_depth(SEND_DLQ_ID) == 0
-    history = platform.call("GET", f"/v1/messages/{ids[-1]}")[1]["history"]
-    assert history[-1]["status"] == "Sent"
-
-
 def mass_send(platform: Platform, recipients: int) -> list[str]:
     """A confirmed two-part outage notice to ``recipients`` subscribers, fanned out; its message ids."""
     config = ConfigTable(platform.table("CONFIG_TABLE"))
@@ -117,88 +67,152 @@ def mass_send(platform: Platform, recipients: int) -> list[str]:
         },
     )
     assert status == 201, job
-    assert job["preview"]["recipients"] == recipients
     assert job["preview"]["segments_per_message"] == 2
     status, _ = platform.call(
         "POST", f"/v1/mass-messages/{job['id']}/confirm", {"confirmation_token": job["confirmation_token"]}
     )
     assert status == 202
     platform.run_fanout()
-    assert platform.queue_depth(BULK_QUEUE_ID) == recipients
+    assert platform.ready_count(CODE) == recipients
     _, listed = platform.call("GET", f"/v1/messages?job_id={job['id']}&limit=100")
     return [message["id"] for message in listed["items"]]
 
 
-def test_triggered_messages_are_served_while_a_mass_send_holds_a_backlog(platform: Platform):
-    # GIVEN a mass message of two parts to 40 recipients: 20 s on a 4-part-per-second code
-    register(platform, CODE, parts_per_second=4)
-    platform.simulator.settings.parts_per_second[CODE] = 4
-    mass_send(platform, 40)
-
-    # WHEN a triggered message arrives four seconds into the mass send
-    holder: dict[str, str] = {}
-
-    def triggered_sent() -> bool:
-        if "id" not in holder and len(platform.simulator.records) >= 8:
-            holder["id"] = platform.send(TICKET, ticket_update("resolved"))["id"]
-            holder["at"] = str(datetime.now(UTC).timestamp())
-        return "id" in holder and statuses(platform, [holder["id"]]) == ["Sent"]
-
-    platform.run_senders_concurrently(triggered_sent, instances=4, timeout=30)
-
-    # THEN it goes out within a few seconds, long before the mass send's backlog is done
-    (record,) = [r for r in platform.simulator.records if r.context["message_id"] == holder["id"]]
-    assert record.at - float(holder["at"]) < 7.0
-    mass_sent = [r for r in platform.simulator.records if r.context["message_id"] != holder["id"]]
-    assert len(mass_sent) < 30
-    assert busiest_windows(platform.simulator.records, CODE, 4).violations == 0
+# ---- the pace ----
 
 
-def test_a_mass_send_is_claimed_and_paid_only_as_far_ahead_as_the_lookahead(platform: Platform, monkeypatch):
-    # GIVEN 30 two-part messages on a 2-part-per-second code (30 s of sending) and a 4 s lookahead
-    monkeypatch.setenv("PACING_LOOKAHEAD_SECONDS", "4")
-    register(platform, CODE, parts_per_second=2)
-    platform.simulator.settings.parts_per_second[CODE] = 2
-    ids = mass_send(platform, 30)
-    assert len(ids) == 30
+def test_a_dispatcher_never_puts_more_parts_in_a_second_than_the_code_allows(platform: Platform):
+    # GIVEN a code of 6 parts per second and a mix of one-, two- and three-part messages
+    register(platform, CODE, parts_per_second=6)
+    platform.simulator.settings.parts_per_second[CODE] = 6
+    texts = ["open", "x" * 120, "y" * 280] * 6
+    ids = [platform.send(TICKET, ticket_update(text))["id"] for text in texts]
+    parts = [platform.call("GET", f"/v1/messages/{i}")[1]["segments"] for i in ids]
+    assert sorted(set(parts)) == [1, 2, 3]
 
-    # WHEN the bulk lane's senders take what is on it now
-    platform.run_senders(lanes=(BULK_QUEUE_ID,))
+    # WHEN its dispatcher sends them
+    platform.run_dispatchers()
 
-    # THEN the first batch was claimed, paid and given slots; the rest wait on the queue unclaimed
-    messages = [platform.call("GET", f"/v1/messages/{message_id}")[1] for message_id in ids]
-    claimed = [m for m in messages if any(change["status"] == "In Progress" for change in m["history"])]
-    unclaimed = [m for m in messages if [change["status"] for change in m["history"]] == ["Pending"]]
-    assert len(claimed) == 10  # one batch: after it the code is booked about 10 s ahead
-    assert len(unclaimed) == 20
-    debits = of_kind(entries(platform), EntryKind.DEBIT)
-    assert {entry.message_id for entry in debits} == {m["id"] for m in claimed}  # nobody else paid yet
-    ticketed = [m for m in claimed if m["status"] == "Pending"]
-    sent = [m for m in claimed if m["status"] == "Sent"]
-    assert len(ticketed) + len(sent) == 10
-    assert all("waiting for its slot" in m["history"][-1]["detail"] for m in ticketed)
-    # A ticket waits on the triggered lane's queue, not behind the mass send's unclaimed backlog.
-    assert platform.queue_depth(SEND_QUEUE_ID) == len(ticketed)
-    assert platform.queue_depth(BULK_QUEUE_ID) == len(unclaimed)
-
-
-def test_a_mass_send_longer_than_the_lookahead_goes_out_whole_once_within_the_limit(
-    platform: Platform, monkeypatch
-):
-    monkeypatch.setenv("PACING_LOOKAHEAD_SECONDS", "2")
-    register(platform, CODE, parts_per_second=4)
-    platform.simulator.settings.parts_per_second[CODE] = 4
-    ids = mass_send(platform, 16)  # 32 parts: 8 s at 4 parts per second
-
-    platform.run_senders_concurrently(all_sent(platform, ids), instances=2, timeout=45)
-
-    records = platform.simulator.records
-    assert sorted(r.context["message_id"] for r in records) == sorted(ids)  # each exactly once
-    assert busiest_windows(records, CODE, 4).violations == 0
+    # THEN the carrier saw every part, never more than 6 in any one-second window, and throttled nothing
+    report = busiest_windows(platform.simulator.records, CODE, 6)
+    assert report.parts == sum(parts) == 36
+    assert report.busiest <= 6
+    assert report.violations == 0
     assert platform.simulator.throttled == 0
-    debits = of_kind(entries(platform), EntryKind.DEBIT)
-    assert sorted(entry.message_id for entry in debits) == sorted(ids)  # each paid once
-    assert platform.queue_depth(SEND_DLQ_ID) == platform.queue_depth(BULK_DLQ_ID) == 0
+    span = max(r.at for r in platform.simulator.records) - min(r.at for r in platform.simulator.records)
+    assert (36 - 6) / 6 <= span <= (36 - 6) / 6 + 1.5  # paced, and at the limit's pace
+    assert sorted(r.context["message_id"] for r in platform.simulator.records) == sorted(ids)
+
+
+def test_a_message_longer_than_the_codes_limit_goes_alone_and_the_code_waits_after_it(platform: Platform):
+    register(platform, CODE, parts_per_second=1)
+    platform.simulator.settings.parts_per_second[CODE] = 1
+    long = platform.send(TICKET, ticket_update("z" * 280))
+    short = platform.send(TICKET, ticket_update("done"))
+
+    platform.run_dispatchers()
+
+    first, second = sorted(platform.simulator.records, key=lambda record: record.at)
+    assert (first.context["message_id"], second.context["message_id"]) == (long["id"], short["id"])
+    assert (first.parts, second.parts) == (3, 1)
+    assert second.at - first.at >= 3.0  # three parts at one part per second
+    assert busiest_windows(platform.simulator.records, CODE, 1).violations == 0
+
+
+def test_a_throttling_carrier_backs_the_code_off_and_loses_nothing(platform: Platform):
+    # GIVEN the registry believes 20 parts per second, but the carrier allows 3
+    register(platform, CODE, parts_per_second=20)
+    platform.simulator.settings.parts_per_second[CODE] = 3
+    ids = [platform.send(TICKET, ticket_update(f"step {n}"))["id"] for n in range(8)]
+
+    platform.run_dispatchers()
+
+    assert platform.simulator.throttled > 0  # refused, backed off and sent again
+    assert sorted(r.context["message_id"] for r in platform.simulator.records) == sorted(ids)  # once each
+    assert statuses(platform, ids) == ["Sent"] * 8
+    assert len(of_kind(entries(platform), EntryKind.DEBIT)) == 8  # paid once each, throttled or not
+
+
+def test_a_lone_triggered_message_goes_at_once(platform: Platform):
+    # GIVEN an idle code and a triggered message; WHEN its dispatcher starts
+    created = platform.send(TICKET, ticket_update("open"))
+    dispatcher = platform.dispatcher()
+    started = time.time()
+    dispatcher.run()
+
+    # THEN the carrier had it well within half a second (lease, index read, claim, send: no slot to wait for)
+    (record,) = platform.simulator.records
+    assert record.context["message_id"] == created["id"]
+    assert record.at - started < 0.5
+    history = platform.call("GET", f"/v1/messages/{created['id']}")[1]["history"]
+    assert [change["status"] for change in history] == ["Pending", "In Progress", "Sent"]
+
+
+def test_triggered_messages_go_first_under_a_bulk_backlog(platform: Platform):
+    # GIVEN a mass message of two parts to 30 recipients: 15 s on a 4-part-per-second code
+    register(platform, CODE, parts_per_second=4)
+    platform.simulator.settings.parts_per_second[CODE] = 4
+    mass = mass_send(platform, 30)
+
+    # WHEN a triggered message arrives three seconds into the mass send
+    dispatcher = platform.dispatcher()
+    runner = threading.Thread(target=dispatcher.run)
+    runner.start()
+    while len(platform.simulator.records) < 6:
+        time.sleep(0.05)
+    triggered = platform.send(TICKET, ticket_update("resolved"))
+    ready_at = time.time()
+    runner.join(timeout=60)
+
+    # THEN it goes out within about a second (the next batch claims it first), long before the backlog ends
+    records = sorted(platform.simulator.records, key=lambda record: record.at)
+    (record,) = [r for r in records if r.context["message_id"] == triggered["id"]]
+    assert record.at - ready_at < 2.0
+    assert records.index(record) < 15
+    assert sorted(r.context["message_id"] for r in records) == sorted([*mass, triggered["id"]])
+    assert busiest_windows(records, CODE, 4).violations == 0
+
+
+# ---- the rules at sending time ----
+
+
+def test_an_opt_out_after_a_message_was_created_still_wins(platform: Platform):
+    created = platform.send(TICKET, ticket_update("open"))
+    OptOutsTable(platform.table("OPT_OUTS_TABLE")).add(
+        OptOut(
+            scope=GLOBAL_SCOPE,
+            phone_number="+14165550123",
+            opted_out_at=datetime.now(UTC),
+            source="keyword",
+            actor="test",
+        )
+    )
+
+    platform.run_dispatchers()
+
+    _, message = platform.call("GET", f"/v1/messages/{created['id']}")
+    assert (message["status"], message["reject_reason"]) == ("Failed", "opted out")
+    assert platform.simulator.records == []
+    assert of_kind(entries(platform), EntryKind.DEBIT) == []  # refused before it was paid for
+
+
+def test_a_carrier_opt_out_is_copied_into_the_opt_out_list(platform: Platform):
+    # GIVEN a number the carrier holds as opted out (ConflictException DESTINATION_PHONE_NUMBER_OPTED_OUT)
+    platform.simulator.settings.opted_out.add("+14165550123")
+    first = platform.send(TICKET, ticket_update("open"))
+
+    # WHEN its message is refused
+    platform.run_dispatchers()
+
+    # THEN the number is in the opt-out list, in the code's scope, from the carrier
+    found = OptOutsTable(platform.table("OPT_OUTS_TABLE")).get(GLOBAL_SCOPE, "+14165550123")
+    assert found is not None
+    assert (found.source, found.tenant_id) == ("carrier", "demo-isp")
+    assert platform.call("GET", f"/v1/messages/{first['id']}")[1]["reject_reason"] == "opted out"
+    # AND the next message to it is refused at creation, not tried at the carrier again
+    status, refused = platform.call("POST", TICKET, ticket_update("again"))
+    assert (status, refused["reason"]) == (409, "opted_out")
+    assert len(platform.simulator.records) == 0
 
 
 def test_a_message_that_waited_past_its_validity_fails_as_expired(platform: Platform):
@@ -211,25 +225,78 @@ def test_a_message_that_waited_past_its_validity_fails_as_expired(platform: Plat
         ExpressionAttributeValues={":then": long_ago},
     )
 
-    platform.run_senders()
+    platform.run_dispatchers()
 
     _, message = platform.call("GET", f"/v1/messages/{created['id']}")
     assert (message["status"], message["reject_reason"]) == ("Failed", "expired")
     assert platform.simulator.records == []
+    assert platform.ready_count() == 0
 
 
 def test_a_daily_cap_holds_what_exceeds_it_for_the_next_day(platform: Platform):
     register(platform, CODE, parts_per_second=20, daily_cap_parts=2)
     ids = [platform.send(TICKET, ticket_update(f"n{n}"))["id"] for n in range(3)]
 
-    platform.run_senders()
+    platform.run_dispatchers()
+    platform.dispatcher().run()  # a second dispatcher knows the day's count from the lease
 
     assert sorted(statuses(platform, ids)) == ["Pending", "Sent", "Sent"]
-    assert platform.queue_depth(SEND_QUEUE_ID) == 1  # back on its queue, delayed; not failed, not lost
+    assert platform.ready_count() == 1  # still ready for tomorrow: not failed, not lost, not paid
+    assert len(of_kind(entries(platform), EntryKind.DEBIT)) == 2
+    lease = LeasesTable(platform.table("LEASES_TABLE")).get(CODE)
+    assert lease is not None
+    assert lease.day_parts == 2
 
 
 def test_segments_are_what_the_carrier_counts():
     assert count_segments("y" * 400).segments == 3
+
+
+# ---- the lease: one dispatcher per code ----
+
+
+def test_two_dispatchers_started_for_one_code_never_both_send(platform: Platform):
+    # GIVEN ready messages and two dispatchers started for their code at the same moment
+    ids = [platform.send(TICKET, ticket_update(f"n{n}"))["id"] for n in range(6)]
+    first, second = platform.dispatcher(), platform.dispatcher()
+    reports = []
+    barrier = threading.Barrier(2)
+
+    def run(dispatcher: Dispatcher) -> None:
+        barrier.wait()
+        reports.append(dispatcher.run())
+
+    threads = [threading.Thread(target=run, args=(d,)) for d in (first, second)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    # THEN exactly one held the lease and sent, each message once
+    assert sorted(report.started for report in reports) == [False, True]
+    assert sorted(r.context["message_id"] for r in platform.simulator.records) == sorted(ids)
+
+
+def test_a_dispatcher_that_lost_its_lease_claims_nothing(platform: Platform):
+    # GIVEN a dispatcher whose lease another took over (it paused past its expiry)
+    platform.send(TICKET, ticket_update("open"))
+    leases = LeasesTable(platform.table("LEASES_TABLE"))
+    stale = leases.acquire(CODE, "paused", 0, 1)  # expired at once
+    assert stale is not None
+    current = leases.acquire(CODE, "current", int(time.time() * 1000), 60_000)
+    assert current is not None
+    assert current.token == stale.token + 1
+
+    # WHEN a dispatcher still holding the old token claims: the claim's lease check refuses it
+    dispatcher = platform.dispatcher()
+    commit = dispatcher._claims.claim(stale, int(time.time() * 1000), [], None)
+    assert commit.result.value == "lease_lost"
+    # AND a new dispatcher cannot start while the lease is live
+    assert dispatcher.run().started is False
+    assert platform.simulator.records == []
+
+
+# ---- the transport code registry ----
 
 
 def test_the_operator_registers_a_transport_code_and_the_tenants_it_serves(platform: Platform):

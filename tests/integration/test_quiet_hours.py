@@ -12,11 +12,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
-from functions.dal.send_queue import SendQueue
 
 from functions.dal.messages import MessagesTable
 from functions.logic.release import Releaser
-from infra.constants import SEND_QUEUE_ID
 from tests.integration.conftest import Platform
 
 TORONTO = ZoneInfo("America/Toronto")
@@ -70,7 +68,7 @@ def test_a_triggered_message_in_quiet_hours_waits_and_goes_when_they_end(platfor
     assert created["status"] == "Pending"
     assert (created["release_at"], created["hold_rule"]) == ("2026-06-02T11:00:00Z", "quiet_hours")
     assert created["history"][0]["detail"] == "held by quiet_hours until 2026-06-02T11:00:00+00:00"
-    assert platform.queue_depth(SEND_QUEUE_ID) == 0
+    assert platform.ready_count() == 0
     (listed,) = ok(platform, "GET", "/v1/messages")["items"]
     assert (listed["status"], listed["release_at"]) == ("Pending", "2026-06-02T11:00:00Z")
 
@@ -81,14 +79,14 @@ def test_a_triggered_message_in_quiet_hours_waits_and_goes_when_they_end(platfor
     ):
         clock.move_to(local)
         assert release(platform) == 0
-    platform.run_senders()
+    platform.run_dispatchers()
     assert platform.simulator.records == []
 
     # WHEN it runs at 07:00
     clock.move_to(datetime(2026, 6, 2, 7, 0, tzinfo=TORONTO))
     assert release(platform) == 1
-    assert platform.queue_depth(SEND_QUEUE_ID) == 1
-    platform.run_senders()
+    assert platform.ready_count() == 1
+    platform.run_dispatchers()
 
     # THEN it is sent, once, and keeps its release time in the log
     (record,) = platform.simulator.records
@@ -106,8 +104,8 @@ def test_a_triggered_message_outside_quiet_hours_goes_at_once(platform: Platform
     created = platform.send(TRIGGER, ADA)
 
     assert (created["status"], created["release_at"], created["hold_rule"]) == ("Pending", None, None)
-    assert platform.queue_depth(SEND_QUEUE_ID) == 1
-    platform.run_senders()
+    assert platform.ready_count() == 1
+    platform.run_dispatchers()
     assert message(platform, created["id"])["status"] == "Sent"
 
 
@@ -127,7 +125,7 @@ def test_the_boundary_minutes(platform: Platform, clock, local, held):
     created = platform.send(TRIGGER, ADA)
 
     assert (created["release_at"] is not None) is held
-    assert platform.queue_depth(SEND_QUEUE_ID) == (0 if held else 1)
+    assert platform.ready_count() == (0 if held else 1)
 
 
 def test_a_night_with_a_daylight_saving_change_ends_at_the_wall_clock_end(platform: Platform, clock):
@@ -175,23 +173,15 @@ def test_a_release_that_runs_twice_sends_once(platform: Platform, clock):
     created = platform.send(TRIGGER, ADA)
     clock.move_to(datetime(2026, 6, 2, 7, 0, tzinfo=TORONTO))
     messages = MessagesTable(platform.table("MESSAGES_TABLE"))
-    queue = SendQueue(platform.session.client("sqs"), platform.queue_url(SEND_QUEUE_ID))
 
-    # GIVEN two overlapping runs: both find the message before either clears its hold
-    first_run_clears: list[str] = []
+    # GIVEN two overlapping runs: both found the message due before either released it
+    (due,) = list(messages.held_due(datetime.now(UTC)))
+    assert Releaser(messages).release_due() == 1
+    assert messages.release(due) is False  # the second run's release changes nothing
+    assert platform.ready_count() == 1
 
-    class Overlapped(MessagesTable):
-        def clear_hold(self, message_id: str) -> None:
-            first_run_clears.append(message_id)
-
-    assert Releaser(Overlapped(platform.table("MESSAGES_TABLE")), queue).release_due() == 1
-    assert Releaser(messages, queue).release_due() == 1
-    for message_id in first_run_clears:
-        messages.clear_hold(message_id)
-    assert platform.queue_depth(SEND_QUEUE_ID) == 2
-
-    # WHEN the senders take both copies, and the schedule runs once more
-    platform.run_senders()
+    # WHEN the dispatcher runs, and the schedule runs once more
+    platform.run_dispatchers()
     assert release(platform) == 0
 
     # THEN the carrier got it once
@@ -200,9 +190,23 @@ def test_a_release_that_runs_twice_sends_once(platform: Platform, clock):
     assert message(platform, created["id"])["status"] == "Sent"
 
 
-def test_clearing_the_hold_of_a_message_that_is_gone_creates_nothing(platform: Platform):
-    MessagesTable(platform.table("MESSAGES_TABLE")).clear_hold("msg_gone")
+def test_releasing_a_message_that_is_gone_creates_nothing(platform: Platform):
+    assert MessagesTable(platform.table("MESSAGES_TABLE")).release("msg_gone") is False
     assert platform.table("MESSAGES_TABLE").scan()["Count"] == 0
+
+
+def test_the_schedule_starts_the_dispatcher_of_a_code_with_ready_messages(platform: Platform, clock):
+    # GIVEN a held message whose hold ends, and no dispatcher running for its code
+    quiet_hours(platform, "22:00", "07:00")
+    platform.send(TRIGGER, ADA)
+    clock.move_to(datetime(2026, 6, 2, 7, 0, tzinfo=TORONTO))
+
+    # WHEN the minute schedule runs
+    result = platform.function("release").invoke({})
+
+    # THEN it released the message and started its code's dispatcher (the kicks' safety net)
+    assert result["released"] == 1
+    assert platform.started.codes == [platform.demo.sending_number]
 
 
 # ---- mass messages ----
@@ -223,7 +227,7 @@ def test_mass_messages_go_through_quiet_hours_by_default(platform: Platform, clo
     quiet_hours(platform, "22:00", "07:00")
 
     job = confirm_outage(platform)
-    platform.run_senders()
+    platform.run_dispatchers()
 
     assert job["progress"]["Pending"] == 2
     assert len(platform.simulator.records) == 2  # Ada's and Charles's mobiles, at 23:30
@@ -233,13 +237,13 @@ def test_mass_messages_wait_when_the_tenant_holds_them_too(platform: Platform, c
     # GIVEN quiet hours that hold mass messages too
     quiet_hours(platform, "22:00", "07:00", hold_mass_messages=True)
 
-    # WHEN an outage notice is confirmed at 23:30 and fanned out (the fan-out queues every message)
+    # WHEN an outage notice is confirmed at 23:30 and fanned out
     confirm_outage(platform)
-    platform.run_senders()
+    platform.run_dispatchers()
 
-    # THEN no sender takes them before their time: they stay Pending in the table
+    # THEN no dispatcher takes them before their time: they stay Pending, held, off the ready index
     assert platform.simulator.records == []
-    assert platform.queue_depth(SEND_QUEUE_ID) == 0
+    assert platform.ready_count() == 0
     items = ok(platform, "GET", "/v1/messages")["items"]
     assert {(item["status"], item["release_at"], item["hold_rule"]) for item in items} == {
         ("Pending", "2026-06-02T11:00:00Z", "quiet_hours")
@@ -248,7 +252,7 @@ def test_mass_messages_wait_when_the_tenant_holds_them_too(platform: Platform, c
     # WHEN the schedule runs at 07:00
     clock.move_to(datetime(2026, 6, 2, 7, 0, tzinfo=TORONTO))
     assert release(platform) == 2
-    platform.run_senders()
+    platform.run_dispatchers()
     assert len(platform.simulator.records) == 2
 
 

@@ -22,7 +22,7 @@ def sent_messages(platform: Platform, count: int) -> list[tuple[str, SentRecord]
         ]
         for n in range(count)
     ]
-    platform.run_senders()
+    platform.run_dispatchers()
     by_id = {record.context["message_id"]: record for record in platform.simulator.records}
     return [(message_id, by_id[message_id]) for message_id in ids]
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from infra.constants import SEND_QUEUE_ID
 from local.demo import DEMO_TEMPLATE_ID, OPERATOR_API_KEY
 from tests.integration.conftest import Platform
 
@@ -20,7 +19,7 @@ def test_an_account_trigger_messages_each_eligible_number_of_its_contacts(platfo
     assert [(s["phone_number"], s["reason"]) for s in result["skipped"]] == [
         ("+14165550124", "not_sms_capable")
     ]
-    assert platform.queue_depth(SEND_QUEUE_ID) == 2
+    assert platform.ready_count() == 2
 
 
 def test_an_accounts_contacts_can_be_listed(platform: Platform):
@@ -55,13 +54,13 @@ def test_a_retried_request_with_the_same_idempotency_key_returns_the_same_messag
 
     assert first[0] == second[0] == 202
     assert first[1]["messages"][0]["id"] == second[1]["messages"][0]["id"]
-    assert platform.queue_depth(SEND_QUEUE_ID) == 1
+    assert platform.ready_count() == 1
     assert platform.table("MESSAGES_TABLE").scan()["Count"] == 1
 
     changed = {**body, "variables": {**PAYMENT_VARIABLES, "amount": 1}}
     code, problem = platform.call("POST", "/v1/triggers/payment_received", changed, headers=headers)
     assert (code, problem["field"]) == (400, "idempotency-key")
-    assert platform.queue_depth(SEND_QUEUE_ID) == 1
+    assert platform.ready_count() == 1
 
 
 def test_idempotency_keys_are_per_tenant(platform: Platform):
@@ -71,7 +70,7 @@ def test_idempotency_keys_are_per_tenant(platform: Platform):
     other = platform.call("POST", "/v1/triggers/payment_received", {**body, "contact_id": "contact-grace"},
                           headers={"idempotency-key": "other-key"})  # fmt: skip
     assert other[0] == 202
-    assert platform.queue_depth(SEND_QUEUE_ID) == 2
+    assert platform.ready_count() == 2
 
 
 def test_a_tenant_template_is_sent_only_after_the_operator_approves_it(platform: Platform):
@@ -83,7 +82,7 @@ def test_a_tenant_template_is_sent_only_after_the_operator_approves_it(platform:
 
     code, problem = platform.call("POST", f"/v1/templates/{template['id']}/messages", send)
     assert (code, problem["reason"]) == (409, "template_not_approved")
-    assert platform.queue_depth(SEND_QUEUE_ID) == 0
+    assert platform.ready_count() == 0
 
     code, pending = platform.call("GET", "/v1/operator/templates", key=OPERATOR_API_KEY)
     assert template["id"] in [p["id"] for p in pending]
@@ -137,7 +136,7 @@ def test_an_arabic_message_goes_end_to_end_as_ucs2(platform: Platform):
     assert message["encoding"] == "UCS2"
     assert "شكراً لك" in message["body"]
     assert message["segments"] == 3  # 70 UTF-16 units for one part; the signature makes it longer
-    platform.run_senders()
+    platform.run_dispatchers()
     platform.deliver_receipts()
     (record,) = platform.simulator.records
     assert record.body == message["body"]

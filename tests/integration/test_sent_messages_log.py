@@ -210,7 +210,7 @@ def test_a_mass_message_s_messages_come_from_its_job(platform: Platform):
         "/v1/triggers/service_reactivated", {"contact_id": "contact-grace", "variables": {"company": "D"}}
     )
     platform.run_fanout()
-    platform.run_senders()
+    platform.run_dispatchers()
     platform.deliver_receipts()
 
     # THEN the job filter lists exactly its messages, paged one at a time too

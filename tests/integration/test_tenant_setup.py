@@ -8,7 +8,6 @@ import pytest
 
 from functions.dal.opt_outs import GLOBAL_SCOPE, OptOut, OptOutsTable
 from functions.domain.messages import utc_now
-from infra.constants import SEND_QUEUE_ID
 from local.demo import OPERATOR_API_KEY
 from tests.integration.conftest import Platform
 
@@ -69,7 +68,7 @@ def test_a_new_tenant_sends_nothing_until_it_enables_sms(platform: Platform, acm
 
     code, problem = platform.call("POST", "/v1/triggers/payment_received", body, key=acme)
     assert (code, problem["reason"]) == (409, "feature_disabled")
-    assert platform.queue_depth(SEND_QUEUE_ID) == 0
+    assert platform.ready_count() == 0
 
     ok(platform, "PATCH", "/v1/settings", {"sms_enabled": True}, key=acme)
     result = ok(platform, "POST", "/v1/triggers/payment_received", body, key=acme, status=202)
@@ -189,7 +188,7 @@ def test_an_opted_out_number_is_refused(platform: Platform, acme: str):
         **PAYMENT, "contact_id": contact_id(platform, acme), "phone_number": "+13125550142",
     }, key=acme)  # fmt: skip
     assert (code, problem["reason"]) == (409, "opted_out")
-    assert platform.queue_depth(SEND_QUEUE_ID) == 0
+    assert platform.ready_count() == 0
 
 
 @pytest.mark.parametrize(

@@ -1,10 +1,10 @@
-"""One triggered message through the real handlers: API -> queue -> sender -> carrier -> receipt."""
+"""One triggered message through the real handlers: API -> ready index -> dispatcher -> carrier -> receipt."""
 
 from __future__ import annotations
 
 import json
 
-from infra.constants import RECEIPTS_QUEUE_ID, SEND_DLQ_ID, SEND_QUEUE_ID
+from infra.constants import RECEIPTS_QUEUE_ID
 from tests.integration.conftest import Platform
 
 TRIGGER = "/v1/triggers/payment_received"
@@ -25,10 +25,10 @@ def test_a_triggered_message_goes_from_pending_to_delivered(platform: Platform):
         "Have a question? Call 416-555-0199. Email help@demo.example. Reply STOP to unsubscribe."
     )
     assert (created["encoding"], created["segments"], created["price_micros"]) == ("GSM", 1, 8_500)
-    assert platform.queue_depth(SEND_QUEUE_ID) == 1
+    assert platform.ready_count() == 1
 
-    # WHEN the sender drains the queue
-    platform.run_senders()
+    # WHEN its code's dispatcher runs
+    platform.run_dispatchers()
     _, sent = platform.call("GET", f"/v1/messages/{created['id']}")
     assert sent["status"] == "Sent"
     assert [change["status"] for change in sent["history"]] == ["Pending", "In Progress", "Sent"]
@@ -37,7 +37,7 @@ def test_a_triggered_message_goes_from_pending_to_delivered(platform: Platform):
     assert record.origination == platform.demo.sending_number
     assert record.body == created["body"]
     assert record.context == {"message_id": created["id"], "tenant_id": "demo-isp"}
-    assert platform.queue_depth(SEND_QUEUE_ID) == 0
+    assert platform.ready_count() == 0
 
     # WHEN the carrier's delivery event arrives through SNS and the receipts queue
     platform.deliver_receipts()
@@ -46,58 +46,59 @@ def test_a_triggered_message_goes_from_pending_to_delivered(platform: Platform):
     assert delivered["history"][-1]["status"] == "Delivered"
 
 
-def test_a_redelivered_queue_message_is_sent_once(platform: Platform):
+def test_a_message_is_sent_once_however_many_dispatchers_run(platform: Platform):
     created = platform.send(TRIGGER, GOOD)
-    body = f'{{"tenant_id": "demo-isp", "message_id": "{created["id"]}"}}'
-    # GIVEN the same send work queued a second time (SQS delivers at least once)
-    platform.session.client("sqs").send_message(QueueUrl=platform.queue_url(SEND_QUEUE_ID), MessageBody=body)
+    # GIVEN its code's dispatcher ran, and WHEN it runs again (a second kick)
+    platform.run_dispatchers()
+    platform.dispatcher().run()
 
-    platform.run_senders()
-
-    assert len(platform.simulator.records) == 1
-    assert platform.queue_depth(SEND_QUEUE_ID) == 0
+    # THEN the carrier had it once
+    assert [record.context["message_id"] for record in platform.simulator.records] == [created["id"]]
+    assert platform.ready_count() == 0
 
 
 def test_a_failed_delivery_records_the_reject_reason(platform: Platform):
     platform.simulator.settings.fixed_outcomes["+14165550123"] = "TEXT_SPAM"
     created = platform.send(TRIGGER, GOOD)
-    platform.run_senders()
+    platform.run_dispatchers()
     platform.deliver_receipts()
 
     _, failed = platform.call("GET", f"/v1/messages/{created['id']}")
     assert (failed["status"], failed["reject_reason"]) == ("Failed", "spam")
 
 
-def test_a_throttled_send_stays_queued_and_pending(platform: Platform):
-    # GIVEN a sending number whose one part per second is already used
+def test_a_throttled_send_backs_the_code_off_and_is_sent_later(platform: Platform):
+    # GIVEN a carrier that holds the sending number to one part per second, below what it is registered for
     platform.simulator.settings.parts_per_second[platform.demo.sending_number] = 1
     first = platform.send(TRIGGER, GOOD)
     second = platform.send(TRIGGER, GOOD)
 
-    poller = platform.poller(SEND_QUEUE_ID, "sender")
-    poller.poll_once()
+    # WHEN its dispatcher runs
+    platform.run_dispatchers()
 
-    statuses = sorted(platform.call("GET", f"/v1/messages/{m['id']}")[1]["status"] for m in (first, second))
-    assert statuses == ["Pending", "Sent"]
-    assert platform.simulator.throttled == 1
-    # The throttled one went back on its queue with a backoff delay, as new work: no receive burnt.
-    assert platform.queue_depth(SEND_QUEUE_ID) == 1
-    assert platform.queue_depth(SEND_DLQ_ID) == 0
+    # THEN the throttled message waited (the code backed off) and went: both sent, none lost
+    statuses = [platform.call("GET", f"/v1/messages/{m['id']}")[1]["status"] for m in (first, second)]
+    assert statuses == ["Sent", "Sent"]
+    assert platform.simulator.throttled >= 1
+    assert len(platform.simulator.records) == 2
+    first_at, second_at = sorted(record.at for record in platform.simulator.records)
+    assert second_at - first_at >= 1.0
 
 
 def test_a_carrier_rejection_fails_the_message_without_retry(platform: Platform):
     platform.simulator.settings.opted_out.add("+14165550123")
     created = platform.send(TRIGGER, GOOD)
-    platform.run_senders()
+    platform.run_dispatchers()
 
     _, failed = platform.call("GET", f"/v1/messages/{created['id']}")
     assert (failed["status"], failed["reject_reason"]) == ("Failed", "opted out")
-    assert platform.queue_depth(SEND_QUEUE_ID) == 0
+    assert platform.ready_count() == 0
+    assert len(platform.simulator.records) == 0
 
 
 def test_receipts_that_come_twice_or_late_change_nothing(platform: Platform):
     created = platform.send(TRIGGER, GOOD)
-    platform.run_senders()
+    platform.run_dispatchers()
     platform.deliver_receipts()
     sqs = platform.session.client("sqs")
     context = {"message_id": created["id"], "tenant_id": "demo-isp"}

@@ -1,0 +1,161 @@
+"""A dispatcher that dies mid-batch: no message sent twice, none lost, none charged for nothing.
+
+A process kill cannot run in one interpreter, so the dying dispatcher is played: at its n-th carrier
+call it stops dead (before or after the carrier took the message), and from then on does nothing at
+all: no Sent records, no hand-back, no lease release, exactly what a killed process leaves.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from dataclasses import replace
+from datetime import timedelta
+
+from functions.carriers.base import OutboundSms
+from functions.domain.ledger import EntryKind
+from functions.logic.dispatch import Dispatcher
+from functions.payments.simulator import shared_simulator
+from local.demo import DEMO_OPENING_BALANCE_MICROS
+from tests.integration.balances import (
+    balance,
+    dispatcher_tables,
+    entries,
+    of_kind,
+    queue_messages,
+    statuses,
+)
+from tests.integration.concurrency import independent_dispatcher
+from tests.integration.conftest import Platform
+
+
+class Killed(BaseException):
+    """The process died (a BaseException: nothing in the dispatcher handles it)."""
+
+
+class DiesAtCall:
+    """A carrier whose n-th call kills its dispatcher, before or after the real carrier took the message."""
+
+    def __init__(self, inner, dies_at: int, after_send: bool) -> None:
+        self._inner = inner
+        self._calls = 0
+        self._dies_at = dies_at
+        self._after_send = after_send
+        self.dead = False
+
+    def send(self, sms: OutboundSms) -> str:
+        self._calls += 1
+        if self.dead:
+            raise Killed
+        if self._calls == self._dies_at:
+            self.dead = True
+            if self._after_send:
+                self._inner.send(sms)
+            raise Killed
+        return self._inner.send(sms)
+
+
+def dying(dispatcher: Dispatcher, carrier: DiesAtCall) -> Dispatcher:
+    """From the carrier's kill on, the dispatcher does nothing more, not even its clean-up."""
+    dispatcher._carrier = carrier
+    for name in ("_flush_sent", "_hand_back", "_settle_results", "_reconcile"):
+        original = getattr(dispatcher, name)
+        setattr(dispatcher, name, _unless_dead(carrier, original))
+    leases = dispatcher._leases
+    release, renew = leases.release, leases.renew
+    leases.release = _unless_dead(carrier, release)  # type: ignore[method-assign]
+
+    def renew_or_die(*args, **kwargs):
+        if carrier.dead:
+            raise Killed
+        return renew(*args, **kwargs)
+
+    leases.renew = renew_or_die  # type: ignore[method-assign]
+    return dispatcher
+
+
+def _unless_dead(carrier: DiesAtCall, call):
+    def guarded(*args, **kwargs):
+        if not carrier.dead:
+            return call(*args, **kwargs)
+        return None
+
+    return guarded
+
+
+def crash_then_recover(platform: Platform, dies_at: int, after_send: bool) -> list[str]:
+    ids = queue_messages(platform, 5)
+    doomed = independent_dispatcher(platform.demo.sending_number, dispatcher_tables(), shared_simulator())
+    doomed.settings = replace(doomed.settings, lease_seconds=1.0, renew_seconds=0.3)
+    dying(doomed, DiesAtCall(doomed._carrier, dies_at, after_send))
+    with contextlib.suppress(Killed):
+        doomed.run()
+    # What reached the carrier is delivered (its receipts come), while the dead lease runs out.
+    platform.deliver_receipts()
+    time.sleep(1.1)
+    heir = independent_dispatcher(platform.demo.sending_number, dispatcher_tables(), shared_simulator())
+    heir.settings = replace(heir.settings, receipt_wait=timedelta(seconds=0.2), reconcile_seconds=0.1)
+    report = heir.run()
+    assert report.started
+    platform.deliver_receipts()
+    return ids
+
+
+def test_killed_between_claim_and_send_none_twice_none_lost(platform: Platform):
+    # GIVEN a batch of 5 claimed and paid, and a dispatcher that dies just before its third call
+    ids = crash_then_recover(platform, dies_at=3, after_send=False)
+
+    # THEN the next holder found the unsent claims in flight, waited for receipts that never came,
+    # and sent them: every message reached the carrier exactly once, and was paid once
+    reached = sorted(record.context["message_id"] for record in platform.simulator.records)
+    assert reached == sorted(ids)
+    assert statuses(platform, ids) == {"Delivered": 5}
+    debits = of_kind(entries(platform), EntryKind.DEBIT)
+    assert sorted(entry.message_id for entry in debits) == sorted(ids)
+    assert sum(entry.amount_micros for entry in entries(platform)) == balance(platform).balance_micros
+
+
+def test_killed_between_send_and_sent_none_twice_none_lost(platform: Platform):
+    # GIVEN a dispatcher that dies right after the carrier took its third message (no Sent recorded
+    # for it, nor for the two before it)
+    ids = crash_then_recover(platform, dies_at=3, after_send=True)
+
+    # THEN the receipts settled the three the carrier had, and the next holder sent only the others
+    reached = sorted(record.context["message_id"] for record in platform.simulator.records)
+    assert reached == sorted(ids)
+    assert statuses(platform, ids) == {"Delivered": 5}
+    assert len(of_kind(entries(platform), EntryKind.DEBIT)) == 5
+    assert of_kind(entries(platform), EntryKind.REFUND) == []
+
+
+def test_a_message_whose_call_keeps_failing_never_takes_its_batch_with_it(platform: Platform):
+    # GIVEN a batch in which one message's carrier call always fails unexpectedly
+    ids = queue_messages(platform, 4)
+    poisoned = ids[1]
+    dispatcher = independent_dispatcher(platform.demo.sending_number, dispatcher_tables(), shared_simulator())
+    dispatcher.settings = replace(
+        dispatcher.settings, receipt_wait=timedelta(seconds=0.1), reconcile_seconds=0.05
+    )
+    inner = dispatcher._carrier
+
+    class Fails:
+        def send(self, sms: OutboundSms) -> str:
+            if sms.message_id == poisoned:
+                raise RuntimeError("boom")
+            return inner.send(sms)
+
+    dispatcher._carrier = Fails()
+
+    # WHEN it runs
+    dispatcher.run()
+
+    # THEN the others went; the failing one was tried again (no receipt ever came for it), then
+    # ended Failed with a reason, refunded: no debited message is left without a final status
+    sent = sorted(record.context["message_id"] for record in platform.simulator.records)
+    assert sent == sorted(set(ids) - {poisoned})
+    _, failed = platform.call("GET", f"/v1/messages/{poisoned}")
+    assert (failed["status"], failed["reject_reason"]) == ("Failed", "unknown")
+    (refund,) = of_kind(entries(platform), EntryKind.REFUND)
+    assert refund.message_id == poisoned
+    assert balance(platform).balance_micros == DEMO_OPENING_BALANCE_MICROS - 3 * 8_500
+    assert platform.ready_count() == 0

@@ -3,7 +3,9 @@
 Keys and access patterns:
 - ``job_id`` (partition key): get one job; confirm and cancel are conditional status changes; the
   fan-out's checkpoint (``cursor``, ``checkpoint``) advances with a conditional write, so a retried or
-  duplicated fan-out resumes where the last one stopped and two can never both advance it.
+  duplicated fan-out resumes where the last one stopped and two can never both advance it. The
+  page's lease (``page_owner``, ``page_owner_until``) is taken with a conditional write before a
+  page's messages are written and cleared by the advance: one writer per page at a time.
 - GSI ``by_tenant`` (``tenant_id``, ``created_at``): a tenant's jobs, newest first.
 """
 

@@ -1,11 +1,20 @@
 """The fan-out: turn a confirmed job into its messages, page by page, with a checkpoint per page.
 
-Each page of contacts becomes messages whose ids are derived from (job, number), written only if
-absent and ready to send (on the sending number's ready index, where its dispatcher finds them; a
-held one waits for the release schedule); then the checkpoint moves past the page with a
-conditional write. A timeout or a retry resumes at the checkpoint and rewrites nothing (the ids
-already exist), a number seen on an earlier page is not messaged again, and memory holds one page
-at a time.
+Each page of contacts (or calling-list records) becomes messages whose ids are derived from
+(job, number). Before writing, the fan-out takes the page's lease on the job item (a conditional
+write: the checkpoint is still this page, and no other fan-out holds a live lease on it); then one
+consistent BatchGetItem per 100 ids finds which of the page's messages exist, and BatchWriteItem
+writes the absent ones, 25 a request, with no condition each. The checkpoint then moves past the
+page with a conditional write that also clears the lease.
+
+Exactly once: an id is (job, number), so a message can only be written twice by two writers of
+one page or by a retry of it. Two writers never overlap: the lease lasts its holder's invocation
+(its time left plus a margin), so a lease can only be taken over once its holder can no longer
+write. A retry (the same or a later invocation) reads what the dead attempt wrote, consistently,
+and writes only the rest; a number seen on an earlier page exists with that page's number and is
+neither rewritten nor counted again. Every write of a message therefore happens once, before any
+dispatcher can claim it, so a claimed or sent message is never overwritten back to Pending.
+Memory holds one page at a time.
 
 The fan-out pauses while the job's sending number has more than ``backlog_seconds`` of sending
 ready (a COUNT query on its ready key, bounded at that many rows: about pps x backlog_seconds index
@@ -39,8 +48,9 @@ from functions.logic.mass import draft_of
 
 # Stop paging with this much time left, and hand over to a fresh invocation.
 HANDOVER_MARGIN_MS = 20_000
-# How long a fan-out may hold its page before another may take it (a page takes seconds).
-PAGE_LEASE = timedelta(minutes=2)
+# A page's lease lasts the holder's invocation (its time left) and this much more, for clock skew:
+# whoever takes an expired lease knows its holder's invocation has ended, so can write no more.
+PAGE_LEASE_MARGIN = timedelta(seconds=30)
 # While the code's ready backlog is full, look again this much later.
 PAUSE_SECONDS = 30
 
@@ -58,6 +68,7 @@ class FanOutResult:
     finished: bool = False
     handed_over: bool = False
     paused: bool = False
+    busy: bool = False  # another fan-out held the page
 
 
 class FanOut:
@@ -118,8 +129,12 @@ class FanOut:
                 page, next_cursor = self._list_page(job, tenant, checkpoint)
             else:
                 page, next_cursor = self._contacts_page(job, tenant, checkpoint)
-            if not self._jobs.take_page(job.job_id, checkpoint, self._owner, self._clock(), PAGE_LEASE):
-                return result  # another fan-out of this job is writing this page; it carries on
+            lease = timedelta(milliseconds=remaining_ms()) + PAGE_LEASE_MARGIN
+            if not self._jobs.take_page(job.job_id, checkpoint, self._owner, self._clock(), lease):
+                # Another fan-out of this job is writing this page, or has moved on: it carries on,
+                # and its own work item comes back if it dies (SQS redelivers what was not deleted).
+                result.busy = True
+                return result
             created, ready = self._create(job, checkpoint, page)
             result.created += created
             result.queued += ready

@@ -1,11 +1,15 @@
-"""Benchmark: a mass message to 10,000 and 100,000 recipients, fanned out against moto in-process.
+"""Benchmark: a mass message to 10,000 and 100,000 recipients, fanned out against moto.
+
+moto runs as the local runtime runs it, a server in a process of its own (``--in-process``: in this
+process, as the tests run it), so this process holds what a fan-out function holds and no tables.
 
 For each size it prints:
 - the preview's wall time (the job's create: every contact read, classified and priced);
 - the fan-out's wall time and recipients per second, run the way the fanout function runs it
   (``FanOut.run`` one page per step, DynamoDB's 1 MB page of contacts, until the job is queued);
 - the peak Python memory one page allocated (tracemalloc, on every ``--sample``-th page only, so
-  the tracing does not slow the others; those pages are left out of the rate);
+  the tracing does not slow the others; those pages are left out of the rate): with moto in its
+  own process, the fan-out's own memory (its page of contacts and messages, boto3's buffers);
 - the AWS requests per recipient by operation (a botocore ``before-call`` hook);
 - the most writes any one partition key received in one second: every write request's items are
   mapped to the keys they land on (the table's partition key and the partition key of each index
@@ -14,12 +18,13 @@ For each size it prints:
 No dispatcher drains the ready index here, so the fan-out's backlog pause is off: this measures the
 fan-out alone, at its own pace.
 
-    .venv/bin/python bench/fanout.py [sizes...] [--sample N]
+    .venv/bin/python bench/fanout.py [sizes...] [--sample N] [--in-process]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -56,6 +61,7 @@ from functions.logic.compose import Composer  # noqa: E402
 from functions.logic.fanout import FanOut  # noqa: E402
 from functions.logic.mass import MassMessages, MassRequest  # noqa: E402
 from local.demo import seed_demo  # noqa: E402
+from local.moto_server import MotoServer  # noqa: E402
 from local.provision import provision, shared_environment  # noqa: E402
 from local.template import load_template  # noqa: E402
 from local.topology import Topology, read_topology  # noqa: E402
@@ -156,8 +162,24 @@ def contacts(count: int) -> list[Contact]:
     ]
 
 
-def run(size: int, topology: Topology, sample_every: int) -> dict[str, Any]:
-    with moto.mock_aws():
+@contextlib.contextmanager
+def moto_backend(in_process: bool) -> Any:
+    if in_process:
+        with moto.mock_aws():
+            yield
+        return
+    server = MotoServer()
+    server.start()
+    os.environ["AWS_ENDPOINT_URL"] = server.url
+    try:
+        yield
+    finally:
+        del os.environ["AWS_ENDPOINT_URL"]
+        server.stop()
+
+
+def run(size: int, topology: Topology, sample_every: int, in_process: bool) -> dict[str, Any]:
+    with moto_backend(in_process):
         session = boto3.Session()
         provisioned = provision(
             topology, session.client("dynamodb"), session.client("sqs"), session.client("sns")
@@ -193,8 +215,8 @@ def run(size: int, topology: Topology, sample_every: int) -> dict[str, Any]:
             steps += 1
             sampled = steps % sample_every == 0
             if sampled:
-                # Traced from the step's start: the peak is what this page held at once (moto's
-                # in-process tables included: the page's stored messages count, earlier ones not).
+                # Traced from the step's start: the peak is what this page held at once (in process,
+                # moto's tables too: the page's stored messages count, earlier ones not).
                 tracemalloc.start()
             step_started = time.perf_counter()
             result = fanout.run(FanOutWork(job_id=job.job_id), remaining_ms=lambda: 900_000, max_pages=1)
@@ -229,11 +251,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("sizes", nargs="*", type=int, default=[10_000, 100_000])
     parser.add_argument("--sample", type=int, default=2, help="trace memory on every N-th page")
+    parser.add_argument("--in-process", action="store_true", help="moto in this process (mock_aws)")
     args = parser.parse_args()
     topology = read_topology(load_template())
     rows = []
     for size in args.sizes:
-        rows.append(run(size, topology, args.sample))
+        rows.append(run(size, topology, args.sample, args.in_process))
         print(f"... {size:,} done", file=sys.stderr, flush=True)
     print("recips/s: fan-out rate over the untraced pages; page MB: peak memory one traced page held")
     print("(min-max over the traced pages); hot key/s: most writes one partition key took in a second.\n")

@@ -51,15 +51,18 @@ moto_fixes.apply()
 
 from functions.dal.config import ConfigTable  # noqa: E402
 from functions.dal.fanout_queue import FanOutQueue, FanOutWork  # noqa: E402
-from functions.dal.jobs import JobsTable  # noqa: E402
-from functions.dal.list_records import ListRecordsTable  # noqa: E402
+from functions.dal.list_records import ListRecords  # noqa: E402
 from functions.dal.messages import MessagesTable  # noqa: E402
+from functions.dal.objects import ObjectStore  # noqa: E402
 from functions.dal.opt_outs import OptOutsTable  # noqa: E402
 from functions.domain.mass import RecipientFilter  # noqa: E402
 from functions.domain.tenants import Contact, ContactPhone, EntityType  # noqa: E402
+from functions.handlers.jobs_wiring import job_services  # noqa: E402
+from functions.logic import previews as previews_logic  # noqa: E402
 from functions.logic.compose import Composer  # noqa: E402
 from functions.logic.fanout import FanOut  # noqa: E402
-from functions.logic.mass import MassMessages, MassRequest  # noqa: E402
+from functions.logic.mass import MassRequest  # noqa: E402
+from functions.settings import JobsSettings  # noqa: E402
 from local.demo import seed_demo  # noqa: E402
 from local.moto_server import MotoServer  # noqa: E402
 from local.provision import provision, shared_environment  # noqa: E402
@@ -182,8 +185,9 @@ def run(size: int, topology: Topology, sample_every: int, in_process: bool) -> d
     with moto_backend(in_process):
         session = boto3.Session()
         provisioned = provision(
-            topology, session.client("dynamodb"), session.client("sqs"), session.client("sns")
-        )
+            topology, session.client("dynamodb"), session.client("sqs"), session.client("sns"),
+            s3=session.client("s3"),
+        )  # fmt: skip
         env = shared_environment(topology, provisioned)
         counter = Requests(key_schemas(session.client("dynamodb")))
         session.events.register("before-call.*.*", counter)
@@ -194,9 +198,12 @@ def run(size: int, topology: Topology, sample_every: int, in_process: bool) -> d
         messages = MessagesTable(dynamodb.Table(env["MESSAGES_TABLE"]))
         opt_outs = OptOutsTable(dynamodb.Table(env["OPT_OUTS_TABLE"]))
         fanout_queue = FanOutQueue(sqs, env["FANOUT_QUEUE_URL"])
-        jobs = JobsTable(dynamodb.Table(env["JOBS_TABLE"]))
         composer = Composer(config, messages, opt_outs)
-        mass = MassMessages(config, jobs, messages, composer, fanout_queue)
+        # The preview in one pass in this process (one segment: the preview function's split and
+        # parallel segments are not measured here).
+        previews_logic.INLINE_BUDGET_MS = 10**9
+        services = job_services(JobsSettings.from_env(env), dynamodb, sqs, session.client("s3"), composer)
+        jobs, mass = services.jobs, services.mass
         request = MassRequest(
             saved_message="planned_outage", variables=OUTAGE,
             recipient_filter=RecipientFilter(network_site_ids=["site-north"]),
@@ -205,9 +212,10 @@ def run(size: int, topology: Topology, sample_every: int, in_process: bool) -> d
         started = time.perf_counter()
         job = mass.create("demo-isp", request)
         preview_seconds = time.perf_counter() - started
+        assert job.confirmation_token is not None
         mass.confirm("demo-isp", job.job_id, job.confirmation_token)
 
-        records = ListRecordsTable(dynamodb.Table(env["LIST_RECORDS_TABLE"]))
+        records = ListRecords(ObjectStore(session.client("s3"), env["LISTS_BUCKET"]))
         fanout = FanOut(config, jobs, messages, composer, fanout_queue, records, opt_outs)
         counter.active, counter.started = True, time.perf_counter()
         steps, page_peaks, timed_seconds, timed_created = 0, [], 0.0, 0
@@ -231,6 +239,7 @@ def run(size: int, topology: Topology, sample_every: int, in_process: bool) -> d
         seconds = time.perf_counter() - counter.started
         counter.active = False
         created = jobs.get(job.job_id).created_messages  # type: ignore[union-attr]
+    assert job.preview is not None
     assert created == job.preview.recipients == size, (created, job.preview.recipients, size)
     hottest, hottest_label = counter.hottest()
     return {

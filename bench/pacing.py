@@ -264,6 +264,9 @@ def main() -> None:
                 "records": [{**row, "quote": "1200"} for row in records_for(count, prefix)],
             })  # fmt: skip
             assert not uploaded["errors"], uploaded["errors"][:3]
+            while uploaded["status"] == "previewing":  # a list too large to preview inline
+                time.sleep(0.2)
+                uploaded = call(url, "GET", f"/v1/calling-lists/{uploaded['id']}")
             jobs.append((number, uploaded))
         total = sum(job["preview"]["recipients"] for _, job in jobs)
         print(f"codes {', '.join(f'{n}={codes[n]}/s' for n in codes)}; {total} messages in three calling "

@@ -100,6 +100,8 @@ def build_parser() -> argparse.ArgumentParser:
     confirm = mass.add_parser("confirm", help="confirm a previewed mass message and follow it")
     confirm.add_argument("job_id")
     confirm.add_argument("--token", help="default: the job's current token")
+    confirm.add_argument("--send-at", metavar="ISO", help="send later, at this date-time with its offset")
+    confirm.add_argument("--if-changed", choices=["send", "stop"], help="with --send-at (default: stop)")
     confirm.add_argument("--no-wait", action="store_true")
     confirm.add_argument("--poll", type=float, default=1.0, help="seconds between progress polls")
     confirm.set_defaults(run=confirm_mass)
@@ -207,7 +209,9 @@ def message_line(message: dict[str, Any]) -> str:
 
 
 def preview_text(job: dict[str, Any]) -> str:
-    preview = job["preview"]
+    preview = job.get("preview")
+    if preview is None:
+        return f"Mass message {job['id']} ({job['saved_message']}): {job['status']}, no preview yet"
     left = [f"{reason.replace('_', ' ')} {count}" for reason, count in preview["excluded"].items()]
     if preview["duplicates_removed"]:
         left.append(f"duplicates {preview['duplicates_removed']}")
@@ -224,6 +228,17 @@ def preview_text(job: dict[str, Any]) -> str:
     lines.append("  Text:")
     lines += [f"    {line}" for line in job["body"].splitlines()]
     return "\n".join(lines)
+
+
+RUNNING = frozenset({"validating", "previewing", "confirming", "starting"})
+
+
+def settle(client: ApiClient, job: dict[str, Any], interval: float = 0.5) -> dict[str, Any]:
+    """The job once its preview computation (for a large audience, seconds to minutes) has ended."""
+    while job["status"] in RUNNING:
+        time.sleep(interval)
+        job = client.get(f"/v1/mass-messages/{path_part(job['id'])}")
+    return job
 
 
 def follow(client: ApiClient, job_id: str, out: TextIO, interval: float = 1.0) -> dict[str, Any]:
@@ -281,10 +296,12 @@ def create_mass(client: ApiClient, args: argparse.Namespace, out: TextIO) -> int
     for name in ("outage_end", "signature_id", "sending_number"):
         if getattr(args, name):
             body[name] = getattr(args, name)
-    job = client.post("/v1/mass-messages", body)
+    job = settle(client, client.post("/v1/mass-messages", body))
     emit(out, args, job, preview_text(job))
     if args.preview_only:
         return 0
+    if job["preview"] is None:  # rejected or cancelled meanwhile
+        return EXIT_NOT_CONFIRMED
     recipients, total = job["preview"]["recipients"], format_micros(job["preview"]["total_micros"])
     if not args.yes and not ask(f"Send to {recipients} recipient(s), charging {total}? [y/N] ", out):
         out.write(f"Not sent. Confirm later: python -m cli mass confirm {job['id']}\n")
@@ -309,7 +326,19 @@ def confirm_mass(client: ApiClient, args: argparse.Namespace, out: TextIO) -> in
 
 
 def _confirm(client: ApiClient, args: argparse.Namespace, out: TextIO, job_id: str, token: str) -> int:
-    job = client.post(f"/v1/mass-messages/{path_part(job_id)}/confirm", {"confirmation_token": token})
+    body: dict[str, Any] = {"confirmation_token": token}
+    if getattr(args, "send_at", None):
+        body.update(send_at=args.send_at, if_changed=args.if_changed or "stop")
+    job = settle(client, client.post(f"/v1/mass-messages/{path_part(job_id)}/confirm", body))
+    if job.get("refusal") and job["status"] == "previewed":
+        refusal = job["refusal"]
+        raise UsageError(
+            f"the preview went stale ({refusal['recipients_previewed']} recipients then, "
+            f"{refusal['recipients_now']} now): nothing was sent; review it with mass status {job_id}"
+        )
+    if job["status"] == "scheduled":
+        emit(out, args, job, f"Scheduled {job_id} for {job['send_at']} (if it changes: {job['if_changed']}).")
+        return 0
     emit(out, args, job, f"Confirmed {job_id}: sending.")
     if args.no_wait:
         return 0
@@ -342,8 +371,8 @@ def list_mass(client: ApiClient, args: argparse.Namespace, out: TextIO) -> int:
     jobs = client.get("/v1/mass-messages")
     lines = [
         f"{job['created_at'][:19].replace('T', ' ')}  {job['id']}  {job['saved_message']:<24} "
-        f"{job['status']:<10} {job['preview']['recipients']:>7}  "
-        f"{format_micros(job['preview']['total_micros'])}"
+        f"{job['status']:<10} {(job['preview'] or {}).get('recipients', '-'):>7}  "
+        f"{format_micros(job['preview']['total_micros']) if job['preview'] else '-'}"
         for job in jobs
     ]
     emit(out, args, jobs, "\n".join(lines) or "no mass messages yet")

@@ -13,12 +13,12 @@ def is_finished(job: dict[str, Any]) -> bool:
     """Every message created and none waiting: each is with the carrier or has its final status."""
     counts = job.get("progress") or {}
     waiting = counts.get("Pending", 0) + counts.get("In Progress", 0)
-    return job["status"] in {"queued", "cancelled"} and waiting == 0
+    return job["status"] in {"queued", "cancelled", "stopped", "rejected"} and waiting == 0
 
 
 def render(job: dict[str, Any]) -> str:
     counts = job.get("progress") or {}
-    total = max(int(job["preview"]["recipients"]), 1)
+    total = max(int((job.get("preview") or {}).get("recipients", 0)), 1)
     done = sum(counts.get(status, 0) for status in HANDED_OVER)
     filled = min(BAR_WIDTH, done * BAR_WIDTH // total)
     bar = "#" * filled + "-" * (BAR_WIDTH - filled)

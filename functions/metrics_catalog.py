@@ -34,6 +34,10 @@ MESSAGES_FAILED = "MessagesFailed"
 BALANCE_BELOW_THRESHOLD = "BalanceBelowThreshold"
 AUTO_BUY = "AutoBuy"
 AUTO_BUY_FAILED = "AutoBuyFailed"
+# status events: status changes read from the Messages stream; callbacks posted and taken.
+STATUS_EVENTS = "StatusEvents"
+STATUS_CALLBACKS_DELIVERED = "StatusCallbacksDelivered"
+STATUS_CALLBACKS_FAILED = "StatusCallbacksFailed"
 
 
 def outcome_metric(outcome: str) -> str:

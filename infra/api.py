@@ -9,14 +9,15 @@ from aws_cdk import aws_apigatewayv2_authorizers as authorizers
 from aws_cdk import aws_apigatewayv2_integrations as integrations
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from functions.public_routes import PUBLIC_ROUTES
-from infra.constants import PAYMENT_PROVIDER
+from infra.constants import PAYMENT_PROVIDER, THREE_A_DAY_STATES
 from infra.functions import FunctionCode, ServiceFunction
 from infra.inbound import Inbound
-from infra.nag import acknowledge, acknowledge_index_access
+from infra.nag import acknowledge, acknowledge_index_access, grant_bucket_prefix
 
 
 @jsii.implements(apigw.IAccessLogSettings)
@@ -47,11 +48,14 @@ class Api(Construct):
         opt_outs_table: dynamodb.ITableV2,
         idempotency_table: dynamodb.ITableV2,
         jobs_table: dynamodb.ITableV2,
-        list_records_table: dynamodb.ITableV2,
+        lists_bucket: s3.IBucket,
         fanout_queue: sqs.IQueue,
+        preview_queue: sqs.IQueue,
         ledger_table: dynamodb.ITableV2,
         inbound: Inbound,
         inbound_table: dynamodb.ITableV2,
+        subject_sends_table: dynamodb.ITableV2,
+        callbacks_table: dynamodb.ITableV2,
     ) -> None:
         super().__init__(scope, construct_id)
         self.authorizer_function = ServiceFunction(
@@ -78,22 +82,32 @@ class Api(Construct):
                 "OPT_OUTS_TABLE": opt_outs_table.table_name,
                 "IDEMPOTENCY_TABLE": idempotency_table.table_name,
                 "JOBS_TABLE": jobs_table.table_name,
-                "LIST_RECORDS_TABLE": list_records_table.table_name,
+                "LISTS_BUCKET": lists_bucket.bucket_name,
                 "FANOUT_QUEUE_URL": fanout_queue.queue_url,
+                "PREVIEW_QUEUE_URL": preview_queue.queue_url,
                 "LEDGER_TABLE": ledger_table.table_name,
                 "PAYMENT_PROVIDER": PAYMENT_PROVIDER,
                 "INBOUND_TABLE": inbound_table.table_name,
                 "INBOUND_QUEUE_URL": inbound.queue.queue_url,
                 "INBOUND_WEBHOOK_SECRET_ID": inbound.webhook_secret.secret_arn,
+                "SUBJECT_SENDS_TABLE": subject_sends_table.table_name,
+                "THREE_A_DAY_STATES": ",".join(THREE_A_DAY_STATES),
+                "CALLBACKS_TABLE": callbacks_table.table_name,
             },
-            memory_size=1024,  # a mass preview holds the distinct recipient numbers
+            memory_size=1024,
         )
         config_table.grant_read_write_data(self.api_function.role)
         acknowledge_index_access(self.api_function.role, config_table)
         opt_outs_table.grant_read_write_data(self.api_function.role)
         idempotency_table.grant_read_write_data(self.api_function.role)
         jobs_table.grant_read_write_data(self.api_function.role)
-        list_records_table.grant_read_write_data(self.api_function.role)
+        # Inline lists are validated here; uploads are signed here (PUT uploads/*); the refused rows are
+        # read and signed for download; small previews are computed inline (their runs).
+        grant_bucket_prefix(lists_bucket, self.api_function.role, "read_write", "lists/")
+        grant_bucket_prefix(lists_bucket, self.api_function.role, "delete", "lists/")
+        grant_bucket_prefix(lists_bucket, self.api_function.role, "put", "uploads/")
+        grant_bucket_prefix(lists_bucket, self.api_function.role, "read_write", "previews/")
+        preview_queue.grant_send_messages(self.api_function.role)
         acknowledge_index_access(self.api_function.role, jobs_table)
         fanout_queue.grant_send_messages(self.api_function.role)
         messages_table.grant_read_write_data(self.api_function.role)
@@ -104,6 +118,11 @@ class Api(Construct):
         inbound_table.grant_read_write_data(self.api_function.role)
         inbound.queue.grant_send_messages(self.api_function.role)
         inbound.webhook_secret.grant_read(self.api_function.role)
+        # The three-a-day rule: count a triggered message (read, conditional put), read a preview's.
+        subject_sends_table.grant(
+            self.api_function.role, "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:BatchGetItem"
+        )
+        callbacks_table.grant_read_write_data(self.api_function.role)  # status callbacks, delivery log
 
         access_logs = logs.LogGroup(
             self, "AccessLogs", retention=logs.RetentionDays.ONE_MONTH, removal_policy=RemovalPolicy.DESTROY

@@ -7,11 +7,14 @@ from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda_event_sources as sources
+from aws_cdk import aws_scheduler as scheduler
+from aws_cdk import aws_scheduler_targets as targets
 from aws_cdk import aws_smsvoice as smsvoice
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
 
+from functions.domain.delivery_events import RECEIPT_EVENT_TYPES
 from infra.constants import (
     DELIVERY_EVENTS_TOPIC_ID,
     RECEIPTS_BATCH_SIZE,
@@ -21,24 +24,10 @@ from infra.constants import (
     RECEIPTS_VISIBILITY_SECONDS,
 )
 from infra.functions import FunctionCode, ServiceFunction
-from infra.nag import acknowledge_index_access
+from infra.nag import acknowledge_index_access, acknowledge_wildcard
 from infra.sending import queue_with_dlq
 
 SMS_SERVICE = iam.ServicePrincipal("sms-voice.amazonaws.com")
-# Final outcomes only: the sender records Sent itself when the carrier accepts a message.
-DELIVERY_EVENT_TYPES = [
-    "TEXT_DELIVERED",
-    "TEXT_BLOCKED",
-    "TEXT_CARRIER_BLOCKED",
-    "TEXT_SPAM",
-    "TEXT_TTL_EXPIRED",
-    "TEXT_UNREACHABLE",
-    "TEXT_CARRIER_UNREACHABLE",
-    "TEXT_INVALID",
-    "TEXT_INVALID_MESSAGE",
-    "TEXT_UNKNOWN",
-    "TEXT_PROTECT_BLOCKED",
-]
 
 
 class Receipts(Construct):
@@ -58,7 +47,7 @@ class Receipts(Construct):
                 smsvoice.CfnConfigurationSet.EventDestinationProperty(
                     event_destination_name="delivery-receipts",
                     enabled=True,
-                    matching_event_types=DELIVERY_EVENT_TYPES,
+                    matching_event_types=RECEIPT_EVENT_TYPES,
                     sns_destination=smsvoice.CfnConfigurationSet.SnsDestinationProperty(
                         topic_arn=self.topic.topic_arn
                     ),
@@ -88,6 +77,37 @@ class Receipts(Construct):
             sources.SqsEventSource(
                 self.queue, batch_size=RECEIPTS_BATCH_SIZE, report_batch_item_failures=True
             )
+        )
+
+        # A message still Sent when AWS's 72-hour event window has passed will never hear more: hourly,
+        # the deadline function ends those Failed "unknown" (a query of the sparse by_awaiting_receipt index).
+        self.deadline = ServiceFunction(
+            self,
+            "Deadline",
+            shared=shared,
+            handler="functions.handlers.receipt_deadline.lambda_handler",
+            description="Fails messages still Sent when the carrier's event window has passed",
+            environment={"MESSAGES_TABLE": messages_table.table_name},
+            timeout=Duration.minutes(5),
+        )
+        messages_table.grant_read_write_data(self.deadline.role)
+        acknowledge_index_access(self.deadline.role, messages_table)
+        invoker = iam.Role(
+            self,
+            "DeadlineInvokerRole",
+            assumed_by=iam.ServicePrincipal("scheduler.amazonaws.com"),
+            description="Runs the receipt deadline",
+        )
+        self.deadline_schedule = scheduler.Schedule(
+            self,
+            "Hourly",
+            schedule=scheduler.ScheduleExpression.rate(Duration.hours(1)),
+            description="Fail messages whose delivery event never came",
+            target=targets.LambdaInvoke(self.deadline.function, retry_attempts=0, role=invoker),
+        )
+        function_id = Stack.of(self).get_logical_id(self.deadline.function.node.default_child)
+        acknowledge_wildcard(
+            invoker, f"<{function_id}.Arn>:*", "Invoking the deadline function's versions and aliases."
         )
 
     @property

@@ -6,6 +6,7 @@ from aws_cdk import CfnOutput, Stack
 from constructs import Construct
 
 from infra.api import Api
+from infra.callbacks import StatusCallbacks
 from infra.constants import (
     OUTPUT_ALARM_TOPIC,
     OUTPUT_API_URL,
@@ -20,8 +21,9 @@ from infra.functions import FunctionCode
 from infra.inbound import Inbound
 from infra.layer import DependencyLayer
 from infra.monitoring import Monitoring
+from infra.previews import JobTables, Previews
 from infra.receipts import Receipts
-from infra.schedules import ReleaseSchedule
+from infra.schedules import JobSchedule, ReleaseSchedule
 from infra.sending import Sending
 from infra.storage import Storage
 
@@ -62,8 +64,25 @@ class SmsPlatformStack(Stack):
             messages_table=storage.messages_table,
             opt_outs_table=storage.opt_outs_table,
             jobs_table=storage.jobs_table,
-            list_records_table=storage.list_records_table,
+            lists_bucket=storage.lists_bucket,
             ledger_table=storage.ledger_table,
+            subject_sends_table=storage.subject_sends_table,
+        )
+        job_tables = JobTables(
+            config=storage.config_table,
+            messages=storage.messages_table,
+            opt_outs=storage.opt_outs_table,
+            jobs=storage.jobs_table,
+            ledger=storage.ledger_table,
+            subject_sends=storage.subject_sends_table,
+        )
+        previews = Previews(
+            self,
+            "Previews",
+            shared=shared,
+            tables=job_tables,
+            lists_bucket=storage.lists_bucket,
+            fanout_queue=fanout.queue,
         )
         api = Api(
             self,
@@ -74,11 +93,22 @@ class SmsPlatformStack(Stack):
             opt_outs_table=storage.opt_outs_table,
             idempotency_table=storage.idempotency_table,
             jobs_table=storage.jobs_table,
-            list_records_table=storage.list_records_table,
+            lists_bucket=storage.lists_bucket,
             fanout_queue=fanout.queue,
+            preview_queue=previews.queue,
             ledger_table=storage.ledger_table,
             inbound=inbound,
             inbound_table=storage.inbound_table,
+            subject_sends_table=storage.subject_sends_table,
+            callbacks_table=storage.callbacks_table,
+        )
+        StatusCallbacks(
+            self,
+            "StatusCallbacks",
+            shared=shared,
+            messages_table=storage.messages_table,
+            callbacks_table=storage.callbacks_table,
+            event_bus=inbound.event_bus,
         )
         ReleaseSchedule(
             self,
@@ -88,6 +118,15 @@ class SmsPlatformStack(Stack):
             config_table=storage.config_table,
             leases_table=storage.leases_table,
             dispatcher=sending.dispatcher.function,
+        )
+        JobSchedule(
+            self,
+            "JobSchedule",
+            shared=shared,
+            tables=job_tables,
+            lists_bucket=storage.lists_bucket,
+            fanout_queue=fanout.queue,
+            preview_queue=previews.queue,
         )
         CfnOutput(self, OUTPUT_API_URL, value=api.url)
         CfnOutput(self, OUTPUT_SMS_CONFIGURATION_SET, value=receipts.configuration_set_name)

@@ -1,23 +1,28 @@
-"""DynamoDB tables; each table's access patterns are documented beside its data-access module."""
+"""DynamoDB tables and the lists bucket; each one's access patterns are documented beside its
+data-access module."""
 
 from __future__ import annotations
 
-from aws_cdk import RemovalPolicy
+from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from functions.dal.messages import BY_READY_INDEX, READY_FIELDS
 from infra.constants import (
+    CALLBACKS_TABLE_ID,
     CONFIG_TABLE_ID,
     IDEMPOTENCY_TABLE_ID,
     INBOUND_TABLE_ID,
     JOBS_TABLE_ID,
     LEASES_TABLE_ID,
     LEDGER_TABLE_ID,
-    LIST_RECORDS_TABLE_ID,
+    LISTS_BUCKET_ID,
     MESSAGES_TABLE_ID,
     OPT_OUTS_TABLE_ID,
+    SUBJECT_SENDS_TABLE_ID,
 )
+from infra.nag import acknowledge
 
 S = dynamodb.AttributeType.STRING
 
@@ -72,12 +77,39 @@ class Storage(Construct):
             partition_key=dynamodb.Attribute(name="tenant_id", type=S),
             sort_key=dynamodb.Attribute(name="created_at", type=S),
         )
-        # A calling list's accepted records, rendered, until its fan-out (functions/dal/list_records.py).
-        self.list_records_table = _table(
+        self.jobs_table.add_global_secondary_index(
+            index_name="by_schedule",
+            partition_key=dynamodb.Attribute(name="schedule_shard", type=S),
+            sort_key=dynamodb.Attribute(name="schedule_at", type=S),
+            projection_type=dynamodb.ProjectionType.KEYS_ONLY,
+        )
+        # Uploaded calling lists, their validated records and refused rows, preview runs
+        # (functions/dal/objects.py): private, encrypted, versioned, every prefix expiring.
+        self.lists_bucket = s3.Bucket(
             self,
-            LIST_RECORDS_TABLE_ID,
-            partition_key=dynamodb.Attribute(name="job_id", type=S),
-            sort_key=dynamodb.Attribute(name="row", type=dynamodb.AttributeType.NUMBER),
+            LISTS_BUCKET_ID,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            enforce_ssl=True,
+            versioned=True,
+            removal_policy=RemovalPolicy.RETAIN,
+            lifecycle_rules=[
+                s3.LifecycleRule(id="uploads", prefix="uploads/", expiration=Duration.days(2)),
+                s3.LifecycleRule(id="lists", prefix="lists/", expiration=Duration.days(45)),
+                s3.LifecycleRule(id="previews", prefix="previews/", expiration=Duration.days(1)),
+                s3.LifecycleRule(
+                    id="versions",
+                    noncurrent_version_expiration=Duration.days(1),
+                    abort_incomplete_multipart_upload_after=Duration.days(1),
+                    expired_object_delete_marker=True,
+                ),
+            ],
+        )
+        acknowledge(
+            self.lists_bucket,
+            "AwsSolutions-S1",
+            "Only the platform's functions and the pre-signed URLs they issue touch it; CloudTrail "
+            "data events, not server access logs, are the audit trail for the few writers it has.",
         )
         # Every message and its status history (functions/dal/messages.py).
         self.messages_table = _table(
@@ -86,16 +118,16 @@ class Storage(Construct):
             partition_key=dynamodb.Attribute(name="message_id", type=S),
             time_to_live_attribute="expires_at",  # the log's retention
             # New ready messages kick their code's dispatcher (functions/handlers/kick.py).
-            dynamo_stream=dynamodb.StreamViewType.NEW_IMAGE,
+            dynamo_stream=dynamodb.StreamViewType.NEW_AND_OLD_IMAGES,  # kicks; status events
         )
         self.messages_table.add_global_secondary_index(
             index_name="by_tenant",
-            partition_key=dynamodb.Attribute(name="tenant_id", type=S),
+            partition_key=dynamodb.Attribute(name="tenant_shard", type=S),  # tenant id + shard
             sort_key=dynamodb.Attribute(name="created_key", type=S),
         )
         self.messages_table.add_global_secondary_index(
             index_name="by_job",
-            partition_key=dynamodb.Attribute(name="job_id", type=S),
+            partition_key=dynamodb.Attribute(name="job_shard", type=S),  # job id + shard
             sort_key=dynamodb.Attribute(name="status", type=S),
             projection_type=dynamodb.ProjectionType.KEYS_ONLY,
         )
@@ -105,6 +137,13 @@ class Storage(Construct):
             sort_key=dynamodb.Attribute(name="release_at", type=S),
             projection_type=dynamodb.ProjectionType.INCLUDE,
             non_key_attributes=["tenant_id"],
+        )
+        # Sent messages waiting for their final delivery event, for the 72-hour deadline (sparse, sharded).
+        self.messages_table.add_global_secondary_index(
+            index_name="by_awaiting_receipt",
+            partition_key=dynamodb.Attribute(name="receipt_shard", type=S),
+            sort_key=dynamodb.Attribute(name="sent_at", type=S),
+            projection_type=dynamodb.ProjectionType.KEYS_ONLY,
         )
         # The latest message from one of our numbers to a number: whom an inbound reply answers.
         self.messages_table.add_global_secondary_index(
@@ -136,6 +175,22 @@ class Storage(Construct):
             index_name="by_time",
             partition_key=dynamodb.Attribute(name="tenant_id", type=S),
             sort_key=dynamodb.Attribute(name="at_key", type=S),
+        )
+        # Recent sends per (tenant, number, subject), the three-a-day rule's count
+        # (functions/dal/subject_sends.py); items expire a day after their latest send.
+        self.subject_sends_table = _table(
+            self,
+            SUBJECT_SENDS_TABLE_ID,
+            partition_key=dynamodb.Attribute(name="pk", type=S),
+            time_to_live_attribute="expires_at",
+        )
+        # Tenants' status callbacks, their circuits and delivery attempts (functions/dal/callbacks.py).
+        self.callbacks_table = _table(
+            self,
+            CALLBACKS_TABLE_ID,
+            partition_key=dynamodb.Attribute(name="pk", type=S),
+            sort_key=dynamodb.Attribute(name="sk", type=S),
+            time_to_live_attribute="expires_at",
         )
         # Inbound messages per tenant, each inbound message once, reply webhooks (functions/dal/inbound.py).
         self.inbound_table = _table(

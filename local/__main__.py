@@ -12,6 +12,18 @@ from local.carrier import SimulatorSettings
 from local.runtime import LocalRuntime, RuntimeSettings
 
 
+def _latency_range(text: str) -> tuple[float, float]:
+    """``LOW-HIGH`` (or one number) in milliseconds, 0 <= LOW <= HIGH."""
+    low, _, high = text.partition("-")
+    try:
+        bounds = (float(low), float(high or low))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"want LOW-HIGH in ms, e.g. 0-50, not {text!r}") from None
+    if not 0 <= bounds[0] <= bounds[1]:
+        raise argparse.ArgumentTypeError(f"want 0 <= LOW <= HIGH, not {text!r}")
+    return bounds
+
+
 def parse_args(argv: list[str]) -> RuntimeSettings:
     parser = argparse.ArgumentParser(prog="python -m local", description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
@@ -33,6 +45,13 @@ def parse_args(argv: list[str]) -> RuntimeSettings:
     parser.add_argument(
         "--failure-ratio", type=float, default=0.0, help="share of messages that fail delivery"
     )
+    parser.add_argument(
+        "--carrier-latency-ms",
+        type=_latency_range,
+        default=(0.0, 0.0),
+        metavar="LOW-HIGH",
+        help="random delay the carrier simulator adds to each call before it arrives, e.g. 0-50",
+    )
     parser.add_argument("--log-level", default="WARNING", help="the functions' log level")
     parser.add_argument(
         "--no-demo-activity",
@@ -53,7 +72,9 @@ def parse_args(argv: list[str]) -> RuntimeSettings:
         tick_seconds=args.tick_seconds,
         carrier=args.carrier,
         simulator=SimulatorSettings(
-            receipt_delay_seconds=args.receipt_delay, failure_ratio=args.failure_ratio
+            receipt_delay_seconds=args.receipt_delay,
+            failure_ratio=args.failure_ratio,
+            latency_ms=args.carrier_latency_ms,
         ),
         function_log_level=args.log_level,
         demo_activity=not args.no_demo_activity,

@@ -1,12 +1,18 @@
-"""A carrier simulator for AWS End User Messaging SMS, served inside botocore.
+"""A carrier simulator for AWS End User Messaging SMS, served over HTTP on 127.0.0.1.
 
-It answers ``pinpoint-sms-voice-v2`` ``SendTextMessage`` from the ``before-call`` event, after
-botocore has validated and serialized the request, so the sender's real boto3 call is what runs.
-It records every accepted message (time, origination identity, parts), refuses with
-``ThrottlingException`` when an origination's parts in the last second would exceed its limit,
-and later emits delivery events to the configuration set's event destinations. It also plays the
-recipients' side: ``receive`` turns a text a recipient sends to one of our numbers into AWS's
-two-way SMS payload, published to the inbound topic as each number's two-way channel would.
+It speaks the service's own protocol (``pinpoint-sms-voice-v2``: JSON 1.0, ``POST /`` with
+``X-Amz-Target: PinpointSMSVoiceV2.SendTextMessage``, errors as ``{"__type", "message"}`` bodies), so
+the sender's real boto3 client, its connection pool and the socket stand between the sender and the
+measurement: point ``AWS_ENDPOINT_URL_PINPOINT_SMS_VOICE_V2`` at ``url``. It times each request when
+it arrives, as a carrier does (after ``latency_ms``, a random delay per call standing for the wire),
+records every accepted message (time, origination identity, parts), refuses with
+``ThrottlingException`` when an origination's parts in the last second would exceed its limit, with
+``ConflictException`` (``DESTINATION_PHONE_NUMBER_OPTED_OUT``) for a number opted out at the carrier
+and ``ValidationException`` for a bad request, and later emits delivery events to the configuration
+set's event destinations as AWS does: ``TEXT_SUCCESSFUL`` (not final) then ``TEXT_DELIVERED`` (final),
+or, for destinations whose carrier sends no delivery receipt, ``TEXT_SUCCESSFUL`` final alone. It
+also plays the recipients' side: ``receive`` turns a text a recipient sends to one of our numbers
+into AWS's two-way SMS payload, published to the inbound topic as each number's two-way channel would.
 """
 
 from __future__ import annotations
@@ -21,14 +27,14 @@ import uuid
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-
-from botocore.awsrequest import AWSResponse, HTTPHeaders
-from botocore.handlers import BUILTIN_HANDLERS
 
 from functions.domain.segments import count_segments
 
-SERVICE_EVENT = "before-call.pinpoint-sms-voice-v2"
+CARRIER_ENDPOINT_ENV = "AWS_ENDPOINT_URL_PINPOINT_SMS_VOICE_V2"  # botocore's endpoint setting for the service
+TARGET_PREFIX = "PinpointSMSVoiceV2."
+JSON_CONTENT_TYPE = "application/x-amz-json-1.0"
 DEFAULT_PARTS_PER_SECOND = 100.0
 
 # Published event -> (SNS topic ARN, event JSON)
@@ -57,6 +63,10 @@ class SimulatorSettings:
     # Destinations with a fixed outcome (an event type such as TEXT_BLOCKED), like AWS's simulator numbers.
     fixed_outcomes: dict[str, str] = field(default_factory=dict)
     opted_out: set[str] = field(default_factory=set)
+    # Destinations whose carrier reports no TEXT_DELIVERED: their last event is TEXT_SUCCESSFUL, final.
+    successful_is_final: set[str] = field(default_factory=set)
+    # A random delay per request before it arrives (milliseconds, low and high): the wire, the carrier's edge.
+    latency_ms: tuple[float, float] = (0.0, 0.0)
 
 
 @dataclass(frozen=True)
@@ -114,19 +124,35 @@ class CarrierSimulator:
         self.throttled = 0
         self._inbound_topic: str | None = None
         self.inbound: list[dict[str, Any]] = []  # every inbound payload published
+        self._server: ThreadingHTTPServer | None = None
+        self._latency_random = random.Random(self.settings.seed)
 
     # ---- wiring ----
 
-    def install(self) -> None:
-        """Serve the SMS API in every botocore session created from now on (moto hooks in the same way).
+    def serve(self, host: str = "127.0.0.1", port: int = 0) -> str:
+        """Answer the SMS API over HTTP on ``host`` (an ephemeral port by default); returns the URL."""
+        if self._server is None:
+            self._server = ThreadingHTTPServer((host, port), _handler_for(self))
+            self._server.daemon_threads = True
+            self._server.request_queue_size = 128
+            thread = threading.Thread(
+                target=self._server.serve_forever, name="carrier-simulator", daemon=True
+            )
+            thread.start()
+        return self.url
 
-        Global rather than per session: moto replaces boto3's default session whenever a mock starts.
-        """
-        if not any(entry[1] == self._before_call for entry in BUILTIN_HANDLERS):
-            BUILTIN_HANDLERS.append((SERVICE_EVENT, self._before_call))
+    @property
+    def url(self) -> str:
+        if self._server is None:
+            raise RuntimeError("the simulator is not serving")
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}"
 
-    def uninstall(self) -> None:
-        BUILTIN_HANDLERS[:] = [entry for entry in BUILTIN_HANDLERS if entry[1] != self._before_call]
+    def shutdown(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
 
     def connect(
         self,
@@ -152,33 +178,48 @@ class CarrierSimulator:
             self._pending.clear()
             self.throttled = 0
             self._random = random.Random(self.settings.seed)
+            self._latency_random = random.Random(self.settings.seed)
 
     # ---- the service ----
 
-    def _before_call(
-        self, model: Any, params: dict[str, Any], **_: Any
-    ) -> tuple[AWSResponse, dict[str, Any]]:
-        if model.name != "SendTextMessage":
-            return _error(400, "ValidationException", f"the simulator does not implement {model.name}")
-        request = json.loads(params["body"] or b"{}")
+    def handle(self, target: str, body: bytes) -> tuple[int, dict[str, Any]]:
+        """One request of the service's JSON protocol: the HTTP status and the JSON body to answer."""
+        low, high = self.settings.latency_ms
+        if high > 0:
+            with self._lock:
+                delay = self._latency_random.uniform(low, high) / 1000
+            time.sleep(delay)
+        operation = target.removeprefix(TARGET_PREFIX)
+        if operation != "SendTextMessage" or not target.startswith(TARGET_PREFIX):
+            return _error("UnknownOperationException", f"the simulator does not implement {target!r}")
+        try:
+            request = json.loads(body or b"{}")
+        except ValueError:
+            return _error("SerializationException", "the body is not JSON")
+        if not isinstance(request, dict):
+            return _error("SerializationException", "the body is not a JSON object")
         return self.send_text_message(request)
 
-    def send_text_message(self, request: dict[str, Any]) -> tuple[AWSResponse, dict[str, Any]]:
-        destination = request["DestinationPhoneNumber"]
+    def send_text_message(self, request: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        destination = request.get("DestinationPhoneNumber")
         origination = request.get("OriginationIdentity", "")
-        body = request["MessageBody"]
+        body = request.get("MessageBody")
+        now = time.time()  # on arrival, before anything else is decided
+        if not isinstance(destination, str) or not isinstance(body, str):
+            return _error("ValidationException", "DestinationPhoneNumber and MessageBody are required",
+                          Reason="MISSING_PARAMETER")  # fmt: skip
         if not destination.startswith("+") or not destination[1:].isdigit():
-            return _error(400, "ValidationException", "invalid destination", reason="INVALID_PARAMETER")
+            return _error("ValidationException", "invalid destination", Reason="INVALID_PARAMETER")
         if destination in self.settings.opted_out:
             return _error(
-                409, "ConflictException", "destination opted out", reason="DESTINATION_PHONE_NUMBER_OPTED_OUT"
-            )
+                "ConflictException", "destination opted out", Reason="DESTINATION_PHONE_NUMBER_OPTED_OUT",
+                ResourceType="opt-out-list", ResourceId=destination,
+            )  # fmt: skip
         parts = count_segments(body).segments
-        now = time.time()
         with self._lock:
             if not self._admit(origination, parts, now):
                 self.throttled += 1
-                return _error(400, "ThrottlingException", f"{origination} is over its parts per second")
+                return _error("ThrottlingException", f"{origination} is over its parts per second")
             record = SentRecord(
                 at=now,
                 origination=origination,
@@ -191,7 +232,7 @@ class CarrierSimulator:
             )
             self.records.append(record)
             self._schedule_receipt(record)
-        return _ok({"MessageId": record.carrier_message_id})
+        return 200, {"MessageId": record.carrier_message_id}
 
     def _admit(self, origination: str, parts: int, now: float) -> bool:
         limit = self.settings.parts_per_second.get(origination, self.settings.default_parts_per_second)
@@ -218,16 +259,26 @@ class CarrierSimulator:
         )
 
     def _schedule_receipt(self, record: SentRecord) -> None:
-        self.schedule_event(record, self._outcome(record.destination), self.settings.receipt_delay_seconds)
+        """As AWS reports a message: accepted by the carrier, then delivered (or failed); where the
+        destination's carrier sends no delivery receipt, the success is the last event."""
+        delay = self.settings.receipt_delay_seconds
+        outcome = self._outcome(record.destination)
+        if outcome == "TEXT_DELIVERED" and record.destination in self.settings.successful_is_final:
+            self.schedule_event(record, "TEXT_SUCCESSFUL", delay, is_final=True)
+            return
+        self.schedule_event(record, "TEXT_SUCCESSFUL", delay / 2, is_final=False)
+        self.schedule_event(record, outcome, delay)
 
-    def schedule_event(self, record: SentRecord, event_type: str, delay_seconds: float = 0.0) -> None:
+    def schedule_event(
+        self, record: SentRecord, event_type: str, delay_seconds: float = 0.0, is_final: bool | None = None
+    ) -> None:
         """A delivery event for a message sent, due ``delay_seconds`` after it was sent (tests send
-        late, repeated and out-of-order events through this)."""
+        late, repeated and out-of-order events through this). ``is_final`` defaults by type."""
         event = {
             "eventType": event_type,
             "eventVersion": "1.0",
             "eventTimestamp": int((record.at + delay_seconds) * 1000),
-            "isFinal": event_type not in _INTERIM_EVENTS,
+            "isFinal": event_type not in _INTERIM_EVENTS if is_final is None else is_final,
             "originationPhoneNumber": record.origination,
             "destinationPhoneNumber": record.destination,
             "isoCountryCode": "US",
@@ -296,6 +347,7 @@ class CarrierSimulator:
 _INTERIM_EVENTS = frozenset({"TEXT_QUEUED", "TEXT_PENDING", "TEXT_SUCCESSFUL"})
 _DESCRIPTIONS = {
     "TEXT_DELIVERED": "Message has been accepted by phone",
+    "TEXT_SUCCESSFUL": "Message has been accepted by phone carrier",
     "TEXT_CARRIER_UNREACHABLE": "The destination carrier is unreachable",
     "TEXT_BLOCKED": "The message was blocked by the carrier",
     "TEXT_SPAM": "The carrier flagged the message as spam",
@@ -303,25 +355,30 @@ _DESCRIPTIONS = {
 }
 
 
-def _response(status: int) -> AWSResponse:
-    return AWSResponse(url="https://sms-voice.simulator", status_code=status, headers=HTTPHeaders(), raw=None)
+def _error(code: str, message: str, **fields: str) -> tuple[int, dict[str, Any]]:
+    """An error as the JSON protocol carries it: the type, its message and the shape's other fields."""
+    return 400, {"__type": code, "message": message, **fields}
 
 
-def _metadata(status: int) -> dict[str, Any]:
-    return {"RequestId": str(uuid.uuid4()), "HTTPStatusCode": status, "HTTPHeaders": {}, "RetryAttempts": 0}
+def _handler_for(simulator: CarrierSimulator) -> type[BaseHTTPRequestHandler]:
+    class SmsApiHandler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"  # keep-alive: the client's pool reuses its connections
 
+        def do_POST(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length)
+            status, answer = simulator.handle(self.headers.get("X-Amz-Target", ""), body)
+            payload = json.dumps(answer).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", JSON_CONTENT_TYPE)
+            self.send_header("Content-Length", str(len(payload)))
+            self.send_header("x-amzn-RequestId", str(uuid.uuid4()))
+            if status != 200:
+                self.send_header("x-amzn-ErrorType", str(answer["__type"]))
+            self.end_headers()
+            self.wfile.write(payload)
 
-def _ok(body: dict[str, Any]) -> tuple[AWSResponse, dict[str, Any]]:
-    return _response(200), {**body, "ResponseMetadata": _metadata(200)}
+        def log_message(self, format: str, *args: Any) -> None:
+            return  # one line per request would drown the runtime's output
 
-
-def _error(
-    status: int, code: str, message: str, reason: str | None = None
-) -> tuple[AWSResponse, dict[str, Any]]:
-    parsed: dict[str, Any] = {
-        "Error": {"Code": code, "Message": message},
-        "ResponseMetadata": _metadata(status),
-    }
-    if reason:
-        parsed["Reason"] = reason
-    return _response(status), parsed
+    return SmsApiHandler

@@ -78,6 +78,9 @@ class DemoActivity:
             "variables": COMPANY,
             "filters": {"network_site_ids": ["site-north"]},
         })  # fmt: skip
+        while job["status"] == "previewing":  # a large audience's preview takes a moment
+            time.sleep(0.2)
+            job = self.request("GET", f"/v1/mass-messages/{job['id']}")
         self.request("POST", f"/v1/mass-messages/{job['id']}/confirm", {
             "confirmation_token": job["confirmation_token"],
         })  # fmt: skip

@@ -1,7 +1,11 @@
 """An HTTP front that does what API Gateway's HTTP API does for the api function.
 
 Each request is matched to the template's routes, checked by the route's Lambda authorizer
-(simple responses, identity source Authorization), and turned into a payload 2.0 event.
+(simple responses, identity source Authorization), and turned into a payload 2.0 event. As the HTTP
+API does, the path is percent-decoded once before routing: ``rawPath``, ``requestContext.http.path``
+and the path parameters carry ``/v1/opt-outs/+14165559145`` for a request to
+``/v1/opt-outs/%2B14165559145``; the query string stays as sent in ``rawQueryString`` and decoded in
+``queryStringParameters``.
 """
 
 from __future__ import annotations
@@ -15,10 +19,10 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 from local.lambda_runtime import LocalFunction
-from local.topology import Topology
+from local.topology import RouteSpec, Topology
 
 log = logging.getLogger("local.http")
 LocalRoute = Callable[[str, dict[str, Any] | None], tuple[int, Any]]
@@ -33,6 +37,7 @@ def api_event(
     path_parameters: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     split = urlsplit(raw_path)
+    path = unquote(split.path)
     query: dict[str, str] = {}
     for name, value in parse_qsl(split.query, keep_blank_values=True):
         query[name] = f"{query[name]},{value}" if name in query else value
@@ -44,7 +49,7 @@ def api_event(
     event: dict[str, Any] = {
         "version": "2.0",
         "routeKey": route_key,
-        "rawPath": split.path,
+        "rawPath": path,
         "rawQueryString": split.query,
         "headers": headers,
         "requestContext": {
@@ -54,7 +59,7 @@ def api_event(
             "domainPrefix": "local",
             "http": {
                 "method": method,
-                "path": split.path,
+                "path": path,
                 "protocol": "HTTP/1.1",
                 "sourceIp": "127.0.0.1",
                 "userAgent": headers.get("user-agent", ""),
@@ -73,7 +78,7 @@ def api_event(
         event["body"] = text
     if route_key.endswith("/{proxy+}"):
         prefix = route_key.split(" ", 1)[1].removesuffix("{proxy+}")
-        event["pathParameters"] = {"proxy": split.path.removeprefix(prefix)}
+        event["pathParameters"] = {"proxy": path.removeprefix(prefix)}
     elif path_parameters:
         event["pathParameters"] = path_parameters
     return event
@@ -91,11 +96,14 @@ class Gateway:
         self._topology = topology
         self._functions = functions
         self._local_routes = local_routes or {}
+        # Lambda runs one request at a time in an instance; here every request shares one process and
+        # the handlers' module state (the HTTP resolver holds the current event), so requests take turns.
+        self._one_at_a_time = threading.Lock()
 
     def handle(
         self, method: str, raw_path: str, headers: dict[str, str], body: bytes
     ) -> tuple[int, dict[str, str], bytes]:
-        path = urlsplit(raw_path).path
+        path = unquote(urlsplit(raw_path).path)
         if path in self._local_routes:
             payload = json.loads(body) if body else None
             status, result = self._local_routes[path](method, payload)
@@ -103,6 +111,12 @@ class Gateway:
         route = self._topology.route_for(method, path)
         if route is None:
             return _gateway_error(404, "Not Found")
+        with self._one_at_a_time:
+            return self._invoke(route, method, raw_path, headers, body, path)
+
+    def _invoke(
+        self, route: RouteSpec, method: str, raw_path: str, headers: dict[str, str], body: bytes, path: str
+    ) -> tuple[int, dict[str, str], bytes]:
         route_key = f"{route.method} {route.path}"
         event = api_event(method, raw_path, headers, body, route_key, route.parameters(path))
         if route.authorizer_function_id is not None:
@@ -124,13 +138,20 @@ class Gateway:
         return _to_http(response)
 
 
+class _Server(ThreadingHTTPServer):
+    """A thread per connection, and a listen backlog that holds a burst of clients: the default of 5
+    resets connections as soon as more arrive at once than the accepting thread takes in."""
+
+    daemon_threads = True
+    request_queue_size = 1024
+
+
 class HttpFront:
     """The gateway on a socket."""
 
     def __init__(self, gateway: Gateway, host: str = "127.0.0.1", port: int = 0) -> None:
         self._gateway = gateway
-        self._server = ThreadingHTTPServer((host, port), self._handler_class())
-        self._server.daemon_threads = True
+        self._server = _Server((host, port), self._handler_class())
         self._thread: threading.Thread | None = None
 
     @property
@@ -143,7 +164,8 @@ class HttpFront:
         self._thread.start()
 
     def stop(self) -> None:
-        self._server.shutdown()
+        if self._thread is not None:  # shutdown() waits for a serve_forever that was started
+            self._server.shutdown()
         self._server.server_close()
 
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
@@ -153,22 +175,34 @@ class HttpFront:
             protocol_version = "HTTP/1.1"
 
             def _serve(self) -> None:
-                length = int(self.headers.get("content-length") or 0)
-                body = self.rfile.read(length) if length else b""
+                length = self.headers.get("content-length") or "0"
+                if not length.isdigit():
+                    self.close_connection = True
+                    self._answer(*_gateway_error(400, "Bad Request"))
+                    return
+                body = self.rfile.read(int(length)) if int(length) else b""
                 headers: dict[str, str] = {}
                 for name, value in self.headers.items():
                     key = name.lower()
                     headers[key] = f"{headers[key]},{value}" if key in headers else value
-                status, response_headers, payload = gateway.handle(self.command, self.path, headers, body)
+                self._answer(*gateway.handle(self.command, self.path, headers, body))
+
+            def _answer(self, status: int, response_headers: dict[str, str], payload: bytes) -> None:
                 self.send_response(status)
                 for name, value in response_headers.items():
                     if name.lower() not in {"content-length", "connection"}:
                         self.send_header(name, value)
                 self.send_header("content-length", str(len(payload)))
                 self.end_headers()
-                self.wfile.write(payload)
+                if self.command != "HEAD":  # a HEAD answer has the headers of a GET's, and no body
+                    self.wfile.write(payload)
 
-            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_HEAD = _serve
+            def __getattr__(self, name: str) -> Any:
+                # Every method goes to the gateway (TRACE, QUERY...), which routes it as API Gateway
+                # does; the standard library would answer one without a do_ method with a 501 page.
+                if name.startswith("do_"):
+                    return self._serve
+                raise AttributeError(name)
 
             def log_message(self, format: str, *args: Any) -> None:
                 log.debug(format, *args)

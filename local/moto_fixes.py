@@ -16,6 +16,12 @@ member of every AttributeValue of every item (ten members each), so reading a 1 
 costs seconds. The items a read returns are already in wire form (``{"S": ...}``, ``{"N": ...}``;
 binary as bytes), so the fix serializes the rest of the response as moto does and writes the items
 as JSON directly, binary values base64-encoded as the service does.
+
+DynamoDB: a Query reads (and sorts) every item of its table to find the ones with its partition key,
+on a table or an index, so each Query costs as much as the whole table (a dispatcher reads its code's
+ready index many times a second while a job's messages fill the table). The fix keeps, per table,
+its items by partition key for each index it was queried by, refreshed for just the items written
+since, and lets the original Query see only those.
 """
 
 from __future__ import annotations
@@ -151,9 +157,129 @@ def _execute_dynamo_result(self: DynamoResult, context: ActionContext) -> Any:
     return status, headers, encoded
 
 
+class _PartitionMaps:
+    """One table's items by an index's partition key, kept up to date by marking written keys."""
+
+    def __init__(self, table: Table) -> None:
+        self._table = table
+        self._maps: dict[str, dict[Any, set[Any]]] = {}  # attribute -> value -> item keys
+        self._values: dict[str, dict[Any, Any]] = {}  # attribute -> item key -> its value
+        self._dirty: dict[str, set[Any]] = {}
+
+    def mark(self, key: Any) -> None:
+        for dirty in self._dirty.values():
+            dirty.add(key)
+
+    def items_with(self, attribute: str, value: Any) -> list[Any]:
+        if attribute not in self._maps:
+            self._build(attribute)
+        for key in self._dirty[attribute]:
+            self._refresh(attribute, key)
+        self._dirty[attribute] = set()
+        found = [
+            item for key in self._maps[attribute].get(value, ()) if (item := self._lookup(key)) is not None
+        ]
+        return sorted(found, key=lambda x: (x.hash_key, x.range_key) if x.range_key else x.hash_key)
+
+    def _build(self, attribute: str) -> None:
+        self._maps[attribute], self._values[attribute], self._dirty[attribute] = {}, {}, set()
+        for item in self._table.all_items():
+            self._place(attribute, (item.hash_key, item.range_key), item)
+
+    def _refresh(self, attribute: str, key: Any) -> None:
+        old = self._values[attribute].pop(key, None)
+        if old is not None:
+            self._maps[attribute].get(old, set()).discard(key)
+        item = self._lookup(key)
+        if item is not None:
+            self._place(attribute, key, item)
+
+    def _place(self, attribute: str, key: Any, item: Any) -> None:
+        value = item.attrs.get(attribute)
+        if value is not None:
+            self._values[attribute][key] = value
+            self._maps[attribute].setdefault(value, set()).add(key)
+
+    def _lookup(self, key: Any) -> Any:
+        hash_value, range_value = key
+        entry = self._table.items.get(hash_value)
+        if entry is None:
+            return None
+        if self._table.range_key_attr:
+            return entry.get(range_value)
+        return entry
+
+
+def _maps(table: Table) -> _PartitionMaps:
+    maps = table.__dict__.get("_partition_maps")
+    if maps is None:
+        maps = table.__dict__["_partition_maps"] = _PartitionMaps(table)
+    return maps
+
+
+_ORIGINAL_QUERY = Table.query
+_ORIGINAL_PUT = Table.put_item
+_ORIGINAL_DELETE = Table.delete_item
+_ORIGINAL_UPDATE = DynamoDBBackend.update_item
+
+
+_INDEX_NAME_AT = 6  # query's positional parameters after hash_key: ..., projection_expressions, index_name
+
+
+def _query(self: Table, hash_key: Any, *args: Any, **kwargs: Any) -> Any:
+    index_name = kwargs.get("index_name") or (args[_INDEX_NAME_AT] if len(args) > _INDEX_NAME_AT else None)
+    conditions = kwargs.get("hash_key_conditions") or []
+    if index_name and len(conditions) == 1:
+        attribute, value = conditions[0]
+    elif not index_name and hash_key is not None:
+        attribute, value = self.hash_key_attr, hash_key
+    else:
+        return _ORIGINAL_QUERY(self, hash_key, *args, **kwargs)
+    candidates = _maps(self).items_with(attribute, value)
+    self.__dict__["all_items"] = lambda: candidates  # what the original reads, for this call only
+    try:
+        return _ORIGINAL_QUERY(self, hash_key, *args, **kwargs)
+    finally:
+        del self.__dict__["all_items"]
+
+
+def _key_from(table: Table, attrs: dict[str, Any]) -> Any:
+    from moto.dynamodb.models.dynamo_type import DynamoType
+
+    hash_value = DynamoType(attrs[table.hash_key_attr])
+    range_value = DynamoType(attrs[table.range_key_attr]) if table.range_key_attr else None
+    return hash_value, range_value
+
+
+def _put_item(self: Table, item_attrs: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
+    result = _ORIGINAL_PUT(self, item_attrs, *args, **kwargs)
+    _maps(self).mark(_key_from(self, item_attrs))
+    return result
+
+
+def _delete_item(self: Table, hash_value: Any, range_value: Any = None, *args: Any, **kwargs: Any) -> Any:
+    result = _ORIGINAL_DELETE(self, hash_value, range_value, *args, **kwargs)
+    _maps(self).mark((hash_value, range_value if self.range_key_attr else None))
+    return result
+
+
+def _update_item(
+    self: DynamoDBBackend, table_name: str, key: dict[str, Any], *args: Any, **kwargs: Any
+) -> Any:
+    try:
+        return _ORIGINAL_UPDATE(self, table_name, key, *args, **kwargs)
+    finally:
+        table = self.get_table(table_name)
+        _maps(table).mark(_key_from(table, key))
+
+
 def apply() -> None:
     Queue.attributes = property(lambda queue: _LazyAttributes(queue))  # type: ignore[assignment,method-assign]
     # The original's table copies become no-ops; the wrapper's item snapshots do the rolling back.
     dynamodb_models.copy = SimpleNamespace(deepcopy=_copy_all_but_tables)  # type: ignore[assignment,attr-defined]
     DynamoDBBackend.transact_write_items = _transact_write_items  # type: ignore[method-assign]
     DynamoResult.execute_result = _execute_dynamo_result  # type: ignore[method-assign,assignment]
+    Table.query = _query  # type: ignore[method-assign]
+    Table.put_item = _put_item  # type: ignore[method-assign]
+    Table.delete_item = _delete_item  # type: ignore[assignment,method-assign]
+    DynamoDBBackend.update_item = _update_item  # type: ignore[method-assign]

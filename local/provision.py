@@ -1,4 +1,4 @@
-"""Create the template's tables, queues, topics, subscriptions, event buses and secrets on moto.
+"""Create the template's tables, queues, buckets, topics, subscriptions, event buses and secrets on moto.
 
 Also resolves the references between them. A secret the stack would generate gets a fixed local
 value instead (``LOCAL_SECRET``), so local callers can sign with it.
@@ -88,6 +88,29 @@ def _create_table(dynamodb: DynamoDBClient, name: str, props: dict[str, Any]) ->
         )
 
 
+def _create_bucket(s3: Any, name: str, props: dict[str, Any], done: Provisioned) -> None:
+    """The bucket, versioned as the template says, with its notifications to queues (moto delivers them)."""
+    s3.create_bucket(Bucket=name)
+    if props.get("VersioningConfiguration", {}).get("Status") == "Enabled":
+        s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
+    queues = props.get("NotificationConfiguration", {}).get("QueueConfigurations", [])
+    if not queues:
+        return
+    configurations = []
+    for queue in queues:
+        rules = queue.get("Filter", {}).get("S3Key", {}).get("Rules", [])
+        configurations.append(
+            {
+                "QueueArn": done.resolve(queue["Queue"]),
+                "Events": [queue["Event"]],
+                "Filter": {"Key": {"FilterRules": [{"Name": r["Name"], "Value": r["Value"]} for r in rules]}},
+            }
+        )
+    s3.put_bucket_notification_configuration(
+        Bucket=name, NotificationConfiguration={"QueueConfigurations": configurations}
+    )
+
+
 _QUEUE_ATTRIBUTES = (
     "VisibilityTimeout",
     "MessageRetentionPeriod",
@@ -103,8 +126,9 @@ def provision(
     sns: SNSClient,
     events: Any = None,
     secrets: Any = None,
+    s3: Any = None,
 ) -> Provisioned:
-    """``events`` and ``secrets``: EventBridge and Secrets Manager clients, made here if not given."""
+    """``events``, ``secrets``, ``s3``: EventBridge, Secrets Manager, S3 clients, made here if not given."""
     done = Provisioned()
     for logical_id, props in topology.tables.items():
         _create_table(dynamodb, logical_id, props)
@@ -129,6 +153,13 @@ def provision(
         done.arns[logical_id] = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])[
             "Attributes"
         ]["QueueArn"]
+
+    if topology.buckets:
+        s3 = s3 or _client("s3")
+    for logical_id, props in topology.buckets.items():
+        _create_bucket(s3, logical_id.lower(), props, done)
+        done.refs[logical_id] = logical_id.lower()
+        done.arns[logical_id] = f"arn:aws:s3:::{logical_id.lower()}"
 
     for logical_id in topology.topics:
         arn = sns.create_topic(Name=logical_id)["TopicArn"]

@@ -17,7 +17,7 @@ from functions.dal.ledger import LedgerTable
 from functions.integrations import dispatcher_invoker
 from functions.payments.providers import ProviderName
 from functions.payments.simulator import shared_simulator
-from local.carrier import CarrierSimulator, SimulatorSettings, sns_publisher
+from local.carrier import CARRIER_ENDPOINT_ENV, CarrierSimulator, SimulatorSettings, sns_publisher
 from local.demo import Demo, seed_demo, seed_demo_balance
 from local.demo_activity import DEMO_BLOCKED_NUMBER, DemoActivity
 from local.http_front import Gateway, HttpFront
@@ -46,6 +46,7 @@ MOTO_SERVICES = {
     "SCHEDULER": "messaging",
     "EVENTBRIDGE": "messaging",
     "SECRETS_MANAGER": "messaging",
+    "S3": "messaging",  # with SQS: moto delivers a bucket's notifications to a queue in its process
 }
 
 
@@ -56,7 +57,9 @@ class RuntimeSettings:
     # Concurrent "Lambda instances" polling each queue, by handler module (receipts, inbound...); default 1.
     instances: dict[str, int] = field(default_factory=dict)
     tick_seconds: float | None = None  # default: each schedule's own rate
-    carrier: str = "simulator"  # or "aws": the real client, honouring AWS_ENDPOINT_URL_PINPOINT_SMS_VOICE_V2
+    # "simulator": the carrier simulator over HTTP on 127.0.0.1; "aws": the real client as configured
+    # (AWS_ENDPOINT_URL_PINPOINT_SMS_VOICE_V2 and the AWS credentials).
+    carrier: str = "simulator"
     simulator: SimulatorSettings = field(default_factory=SimulatorSettings)
     function_log_level: str = "WARNING"
     demo_activity: bool = True  # send some messages and a mass message at start, for the console
@@ -98,10 +101,10 @@ class LocalRuntime:
         _configure_environment({name: server.url for name, server in self.moto.items()}, self.settings)
         self.topology = read_topology(load_template())
         if self.settings.carrier == "simulator":
-            # Before any session exists: sessions copy the built-in handlers when they are created.
+            # Served over HTTP: the functions' real client reaches it through the endpoint setting.
             self.simulator = CarrierSimulator(self.settings.simulator)
             self.simulator.settings.fixed_outcomes.setdefault(DEMO_BLOCKED_NUMBER, "TEXT_BLOCKED")
-            self.simulator.install()
+            os.environ[CARRIER_ENDPOINT_ENV] = self.simulator.serve(self.settings.host)
         session = boto3.Session()
         # Every poller shares this SQS client: a connection each, as Lambda's pollers have.
         sqs = session.client("sqs", config=Config(max_pool_connections=100))
@@ -151,6 +154,8 @@ class LocalRuntime:
         dispatcher_invoker.use(None)
         for server in self.moto.values():
             server.stop()
+        if self.simulator is not None:
+            self.simulator.shutdown()
 
     @property
     def url(self) -> str:

@@ -1,8 +1,8 @@
 """Read the synthesized template into what the local runtime must create and run.
 
-Only what the local runtime serves is read: tables, queues, topics and their subscriptions, event
-buses, secrets, functions with their environments, event source mappings (queues and table
-streams), schedules, the HTTP API's routes and the stack's outputs.
+Only what the local runtime serves is read: tables, queues, buckets (with their notifications),
+topics and their subscriptions, event buses, secrets, functions with their environments, event
+source mappings (queues and table streams), schedules, the HTTP API's routes and the stack's outputs.
 """
 
 from __future__ import annotations
@@ -87,6 +87,7 @@ class RouteSpec:
 class Topology:
     tables: dict[str, dict[str, Any]] = field(default_factory=dict)
     queues: dict[str, dict[str, Any]] = field(default_factory=dict)
+    buckets: dict[str, dict[str, Any]] = field(default_factory=dict)
     topics: list[str] = field(default_factory=list)
     subscriptions: list[dict[str, Any]] = field(default_factory=list)
     event_buses: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -164,6 +165,8 @@ def read_topology(template: Template) -> Topology:
             topology.tables[logical_id] = props
         elif kind == "AWS::SQS::Queue":
             topology.queues[logical_id] = props
+        elif kind == "AWS::S3::Bucket":
+            topology.buckets[logical_id] = props
         elif kind == "AWS::SNS::Topic":
             topology.topics.append(logical_id)
         elif kind == "AWS::SNS::Subscription":

@@ -1,93 +1,42 @@
 // The Outbound SMS console: a single page over the platform's HTTP API, signed in with an API key.
+// A tenant's key opens the tenant's screens, an operator key the operator's; the API explorer
+// needs no sign-in. Each screen is a module with load() and wire(); a new one is a PAGES entry.
+import { ApiError, API_ROOT, api, apiKey, openapi, pageOf, rememberKey } from "./api.js";
+import * as contacts from "./contacts.js";
+import { $, clearProblems, commaList, el, formProblem, showError, statusBadge, toast } from "./dom.js";
+import * as explorer from "./explorer.js";
+import * as inbound from "./inbound.js";
+import { openConfirm, watchJob, wireConfirm } from "./jobs.js";
+import * as lists from "./lists.js";
 import { formatInstant, formatMicros, localInputToIso, parseDollars } from "./money.js";
+import * as operator from "./operator.js";
+import * as organization from "./organization.js";
 
-const KEY_STORAGE = "outboundSms.apiKey";
-const API_ROOT = location.pathname.replace(/\/console\/?$/, "");
-const PAGES = ["messages", "mass", "settings", "balance"];
-const POLL_MS = 1000;
+const TENANT = "tenant";
+const OPERATOR = "operator";
+const ANYONE = "anyone";
 const ENTRY_KINDS = {
   credit: "Credit", purchase: "Purchase", auto_buy: "Auto-buy", debit: "Message",
   refund: "Refund", purchase_failed: "Purchase declined",
 };
-const EXCLUDED_REASONS = {
-  not_opted_in: "not opted in", opted_out: "opted out", not_sms_capable: "not SMS-capable",
+
+const state = { role: null, settings: null, catalog: null, messagesCursor: null, ledgerCursor: null };
+
+// Every screen: who may open it and what fills it. The first of a role is where its sign-in lands.
+const PAGES = {
+  messages: { role: TENANT, load: () => loadMessages(true) },
+  mass: { role: TENANT, load: () => loadMass() },
+  lists: { role: TENANT, load: () => lists.load(state.settings) },
+  contacts: { role: TENANT, load: () => contacts.load(state.settings) },
+  organization: { role: TENANT, load: () => organization.load() },
+  inbound: { role: TENANT, load: () => inbound.load() },
+  settings: { role: TENANT, load: () => loadSettings() },
+  balance: { role: TENANT, load: () => loadBalance() },
+  tenants: { role: OPERATOR, load: () => operator.loadTenantsPage() },
+  reviews: { role: OPERATOR, load: () => operator.loadReviews() },
+  codes: { role: OPERATOR, load: () => operator.loadCodes() },
+  api: { role: ANYONE, load: () => explorer.load() },
 };
-
-const state = {
-  settings: null, catalog: null, openapi: null, messagesCursor: null, ledgerCursor: null, pollTimer: null,
-};
-
-// ---- the API ----
-
-class ApiError extends Error {
-  constructor(status, problem) {
-    const detail = problem && (problem.detail || problem.message);
-    super(detail ? `${detail}${problem.field ? ` (${problem.field})` : ""}` : `HTTP ${status}`);
-    this.status = status;
-    this.problem = problem || {};
-  }
-}
-
-async function api(method, path, body, headers = {}) {
-  const request = { method, headers: { ...headers, Authorization: `Bearer ${apiKey()}` } };
-  if (body !== undefined) {
-    request.headers["Content-Type"] = "application/json";
-    request.body = JSON.stringify(body);
-  }
-  const response = await fetch(API_ROOT + path, request);
-  if (response.status === 204) return null;
-  const text = await response.text();
-  let payload = null;
-  try {
-    payload = text ? JSON.parse(text) : null;
-  } catch {
-    payload = { detail: text };
-  }
-  if (!response.ok) throw new ApiError(response.status, payload);
-  return payload;
-}
-
-function apiKey() {
-  return sessionStorage.getItem(KEY_STORAGE) || "";
-}
-
-// ---- the DOM, built with text nodes only (every value shown comes from data) ----
-
-function el(tag, attributes = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [name, value] of Object.entries(attributes)) {
-    if (value === undefined || value === null || value === false) continue;
-    if (name.startsWith("on")) node.addEventListener(name.slice(2), value);
-    else if (name === "text") node.textContent = value;
-    else node.setAttribute(name, value === true ? "" : value);
-  }
-  for (const child of children.flat()) {
-    if (child !== null && child !== undefined) node.append(child instanceof Node ? child : String(child));
-  }
-  return node;
-}
-
-const $ = (selector) => document.querySelector(selector);
-
-function showError(selector, error) {
-  $(selector).textContent = error ? error.message : "";
-}
-
-function toast(text) {
-  const box = $("#toast");
-  box.textContent = text;
-  box.hidden = false;
-  clearTimeout(toast.timer);
-  toast.timer = setTimeout(() => { box.hidden = true; }, 4000);
-}
-
-function statusBadge(status) {
-  return el("span", { class: `badge status-${status.toLowerCase().replace(/\s+/g, "-")}`, text: status });
-}
-
-function commaList(value) {
-  return value.split(",").map((item) => item.trim()).filter(Boolean);
-}
 
 function microsToInput(micros) {
   return formatMicros(micros).replace(/[$,]/g, "");
@@ -95,32 +44,56 @@ function microsToInput(micros) {
 
 // ---- signing in and pages ----
 
+function firstPage(role) {
+  return Object.keys(PAGES).find((name) => PAGES[name].role === role);
+}
+
+function allowed(name) {
+  const page = PAGES[name];
+  return Boolean(page) && (page.role === ANYONE || page.role === state.role);
+}
+
 async function signIn(event) {
   event.preventDefault();
   const key = $("#api-key").value.trim();
-  sessionStorage.setItem(KEY_STORAGE, key);
+  rememberKey(key);
   showError("#sign-in-error", null);
   try {
     await start();
-    const target = PAGES.some((page) => location.hash === `#/${page}`) ? location.hash : "#/messages";
+    const asked = location.hash.replace(/^#\//, "");
+    const target = `#/${allowed(asked) && asked !== "api" ? asked : firstPage(state.role)}`;
     if (location.hash === target) route();
     else location.hash = target; // the hashchange routes
   } catch (error) {
-    sessionStorage.removeItem(KEY_STORAGE);
+    rememberKey(null);
     const refused = error instanceof ApiError && (error.status === 401 || error.status === 403);
     showError("#sign-in-error", refused ? new Error("That API key was refused.") : error);
   }
 }
 
+// Which role the key has: a tenant's key reads its settings, an operator key the tenants.
 async function start() {
-  state.settings = await api("GET", "/v1/settings");
-  $("#tenant-name").textContent = state.settings.name;
+  try {
+    state.settings = await api("GET", "/v1/settings");
+    state.role = TENANT;
+    $("#tenant-name").textContent = state.settings.name;
+  } catch (error) {
+    if (!(error instanceof ApiError) || error.status !== 403) throw error;
+    await api("GET", "/v1/operator/tenants");
+    state.role = OPERATOR;
+    $("#tenant-name").textContent = "Operator";
+  }
+  document.body.dataset.role = state.role;
+  for (const link of document.querySelectorAll("#nav a")) {
+    const role = PAGES[link.dataset.page].role;
+    link.hidden = role !== ANYONE && role !== state.role;
+  }
   $("#nav").hidden = false;
   $("#sign-out").hidden = false;
 }
 
 function signOut() {
-  sessionStorage.removeItem(KEY_STORAGE);
+  rememberKey(null);
   // A fresh page: nothing of this tenant's (lists, choices, a job being followed) stays behind.
   location.replace(location.pathname);
 }
@@ -128,35 +101,35 @@ function signOut() {
 function show(page) {
   for (const section of document.querySelectorAll(".page")) section.hidden = section.id !== `page-${page}`;
   for (const link of document.querySelectorAll("#nav a")) {
-    link.classList.toggle("active", link.dataset.page === page);
+    const active = link.dataset.page === page;
+    link.classList.toggle("active", active);
+    if (active) link.setAttribute("aria-current", "page");
+    else link.removeAttribute("aria-current");
   }
   document.body.dataset.page = page;
   document.body.dataset.loading = "false";
 }
 
-const LOADERS = { messages: () => loadMessages(true), mass: loadMass, settings: loadSettings, balance: loadBalance };
-
 async function route() {
-  if (!state.settings) return show("sign-in");
-  const page = location.hash.replace(/^#\//, "") || "messages";
-  const name = PAGES.includes(page) ? page : "messages";
+  const asked = location.hash.replace(/^#\//, "");
+  if (!state.role && asked !== "api") return show("sign-in");
+  const name = allowed(asked) ? asked : firstPage(state.role);
   show(name);
   document.body.dataset.loading = "true";
   try {
-    await LOADERS[name]();
+    await PAGES[name].load();
+  } catch (error) {
+    toast(error.message);
   } finally {
     document.body.dataset.loading = "false";
   }
+  const heading = $(`#page-${name} h1`);
+  if (heading && document.activeElement === document.body) heading.focus({ preventScroll: true });
 }
 
 async function catalog() {
   state.catalog = state.catalog || (await api("GET", "/v1/saved-messages"));
   return state.catalog;
-}
-
-async function openapi() {
-  state.openapi = state.openapi || (await (await fetch(`${API_ROOT}/v1/openapi.json`)).json());
-  return state.openapi;
 }
 
 // ---- sent messages ----
@@ -289,7 +262,7 @@ async function loadMass() {
 
 async function fillSignatureChoices(select, preferred) {
   try {
-    const signatures = await api("GET", "/v1/signatures");
+    const signatures = pageOf(await api("GET", "/v1/signatures")).items;
     select.replaceChildren(...signatures.map((signature) => el("option", {
       value: signature.id, text: signature.name, selected: signature.id === preferred,
     })));
@@ -309,7 +282,7 @@ function chooseTemplate() {
   const others = Object.entries(template.variables).filter(([name]) => !name.startsWith("outage_"));
   const fieldset = $("#mass-variables");
   fieldset.replaceChildren(el("legend", { text: "Message fields" }), ...others.map(([name, type]) => el("label", {},
-    name.replace(/_/g, " "), el("input", { name: `var-${name}`, "data-type": type, required: true,
+    name.replace(/_/g, " "), el("input", { name: `var-${name}`, "data-field": `variables.${name}`, "data-type": type, required: true,
       value: name === "company" ? state.settings.name : undefined }))));
   fieldset.hidden = others.length === 0;
 }
@@ -340,124 +313,32 @@ function massRequest() {
 
 async function previewMass(event) {
   event.preventDefault();
-  showError("#mass-error", null);
+  clearProblems($("#mass-form"));
   try {
-    openConfirm(await api("POST", "/v1/mass-messages", massRequest()));
+    const job = await api("POST", "/v1/mass-messages", massRequest());
+    openConfirm("mass-messages", job, (jobId, confirmed) => (confirmed ? watchMass(jobId) : loadJobs()));
   } catch (error) {
-    showError("#mass-error", error);
+    formProblem($("#mass-form"), error);
   }
-}
-
-function openConfirm(job) {
-  const preview = job.preview;
-  const dialog = $("#confirm-dialog");
-  dialog.dataset.jobId = job.id;
-  dialog.dataset.token = job.confirmation_token;
-  const people = preview.recipients === 1 ? "1 customer" : `${preview.recipients.toLocaleString()} customers`;
-  $("#confirm-summary").textContent = `This message will be sent to ${people}.`;
-  const parts = preview.segments_per_message === 1 ? "1 segment" : `${preview.segments_per_message} segments`;
-  $("#confirm-charge").textContent = `Charges will occur: ${formatMicros(preview.total_micros)} `
-    + `(${preview.recipients.toLocaleString()} × ${formatMicros(preview.price_per_message_micros)}, ${parts} each).`;
-  const balance = $("#confirm-balance");
-  if (preview.balance_micros === null) {
-    balance.textContent = "";
-  } else {
-    balance.textContent = `Your balance of ${formatMicros(preview.balance_micros)} `
-      + (preview.balance_covers ? "covers it." : "does not cover it: messages it cannot pay end as Insufficient funds.");
-    balance.className = preview.balance_covers ? "ok" : "error";
-  }
-  $("#confirm-body").textContent = job.body;
-  const left = Object.entries(preview.excluded).map(([reason, count]) => `${EXCLUDED_REASONS[reason] || reason}: ${count}`);
-  if (preview.duplicates_removed) left.push(`duplicate numbers: ${preview.duplicates_removed}`);
-  $("#confirm-excluded").textContent = left.length ? `Left out: ${left.join(", ")}.` : "";
-  const send = $("#confirm-send");
-  send.textContent = `Send to ${people}`;
-  send.disabled = preview.recipients === 0;
-  showError("#confirm-error", null);
-  if (!dialog.open) dialog.showModal();
-}
-
-async function confirmMass() {
-  const dialog = $("#confirm-dialog");
-  const jobId = dialog.dataset.jobId;
-  $("#confirm-send").disabled = true;
-  try {
-    await api("POST", `/v1/mass-messages/${jobId}/confirm`, { confirmation_token: dialog.dataset.token });
-    dialog.close();
-    watchJob(jobId);
-  } catch (error) {
-    if (error.problem.reason === "preview_stale") {
-      openConfirm(await api("POST", `/v1/mass-messages/${jobId}/preview`));
-      showError("#confirm-error", new Error("The recipients changed since the preview: check the new counts."));
-    } else {
-      showError("#confirm-error", error);
-      $("#confirm-send").disabled = false;
-    }
-  }
-}
-
-async function cancelMass() {
-  const dialog = $("#confirm-dialog");
-  try {
-    await api("POST", `/v1/mass-messages/${dialog.dataset.jobId}/cancel`);
-    toast("Cancelled: nothing was sent.");
-  } catch (error) {
-    toast(error.message);
-  }
-  dialog.close();
-  await loadJobs();
-}
-
-function stopPolling() {
-  clearTimeout(state.pollTimer);
-  state.pollTimer = null;
-}
-
-function watchJob(jobId) {
-  stopPolling();
-  const panel = $("#mass-progress");
-  panel.hidden = false;
-  panel.dataset.state = "running";
-  $("#progress-job").textContent = jobId;
-  const poll = async () => {
-    try {
-      const job = await api("GET", `/v1/mass-messages/${jobId}`);
-      const counts = job.progress || {};
-      const count = (status) => counts[status] || 0;
-      const total = Math.max(job.preview.recipients, 1);
-      const handedOver = count("Sent") + count("Delivered") + count("Failed") + count("Insufficient funds");
-      $("#progress-bar").style.width = `${Math.min(100, Math.round((100 * handedOver) / total))}%`;
-      const summary = ["Delivered", "Sent", "Failed", "Insufficient funds", "In Progress", "Pending"]
-        .map((status) => `${status} ${count(status)}`).join(" · ");
-      const finished = ["queued", "cancelled"].includes(job.status) && !count("Pending") && !count("In Progress");
-      $("#progress-text").textContent = `${finished ? "Done" : "Sending"} (${job.status}): ${summary}`;
-      if (finished) {
-        panel.dataset.state = "done";
-        state.pollTimer = null;
-        await loadJobs();
-        return;
-      }
-    } catch (error) {
-      $("#progress-text").textContent = error.message;
-    }
-    state.pollTimer = setTimeout(poll, POLL_MS);
-  };
-  poll();
 }
 
 async function loadJobs() {
   try {
-    const jobs = await api("GET", "/v1/mass-messages");
+    const jobs = pageOf(await api("GET", "/v1/mass-messages")).items;
     $("#jobs-table tbody").replaceChildren(...jobs.map((job) => el("tr", { "data-id": job.id },
       el("td", { class: "nowrap", text: formatInstant(job.created_at) }),
       el("td", { text: job.saved_message }),
       el("td", { text: job.status }),
-      el("td", { class: "num", text: job.preview.recipients.toLocaleString() }),
-      el("td", { class: "num", text: formatMicros(job.preview.total_micros) }),
+      el("td", { class: "num", text: job.preview ? job.preview.recipients.toLocaleString() : "–" }),
+      el("td", { class: "num", text: job.preview ? formatMicros(job.preview.total_micros) : "–" }),
       el("td", {}, el("button", { type: "button", class: "link", text: "Messages", onclick: () => showJobMessages(job.id) })))));
   } catch (error) {
     showError("#mass-error", error);
   }
+}
+
+function watchMass(jobId) {
+  watchJob("mass-messages", jobId, $("#mass-progress"), () => loadJobs());
 }
 
 function showJobMessages(jobId) {
@@ -481,6 +362,8 @@ async function loadSettings() {
     form.elements.quiet_end.value = settings.quiet_hours ? settings.quiet_hours.end : "08:00";
     form.elements.hold_mass_messages.checked = settings.hold_mass_messages;
     form.elements.recipient_local_window.checked = settings.recipient_local_window;
+    form.elements.smart_encoding.checked = Boolean(settings.smart_encoding);
+    form.elements.three_a_day_rule.checked = Boolean(settings.three_a_day_rule);
     $("#time-zone").textContent = settings.time_zone;
     $("#segment-price").textContent = formatMicros(settings.price_per_segment_micros);
   } catch (error) {
@@ -491,8 +374,8 @@ async function loadSettings() {
 
 async function saveSettings(event) {
   event.preventDefault();
-  showError("#settings-error", null);
   const form = event.target;
+  clearProblems(form);
   const change = {
     sms_enabled: form.elements.sms_enabled.checked,
     quiet_hours: form.elements.quiet_hours_on.checked
@@ -500,21 +383,25 @@ async function saveSettings(event) {
       : null,
     hold_mass_messages: form.elements.hold_mass_messages.checked,
     recipient_local_window: form.elements.recipient_local_window.checked,
+    smart_encoding: form.elements.smart_encoding.checked,
+    three_a_day_rule: form.elements.three_a_day_rule.checked,
   };
   try {
     state.settings = await api("PATCH", "/v1/settings", change);
     toast("Settings saved.");
   } catch (error) {
-    showError("#settings-error", error);
+    formProblem(form, error);
   }
 }
 
 async function loadSignatures() {
   showError("#signature-error", null);
   try {
-    const [signatures, departments, document] = await Promise.all([
+    const [signaturePage, departmentPage, document] = await Promise.all([
       api("GET", "/v1/signatures"), api("GET", "/v1/departments"), openapi(),
     ]);
+    const signatures = pageOf(signaturePage).items;
+    const departments = pageOf(departmentPage).items;
     const departmentName = Object.fromEntries(departments.map((d) => [d.department_id, d.name]));
     $("#signatures-table tbody").replaceChildren(...signatures.map((signature) => el("tr", { "data-id": signature.id },
       el("td", { class: "strong", text: signature.name }),
@@ -533,8 +420,8 @@ async function loadSignatures() {
 
 async function createSignature(event) {
   event.preventDefault();
-  showError("#signature-error", null);
   const form = event.target;
+  clearProblems(form);
   try {
     await api("POST", "/v1/signatures", {
       name: form.elements.name.value.trim(),
@@ -547,7 +434,7 @@ async function createSignature(event) {
     toast("Signature created.");
     await loadSignatures();
   } catch (error) {
-    showError("#signature-error", error);
+    formProblem(form, error);
   }
 }
 
@@ -607,8 +494,8 @@ async function loadLedger(reset) {
 
 async function saveAutoBuy(event) {
   event.preventDefault();
-  showError("#auto-buy-error", null);
   const form = event.target;
+  clearProblems(form);
   try {
     await api("PUT", "/v1/balance/auto-buy", {
       enabled: form.elements.enabled.checked,
@@ -618,14 +505,14 @@ async function saveAutoBuy(event) {
     toast("Auto-buy saved.");
     await loadBalance();
   } catch (error) {
-    showError("#auto-buy-error", error);
+    formProblem(form, error);
   }
 }
 
 async function buyFunds(event) {
   event.preventDefault();
-  showError("#purchase-error", null);
   const form = event.target;
+  clearProblems(form);
   try {
     const amount = parseDollars(form.elements.amount.value);
     await api("POST", "/v1/balance/purchases", { amount_micros: amount }, { "Idempotency-Key": crypto.randomUUID() });
@@ -633,7 +520,7 @@ async function buyFunds(event) {
     toast(`Bought ${formatMicros(amount)}.`);
     await loadBalance();
   } catch (error) {
-    showError("#purchase-error", error);
+    formProblem(form, error);
   }
 }
 
@@ -648,14 +535,13 @@ function wire() {
   $("#export-csv").addEventListener("click", exportCsv);
   $("#mass-form").addEventListener("submit", previewMass);
   $("#mass-form").elements.saved_message.addEventListener("change", chooseTemplate);
-  $("#confirm-send").addEventListener("click", confirmMass);
-  $("#confirm-cancel").addEventListener("click", cancelMass);
-  $("#confirm-dialog").addEventListener("cancel", (event) => { event.preventDefault(); cancelMass(); });
+  wireConfirm();
   $("#settings-form").addEventListener("submit", saveSettings);
   $("#signature-form").addEventListener("submit", createSignature);
   $("#auto-buy-form").addEventListener("submit", saveAutoBuy);
   $("#purchase-form").addEventListener("submit", buyFunds);
   $("#ledger-more").addEventListener("click", () => loadLedger(false));
+  for (const module of [contacts, organization, lists, inbound, operator, explorer]) module.wire();
   window.addEventListener("hashchange", route);
 }
 
@@ -666,7 +552,7 @@ async function boot() {
     try {
       await start();
     } catch {
-      sessionStorage.removeItem(KEY_STORAGE);
+      rememberKey(null);
     }
   }
   await route();

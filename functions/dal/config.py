@@ -327,6 +327,21 @@ class ConfigTable:
         contacts = [Contact.model_validate(_strip(item)) for item in page["Items"]]
         return contacts, page.get("LastEvaluatedKey")
 
+    def contacts_range_page(
+        self, tenant_id: str, lo: str, hi: str, start: dict[str, Any] | None, limit: int | None = None
+    ) -> tuple[list[Contact], dict[str, Any] | None]:
+        """One page of a tenant's contacts whose sort key is in [lo, hi), for a preview's segment."""
+        query: dict[str, Any] = {
+            "KeyConditionExpression": Key("pk").eq(tenant_pk(tenant_id)) & Key("sk").between(lo, hi)
+        }
+        if start:
+            query["ExclusiveStartKey"] = start
+        if limit:
+            query["Limit"] = limit
+        page = self._table.query(**query)
+        contacts = [Contact.model_validate(_strip(item)) for item in page["Items"] if item["sk"] != hi]
+        return contacts, page.get("LastEvaluatedKey")
+
     # ---- accounts ----
 
     def put_account(self, tenant_id: str, account: Account) -> None:

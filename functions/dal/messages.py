@@ -15,29 +15,51 @@ Keys and access patterns:
   about four, so a 100 parts/s short code fits); a dispatcher reads every shard and merges them by
   ``ready_sort``. The fan-out keeps a code's ready backlog to a few minutes of sending (a bounded
   COUNT query on the key), so no key ever holds a million rows; a large job writes one key per code.
-- GSI ``by_tenant`` (``tenant_id``, ``created_key`` = created ISO time + id): a tenant's
-  sent-messages log, newest first, with cursor pagination; "created between" is a range on
-  ``created_key``. The log's other filters (status, phone number, related entity, trigger) are
-  filter expressions within the tenant's range: DynamoDB reads the rows they drop, so a request
-  stops after ``SEARCH_MAX_EVALUATED`` rows and hands back a cursor.
-- GSI ``by_job`` (``job_id``, ``status``), sparse, keys only: a mass message's or calling list's
-  messages per status, for its progress (a COUNT query per status), for cancelling its pending
-  messages, and for the log filtered by job (keys from the index, then a batch read of the rows).
-- GSI ``by_release`` (``release_shard``, ``release_at``), sparse: held messages whose release
-  time has come, for the release schedule (only held messages carry ``release_shard``; releasing
-  removes it and keeps ``release_at``, which the log shows). ``release_at`` is stored as fixed-width
-  UTC ISO text so that the key's text order is time order.
+- GSI ``by_tenant`` (``tenant_shard`` = tenant id + ``#`` + shard, ``created_key`` = created ISO
+  time + id): a tenant's sent-messages log, newest first, with cursor pagination; "created between"
+  is a range on ``created_key``. The log's other filters (status, phone number, related entity,
+  trigger) are filter expressions within the tenant's range: DynamoDB reads the rows they drop, so a
+  request stops after ``SEARCH_MAX_EVALUATED`` rows and hands back a cursor.
+- GSI ``by_job`` (``job_shard`` = job id + ``#`` + shard, ``status``), sparse, keys only: a mass
+  message's or calling list's messages per status, for its progress (a COUNT query per status and
+  shard), for cancelling its pending messages, and for the log filtered by job (keys from the index,
+  then a batch read of the rows).
+- GSI ``by_release`` (``release_shard`` = ``HELD#`` + shard, ``release_at``), sparse: held messages
+  whose release time has come, for the release schedule (only held messages carry
+  ``release_shard``; releasing removes it and keeps ``release_at``, which the log shows).
+  ``release_at`` is stored as fixed-width UTC ISO text so that the key's text order is time order.
 - GSI ``by_conversation`` (``conversation`` = sending number + ``#`` + recipient number,
   ``created_key``): the latest message from one of our numbers to a number, newest first, to find
   the tenant and the message an inbound reply answers (a code may serve several tenants). Costs one
   index write per message; the alternative, a "last message" item per pair, costs the same write.
+- GSI ``by_awaiting_receipt`` (``receipt_shard``, ``sent_at``), sparse, keys only: messages ``Sent``
+  and waiting for their final delivery event. The move to ``Sent`` sets both keys (the shard from the
+  message id, ``RECEIPT_SHARDS`` of them so that no index key takes more than its share of a high
+  send rate); the move to a final status removes the shard. So the index holds only messages in
+  flight, costs one index write when a message is sent and one when it ends, and the hourly query for
+  those older than the carrier's 72-hour event window reads only the ones that never got an answer.
+
+Sharding. A DynamoDB partition key takes at most 1,000 writes a second, on a table and on each
+index. A large job writes every one of its messages under one tenant and one job, and every held
+message on the platform under one release key, so those three index keys are spread over
+``TENANT_SHARDS``, ``JOB_SHARDS`` and ``RELEASE_SHARDS`` shards (8 each: 8,000 message writes a
+second per tenant, job or the platform's holds), the shard taken from a hash of the message id. Reads
+merge the shards: the log queries every shard of the tenant and merges them newest first, reading
+further only in the shard whose next row is the newest unread (``_merge_newest_first``), and its
+cursor is the last row's ``created_key``, where every shard resumes; a job's messages are read
+status by status, shard by shard; the release schedule merges the shards earliest first. So a
+tenant's or a job's reads cost a query per shard more than before, and a page of the log at most
+``TENANT_SHARDS`` queries more. Which keys a large job writes: ``message_id`` (one item each), its
+``by_tenant`` and ``by_job`` entries spread over 8 shards each, ``by_conversation`` (one pair each).
 """
 
 from __future__ import annotations
 
 import base64
+import heapq
 import json
 import time
+import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -48,7 +70,7 @@ from botocore.exceptions import ClientError
 
 from functions.domain.dispatch import Lane, ReadyMessage, ready_shard
 from functions.domain.message_log import MessageQuery, created_key_ceiling, created_key_floor
-from functions.domain.messages import Message, MessageStatus, RejectReason, StatusChange
+from functions.domain.messages import FINAL_STATUSES, Message, MessageStatus, RejectReason, StatusChange
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.service_resource import Table
@@ -67,9 +89,32 @@ READY_FIELDS = (
     "resends",
 )  # fmt: skip
 HELD_SHARD = "HELD"
+TENANT_SHARDS = 8
+JOB_SHARDS = 8
+RELEASE_SHARDS = 8
+BY_AWAITING_RECEIPT_INDEX = "by_awaiting_receipt"
+RECEIPT_SHARDS = 16
+RECEIPT_SHARD_KEYS = tuple(f"SENT#{shard:02d}" for shard in range(RECEIPT_SHARDS))
 SEARCH_MAX_EVALUATED = 2_000  # rows one filtered request may read before it returns a cursor
 BATCH_GET_LIMIT = 100
 RETENTION = timedelta(days=400)  # the sent-messages log keeps 13 months, then DynamoDB's TTL removes it
+
+
+def shard_of(message_id: str, shards: int) -> int:
+    """A message's shard of a sharded index key: stable, and even over random ids."""
+    return zlib.crc32(message_id.encode()) % shards
+
+
+def tenant_shard(tenant_id: str, shard: int) -> str:
+    return f"{tenant_id}#{shard}"
+
+
+def job_shard(job_id: str, shard: int) -> str:
+    return f"{job_id}#{shard}"
+
+
+def held_shard(shard: int) -> str:
+    return f"{HELD_SHARD}#{shard}"
 
 
 def release_key(instant: datetime) -> str:
@@ -82,9 +127,12 @@ def _to_item(message: Message) -> dict[str, Any]:
     item["created_key"] = f"{item['created_at']}#{message.message_id}"
     item["expires_at"] = int((message.created_at + RETENTION).timestamp())
     item["conversation"] = conversation_key(message.origination_number, message.recipient.phone_number)
+    item["tenant_shard"] = tenant_shard(message.tenant_id, shard_of(message.message_id, TENANT_SHARDS))
+    if message.job_id is not None:
+        item["job_shard"] = job_shard(message.job_id, shard_of(message.message_id, JOB_SHARDS))
     if message.release_at is not None and message.status is MessageStatus.PENDING:
         item["release_at"] = release_key(message.release_at)
-        item["release_shard"] = HELD_SHARD
+        item["release_shard"] = held_shard(shard_of(message.message_id, RELEASE_SHARDS))
     elif message.status is MessageStatus.PENDING:
         item.update(
             ready_keys(message.message_id, message.origination_number, message.job_id, message.created_at)
@@ -108,9 +156,15 @@ def _ready_partitions(code: str) -> list[str]:
 _STORAGE_ONLY = frozenset(
     {
         "created_key", "expires_at", "release_shard", "conversation", "ready_key", "ready_sort",
-        "debited", "claim_token", "claimed_at", "resends",
+        "debited", "claim_token", "claimed_at", "resends", "tenant_shard", "job_shard", "receipt_shard",
+        "sent_at",
     }
 )  # fmt: skip
+
+
+def receipt_shard(message_id: str) -> str:
+    """The by_awaiting_receipt partition of a sent message: spread evenly, the same on every retry."""
+    return RECEIPT_SHARD_KEYS[shard_of(message_id, RECEIPT_SHARDS)]
 
 
 def conversation_key(origination_number: str, recipient_number: str) -> str:
@@ -149,6 +203,11 @@ def _from_item(item: dict[str, Any]) -> Message:
     return Message.model_validate(clean)
 
 
+def message_from_item(item: dict[str, Any]) -> Message:
+    """A message from a stored item as DynamoDB gives it back (a read, or a stream record's image)."""
+    return _from_item(item)
+
+
 def _is_condition_failure(error: ClientError) -> bool:
     return error.response["Error"]["Code"] == "ConditionalCheckFailedException"
 
@@ -162,7 +221,7 @@ class InvalidCursor(ValueError):
 
 
 _TENANT_CURSOR = frozenset({"message_id", "tenant_id", "created_key"})
-_JOB_CURSOR = frozenset({"message_id", "tenant_id", "job_id", "status"})
+_JOB_CURSOR = frozenset({"message_id", "tenant_id", "job_id", "status", "shard"})
 
 
 def decode_cursor(cursor: str, tenant_id: str, keys: frozenset[str] = _TENANT_CURSOR) -> dict[str, Any]:
@@ -198,8 +257,7 @@ def _filter_expression(query: MessageQuery) -> ConditionBase | None:
     return combined
 
 
-def _created_range(tenant_id: str, query: MessageQuery) -> ConditionBase:
-    partition = Key("tenant_id").eq(tenant_id)
+def _created_range(partition: ConditionBase, query: MessageQuery) -> ConditionBase:
     created = Key("created_key")
     if query.created_from is not None and query.created_to is not None:
         low, high = created_key_floor(query.created_from), created_key_ceiling(query.created_to)
@@ -209,6 +267,27 @@ def _created_range(tenant_id: str, query: MessageQuery) -> ConditionBase:
     if query.created_to is not None:
         return partition & created.lte(created_key_ceiling(query.created_to))
     return partition
+
+
+def _in_created_range(created_key: str, query: MessageQuery) -> bool:
+    """Whether a cursor's position lies inside the view's key range (DynamoDB refuses one outside)."""
+    if query.created_from is not None and created_key < created_key_floor(query.created_from):
+        return False
+    return query.created_to is None or created_key <= created_key_ceiling(query.created_to)
+
+
+def _message_id_of(created_key: str) -> str:
+    return created_key.rsplit("#", 1)[-1]
+
+
+@dataclass
+class _ShardReader:
+    """One shard of a tenant's log, read newest first a page at a time; matches wait in ``found``."""
+
+    request: dict[str, Any]
+    found: list[tuple[str, Message]] = field(default_factory=list)
+    position: str | None = None  # the created_key of the last row read (None: nothing read yet)
+    done: bool = False
 
 
 @dataclass(frozen=True)
@@ -253,6 +332,15 @@ class StatusMove:
         if self.condition:
             condition += f" AND ({self.condition})"
         removes = list(self.removes)
+        if self.to is MessageStatus.SENT:  # now waiting for its delivery event: on by_awaiting_receipt
+            names["#receipt_shard"], names["#sent_at"] = "receipt_shard", "sent_at"
+            values[":receipt_shard"], values[":sent_at"] = (
+                receipt_shard(self.message_id),
+                release_key(self.at),
+            )
+            sets += ["#receipt_shard = :receipt_shard", "#sent_at = :sent_at"]
+        elif self.to in FINAL_STATUSES:  # no longer waiting (a no-op for a message never sent)
+            removes.append("receipt_shard")
         if self.to is not MessageStatus.PENDING and self.to is not MessageStatus.IN_PROGRESS:
             removes += [
                 name for name in ("ready_key", "ready_sort", "release_shard") if name not in self.extra
@@ -325,35 +413,39 @@ class MessagesTable:
         """Messages of a mass message or calling list per status, counted on the sparse by_job index."""
         counts: dict[MessageStatus, int] = {}
         for status in MessageStatus:
-            query: dict[str, Any] = {
-                "IndexName": BY_JOB_INDEX,
-                "KeyConditionExpression": Key("job_id").eq(job_id) & Key("status").eq(status.value),
-                "Select": "COUNT",
-            }
             total = 0
-            while True:
-                page = self._table.query(**query)
-                total += page["Count"]
-                if "LastEvaluatedKey" not in page:
-                    break
-                query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+            for shard in range(JOB_SHARDS):
+                query: dict[str, Any] = {
+                    "IndexName": BY_JOB_INDEX,
+                    "KeyConditionExpression": Key("job_shard").eq(job_shard(job_id, shard))
+                    & Key("status").eq(status.value),
+                    "Select": "COUNT",
+                }
+                total += sum(page["Count"] for page in self._pages(query))
             counts[status] = total
         return counts
 
     def pending_of_job(self, job_id: str) -> Iterator[str]:
-        query: dict[str, Any] = {
-            "IndexName": BY_JOB_INDEX,
-            "KeyConditionExpression": Key("job_id").eq(job_id)
-            & Key("status").eq(MessageStatus.PENDING.value),
-            "ProjectionExpression": "message_id",
-        }
+        for shard in range(JOB_SHARDS):
+            query: dict[str, Any] = {
+                "IndexName": BY_JOB_INDEX,
+                "KeyConditionExpression": Key("job_shard").eq(job_shard(job_id, shard))
+                & Key("status").eq(MessageStatus.PENDING.value),
+                "ProjectionExpression": "message_id",
+            }
+            for page in self._pages(query):
+                for item in page["Items"]:
+                    yield str(item["message_id"])
+
+    def _pages(self, request: dict[str, Any]) -> Iterator[dict[str, Any]]:
+        """Every page of a query, following LastEvaluatedKey."""
+        request = dict(request)
         while True:
-            page = self._table.query(**query)
-            for item in page["Items"]:
-                yield str(item["message_id"])
+            page: dict[str, Any] = dict(self._table.query(**request))
+            yield page
             if "LastEvaluatedKey" not in page:
                 return
-            query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+            request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
     def get(self, message_id: str) -> Message | None:
         item = self._table.get_item(Key={"message_id": message_id}, ConsistentRead=True).get("Item")
@@ -480,21 +572,58 @@ class MessagesTable:
         rows.sort(key=lambda row: row[0])  # the shards merged in key order
         return [_ready_from_item(item) for _, item in rows[:limit]]
 
+    def note(self, message_id: str, change: StatusChange, while_in: MessageStatus) -> bool:
+        """Append ``change`` to the history of a message in status ``while_in``, without moving it."""
+        try:
+            self._table.update_item(
+                Key={"message_id": message_id},
+                UpdateExpression="SET #history = list_append(#history, :change)",
+                ConditionExpression="attribute_exists(message_id) AND #status = :status",
+                ExpressionAttributeNames={"#history": "history", "#status": "status"},
+                ExpressionAttributeValues={
+                    ":change": [change.model_dump(mode="json", exclude_none=True)],
+                    ":status": while_in.value,
+                },
+            )
+        except ClientError as error:
+            if _is_condition_failure(error):
+                return False
+            raise
+        return True
+
+    def awaiting_receipt_since_before(self, instant: datetime) -> Iterator[str]:
+        """Ids of messages sent before ``instant`` and still waiting for a final delivery event."""
+        for shard in RECEIPT_SHARD_KEYS:
+            query: dict[str, Any] = {
+                "IndexName": BY_AWAITING_RECEIPT_INDEX,
+                "KeyConditionExpression": Key("receipt_shard").eq(shard)
+                & Key("sent_at").lt(release_key(instant)),
+                "ProjectionExpression": "message_id",
+            }
+            while True:
+                page = self._table.query(**query)
+                for item in page["Items"]:
+                    yield str(item["message_id"])
+                if "LastEvaluatedKey" not in page:
+                    break
+                query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
     def held_due(self, now: datetime) -> Iterator[str]:
-        """Ids of held messages whose release time is ``now`` or earlier, earliest first (an index query)."""
-        query: dict[str, Any] = {
-            "IndexName": BY_RELEASE_INDEX,
-            "KeyConditionExpression": Key("release_shard").eq(HELD_SHARD)
-            & Key("release_at").lte(release_key(now)),
-            "ProjectionExpression": "message_id",
-        }
-        while True:
-            page = self._table.query(**query)
-            for item in page["Items"]:
-                yield str(item["message_id"])
-            if "LastEvaluatedKey" not in page:
-                return
-            query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        """Ids of held messages whose release time is ``now`` or earlier, earliest first (shards merged)."""
+
+        def shard_items(shard: int) -> Iterator[dict[str, Any]]:
+            query: dict[str, Any] = {
+                "IndexName": BY_RELEASE_INDEX,
+                "KeyConditionExpression": Key("release_shard").eq(held_shard(shard))
+                & Key("release_at").lte(release_key(now)),
+                "ProjectionExpression": "message_id, release_at",
+            }
+            for page in self._pages(query):
+                yield from page["Items"]
+
+        shards = (shard_items(shard) for shard in range(RELEASE_SHARDS))
+        for item in heapq.merge(*shards, key=lambda item: str(item["release_at"])):
+            yield str(item["message_id"])
 
     def release(self, message_id: str) -> bool:
         """A held message may go now: off the release index, onto its code's ready index.
@@ -557,84 +686,155 @@ class MessagesTable:
         """
         if query.job_id is not None:
             return self._search_job(tenant_id, query.job_id, query, limit, cursor)
-        request: dict[str, Any] = {
-            "IndexName": BY_TENANT_INDEX,
-            "KeyConditionExpression": _created_range(tenant_id, query),
-            "ScanIndexForward": False,
-            # Unfiltered, a page is exactly ``limit`` rows; filtered, read more per request.
-            "Limit": limit if not query.filters_beyond_the_key else max(limit, 200),
-        }
+        start = decode_cursor(cursor, tenant_id)["created_key"] if cursor else None
+        if start is not None and not _in_created_range(start, query):
+            raise InvalidCursor(cursor or "")
         condition = _filter_expression(query)
-        if condition is not None:
-            request["FilterExpression"] = condition
-        if cursor:
-            request["ExclusiveStartKey"] = decode_cursor(cursor, tenant_id)
-        found: list[Message] = []
+        # Unfiltered, a shard's share of the page and a little more; filtered, read more per request.
+        page_rows = max(limit, 200) if query.filters_beyond_the_key else -(-limit // TENANT_SHARDS) + 5
+        readers = []
+        for shard in range(TENANT_SHARDS):
+            partition = tenant_shard(tenant_id, shard)
+            request: dict[str, Any] = {
+                "IndexName": BY_TENANT_INDEX,
+                "KeyConditionExpression": _created_range(Key("tenant_shard").eq(partition), query),
+                "ScanIndexForward": False,
+                "Limit": min(page_rows, 1000),
+            }
+            if condition is not None:
+                request["FilterExpression"] = condition
+            if start is not None:
+                request["ExclusiveStartKey"] = {
+                    "tenant_shard": partition,
+                    "created_key": start,
+                    "message_id": _message_id_of(start),
+                }
+            readers.append(_ShardReader(request))
+        return self._merge_newest_first(tenant_id, readers, query, limit)
+
+    def _merge_newest_first(
+        self, tenant_id: str, readers: list[_ShardReader], query: MessageQuery, limit: int
+    ) -> tuple[list[Message], str | None]:
+        """Merge the shards' rows newest first, reading on only in the shard that holds the page back.
+
+        Every shard is read once; then, while the page is short, the unfinished shard whose last row
+        read is the newest (the ``boundary``) reads its next page: a row is placed only once no
+        unfinished shard can still hold a newer one. The cursor is the last placed row's key, or, when
+        the read budget ran out first, the boundary (every row above it has been placed).
+        """
         evaluated = 0
+        pending = list(readers)
         while True:
-            page = self._table.query(**request)
-            evaluated += page["ScannedCount"]
-            items = page["Items"]
-            last_key = page.get("LastEvaluatedKey")
-            for index, item in enumerate(items):
-                message = _from_item(item)
-                if not query.matches(message):
-                    continue
-                found.append(message)
-                if len(found) == limit:
-                    more = index < len(items) - 1 or last_key is not None
-                    position = {key: item[key] for key in _TENANT_CURSOR}
-                    return found, encode_cursor(position) if more else None
-            if last_key is None:
-                return found, None
+            for reader in pending:
+                evaluated += self._read_shard(reader, query)
+            unfinished = [reader for reader in readers if not reader.done]
+            boundary = max((reader.position or "" for reader in unfinished), default=None)
+            found = sorted(
+                (entry for reader in readers for entry in reader.found), key=lambda e: e[0], reverse=True
+            )
+            placed = [entry for entry in found if boundary is None or entry[0] >= boundary]
+            if len(placed) >= limit:
+                page = placed[:limit]
+                more = len(found) > limit or bool(unfinished)
+                last_key = page[-1][0]
+                return [message for _, message in page], self._cursor(tenant_id, last_key) if more else None
+            if boundary is None:
+                return [message for _, message in placed], None
             if evaluated >= SEARCH_MAX_EVALUATED:
-                return found, encode_cursor(last_key)
-            request["ExclusiveStartKey"] = last_key
+                return [message for _, message in placed], self._cursor(tenant_id, boundary)
+            pending = [next(reader for reader in unfinished if reader.position == boundary)]
+
+    @staticmethod
+    def _cursor(tenant_id: str, created_key: str) -> str | None:
+        return encode_cursor(
+            {"created_key": created_key, "message_id": _message_id_of(created_key), "tenant_id": tenant_id}
+        )
+
+    def _read_shard(self, reader: _ShardReader, query: MessageQuery) -> int:
+        """One page of one shard into its reader; the rows it read."""
+        page = self._table.query(**reader.request)
+        for item in page["Items"]:
+            message = _from_item(item)
+            if query.matches(message):
+                reader.found.append((str(item["created_key"]), message))
+        last_key = page.get("LastEvaluatedKey")
+        if last_key is None:
+            reader.done = True
+        else:
+            reader.position = str(last_key["created_key"])
+            reader.request["ExclusiveStartKey"] = last_key
+        return int(page["ScannedCount"])
 
     def _search_job(
         self, tenant_id: str, job_id: str, query: MessageQuery, limit: int, cursor: str | None
     ) -> tuple[list[Message], str | None]:
-        """A job's messages, in the by_job index's order (by status): keys first, then a batch read."""
-        key_condition: ConditionBase = Key("job_id").eq(job_id)
-        if query.status is not None:
-            key_condition = key_condition & Key("status").eq(query.status.value)
-        request: dict[str, Any] = {
-            "IndexName": BY_JOB_INDEX,
-            "KeyConditionExpression": key_condition,
-            "Limit": min(BATCH_GET_LIMIT, max(limit, 25)),
-        }
+        """A job's messages by status, each status shard by shard: keys first, then a batch read."""
+        statuses = (
+            [query.status] if query.status is not None else sorted(MessageStatus, key=lambda s: s.value)
+        )
+        partitions = [(status.value, shard) for status in statuses for shard in range(JOB_SHARDS)]
+        first, start_after = 0, None
         if cursor:
             start = decode_cursor(cursor, tenant_id, _JOB_CURSOR)
-            if start["job_id"] != job_id:
+            spot = (start["status"], int(start["shard"])) if start["shard"].isdigit() else None
+            if start["job_id"] != job_id or spot not in partitions:
                 raise InvalidCursor(cursor)
-            request["ExclusiveStartKey"] = {key: start[key] for key in ("message_id", "job_id", "status")}
+            first, start_after = partitions.index(spot), start["message_id"] or None
         found: list[Message] = []
         evaluated = 0
-        while True:
-            page = self._table.query(**request)
-            keys = page["Items"]
-            evaluated += len(keys)
-            rows = self._get_many([str(key["message_id"]) for key in keys])
-            last_key = page.get("LastEvaluatedKey")
-            for index, key in enumerate(keys):
-                message = rows.get(str(key["message_id"]))
-                if message is None or message.tenant_id != tenant_id or not query.matches(message):
-                    continue
-                found.append(message)
-                if len(found) == limit:
-                    more = index < len(keys) - 1 or last_key is not None
-                    position = {
-                        "message_id": str(key["message_id"]),
-                        "job_id": job_id,
-                        "status": str(key["status"]),
-                        "tenant_id": tenant_id,
-                    }
-                    return found, encode_cursor(position) if more else None
-            if last_key is None:
-                return found, None
-            if evaluated >= SEARCH_MAX_EVALUATED:
-                return found, encode_cursor({**last_key, "tenant_id": tenant_id})
-            request["ExclusiveStartKey"] = last_key
+        for index in range(first, len(partitions)):
+            status, shard = partitions[index]
+            partition = job_shard(job_id, shard)
+            request: dict[str, Any] = {
+                "IndexName": BY_JOB_INDEX,
+                "KeyConditionExpression": Key("job_shard").eq(partition) & Key("status").eq(status),
+                "Limit": min(BATCH_GET_LIMIT, max(limit, 25)),
+            }
+            if index == first and start_after:
+                request["ExclusiveStartKey"] = {
+                    "message_id": start_after,
+                    "job_shard": partition,
+                    "status": status,
+                }
+            while True:
+                page = self._table.query(**request)
+                keys = page["Items"]
+                evaluated += len(keys)
+                rows = self._get_many([str(key["message_id"]) for key in keys])
+                last_key = page.get("LastEvaluatedKey")
+                for position, key in enumerate(keys):
+                    message = rows.get(str(key["message_id"]))
+                    if message is None or message.tenant_id != tenant_id or not query.matches(message):
+                        continue
+                    found.append(message)
+                    if len(found) == limit:
+                        more = position < len(keys) - 1 or last_key is not None or index < len(partitions) - 1
+                        here = self._job_cursor(tenant_id, job_id, status, shard, str(key["message_id"]))
+                        return found, here if more else None
+                if last_key is None:
+                    break
+                if evaluated >= SEARCH_MAX_EVALUATED:
+                    return found, self._job_cursor(
+                        tenant_id, job_id, status, shard, str(last_key["message_id"])
+                    )
+                request["ExclusiveStartKey"] = last_key
+            if evaluated >= SEARCH_MAX_EVALUATED and index < len(partitions) - 1:
+                following_status, following_shard = partitions[index + 1]
+                return found, self._job_cursor(tenant_id, job_id, following_status, following_shard, "")
+        return found, None
+
+    @staticmethod
+    def _job_cursor(tenant_id: str, job_id: str, status: str, shard: int, message_id: str) -> str | None:
+        """A position in a job's messages: after ``message_id`` in one (status, shard), or at its start."""
+        return encode_cursor(
+            {
+                "tenant_id": tenant_id,
+                "job_id": job_id,
+                "status": status,
+                "shard": str(shard),
+                "message_id": message_id,
+            }
+        )
 
     def _get_many(self, message_ids: list[str]) -> dict[str, Message]:
         """The messages with these ids (at most BATCH_GET_LIMIT), retrying what DynamoDB left unprocessed."""

@@ -8,6 +8,11 @@ Keys and access patterns:
   and remove with its source (keyword, api, carrier), actor and tenant; one number's history is a
   query on the sort key's prefix. An audit item is written in the same transaction as the change it
   records, only if absent, so a retried change (the same inbound message, redelivered) is applied once.
+- ``LATEST#<scope>`` / ``<phone number>``: the time (and change id) of the latest change asked for
+  this number in this scope, applied or not (a START from a number not opted out counts). A change is
+  applied only if it is not older than that: it first moves the mark forward (or finds a later one and
+  is ``SUPERSEDED``), then its transaction checks the mark is still its own. So a STOP and a START
+  handled out of order end in whichever was sent last, never in whichever was processed last.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
@@ -31,6 +36,7 @@ if TYPE_CHECKING:
 GLOBAL_SCOPE = "GLOBAL"
 DNC_PREFIX = "DNC#"
 AUDIT_PREFIX = "AUDIT#"
+LATEST_PREFIX = "LATEST#"
 BATCH_GET_LIMIT = 100
 
 
@@ -86,6 +92,7 @@ class ChangeResult(StrEnum):
     UNCHANGED = "unchanged"  # already opted out (an add), or not opted out (a remove)
     DUPLICATE = "duplicate"  # this change id was recorded before
     NOT_ALLOWED = "not_allowed"  # a remove whose condition (the owning tenant) did not hold
+    SUPERSEDED = "superseded"  # a later change for this number and scope came first: this one is void
 
 
 def _audit_key(change: OptOutChange) -> dict[str, str]:
@@ -93,6 +100,15 @@ def _audit_key(change: OptOutChange) -> dict[str, str]:
         "scope": AUDIT_PREFIX + change.scope,
         "phone_number": f"{change.phone_number}#{change.at.isoformat()}#{change.change_id}",
     }
+
+
+def _latest_key(change: OptOutChange) -> dict[str, str]:
+    return {"scope": LATEST_PREFIX + change.scope, "phone_number": change.phone_number}
+
+
+def _order(change: OptOutChange) -> str:
+    """Fixed-width UTC time, then the change id: comparing the text compares the changes' order."""
+    return f"{change.at.astimezone(UTC).isoformat(timespec='microseconds')}#{change.change_id}"
 
 
 def _from_item(item: dict[str, Any]) -> OptOut:
@@ -159,7 +175,7 @@ class OptOutsTable:
             },
             self._audit_put(change),
         ]
-        return self._transact(items) or ChangeResult.UNCHANGED
+        return self._transact_in_order(change, items) or ChangeResult.UNCHANGED
 
     def record_opt_in(
         self, scope: str, phone_number: str, change: OptOutChange, owned_by: str | None = None
@@ -173,7 +189,7 @@ class OptOutsTable:
         if owned_by is not None:
             delete["ConditionExpression"] += " AND tenant_id = :tenant"
             delete["ExpressionAttributeValues"] = {":tenant": owned_by}
-        outcome = self._transact([{"Delete": delete}, self._audit_put(change)])
+        outcome = self._transact_in_order(change, [{"Delete": delete}, self._audit_put(change)])
         if outcome is None:
             return ChangeResult.NOT_ALLOWED if owned_by is not None else ChangeResult.UNCHANGED
         return outcome
@@ -213,16 +229,44 @@ class OptOutsTable:
             }
         }
 
-    def _transact(self, items: list[dict[str, Any]]) -> ChangeResult | None:
-        """APPLIED; DUPLICATE if the audit item exists; None if only the change's own condition failed."""
+    def _transact_in_order(self, change: OptOutChange, items: list[dict[str, Any]]) -> ChangeResult | None:
+        """The change (``items``: the change, then its audit put) if no later change for the number came.
+
+        APPLIED; DUPLICATE if the audit item exists; SUPERSEDED if a later change holds the mark; None if
+        only the change's own condition failed (it still holds the mark: a later-sent opposite change
+        processed after it is measured against it).
+        """
+        order = _order(change)
         try:
-            self._client.transact_write_items(TransactItems=items)  # type: ignore[arg-type]
+            self._table.update_item(
+                Key=_latest_key(change),
+                UpdateExpression="SET latest = :order",
+                ConditionExpression="attribute_not_exists(latest) OR latest <= :order",
+                ExpressionAttributeValues={":order": order},
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+            return ChangeResult.SUPERSEDED
+        mark_still_ours: dict[str, Any] = {
+            "ConditionCheck": {
+                "TableName": self._table.name,
+                "Key": _latest_key(change),
+                "ConditionExpression": "latest = :order",
+                "ExpressionAttributeValues": {":order": order},
+            }
+        }
+        try:
+            transaction: list[Any] = [*items, mark_still_ours]
+            self._client.transact_write_items(TransactItems=transaction)
         except ClientError as error:
             if error.response["Error"]["Code"] != "TransactionCanceledException":
                 raise
             reasons = [reason.get("Code") for reason in error.response.get("CancellationReasons", [])]
             if len(reasons) > 1 and reasons[1] == "ConditionalCheckFailed":
                 return ChangeResult.DUPLICATE
+            if len(reasons) > 2 and reasons[2] == "ConditionalCheckFailed":
+                return ChangeResult.SUPERSEDED
             if reasons and reasons[0] == "ConditionalCheckFailed":
                 return None
             raise

@@ -33,11 +33,18 @@ class Refused(PlatformError):
     title = "Refused"
 
     def __init__(
-        self, reason: str, detail: str, field: str | None = None, extra: dict[str, object] | None = None
+        self,
+        reason: str,
+        detail: str,
+        field: str | None = None,
+        extra: dict[str, object] | None = None,
+        retry_after_seconds: int | None = None,
     ) -> None:
         super().__init__(detail, field)
         self.reason = reason
         self.extra = extra or {}
+        # When the same request may succeed later (one still running), how long to wait.
+        self.retry_after_seconds = retry_after_seconds
 
 
 class Unauthorized(PlatformError):
@@ -52,3 +59,9 @@ class Unavailable(PlatformError):
     """A dependency failed; nothing was accepted, the caller may retry."""
 
     title = "Service unavailable"
+
+
+class MalformedBody(InvalidInput):
+    """The request body cannot be read: not UTF-8, nested too deeply, or a string that is not text."""
+
+    title = "Malformed request body"

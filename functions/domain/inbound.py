@@ -41,7 +41,7 @@ class InboundRecord(BaseModel):
     """An inbound message as stored against its tenant (every one, keyword or reply)."""
 
     inbound_key: str
-    tenant_id: str | None  # None: no tenant ever messaged this number from this code
+    tenant_id: str | None = None  # None: no tenant ever messaged this number from this code
     channel: str
     from_number: str
     to_number: str
@@ -83,6 +83,15 @@ def help_reply(sender_name: str | None, phone: str | None, email: str | None) ->
     )
     details = f"For help: {contact} " if contact else ""
     return f"{_prefix(sender_name)}{details}Msg&data rates may apply. {HELP_FALLBACK}"
+
+
+def short_keyword_reply(family: KeywordFamily) -> str:
+    """The answer to a keyword without the sender's name or contact details: always one short part."""
+    if family is KeywordFamily.OPT_OUT:
+        return opt_out_confirmation(None)
+    if family is KeywordFamily.OPT_IN:
+        return opt_in_confirmation(None)
+    return help_reply(None, None, None)
 
 
 def _prefix(sender_name: str | None) -> str:

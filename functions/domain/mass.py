@@ -33,10 +33,89 @@ class RecipientFilter(BaseModel):
 
 
 class JobStatus(StrEnum):
+    AWAITING_UPLOAD = "awaiting_upload"  # a calling list waiting for its file at the pre-signed URL
+    VALIDATING = "validating"  # the uploaded file is being read and checked, row by row
+    REJECTED = "rejected"  # the upload as a whole was refused (too large, not CSV, no valid record)
+    PREVIEWING = "previewing"  # the preview is being computed
     PREVIEWED = "previewed"  # waiting for confirmation
+    CONFIRMING = "confirming"  # confirmed: the preview is computed again to check nothing changed
+    SCHEDULED = "scheduled"  # confirmed for ``send_at``; waits in the table until then
+    STARTING = "starting"  # its time came: the preview is computed again before it goes
+    STOPPED = "stopped"  # a scheduled job that changed since its confirmation, confirmed to stop then
     SENDING = "sending"  # confirmed: the fan-out is creating and queueing messages
     QUEUED = "queued"  # every message is created and queued; the senders take it from there
     CANCELLED = "cancelled"
+
+
+class PreviewPurpose(StrEnum):
+    """Why a preview is computed; each has its job status while it runs, and its ending."""
+
+    PREVIEW = "preview"  # a new job, or a fresh preview asked for: -> previewed
+    CONFIRM = "confirm"  # a confirmation: unchanged -> sending or scheduled; changed -> previewed
+    START = "start"  # a scheduled job's time came: -> sending, or stopped if changed and so confirmed
+
+
+RUNNING_STATUS = {
+    PreviewPurpose.PREVIEW: JobStatus.PREVIEWING,
+    PreviewPurpose.CONFIRM: JobStatus.CONFIRMING,
+    PreviewPurpose.START: JobStatus.STARTING,
+}
+
+
+class IfChanged(StrEnum):
+    """What a scheduled job does if its audience or text changed, or the balance no longer covers it."""
+
+    SEND = "send"
+    STOP = "stop"
+
+
+class PreviewProgress(BaseModel):
+    """One computation of a job's preview: what it is for, how far it got, what it was given."""
+
+    generation: int
+    purpose: PreviewPurpose
+    segments: int = 0
+    segments_done: int = 0
+    records_read: int = 0
+    # The text (a calling list's template text) and, for a mass message, its segments and price.
+    body: str = ""
+    original_body: str | None = None  # as written, when smart encoding replaced characters in it
+    segments_per_message: int = 0
+    price_per_message_micros: int = 0
+    # A confirmation's choices, applied if the preview is unchanged.
+    send_at: datetime | None = None
+    if_changed: IfChanged | None = None
+
+
+class Refusal(BaseModel):
+    """A confirmation that found the preview stale: nothing was sent; the job shows the new counts."""
+
+    reason: str
+    recipients_previewed: int
+    recipients_now: int
+    at: datetime
+
+
+class StartReport(BaseModel):
+    """What a scheduled job found when its time came, and what it did."""
+
+    at: datetime
+    recipients_confirmed: int
+    recipients_now: int
+    balance_covered: bool | None
+    balance_covers_now: bool | None
+    changed: bool
+    action: str  # "sent" or "stopped"
+
+
+class Validation(BaseModel):
+    """An uploaded list's one pass: records read, accepted and refused by reason."""
+
+    records: int = 0
+    accepted: int = 0
+    refused: dict[str, int] = Field(default_factory=dict)
+    milliseconds: int = 0  # how long the pass took
+    rejected_reason: str | None = None  # set when the upload as a whole was refused
 
 
 class Preview(BaseModel):
@@ -70,12 +149,20 @@ class MassJob(BaseModel):
     recipient_filter: RecipientFilter
     signature_id: str
     sending_number: str
-    body: str  # a calling list's template text (each record renders its own)
-    preview: Preview
-    confirmation_token: str
-    token_expires_at: datetime
+    body: str  # as sent; a calling list's template text (each record renders its own)
+    original_body: str | None = None  # as written, when smart encoding replaced characters in it
+    preview: Preview | None = None  # None until the first preview is computed
+    confirmation_token: str | None = None
+    token_expires_at: datetime | None = None
     confirmed_at: datetime | None = None
     cancelled_at: datetime | None = None
     created_messages: int = 0
     fanout_done: bool = False
-    hold: HoldPolicy | None = None  # what its messages wait for, per the tenant's settings at confirmation
+    hold: HoldPolicy | None = None  # what its messages wait for, per the tenant's settings when it starts
+    preview_progress: PreviewProgress | None = None  # the latest preview computation
+    send_at: datetime | None = None  # a scheduled job's start
+    if_changed: IfChanged | None = None
+    refusal: Refusal | None = None  # the latest confirmation refused as stale
+    start_report: StartReport | None = None
+    validation: Validation | None = None  # a calling list's
+    list_spec: dict[str, object] | None = None  # a calling list's template, fields and mapping

@@ -83,7 +83,8 @@ class Message(BaseModel):
     trigger: str | None = None
     job_id: str | None = None  # the mass message or calling list it belongs to
     job_page: int | None = None  # the fan-out page (checkpoint) that created it
-    body: str
+    body: str  # as sent
+    original_body: str | None = None  # as written, when smart encoding replaced characters in it
     encoding: Encoding
     segments: int
     price_micros: int = Field(ge=0)

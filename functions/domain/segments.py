@@ -61,3 +61,30 @@ def count_segments(text: str) -> SegmentCount:
     )
     segments = 1 if units <= single else _pack(sizes, multi)
     return SegmentCount(encoding=encoding, units=units, segments=segments)
+
+
+# AWS End User Messaging SMS (SendTextMessage) takes a MessageBody of 1 to 1,600 characters.
+CARRIER_MAX_CHARACTERS = 1_600
+# Carriers reassemble long messages unreliably and bill every part: ten parts is a sane bound.
+DEFAULT_MAX_SEGMENTS = 10
+
+
+@dataclass(frozen=True)
+class MessageLimits:
+    """The longest message the platform creates; every path that creates a message checks it."""
+
+    max_characters: int = CARRIER_MAX_CHARACTERS
+    max_segments: int = DEFAULT_MAX_SEGMENTS
+
+    def excess(self, body: str, count: SegmentCount | None = None) -> str | None:
+        """Why ``body`` is too long to send, or None when it fits."""
+        count = count or count_segments(body)
+        if len(body) <= self.max_characters and count.segments <= self.max_segments:
+            return None
+        return (
+            f"the message would be {len(body):,} characters in {count.segments:,} {count.encoding.value} "
+            f"segments; at most {self.max_characters:,} characters in {self.max_segments} segments are sent"
+        )
+
+
+DEFAULT_LIMITS = MessageLimits()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime
+from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -57,42 +58,56 @@ class Template(BaseModel):
             )
         return self
 
-    def render(self, values: dict[str, Any], time_zone: str) -> str:
+    def render(self, values: dict[str, Any], time_zone: str, from_text: bool = False) -> str:
+        return self.fill(self.rendered_values(values, time_zone, from_text))
+
+    def rendered_values(
+        self, values: dict[str, Any], time_zone: str, from_text: bool = False
+    ) -> dict[str, str]:
+        """Each variable as it shows in the text. Values are JSON-typed and strict: text is a string,
+        an amount an integer, a date or date-time an ISO string. ``from_text``: every value came as text
+        (a CSV cell), so an amount may be written as digits."""
         unknown = sorted(set(values) - set(self.variables))
         if unknown:
             raise InvalidInput(f"variables.{unknown[0]}", f"'{unknown[0]}' is not a variable of {self.name}")
-        rendered = {name: _format(name, kind, values, time_zone) for name, kind in self.variables.items()}
+        return {
+            name: _format(name, kind, values, time_zone, from_text) for name, kind in self.variables.items()
+        }
+
+    def fill(self, rendered: dict[str, str]) -> str:
         return PLACEHOLDER.sub(lambda match: rendered[match.group(1)], self.text)
 
 
-def _format(name: str, kind: VariableType, values: dict[str, Any], time_zone: str) -> str:
+def _format(name: str, kind: VariableType, values: dict[str, Any], time_zone: str, from_text: bool) -> str:
     field = f"variables.{name}"
     if name not in values or values[name] is None or values[name] == "":
         raise InvalidInput(field, f"the variable '{name}' is required")
     value = values[name]
     try:
-        if kind is VariableType.TEXT:
-            if not isinstance(value, str | int):
-                raise TypeError
-            return str(value)
         if kind is VariableType.AMOUNT:
-            if isinstance(value, str) and value.strip().lstrip("-").isdigit():
-                value = int(value)  # a calling list's CSV carries text
+            if from_text and isinstance(value, str) and value.strip().lstrip("-").isdigit():
+                value = int(value)
+            if isinstance(value, Decimal) and value == value.to_integral_value():
+                value = int(value)  # a stored job's number, as DynamoDB gives it back
             if isinstance(value, bool) or not isinstance(value, int):
                 raise TypeError
             sign = "-" if value < 0 else ""
             return f"{sign}${abs(value) // 100:,}.{abs(value) % 100:02d}"
+        if not isinstance(value, str):
+            raise TypeError
+        if kind is VariableType.TEXT:
+            return value
         if kind is VariableType.DATE:
-            return date.fromisoformat(str(value)).strftime("%b %-d, %Y")
-        moment = datetime.fromisoformat(str(value))
+            return date.fromisoformat(value).strftime("%b %-d, %Y")
+        moment = datetime.fromisoformat(value)
         if moment.tzinfo is None:
             raise InvalidInput(field, f"'{name}' needs a time zone offset")
         return moment.astimezone(ZoneInfo(time_zone)).strftime("%b %-d, %Y %-I:%M %p %Z")
-    except (TypeError, ValueError) as error:
+    except (TypeError, ValueError, OverflowError) as error:
         expected = {
-            VariableType.TEXT: "text",
+            VariableType.TEXT: "text (a JSON string)",
             VariableType.AMOUNT: "an integer amount in cents",
-            VariableType.DATE: "an ISO date (YYYY-MM-DD)",
-            VariableType.DATETIME: "an ISO date-time with an offset",
+            VariableType.DATE: "an ISO date string (YYYY-MM-DD)",
+            VariableType.DATETIME: "an ISO date-time string with an offset",
         }[kind]
         raise InvalidInput(field, f"'{name}' must be {expected}") from error

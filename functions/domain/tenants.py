@@ -31,6 +31,8 @@ class Tenant(BaseModel):
     quiet_hours: QuietHours | None = None  # in time_zone; triggered messages wait them out
     hold_mass_messages: bool = False  # outage notices are urgent: quiet hours spare them unless this is set
     recipient_local_window: bool = False  # every message waits for the recipient's local calling window
+    smart_encoding: bool = False  # look-alike characters replaced when that makes a body GSM-7
+    three_a_day_rule: bool = False  # at most three messages a subject per 24 h to numbers in FL, OK, MD
 
     def hold_policy(self, mass: bool) -> HoldPolicy | None:
         """The rules that hold this tenant's triggered (or mass and calling-list) messages, if any."""
@@ -88,7 +90,7 @@ class AccountSnapshot(BaseModel):
     """The account's filter attributes, copied onto each of its contacts so a mass send reads one item."""
 
     status: str
-    network_site_id: str | None
+    network_site_id: str | None = None
     groups: list[str]
 
 

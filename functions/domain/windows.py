@@ -3,8 +3,9 @@
 Every rule is a daily span of wall-clock time, in one time zone, during which a message does not go.
 Quiet hours are one such span in the tenant's system time zone (22:00-07:00 crosses midnight). The
 recipient's calling window (federal 08:00-21:00, stricter in some states) closes from its end to its
-start in every zone the number's area code may be in. A message created inside any closed span is
-held until the first instant every span is open again.
+start in every zone the number's area code may be in; a window may open later on some weekdays
+(Texas: 12:00 on Sundays, 09:00 otherwise), the weekday being the local day on which the span ends.
+A message created inside any closed span is held until the first instant every span is open again.
 
 Wall clocks jump at daylight-saving changes, so the first open instant is found among the instants
 where a span's end is reached on the wall clock (twice on a fall-back night) and the instants where
@@ -74,23 +75,46 @@ class QuietHours(BaseModel):
         return self
 
 
+SUNDAY = 6  # date.weekday()
+
+
 @dataclass(frozen=True)
 class CallingWindow:
     """Hours of the recipient's local day in which a message may go."""
 
     opens: time
     closes: time
+    # (weekday, opening) for the days that open at another time; Monday is 0, Sunday 6.
+    opens_on: tuple[tuple[int, time], ...] = ()
 
 
 FEDERAL_WINDOW = CallingWindow(time(8, 0), time(21, 0))  # 47 CFR 64.1200(c)(1)
 STATE_WINDOWS = {
-    "FL": CallingWindow(time(8, 0), time(20, 0)),
-    "OK": CallingWindow(time(8, 0), time(20, 0)),
-    "MD": CallingWindow(time(8, 0), time(20, 0)),
-    "WA": CallingWindow(time(8, 0), time(20, 0)),
+    "FL": CallingWindow(time(8, 0), time(20, 0)),  # Fla. Stat. 501.059(8)(a)
+    "OK": CallingWindow(time(8, 0), time(20, 0)),  # 15 O.S. 775C.4
+    "MD": CallingWindow(time(8, 0), time(20, 0)),  # Md. Com. Law 14-4503
+    "WA": CallingWindow(time(8, 0), time(20, 0)),  # RCW 80.36.390
+    "CT": CallingWindow(time(9, 0), time(20, 0)),  # Conn. Gen. Stat. 42-288a
+    # Tex. Bus. & Com. Code 301.051: 09:00-21:00 Monday to Saturday, 12:00-21:00 on Sunday.
+    "TX": CallingWindow(time(9, 0), time(21, 0), opens_on=((SUNDAY, time(12, 0)),)),
 }
-# How the geocoder names these states when it gives a state rather than "City, ST".
-_STATE_NAMES = {"Florida": "FL", "Oklahoma": "OK", "Maryland": "MD", "Washington State": "WA"}
+# How the geocoder names a state or province when it gives one rather than "City, ST".
+_STATE_NAMES = {
+    "Alabama": "AL", "Alaska": "AK", "Arizona": "AZ", "Arkansas": "AR", "California": "CA",
+    "Colorado": "CO", "Connecticut": "CT", "Delaware": "DE", "Florida": "FL", "Georgia": "GA",
+    "Hawaii": "HI", "Idaho": "ID", "Illinois": "IL", "Indiana": "IN", "Iowa": "IA", "Kansas": "KS",
+    "Kentucky": "KY", "Louisiana": "LA", "Maine": "ME", "Maryland": "MD", "Massachusetts": "MA",
+    "Michigan": "MI", "Minnesota": "MN", "Mississippi": "MS", "Missouri": "MO", "Montana": "MT",
+    "Nebraska": "NE", "Nevada": "NV", "New Hampshire": "NH", "New Jersey": "NJ", "New Mexico": "NM",
+    "New York": "NY", "North Carolina": "NC", "North Dakota": "ND", "Ohio": "OH", "Oklahoma": "OK",
+    "Oregon": "OR", "Pennsylvania": "PA", "Rhode Island": "RI", "South Carolina": "SC",
+    "South Dakota": "SD", "Tennessee": "TN", "Texas": "TX", "Utah": "UT", "Vermont": "VT",
+    "Virginia": "VA", "Washington State": "WA", "West Virginia": "WV", "Wisconsin": "WI",
+    "Wyoming": "WY", "Washington D.C.": "DC", "Alberta": "AB", "British Columbia": "BC",
+    "Manitoba": "MB", "New Brunswick": "NB", "Newfoundland and Labrador": "NL", "Nova Scotia": "NS",
+    "Ontario": "ON", "Prince Edward Island": "PE", "Quebec": "QC", "Saskatchewan": "SK",
+    "Northwest Territories": "NT", "Nunavut": "NU", "Yukon": "YT",
+}  # fmt: skip
 # A number whose area code has no known zone must be inside the window in all of these.
 _NORTH_AMERICAN_ZONES = (
     "America/St_Johns",
@@ -118,22 +142,32 @@ class ClosedSpan:
     end: time
     zone: ZoneInfo
     rule: str
+    # (weekday, end) for the local days on which the span ends at another time than ``end``.
+    ends_on: tuple[tuple[int, time], ...] = ()
+
+    def __post_init__(self) -> None:
+        crosses = self.start > self.end
+        if any((self.start > end) != crosses or self.start == end for _, end in self.ends_on):
+            raise ValueError("a weekday's end must keep the span on the same side of midnight")
+
+    def end_on(self, day: date) -> time:
+        return dict(self.ends_on).get(day.weekday(), self.end)
 
     def covers(self, instant: datetime) -> bool:
-        wall = instant.astimezone(self.zone).time()
+        local = instant.astimezone(self.zone)
+        wall, end = local.time(), self.end_on(local.date())
         if self.start < self.end:
-            return self.start <= wall < self.end
-        return wall >= self.start or wall < self.end
+            return self.start <= wall < end
+        return wall >= self.start or wall < end
 
     def first_open(self, instant: datetime) -> datetime:
         """``instant`` if the span does not cover it, else the first later instant it does not cover."""
         if not self.covers(instant):
             return instant
         today = instant.astimezone(self.zone).date()
+        days = [today + timedelta(days=offset) for offset in range(3)]
         candidates = [
-            candidate
-            for days in range(3)
-            for candidate in _instants_showing(today + timedelta(days=days), self.end, self.zone)
+            candidate for day in days for candidate in _instants_showing(day, self.end_on(day), self.zone)
         ]
         candidates.extend(_offset_changes(self.zone, instant, instant + _TRANSITION_SCAN))
         return min(c for c in candidates if c > instant and not self.covers(c))
@@ -203,7 +237,14 @@ def recipient_spans(number: str) -> list[ClosedSpan]:
     window = STATE_WINDOWS.get(state or "")
     rule = f"{STATE_RULE_PREFIX}{state}" if window else FEDERAL_RULE
     window = window or FEDERAL_WINDOW
-    return [ClosedSpan(window.closes, window.opens, _zone(zone), rule) for zone in zones]
+    return [
+        ClosedSpan(window.closes, window.opens, _zone(zone), rule, ends_on=window.opens_on) for zone in zones
+    ]
+
+
+def recipient_state(number: str) -> str | None:
+    """The state or province of the number's area code (two letters), when the geocoder names one."""
+    return _geography(number)[1]
 
 
 @cache

@@ -23,7 +23,11 @@ def authenticator() -> Authenticator:
 @logger.inject_lambda_context
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     headers = {name.lower(): value for name, value in (event.get("headers") or {}).items()}
-    found = authenticator().authenticate(headers.get("authorization"))
+    try:
+        found = authenticator().authenticate(headers.get("authorization"))
+    except Exception:  # a dependency failed: API Gateway answers 500; the stack is in the log
+        logger.exception("the API key could not be checked")
+        raise
     if found is None:
         return {"isAuthorized": False}
     return {"isAuthorized": True, "context": found.to_context()}

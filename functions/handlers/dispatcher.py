@@ -57,7 +57,11 @@ def _parts() -> dict[str, Any]:
         "jobs": JobsTable(dynamodb.Table(settings.jobs_table)),
         "opt_outs": OptOutsTable(dynamodb.Table(settings.opt_outs_table)),
         "carrier": AwsSmsCarrier(
-            boto3.client("pinpoint-sms-voice-v2", config=pooled),
+            # One attempt per send: a retried SendTextMessage after a lost answer may send twice, and a
+            # retried throttle lands outside its slot; the dispatcher's own backoff decides when to retry.
+            boto3.client(
+                "pinpoint-sms-voice-v2", config=pooled.merge(Config(retries={"total_max_attempts": 1}))
+            ),
             settings.configuration_set,
             settings.message_ttl_seconds,
         ),

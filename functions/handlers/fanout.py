@@ -15,12 +15,15 @@ from functions.dal.config import ConfigTable
 from functions.dal.fanout_queue import FanOutQueue, parse_fanout_work
 from functions.dal.jobs import JobsTable
 from functions.dal.ledger import LedgerTable
-from functions.dal.list_records import ListRecordsTable
+from functions.dal.list_records import ListRecords
 from functions.dal.messages import MessagesTable
+from functions.dal.objects import ObjectStore
 from functions.dal.opt_outs import OptOutsTable
+from functions.dal.subject_sends import SubjectSendsTable
 from functions.logic.compose import Composer
 from functions.logic.fanout import FanOut
 from functions.logic.ledger import Refunds
+from functions.logic.three_a_day import ThreeADay
 from functions.observability import logger, metrics, tracer
 from functions.settings import FanOutSettings
 
@@ -35,14 +38,17 @@ def fanout() -> FanOut:
     config = ConfigTable(dynamodb.Table(settings.config_table))
     messages = MessagesTable(dynamodb.Table(settings.messages_table))
     opt_outs = OptOutsTable(dynamodb.Table(settings.opt_outs_table))
-    composer = Composer(config, messages, opt_outs)
+    three_a_day = ThreeADay(
+        SubjectSendsTable(dynamodb.Table(settings.subject_sends_table)), settings.three_a_day_states
+    )
+    composer = Composer(config, messages, opt_outs, three_a_day=three_a_day)
     return FanOut(
         config,
         JobsTable(dynamodb.Table(settings.jobs_table)),
         messages,
         composer,
         FanOutQueue(sqs, settings.fanout_queue_url),
-        ListRecordsTable(dynamodb.Table(settings.list_records_table)),
+        ListRecords(ObjectStore(boto3.client("s3"), settings.lists_bucket)),
         opt_outs,
         page_size=settings.page_size,
         backlog_seconds=settings.backlog_seconds,

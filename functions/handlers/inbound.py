@@ -37,8 +37,8 @@ def inbound() -> InboundMessages:
         OptOutsTable(dynamodb.Table(settings.opt_outs_table)),
         InboundTable(dynamodb.Table(settings.inbound_table)),
         EventBridgePublisher(boto3.client("events"), settings.event_bus),
-        HttpWebhookPoster(),
-        allow_loopback_webhooks=settings.allow_loopback_webhooks,
+        HttpWebhookPoster(allow_loopback=settings.allow_loopback_webhooks),
+        limits=settings.message_limits(),
     )
 
 

@@ -37,9 +37,14 @@ def _document(status: HTTPStatus, title: str, detail: str, extra: dict[str, Any]
     return json.dumps(body)
 
 
-def problem(status: HTTPStatus, title: str, detail: str, **extra: Any) -> Response[Any]:
+def problem(
+    status: HTTPStatus, title: str, detail: str, headers: dict[str, str] | None = None, **extra: Any
+) -> Response[Any]:
     return Response(
-        status_code=status.value, content_type=PROBLEM_JSON, body=_document(status, title, detail, extra)
+        status_code=status.value,
+        content_type=PROBLEM_JSON,
+        body=_document(status, title, detail, extra),
+        headers=headers,
     )
 
 
@@ -56,8 +61,15 @@ def as_proxy_response(status: HTTPStatus, title: str, detail: str, **extra: Any)
 def from_platform_error(error: PlatformError) -> Response[Any]:
     status = next((code for kind, code in _STATUS.items() if isinstance(error, kind)), HTTPStatus.BAD_REQUEST)
     if isinstance(error, Refused):
+        retry = error.retry_after_seconds
         return problem(
-            status, error.title, error.detail, field=error.field, reason=error.reason, **error.extra
+            status,
+            error.title,
+            error.detail,
+            headers={"Retry-After": str(retry)} if retry is not None else None,
+            field=error.field,
+            reason=error.reason,
+            **error.extra,
         )
     return problem(status, error.title, error.detail, field=error.field)
 
@@ -76,3 +88,25 @@ def from_validation_error(error: RequestValidationError) -> Response[Any]:
     first = errors[0]["field"] if errors else None
     detail = "; ".join(f"{item['field']}: {item['message']}" for item in errors) or "invalid request"
     return problem(HTTPStatus.UNPROCESSABLE_ENTITY, "Invalid request", detail, field=first, errors=errors)
+
+
+def internal_error(correlation_id: str | None) -> Response[Any]:
+    """An unexpected error: a problem document that names the request, so the logs can be found."""
+    return problem(
+        HTTPStatus.INTERNAL_SERVER_ERROR,
+        "Internal server error",
+        "the request failed unexpectedly; nothing was accepted unless its answer said so. Quote the "
+        "correlation id when you report it",
+        correlation_id=correlation_id,
+    )
+
+
+def internal_error_proxy(correlation_id: str | None) -> dict[str, Any]:
+    """The same, as a proxy response, for an error outside routing."""
+    response = internal_error(correlation_id)
+    return {
+        "statusCode": response.status_code,
+        "headers": {"Content-Type": PROBLEM_JSON},
+        "body": response.body,
+        "isBase64Encoded": False,
+    }

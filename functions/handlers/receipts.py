@@ -14,7 +14,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from functions.dal.messages import MessagesTable
 from functions.domain.messages import MessageStatus
-from functions.logic.receipts import FINAL_EVENTS, DeliveryEvent, ReceiptOutcome, Receipts
+from functions.logic.receipts import DeliveryEvent, ReceiptOutcome, Receipts
 from functions.metrics_catalog import MESSAGES_DELIVERED, MESSAGES_FAILED, REASON_DIMENSION
 from functions.observability import count_by_dimension, logger, metrics, tracer
 from functions.settings import ReceiptsSettings
@@ -33,8 +33,9 @@ def handle_record(record: SQSRecord, failed_by_reason: Counter[str]) -> None:
     outcome = receipts().apply(event)
     logger.info("receipt", event_type=event.event_type, outcome=outcome.value)
     metrics.add_metric(name="DeliveryEvents", unit="Count", value=1)
-    if outcome is ReceiptOutcome.APPLIED:
-        status, reason = FINAL_EVENTS[event.event_type]
+    final = event.outcome()
+    if outcome is ReceiptOutcome.APPLIED and final is not None:
+        status, reason = final
         if status is MessageStatus.DELIVERED:
             metrics.add_metric(name=MESSAGES_DELIVERED, unit="Count", value=1)
         elif reason is not None:

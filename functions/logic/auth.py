@@ -12,6 +12,7 @@ from functions.dal.config import ConfigTable
 from functions.domain.tenants import ApiKey
 
 KEY_PREFIX = "sms_"
+MAX_KEY_LENGTH = 200  # issued keys are 47 characters; anything far longer is not one
 
 
 class Permission(StrEnum):
@@ -71,6 +72,8 @@ class Authenticator:
         token = bearer_token(authorization)
         if token is None or not token.startswith(KEY_PREFIX):
             return None
+        if len(token) > MAX_KEY_LENGTH or not (token.isascii() and token.isprintable()):
+            return None  # never hashed or looked up: not the shape of a key
         api_key = self._config.get_api_key(hash_key(token))
         if api_key is None:
             return None

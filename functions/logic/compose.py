@@ -23,12 +23,15 @@ from functions.dal.opt_outs import GLOBAL_SCOPE, OptOutsTable, scope_key
 from functions.domain.errors import InvalidInput, NotFound, Refused
 from functions.domain.messages import Message, MessageStatus, Recipient, StatusChange, new_id, utc_now
 from functions.domain.phone import to_e164
-from functions.domain.segments import Encoding, count_segments
+from functions.domain.segments import DEFAULT_LIMITS, Encoding, MessageLimits
 from functions.domain.signatures import compose_body, render_signature
+from functions.domain.smart_encoding import encode_body
 from functions.domain.templates import Template
 from functions.domain.tenants import Contact, EntityType, Signature, Tenant
+from functions.domain.three_a_day import THREE_A_DAY_RULE
 from functions.domain.transport import default_code, normalize_code_number
-from functions.domain.windows import HoldPolicy
+from functions.domain.windows import Hold, HoldPolicy
+from functions.logic.three_a_day import ThreeADay
 
 
 class Recipients(BaseModel):
@@ -86,11 +89,12 @@ class Draft:
     trigger: str | None
     signature_id: str
     sending_number: str
-    body: str
+    body: str  # as sent
     encoding: Encoding
     segments: int
     price_micros: int
     hold: HoldPolicy | None = None  # the quiet hours and calling windows its messages wait for
+    original_body: str | None = None  # as written, when smart encoding replaced characters in it
 
     def message(
         self,
@@ -102,27 +106,40 @@ class Draft:
         job_page: int | None = None,
     ) -> Message:
         hold = self.hold.hold(number, now) if self.hold else None
-        held = f"held by {hold.rule} until {hold.release_at.isoformat()}" if hold else None
-        return Message(
-            message_id=message_id,
-            tenant_id=self.tenant_id,
-            created_at=now,
-            status=MessageStatus.PENDING,
-            recipient=_recipient(contact, number),
-            origination_number=self.sending_number,
-            template_key=self.template_key,
-            template_version=self.template_version,
-            trigger=self.trigger,
-            job_id=job_id,
-            job_page=job_page,
-            body=self.body,
-            encoding=self.encoding,
-            segments=self.segments,
-            price_micros=self.price_micros,
-            release_at=hold.release_at if hold else None,
-            hold_rule=hold.rule if hold else None,
-            history=[StatusChange(status=MessageStatus.PENDING, at=now, detail=held)],
+        return with_hold(
+            Message(
+                message_id=message_id,
+                tenant_id=self.tenant_id,
+                created_at=now,
+                status=MessageStatus.PENDING,
+                recipient=_recipient(contact, number),
+                origination_number=self.sending_number,
+                template_key=self.template_key,
+                template_version=self.template_version,
+                trigger=self.trigger,
+                job_id=job_id,
+                job_page=job_page,
+                body=self.body,
+                original_body=self.original_body,
+                encoding=self.encoding,
+                segments=self.segments,
+                price_micros=self.price_micros,
+                history=[],
+            ),
+            hold,
         )
+
+
+def with_hold(message: Message, hold: Hold | None) -> Message:
+    """The new message held until ``hold.release_at`` by ``hold.rule`` (None: due now)."""
+    held = f"held by {hold.rule} until {hold.release_at.isoformat()}" if hold else None
+    return message.model_copy(
+        update={
+            "release_at": hold.release_at if hold else None,
+            "hold_rule": hold.rule if hold else None,
+            "history": [StatusChange(status=MessageStatus.PENDING, at=message.created_at, detail=held)],
+        }
+    )
 
 
 @dataclass(frozen=True)
@@ -140,7 +157,11 @@ class Composer:
         messages: MessagesTable,
         opt_outs: OptOutsTable,
         clock: Callable[[], datetime] = utc_now,
+        three_a_day: ThreeADay | None = None,
+        limits: MessageLimits = DEFAULT_LIMITS,
     ) -> None:
+        self.limits = limits
+        self._three_a_day = three_a_day
         self._config = config
         self._messages = messages
         self._opt_outs = opt_outs
@@ -177,8 +198,14 @@ class Composer:
     ) -> Draft:
         """The text every recipient of this send gets, with its signature, segments and price."""
         signing = self.signing(tenant, sender, default_signature)
-        body = compose_body(template.render(variables, tenant.time_zone), signing.signature_text)
-        count = count_segments(body)
+        rendered = template.rendered_values(variables, tenant.time_zone)
+        written = compose_body(template.fill(rendered), signing.signature_text)
+        encoded = encode_body(written, tenant.smart_encoding)
+        count = encoded.count
+        excess = self.limits.excess(encoded.body, count)
+        if excess is not None:
+            longest = longest_variable(rendered)
+            raise InvalidInput(f"variables.{longest}" if longest else "signature_id", excess)
         return Draft(
             tenant_id=tenant.tenant_id,
             template_key=template.key,
@@ -186,7 +213,8 @@ class Composer:
             trigger=trigger,
             signature_id=signing.signature_id,
             sending_number=signing.sending_number,
-            body=body,
+            body=encoded.body,
+            original_body=encoded.original_body,
             encoding=count.encoding,
             segments=count.segments,
             price_micros=count.segments * tenant.price_per_segment_micros,
@@ -220,6 +248,9 @@ class Composer:
             )
         now = self._clock()
         messages = [draft.message(new_id("msg"), contact, number, now) for contact, number in chosen]
+        if self._three_a_day is not None:
+            limit = self._three_a_day
+            messages = [with_hold(message, limit.hold(tenant, message, draft.hold)) for message in messages]
         self._record(messages)
         return Composed(messages=messages, skipped=skipped)
 
@@ -308,11 +339,45 @@ class Composer:
         scope = self.opt_out_scope(sending_number or tenant.default_sending_number)
         opted_out = self._opt_outs.opted_out(scope, eligible) if eligible else set()
         return [
-            Candidate(c.contact, c.number, "opted_out", f"{c.number} is opted out (it replied STOP)")
+            Candidate(
+                c.contact,
+                c.number,
+                "opted_out",
+                f"{c.number} is opted out in this sending number's opt-out scope",
+            )
             if c.reason is None and c.number in opted_out
             else c
             for c in candidates
         ]
+
+    def limit_by_subject(self, tenant: Tenant, subject: str, candidates: list[Candidate]) -> list[Candidate]:
+        """A mass preview's candidates, those whose number has had three messages on ``subject`` in
+        the last 24 hours refused with the reason ``three_a_day`` (mass sends are not held for it)."""
+        if self._three_a_day is None or not tenant.three_a_day_rule:
+            return candidates
+        numbers = [c.number for c in candidates if c.reason is None and c.number is not None]
+        full = self._three_a_day.full(tenant, subject, numbers)
+        return [
+            Candidate(c.contact, c.number, THREE_A_DAY_RULE, f"{c.number} had three messages on this "
+                      "subject in the last 24 hours")
+            if c.reason is None and c.number in full
+            else c
+            for c in candidates
+        ]  # fmt: skip
+
+    def within_three_a_day(self, tenant: Tenant, messages: list[Message]) -> list[Message]:
+        """A fan-out page's messages, each counted; those whose number has no slot left are dropped."""
+        if self._three_a_day is None or not tenant.three_a_day_rule:
+            return messages
+        limit = self._three_a_day
+        return [message for message in messages if limit.admit(tenant, message)]
+
+    def full_by_subject(self, tenant: Tenant, subject: str) -> Callable[[list[str]], set[str]] | None:
+        """For a calling list's preview: which numbers have no slot left on ``subject``, if the rule is on."""
+        if self._three_a_day is None or not tenant.three_a_day_rule:
+            return None
+        limit = self._three_a_day
+        return lambda numbers: limit.full(tenant, subject, numbers)
 
     def eligible_numbers(
         self,
@@ -333,6 +398,11 @@ class Composer:
                 seen.add(candidate.number)
                 chosen.append((candidate.contact, candidate.number))
         return chosen, skipped
+
+
+def longest_variable(rendered: dict[str, str]) -> str | None:
+    """The variable that takes the most room in a text: the one to name when the text is too long."""
+    return max(rendered, key=lambda name: len(rendered[name]), default=None)
 
 
 def _check_shape(recipients: Recipients) -> None:

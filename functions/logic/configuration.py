@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import time
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel
 
@@ -23,6 +22,7 @@ from functions.domain.tenants import (
     Signature,
     Tenant,
 )
+from functions.domain.values import time_zone_name
 from functions.domain.windows import QuietHours, parse_clock_time
 
 
@@ -39,6 +39,8 @@ class SettingsChange(BaseModel):
     quiet_hours: QuietHoursInput | None = None
     hold_mass_messages: bool | None = None
     recipient_local_window: bool | None = None
+    smart_encoding: bool | None = None
+    three_a_day_rule: bool | None = None
 
 
 class SignatureInput(BaseModel):
@@ -78,10 +80,7 @@ class Configuration:
 
     def change_settings(self, tenant_id: str, change: SettingsChange) -> Tenant:
         if change.time_zone is not None:
-            try:
-                ZoneInfo(change.time_zone)
-            except (ZoneInfoNotFoundError, ValueError) as error:
-                raise InvalidInput("time_zone", f"'{change.time_zone}' is not an IANA time zone") from error
+            time_zone_name(change.time_zone)
         self.tenant(tenant_id)
         updates: dict[str, object] = change.model_dump(exclude_none=True, exclude={"quiet_hours"})
         if "quiet_hours" in change.model_fields_set:

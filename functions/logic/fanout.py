@@ -34,7 +34,7 @@ from typing import Any
 from functions.dal.config import ConfigTable
 from functions.dal.fanout_queue import FanOutAction, FanOutQueue, FanOutWork
 from functions.dal.jobs import Checkpoint, JobsTable
-from functions.dal.list_records import ListRecordsTable
+from functions.dal.list_records import ListRecords
 from functions.dal.messages import MessagesTable
 from functions.dal.opt_outs import OptOutsTable
 from functions.domain.mass import JobKind, JobStatus, MassJob
@@ -79,7 +79,7 @@ class FanOut:
         messages: MessagesTable,
         composer: Composer,
         fanout_queue: FanOutQueue,
-        records: ListRecordsTable,
+        records: ListRecords,
         opt_outs: OptOutsTable,
         page_size: int | None = None,
         backlog_seconds: int | None = None,
@@ -168,7 +168,7 @@ class FanOut:
             for candidate in self._composer.classify(tenant, matched, sending_number=job.sending_number)
             if candidate.reason is None and candidate.number is not None
         ]
-        return messages, next_cursor
+        return self._composer.within_three_a_day(tenant, messages), next_cursor
 
     def _list_page(
         self, job: MassJob, tenant: Tenant, checkpoint: Checkpoint
@@ -184,6 +184,7 @@ class FanOut:
             draft = replace(
                 base,
                 body=record.body,
+                original_body=record.original_body,
                 encoding=count_segments(record.body).encoding,
                 segments=record.segments,
                 price_micros=record.segments * tenant.price_per_segment_micros,
@@ -201,7 +202,7 @@ class FanOut:
             messages.append(
                 draft.message(message_id, recipient, record.phone_number, now, job.job_id, checkpoint.version)
             )
-        return messages, next_cursor
+        return self._composer.within_three_a_day(tenant, messages), next_cursor
 
     def _backlog_full(self, code_number: str) -> bool:
         if self._backlog_seconds is None:

@@ -9,7 +9,10 @@ it is handled here the same way:
 - An opt-out keyword records the opt-out in that scope (with an audit line); from then on nothing
   more is sent to the number in that scope, including messages already queued (the sender checks
   again). An opt-in keyword removes it from the same scope. Both are confirmed by a reply, except on
-  toll-free numbers, whose carrier sends its own. The STOP confirmation is the one message allowed
+  toll-free numbers, whose carrier sends its own. "Yes" (or START) from a number that is not opted out
+  is no opt-in: it is a reply like any other. STOP and START take effect in the order they were sent
+  (the time the platform first had them), whatever order they are handled in: one sent before the
+  number's latest change is recorded and changes nothing. The STOP confirmation is the one message allowed
   after an opt-out: keyword replies are exempt from the sender's opt-out check.
 - HELP and INFO get a reply naming the tenant's department phone and email.
 - Anything else is stored against the tenant and the message it answers, published as an
@@ -51,13 +54,14 @@ from functions.domain.inbound import (
     help_reply,
     opt_in_confirmation,
     opt_out_confirmation,
+    short_keyword_reply,
 )
 from functions.domain.keywords import KeywordFamily, KeywordMatch, classify
 from functions.domain.messages import Message, MessageStatus, Recipient, StatusChange, utc_now
 from functions.domain.phone import to_e164
-from functions.domain.segments import count_segments
+from functions.domain.segments import DEFAULT_LIMITS, MessageLimits, count_segments
 from functions.domain.signatures import display_phone
-from functions.domain.signing import sign, validate_webhook_url
+from functions.domain.signing import sign
 from functions.domain.tenants import Tenant
 from functions.domain.transport import CodeKind, TransportCode, default_code, normalize_code_number
 from functions.observability import logger
@@ -71,7 +75,7 @@ class InboundOutcome(StrEnum):
     OPTED_OUT = "opted_out"
     ALREADY_OPTED_OUT = "already_opted_out"
     OPTED_IN = "opted_in"
-    NOT_OPTED_OUT = "not_opted_out"
+    SUPERSEDED = "superseded"  # a STOP or START sent before the latest change of that number: void
     HELP = "help"
     REPLY = "reply"
     DUPLICATE = "duplicate"
@@ -100,8 +104,9 @@ class InboundMessages:
         events: EventPublisher,
         webhooks: WebhookPoster,
         clock: Callable[[], datetime] = utc_now,
-        allow_loopback_webhooks: bool = False,
+        limits: MessageLimits = DEFAULT_LIMITS,
     ) -> None:
+        self._limits = limits
         self._config = config
         self._messages = messages
         self._opt_outs = opt_outs
@@ -109,7 +114,6 @@ class InboundMessages:
         self._events = events
         self._webhooks = webhooks
         self._clock = clock
-        self._allow_loopback = allow_loopback_webhooks
 
     def receive(self, sms: InboundSms) -> InboundOutcome:
         if self._inbound.seen(sms.key):
@@ -181,6 +185,8 @@ class InboundMessages:
             self._change(sms, scope, OptOutAction.OPTED_OUT, tenant_id, f"replied {match.keyword!r}"),
         )
         self._inbound.put_record(record.model_copy(update={"opt_out_scope": scope_name(scope)}))
+        if result is ChangeResult.SUPERSEDED:  # a START sent after it was handled first: it stands
+            return InboundOutcome.SUPERSEDED
         if result is ChangeResult.APPLIED:
             self._publish_change(record, scope, OptOutAction.OPTED_OUT)
         if code.kind is not CodeKind.TOLL_FREE:  # on toll-free numbers the carrier confirms
@@ -208,14 +214,19 @@ class InboundMessages:
             sms.from_number,
             self._change(sms, scope, OptOutAction.OPTED_IN, tenant_id, f"replied to {code.number}"),
         )
+        if result is ChangeResult.UNCHANGED:
+            # Not opted out: nothing to subscribe again to. "Yes" is an answer for the tenant's agents.
+            return self._reply(record.model_copy(update={"keyword": KeywordFamily.NONE}), tenant)
         self._inbound.put_record(record.model_copy(update={"opt_out_scope": scope_name(scope)}))
+        if result is ChangeResult.SUPERSEDED:  # a STOP sent after it was handled first: it stands
+            return InboundOutcome.SUPERSEDED
         if result is ChangeResult.APPLIED:
             self._publish_change(record, scope, OptOutAction.OPTED_IN)
         if code.kind is not CodeKind.TOLL_FREE:
             self._answer(
                 sms, code, tenant, answered, KeywordFamily.OPT_IN, opt_in_confirmation(_name(tenant))
             )
-        return InboundOutcome.NOT_OPTED_OUT if result is ChangeResult.UNCHANGED else InboundOutcome.OPTED_IN
+        return InboundOutcome.OPTED_IN
 
     def _change(
         self, sms: InboundSms, scope: str, action: OptOutAction, tenant_id: str | None, note: str
@@ -261,6 +272,9 @@ class InboundMessages:
         """A keyword reply from the number that received the keyword, through the normal send path."""
         now = self._clock()
         count = count_segments(body)
+        if self._limits.excess(body, count) is not None:  # a long tenant name or email: the short form
+            body = short_keyword_reply(family)
+            count = count_segments(body)
         recipient = (
             answered.recipient
             if answered is not None
@@ -300,19 +314,15 @@ class InboundMessages:
         self._events.publish(REPLY_RECEIVED, reply_document(record))
         webhook = self._inbound.get_webhook(tenant.tenant_id) if tenant else None
         if webhook is not None:
-            try:
-                url = validate_webhook_url(webhook.url, "url", self._allow_loopback)
-            except InvalidInput as error:
-                outcome = f"failed: {error.detail}"
-            else:
-                body = json.dumps(reply_document(record)).encode()
-                timestamp = int(self._clock().timestamp())
-                headers = {
-                    "Content-Type": "application/json",
-                    "X-Timestamp": str(timestamp),
-                    "X-Signature": sign(webhook.secret, timestamp, body),
-                }
-                outcome = self._webhooks.post(url, body, headers)
+            # The poster checks the URL again and the address its name resolves to, then posts there.
+            body = json.dumps(reply_document(record)).encode()
+            timestamp = int(self._clock().timestamp())
+            headers = {
+                "Content-Type": "application/json",
+                "X-Timestamp": str(timestamp),
+                "X-Signature": sign(webhook.secret, timestamp, body),
+            }
+            outcome = self._webhooks.post(webhook.url, body, headers)
             self._inbound.set_webhook_outcome(record, outcome)
             if outcome != "delivered":
                 logger.warning("reply webhook failed", tenant_id=record.tenant_id, outcome=outcome)

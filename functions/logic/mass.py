@@ -1,20 +1,19 @@
-"""Mass messages: a preview that states the exact recipients and cost, an explicit confirmation, a job.
+"""Mass messages and calling lists as jobs: preview, confirm (now or for later), follow, cancel.
 
-The preview pages through the tenant's contacts once, applying the filter and every sending rule,
-and counts distinct numbers (one message per number). Confirmation takes the preview's token and
-re-runs the preview: if the recipients or the text changed since, the token no longer matches and
-nothing is sent. A confirmed job is handed to the fan-out (its own queue and function).
+Creating a job starts its preview (functions/logic/previews.py), answered inline when the audience
+is small and followed on the job otherwise. Confirmation takes the preview's token and computes the
+preview again: if the recipients or the text changed since, it is refused (``preview_stale``) and
+nothing is sent; otherwise the job goes to the fan-out, or waits in the table for its ``send_at``,
+when the minute schedule starts it (``start_due``) and the preview is computed once more.
 """
 
 from __future__ import annotations
 
-import hashlib
 import secrets
-from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 
 from pydantic import BaseModel
 
@@ -23,28 +22,24 @@ from functions.dal.jobs import JobsTable
 from functions.dal.messages import MessagesTable
 from functions.domain.catalog import SAVED_MESSAGES
 from functions.domain.errors import InvalidInput, NotFound, Refused
-from functions.domain.mass import JobKind, JobStatus, MassJob, Preview, RecipientFilter
+from functions.domain.mass import (
+    IfChanged,
+    JobKind,
+    JobStatus,
+    MassJob,
+    PreviewProgress,
+    PreviewPurpose,
+    RecipientFilter,
+)
 from functions.domain.messages import MessageStatus, new_id, utc_now
 from functions.domain.segments import count_segments
 from functions.domain.templates import MessageKind
 from functions.domain.tenants import Contact, Tenant
-from functions.logic.compose import Candidate, Composer, Draft, Sender
+from functions.logic.compose import Composer, Draft, Sender
+from functions.logic.previews import QUEUED_AFTER_INLINE_SECONDS, FanOutStarter, Previews
 
-CONFIRMATION_VALIDITY = timedelta(minutes=15)
-
-
-class BalanceReader(Protocol):
-    """What the preview needs from the prepaid balance."""
-
-    def balance_micros(self, tenant_id: str) -> int: ...
-
-
-class FanOutStarter(Protocol):
-    """Hands a confirmed or cancelled job to the fan-out function."""
-
-    def start(self, job_id: str) -> None: ...
-
-    def sweep_cancelled(self, job_id: str) -> None: ...
+# A scheduled send starts within this much of now; its list's files are kept longer than that.
+MAX_SCHEDULE_AHEAD = timedelta(days=30)
 
 
 class MassRequest(BaseModel):
@@ -73,6 +68,7 @@ def page_contacts(
 
 
 def draft_of(job: MassJob) -> Draft:
+    assert job.preview is not None  # a job is sent only once previewed
     catalogued = SAVED_MESSAGES.get(job.saved_message)  # a calling list's template is the tenant's own
     count = count_segments(job.body)
     return Draft(
@@ -83,6 +79,7 @@ def draft_of(job: MassJob) -> Draft:
         signature_id=job.signature_id,
         sending_number=job.sending_number,
         body=job.body,
+        original_body=job.original_body,
         encoding=count.encoding,
         segments=count.segments,
         price_micros=job.preview.price_per_message_micros,
@@ -97,41 +94,44 @@ class MassMessages:
         jobs: JobsTable,
         messages: MessagesTable,
         composer: Composer,
+        previews: Previews,
         fanout: FanOutStarter,
-        list_preview: Callable[[Tenant, MassJob], Preview] | None = None,
-        balances: BalanceReader | None = None,
         clock: Callable[[], datetime] = utc_now,
     ) -> None:
-        self._list_preview = list_preview
         self._config = config
         self._jobs = jobs
         self._messages = messages
         self._composer = composer
+        self._previews = previews
         self._fanout = fanout
-        self._balances = balances
         self._clock = clock
 
     def create(self, tenant_id: str, request: MassRequest) -> MassJob:
         tenant = self._composer.enabled_tenant(tenant_id)
         draft = self._draft(tenant, request)
-        now = self._clock()
         job = MassJob(
             job_id=new_id("job"),
             tenant_id=tenant_id,
-            created_at=now,
-            status=JobStatus.PREVIEWED,
+            created_at=self._clock(),
+            status=JobStatus.PREVIEWING,
             saved_message=request.saved_message,
             variables=request.variables,
             recipient_filter=request.recipient_filter,
             signature_id=draft.signature_id,
             sending_number=draft.sending_number,
             body=draft.body,
-            preview=self._preview(tenant, draft, request.recipient_filter),
-            confirmation_token=secrets.token_urlsafe(24),
-            token_expires_at=now + CONFIRMATION_VALIDITY,
+            original_body=draft.original_body,
         )
-        self._jobs.put_new(job)
-        return job
+        return self.preview_new(job, _progress(1, PreviewPurpose.PREVIEW, draft))
+
+    def preview_new(self, job: MassJob, progress: PreviewProgress) -> MassJob:
+        """Store a new job and compute its first preview (inline as far as it goes)."""
+        segments = self._previews.begin(
+            job, progress, [], new=True, queue_delay_seconds=QUEUED_AFTER_INLINE_SECONDS
+        )
+        assert segments is not None  # a new job moves for no one
+        self._previews.run_inline(job.job_id, segments)
+        return self.get(job.tenant_id, job.job_id)
 
     def get(self, tenant_id: str, job_id: str) -> MassJob:
         job = self._jobs.get(job_id)
@@ -145,40 +145,57 @@ class MassMessages:
         if job.status is not JobStatus.PREVIEWED:
             raise Refused("not_previewed", f"the mass message is {job.status.value}")
         tenant = self._composer.enabled_tenant(tenant_id)
-        body, preview = self._current(tenant, job)
-        now = self._clock()
-        fresh = job.model_copy(
-            update={
-                "body": body,
-                "preview": preview,
-                "confirmation_token": secrets.token_urlsafe(24),
-                "token_expires_at": now + CONFIRMATION_VALIDITY,
-            }
-        )
-        if not self._jobs.replace_preview(fresh):
+        progress = self._next(tenant, job, PreviewPurpose.PREVIEW)
+        if not self._begin(job, progress, [JobStatus.PREVIEWED]):
             raise Refused("not_previewed", "the mass message was confirmed or cancelled meanwhile")
-        return fresh
+        return self.get(tenant_id, job_id)
 
-    def confirm(self, tenant_id: str, job_id: str, token: str) -> MassJob:
+    def confirm(
+        self,
+        tenant_id: str,
+        job_id: str,
+        token: str,
+        send_at: datetime | None = None,
+        if_changed: IfChanged | None = None,
+    ) -> MassJob:
         job = self.get(tenant_id, job_id)
         if job.status is not JobStatus.PREVIEWED:
             raise Refused("not_previewed", f"the mass message is already {job.status.value}")
-        if not secrets.compare_digest(token, job.confirmation_token):
+        if job.confirmation_token is None or not secrets.compare_digest(token, job.confirmation_token):
             raise InvalidInput("confirmation_token", "this is not the token of the mass message's preview")
-        if self._clock() >= job.token_expires_at:
+        if job.token_expires_at is None or self._clock() >= job.token_expires_at:
             raise Refused("token_expired", "the preview expired; ask for a new one", "confirmation_token")
+        if send_at is not None:
+            self._check_send_at(send_at)
         tenant = self._composer.enabled_tenant(tenant_id)
-        _, current = self._current(tenant, job)
-        if current.digest != job.preview.digest:
+        progress = self._next(tenant, job, PreviewPurpose.CONFIRM)
+        progress.send_at, progress.if_changed = send_at, (if_changed if send_at else None)
+        if not self._begin(job, progress, [JobStatus.PREVIEWED]):
+            raise Refused("not_previewed", "the mass message was confirmed or cancelled meanwhile")
+        confirmed = self.get(tenant_id, job_id)
+        ended = confirmed.preview_progress
+        if (
+            confirmed.status is JobStatus.PREVIEWED
+            and confirmed.refusal is not None
+            and ended is not None
+            and ended.generation == progress.generation
+        ):
             raise Refused(
                 "preview_stale",
                 "the recipients or the text changed since the preview; review the new preview",
                 "confirmation_token",
-                extra={"recipients_now": current.recipients, "recipients_previewed": job.preview.recipients},
+                extra={
+                    "recipients_now": confirmed.refusal.recipients_now,
+                    "recipients_previewed": confirmed.refusal.recipients_previewed,
+                },
             )
-        if not self._jobs.confirm(job_id, self._clock(), tenant.hold_policy(mass=True)):
-            raise Refused("not_previewed", "the mass message was confirmed or cancelled meanwhile")
-        self._fanout.start(job_id)
+        return confirmed
+
+    def reschedule(self, tenant_id: str, job_id: str, send_at: datetime) -> MassJob:
+        job = self.get(tenant_id, job_id)
+        self._check_send_at(send_at)
+        if not self._jobs.reschedule(job_id, send_at):
+            raise Refused("not_scheduled", f"the mass message is {job.status.value}, not scheduled")
         return self.get(tenant_id, job_id)
 
     def cancel(self, tenant_id: str, job_id: str) -> MassJob:
@@ -191,18 +208,52 @@ class MassMessages:
 
     def progress(self, tenant_id: str, job_id: str) -> Progress:
         job = self.get(tenant_id, job_id)
+        if job.preview_progress is not None and job.status in RUNNING:
+            job = job.model_copy(update={"preview_progress": self._previews.progress(job)})
         return Progress(job=job, counts=self._messages.count_for_job(job_id))
 
-    # ---- the preview ----
+    def start_due(self, now: datetime | None = None) -> int:
+        """Start every scheduled job whose time has come: its preview is computed once more first."""
+        started = 0
+        for job_id in self._jobs.due(now or self._clock()):
+            job = self._jobs.get(job_id)
+            tenant = self._config.get_tenant(job.tenant_id) if job else None
+            if job is None or tenant is None or job.status is not JobStatus.SCHEDULED:
+                continue
+            progress = self._next(tenant, job, PreviewPurpose.START)
+            if (
+                self._previews.begin(job, progress, [JobStatus.SCHEDULED], remove=("schedule_shard",))
+                is not None
+            ):
+                started += 1
+        return started
 
-    def _current(self, tenant: Tenant, job: MassJob) -> tuple[str, Preview]:
-        """The text and the preview as they would be now: re-rendered, the recipients counted again."""
+    # ---- helpers ----
+
+    def _check_send_at(self, send_at: datetime) -> None:
+        now = self._clock()
+        if send_at <= now:
+            raise InvalidInput("send_at", "send_at must be in the future")
+        if send_at > now + MAX_SCHEDULE_AHEAD:
+            raise InvalidInput("send_at", f"send_at must be within {MAX_SCHEDULE_AHEAD.days} days")
+
+    def _begin(self, job: MassJob, progress: PreviewProgress, allowed_from: list[JobStatus]) -> bool:
+        segments = self._previews.begin(
+            job, progress, allowed_from, queue_delay_seconds=QUEUED_AFTER_INLINE_SECONDS
+        )
+        if segments is None:
+            return False
+        self._previews.run_inline(job.job_id, segments)
+        return True
+
+    def _next(self, tenant: Tenant, job: MassJob, purpose: PreviewPurpose) -> PreviewProgress:
+        """The next computation of the job's preview: the text as it would be now."""
+        generation = (job.preview_progress.generation if job.preview_progress else 0) + 1
         if job.kind is JobKind.CALLING_LIST:
-            assert self._list_preview is not None
-            preview = self._list_preview(tenant, job)
-            return job.body, preview.model_copy(update={"invalid_records": job.preview.invalid_records})
-        draft = self._draft(tenant, self._request_of(job))
-        return draft.body, self._preview(tenant, draft, job.recipient_filter)
+            return PreviewProgress(
+                generation=generation, purpose=purpose, body=job.body, original_body=job.original_body
+            )
+        return _progress(generation, purpose, self._draft(tenant, self._request_of(job)))
 
     def _draft(self, tenant: Tenant, request: MassRequest) -> Draft:
         template = SAVED_MESSAGES.get(request.saved_message)
@@ -224,42 +275,16 @@ class MassMessages:
             sending_number=job.sending_number,
         )
 
-    def _preview(self, tenant: Tenant, draft: Draft, recipient_filter: RecipientFilter) -> Preview:
-        # The distinct numbers are held as integers: about 60 bytes each, the price of an exact count.
-        numbers: set[int] = set()
-        duplicates = 0
-        excluded: Counter[str] = Counter()
-        for contacts, _ in page_contacts(self._config, tenant.tenant_id, None):
-            matched = [contact for contact in contacts if recipient_filter.matches(contact)]
-            for candidate in self._composer.classify(tenant, matched, sending_number=draft.sending_number):
-                duplicates += _tally(candidate, numbers, excluded)
-        digest = hashlib.sha256(f"{draft.sending_number}\n{draft.body}\n".encode())
-        for number in sorted(numbers):
-            digest.update(number.to_bytes(8, "big"))
-        total = len(numbers) * draft.price_micros
-        # Without a balance store the preview states the cost and leaves coverage unknown.
-        balance = self._balances.balance_micros(tenant.tenant_id) if self._balances else None
-        return Preview(
-            recipients=len(numbers),
-            duplicates_removed=duplicates,
-            excluded=dict(excluded),
-            segments_per_message=draft.segments,
-            price_per_message_micros=draft.price_micros,
-            total_micros=total,
-            balance_micros=balance,
-            balance_covers=None if balance is None else balance >= total,
-            digest=digest.hexdigest(),
-        )
+
+RUNNING = frozenset({JobStatus.PREVIEWING, JobStatus.CONFIRMING, JobStatus.STARTING})
 
 
-def _tally(candidate: Candidate, numbers: set[int], excluded: Counter[str]) -> int:
-    """Count one candidate; 1 if it repeats a number already counted."""
-    if candidate.reason is not None:
-        excluded[candidate.reason] += 1
-        return 0
-    assert candidate.number is not None
-    value = int(candidate.number.removeprefix("+"))
-    if value in numbers:
-        return 1
-    numbers.add(value)
-    return 0
+def _progress(generation: int, purpose: PreviewPurpose, draft: Draft) -> PreviewProgress:
+    return PreviewProgress(
+        generation=generation,
+        purpose=purpose,
+        body=draft.body,
+        original_body=draft.original_body,
+        segments_per_message=draft.segments,
+        price_per_message_micros=draft.price_micros,
+    )

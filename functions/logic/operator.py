@@ -12,6 +12,7 @@ from functions.domain.errors import InvalidInput, NotFound, Refused
 from functions.domain.messages import utc_now
 from functions.domain.tenants import TemplateStatus, Tenant, TenantTemplate
 from functions.domain.transport import normalize_code_number
+from functions.domain.values import time_zone_name
 from functions.logic.auth import Authenticator, Permission
 from functions.logic.transport_codes import TransportCodes
 
@@ -40,6 +41,7 @@ class Operator:
         self._clock = clock
 
     def create_tenant(self, data: TenantInput) -> Tenant:
+        time_zone_name(data.time_zone)
         numbers = _sending_numbers(data.sending_numbers)
         tenant = Tenant(
             tenant_id=data.tenant_id,

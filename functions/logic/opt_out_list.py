@@ -2,7 +2,10 @@
 
 A tenant works on the scopes of its sending numbers (the global list, or the DNC group of a number's
 registration); the operator on any scope. The global list is a suppression list every tenant must
-honour, so every tenant that sends in it may read it, as telemarketers read a do-not-call registry.
+honour, so every tenant that sends in it sees which numbers are on it, when and by which kind of
+source (a keyword, the API, the carrier), as telemarketers read a do-not-call registry. Who did it
+is another tenant's business: an opt-out or an audit line that came through another tenant (or the
+operator, or no tenant) shows the tenant no actor, tenant or note. The operator sees everything.
 A tenant may remove only an opt-out that came through it (its API calls, or a STOP in answer to its
 messages): a STOP sent to another tenant, in a shared scope, is not its to undo. The recipient can
 always undo an opt-out by replying START.
@@ -14,6 +17,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
+from pydantic import BaseModel
+
 from functions.dal.config import ConfigTable
 from functions.dal.opt_outs import (
     ChangeResult,
@@ -23,6 +28,7 @@ from functions.dal.opt_outs import (
     OptOutSource,
     OptOutsTable,
     scope_key,
+    scope_name,
 )
 from functions.domain.errors import InvalidInput, NotFound, Refused
 from functions.domain.messages import new_id, utc_now
@@ -40,13 +46,65 @@ class Caller:
     key_name: str
     operator: bool = False
 
+    def owns(self, tenant_id: str | None) -> bool:
+        """Whether a record that came through ``tenant_id`` is this caller's to read whole."""
+        return self.operator or (tenant_id is not None and tenant_id == self.tenant_id)
+
+
+class ShownOptOut(BaseModel):
+    """An opt-out as one caller may see it: who, through whom and why only if it is the caller's."""
+
+    phone_number: str
+    scope: str  # as the API names it: "global" or "dnc:<group>"
+    opted_out_at: datetime
+    source: OptOutSource
+    actor: str | None
+    tenant_id: str | None
+    note: str | None
+
+    @classmethod
+    def of(cls, caller: Caller, opt_out: OptOut) -> ShownOptOut:
+        mine = caller.owns(opt_out.tenant_id)
+        return cls(
+            phone_number=opt_out.phone_number,
+            scope=scope_name(opt_out.scope),
+            opted_out_at=opt_out.opted_out_at,
+            source=OptOutSource(opt_out.source),
+            actor=opt_out.actor if mine else None,
+            tenant_id=opt_out.tenant_id if mine else None,
+            note=opt_out.note if mine else None,
+        )
+
+
+class ShownChange(BaseModel):
+    """One audit line as one caller may see it."""
+
+    action: OptOutAction
+    at: datetime
+    source: OptOutSource
+    actor: str | None
+    tenant_id: str | None
+    note: str | None
+
+    @classmethod
+    def of(cls, caller: Caller, change: OptOutChange) -> ShownChange:
+        mine = caller.owns(change.tenant_id)
+        return cls(
+            action=change.action,
+            at=change.at,
+            source=OptOutSource(change.source),
+            actor=change.actor if mine else None,
+            tenant_id=change.tenant_id if mine else None,
+            note=change.note if mine else None,
+        )
+
 
 @dataclass(frozen=True)
 class NumberStatus:
     scope: str  # as the API names it: "global" or "dnc:<group>"
     phone_number: str
-    opt_out: OptOut | None
-    history: list[OptOutChange]
+    opt_out: ShownOptOut | None
+    history: list[ShownChange]
 
 
 class OptOutList:
@@ -73,23 +131,24 @@ class OptOutList:
 
     def page(
         self, caller: Caller, scope: str | None, limit: int, cursor: str | None
-    ) -> tuple[str, list[OptOut], str | None]:
+    ) -> tuple[str, list[ShownOptOut], str | None]:
         chosen = self._scope(caller, scope)
         try:
             items, next_cursor = self._opt_outs.page(scope_key(chosen), min(limit, MAX_PAGE), cursor)
         except ValueError as error:
             raise InvalidInput("cursor", "is not a cursor this list returned") from error
-        return chosen, items, next_cursor
+        return chosen, [ShownOptOut.of(caller, item) for item in items], next_cursor
 
     def status(self, caller: Caller, raw_number: str, scope: str | None) -> NumberStatus:
         chosen = self._scope(caller, scope)
         number = to_e164(raw_number, "number")
         key = scope_key(chosen)
+        opt_out = self._opt_outs.get(key, number)
         return NumberStatus(
             scope=chosen,
             phone_number=number,
-            opt_out=self._opt_outs.get(key, number),
-            history=self._opt_outs.history(key, number),
+            opt_out=ShownOptOut.of(caller, opt_out) if opt_out else None,
+            history=[ShownChange.of(caller, change) for change in self._opt_outs.history(key, number)],
         )
 
     def add(

@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field, ValidationError
 from functions.dal.config import ConfigTable
 from functions.domain.errors import InvalidInput, NotFound, Refused
 from functions.domain.messages import new_id, utc_now
-from functions.domain.templates import Direction, MessageKind, Template, VariableType
+from functions.domain.templates import PLACEHOLDER, Direction, MessageKind, Template, VariableType
 from functions.domain.tenants import TemplateStatus, TenantTemplate
 from functions.logic.compose import Composed, Composer, Recipients, Sender
 
@@ -59,6 +59,9 @@ class TenantTemplates:
             raise InvalidInput(
                 "text", "the text's {{placeholders}} must be exactly the declared variables"
             ) from error
+        excess = self._composer.limits.excess(PLACEHOLDER.sub("", data.text))
+        if excess is not None:  # too long even with every variable empty and no signature
+            raise InvalidInput("text", f"without its variables and signature, {excess}")
         self._config.put_template(template)
         return template
 

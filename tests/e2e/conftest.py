@@ -11,6 +11,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -84,10 +85,11 @@ def onboard_tenant(
     return key, contact_id
 
 
-@pytest.fixture(scope="session")
-def service() -> Iterator[LocalService]:
+@contextmanager
+def local_service(*options: str) -> Iterator[LocalService]:
+    """python -m local on a free port, with ``options``; stopped with Ctrl-C, which must end it cleanly."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "local", "--port", "0", "--receipt-delay", "0.2", "--tick-seconds", "1"],
+        [sys.executable, "-m", "local", "--port", "0", *options],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -111,10 +113,18 @@ def service() -> Iterator[LocalService]:
     stdout = process.stdout
     reader = threading.Thread(target=lambda: seen.extend(stdout), daemon=True)
     reader.start()
-    yield LocalService(url=url, process=process)
-    process.send_signal(signal.SIGINT)
-    process.wait(timeout=20)
-    reader.join(timeout=5)
+    try:
+        yield LocalService(url=url, process=process)
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=20)
+        reader.join(timeout=5)
     output = "".join(seen)
     assert process.returncode == 0, output
     assert "Stopped." in output
+
+
+@pytest.fixture(scope="session")
+def service() -> Iterator[LocalService]:
+    with local_service("--receipt-delay", "0.2", "--tick-seconds", "1") as running:
+        yield running

@@ -11,6 +11,7 @@ import os
 import re
 import shutil
 from collections.abc import Callable, Iterator
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,7 @@ from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from cli.money import format_micros
-from tests.e2e.conftest import DEMO_KEY, ROOT, LocalService
+from tests.e2e.conftest import DEMO_KEY, OPERATOR_KEY, ROOT, LocalService
 
 pytestmark = pytest.mark.e2e
 
@@ -54,6 +55,7 @@ def browser() -> Iterator[WebDriver]:
         f"--window-size={VIEWPORT[0]},{VIEWPORT[1] + 100}",
     ):  # fmt: skip
         options.add_argument(argument)
+    options.set_capability("goog:loggingPrefs", {"browser": "SEVERE"})  # the page's errors, for failures
     driver = webdriver.Chrome(service=Service(chromedriver), options=options)
     driver.execute_cdp_cmd(
         "Emulation.setDeviceMetricsOverride",
@@ -71,8 +73,10 @@ def until(driver: WebDriver, condition: Callable[[WebDriver], Any], seconds: flo
         )
         return waiting.until(condition)
     except TimeoutException:
+        errors = "\n".join(entry["message"] for entry in driver.get_log("browser"))
         pytest.fail(
             f"the console never got there; it shows:\n{driver.find_element(By.TAG_NAME, 'body').text}"
+            f"\nits errors:\n{errors}"
         )
 
 
@@ -244,11 +248,14 @@ def test_settings_turn_quiet_hours_on_and_off_and_signatures_are_created_and_del
         find(browser, f"{form} [name=quiet_hours_on]").click()
         browser.execute_script(f"document.querySelector('{form} [name=quiet_start]').value = '21:30'")
         browser.execute_script(f"document.querySelector('{form} [name=quiet_end]').value = '07:45'")
+        find(browser, f"{form} [name=smart_encoding]").click()
         find(browser, f"{form} button[type=submit]").click()
         toast(browser, r"Settings saved\.")
-        assert service.call("GET", "/v1/settings").body["quiet_hours"] == {"start": "21:30", "end": "07:45"}
-    finally:
-        service.call("PATCH", "/v1/settings", {"quiet_hours": None})  # other tests' triggers must not wait
+        saved = service.call("GET", "/v1/settings").body
+        assert saved["quiet_hours"] == {"start": "21:30", "end": "07:45"}
+        assert saved["smart_encoding"] is True
+    finally:  # other tests' triggers must not wait, nor be re-encoded
+        service.call("PATCH", "/v1/settings", {"quiet_hours": None, "smart_encoding": False})
 
     fill(find(browser, "#signature-form [name=name]"), "Console check")
     Select(find(browser, "#signature-form [name=department_id]")).select_by_visible_text("Billing")
@@ -311,3 +318,365 @@ def test_money_is_formatted_and_read_with_integers_only(browser: WebDriver, serv
     find(browser, "#sign-out").click()
     until(browser, lambda d: find(d, "#page-sign-in").is_displayed())
     assert browser.execute_script("return sessionStorage.getItem('outboundSms.apiKey')") is None
+
+
+# ---- every tenant and operator screen, each through a real task checked in the API ----
+
+
+def signed_in(driver: WebDriver, service: LocalService, key: str, page: str) -> None:
+    """A fresh page load signed in with ``key`` (a tenant's or the operator's), on ``page``."""
+    driver.get(f"{service.url}/console#/{page}")
+    driver.execute_script("sessionStorage.setItem('outboundSms.apiKey', arguments[0])", key)
+    driver.refresh()
+    until(driver, lambda d: d.execute_script("return document.body.dataset.ready") == "true")
+    until(driver, lambda d: d.execute_script("return [document.body.dataset.page, document.body.dataset.loading]")
+          == [page, "false"])  # fmt: skip
+
+
+def field_problem(driver: WebDriver, form: str, name: str) -> str:
+    """The problem shown beside a form's field (the control is marked invalid and described by it)."""
+    control = find(driver, f"{form} [name='{name}']")
+    until(driver, lambda d: control.get_attribute("aria-invalid") == "true")
+    note = find(driver, f"#{control.get_attribute('aria-describedby')}")
+    assert note.is_displayed()
+    return note.text
+
+
+def submit(driver: WebDriver, form: str) -> None:
+    find(driver, f"{form} button[type=submit]").click()
+
+
+def test_a_contact_is_created_edited_with_its_opt_in_and_its_skipped_numbers_explained(
+    browser: WebDriver, service: LocalService
+):
+    # GIVEN the demo account's contacts, found by account
+    signed_in(browser, service, DEMO_KEY, "contacts")
+    fill(find(browser, "#contact-find [name=entity_id]"), "acct-1001")
+    submit(browser, "#contact-find")
+    until(browser, lambda d: len(cells(d, "#contacts-table")) == 2)
+    ada = next(row for row in cells(browser, "#contacts-table") if row[0].startswith("Ada Lovelace"))
+    # the Home number is not SMS-capable and not opted in; the Mobile one will receive
+    assert "+14165550124 Home skipped: not SMS-capable (Home), not opted in" in ada[3]
+    assert "+14165550123 Mobile will receive SMS" in ada[3]
+    until(browser, lambda d: find(d, "#contact-find button[type=submit]").is_enabled())  # the account too
+    screenshot_check(browser, "contacts")
+
+    # WHEN a new contact is added with a number the API refuses
+    fill(find(browser, "#contact-find [name=entity_id]"), "acct-console")
+    find(browser, "#contact-new").click()
+    form = "#contact-form"
+    fill(find(browser, f"{form} [name=name]"), "Console Person")
+    fill(find(browser, f"{form} [name=contact_type]"), "Billing")
+    fill(find(browser, f"{form} [name=related_entity_name]"), "Console residence")
+    find(browser, "#contact-add-phone").click()
+    fill(find(browser, f"{form} [name='phones.0.number']"), "+44 20 7946 0958")
+    submit(browser, form)
+    # THEN the problem shows beside that number, and nothing was created
+    assert field_problem(browser, form, "phones.0.number")
+    assert service.call("GET", "/v1/contacts?entity_id=acct-console").body == []
+
+    # WHEN the number is mended and saved, then opted in through the editor
+    fill(find(browser, f"{form} [name='phones.0.number']"), "416-555-0191")
+    submit(browser, form)
+    toast(browser, r"Saved Console Person\.")
+    [created] = service.call("GET", "/v1/contacts?entity_id=acct-console").body
+    assert created["phones"] == [
+        {"number": "+14165550191", "number_type": "Mobile", "sms_capable": True, "sms_opt_in": False}
+    ]
+    until(browser, lambda d: "skipped: not opted in" in cells(d, "#contacts-table")[0][3])
+    rows(browser, "#contacts-table")[0].find_element(By.CSS_SELECTOR, "button").click()
+    find(browser, f"{form} [name='phones.0.sms_opt_in']").click()
+    submit(browser, form)
+    toast(browser, r"Saved Console Person\.")
+    until(browser, lambda d: "will receive SMS" in cells(d, "#contacts-table")[0][3])
+    assert service.call("GET", f"/v1/contacts/{created['id']}").body["phones"][0]["sms_opt_in"] is True
+    # AND an opted-out number says in which scope
+    try:
+        assert service.call("PUT", "/v1/opt-outs/+14165550191", {"note": "console check"}).status == 201
+        submit(browser, "#contact-find")
+        until(browser, lambda d: "skipped: opted out in global" in cells(d, "#contacts-table")[0][3])
+    finally:
+        service.call("DELETE", "/v1/opt-outs/+14165550191")
+
+    # AND the account's filter fields are saved from the same screen
+    submit(browser, "#contact-find")
+    until(browser, lambda d: find(d, "#account-form").is_displayed())
+    fill(find(browser, "#account-form [name=name]"), "Console residence")
+    fill(find(browser, "#account-form [name=groups]"), "residential, fiber")
+    submit(browser, "#account-form")
+    toast(browser, r"Account saved\.")
+    assert service.call("GET", "/v1/accounts/acct-console").body["groups"] == ["residential", "fiber"]
+
+
+def test_companies_departments_and_phone_number_types(browser: WebDriver, service: LocalService):
+    signed_in(browser, service, DEMO_KEY, "organization")
+    until(browser, lambda d: len(cells(d, "#departments-table")) >= 2)
+    screenshot_check(browser, "organization")
+
+    fill(find(browser, "#company-form [name=name]"), "Console Co")
+    submit(browser, "#company-form")
+    until(browser, lambda d: "Console Co" in column(d, "#companies-table", 0))
+    assert "Console Co" in {c["name"] for c in service.call("GET", "/v1/companies").body}
+
+    # A department with an email the API refuses: the problem beside the email, then mended
+    form = "#department-form"
+    fill(find(browser, f"{form} [name=name]"), "Console care")
+    fill(find(browser, f"{form} [name=phone_number]"), "+14165550170")
+    browser.execute_script(
+        f"document.querySelector('{form} [name=email]').type = 'text'"
+    )  # past the browser's check
+    fill(find(browser, f"{form} [name=email]"), "care-at-example")
+    Select(find(browser, f"{form} [name=company_id]")).select_by_visible_text("Console Co")
+    submit(browser, form)
+    assert "email" in field_problem(browser, form, "email")
+    fill(find(browser, f"{form} [name=email]"), "care@console.example")
+    submit(browser, form)
+    toast(browser, r"Department added\.")
+    listed = {d["name"]: d for d in service.call("GET", "/v1/departments").body}
+    assert listed["Console care"]["email"] == "care@console.example"
+    until(browser, lambda d: "Console care" in column(d, "#departments-table", 0))
+
+    fill(find(browser, "#phone-type-form [name=name]"), "Pager")
+    find(browser, "#phone-type-form [name=sms_capable]").click()
+    submit(browser, "#phone-type-form")
+    until(browser, lambda d: ["Pager", "SMS-capable"] in [r[:2] for r in cells(d, "#phone-types-table")])
+
+    assert service.call("GET", "/v1/settings").body["phone_number_types"]["Pager"] is True
+
+
+def test_a_template_is_reviewed_by_the_operator_and_a_calling_list_is_sent_with_its_refused_rows(
+    browser: WebDriver, service: LocalService
+):
+    # GIVEN a template written in the console, pending review
+    signed_in(browser, service, DEMO_KEY, "lists")
+    form = "#template-form"
+    fill(find(browser, f"{form} [name=name]"), "Console visit")
+    fill(find(browser, f"{form} [name=text]"), "Hi {{first_name}}, your visit is on {{day}}.")
+    until(browser, lambda d: len(d.find_elements(By.CSS_SELECTOR, "#template-variables select")) == 2)
+    submit(browser, form)
+    toast(browser, r"Template submitted: pending until the operator reviews it\.")
+    template = next(t for t in service.call("GET", "/v1/templates").body if t["name"] == "Console visit")
+    assert template["variables"] == {"first_name": "text", "day": "text"}
+
+    # WHEN the operator approves it from the review queue
+    signed_in(browser, service, OPERATOR_KEY, "reviews")
+    until(
+        browser,
+        lambda d: any(r.get_attribute("data-id") == template["id"] for r in rows(d, "#reviews-table")),
+    )
+    screenshot_check(browser, "reviews")
+    queued = next(r for r in rows(browser, "#reviews-table") if r.get_attribute("data-id") == template["id"])
+    fill(queued.find_element(By.CSS_SELECTOR, "input"), "fine")
+    queued.find_element(By.CSS_SELECTOR, "button").click()
+    toast(browser, r"Console visit approved\.")
+    reviewed = service.call("GET", f"/v1/templates/{template['id']}").body
+    assert (reviewed["status"], reviewed["review_note"]) == ("approved", "fine")
+
+    # THEN the tenant uploads a CSV for it: the bad row is refused, the rest previewed, sent, followed
+    signed_in(browser, service, DEMO_KEY, "lists")
+    form = "#list-form"
+    fill(find(browser, f"{form} [name=name]"), "Console visits")
+    Select(find(browser, f"{form} [name=template_id]")).select_by_visible_text("Console visit")
+    csv_text = (
+        "phone,first_name,day\n+14165550181,Ann,Monday\nnot a number,Bob,Tuesday\n+14165550182,Cy,Friday\n"
+    )
+    find(browser, f"{form} [name=csv]").send_keys(csv_text)
+    until(
+        browser, lambda d: Select(find(d, f"{form} [name='mapping.day']")).first_selected_option.text == "day"
+    )
+    assert Select(find(browser, f"{form} [name=phone_field]")).first_selected_option.text == "phone"
+    submit(browser, form)
+    until(browser, lambda d: find(d, "#confirm-dialog").get_attribute("open") is not None)
+    assert find(browser, "#confirm-summary").text == "This message will be sent to 2 customers."
+    assert find(browser, "#list-errors-count").text == "1 row was refused"
+    assert cells(browser, "#list-errors")[0][:2] == ["2", "phone"]
+    job_id = find(browser, "#confirm-dialog").get_attribute("data-job-id")
+    find(browser, "#confirm-send").click()
+    until(browser, lambda d: find(d, "#list-progress").get_attribute("data-state") == "done", seconds=30)
+    counts = {
+        li.get_attribute("data-status"): li.text
+        for li in browser.find_elements(By.CSS_SELECTOR, "#list-progress li")
+    }
+    assert set(counts) == {"Delivered", "Sent", "Failed", "Insufficient funds", "In Progress", "Pending"}
+    job = service.call("GET", f"/v1/calling-lists/{job_id}").body
+    assert job["status"] == "queued"
+    assert sum(job["progress"].values()) == 2
+    screenshot_check(browser, "lists")
+
+
+def test_replies_the_opt_out_list_with_its_audit_trail_and_the_reply_webhook(
+    browser: WebDriver, service: LocalService
+):
+    # GIVEN a reply from a recipient of the demo's messages
+    sent = service.call("POST", "/_local/carrier/inbound", {
+        "from": "+14165550125", "to": "+18005550100", "body": "Thanks, see you Tuesday",
+    }, key=None)  # fmt: skip
+    assert sent.status in (200, 202)
+    until(browser, lambda _: any(
+        r["body"] == "Thanks, see you Tuesday" for r in service.call("GET", "/v1/replies").body["items"]
+    ))  # fmt: skip
+    signed_in(browser, service, DEMO_KEY, "inbound")
+    reply = next(r for r in cells(browser, "#replies-table") if r[3] == "Thanks, see you Tuesday")
+    assert reply[1:3] == ["+14165550125", "+18005550100"]
+    assert reply[4] == "reply"
+
+    # WHEN a number is opted out with a note, its audit trail shows it; then it is removed
+    number = "+14165550177"
+    form = "#opt-out-add-form"
+    fill(find(browser, f"{form} [name=phone_number]"), "416 555 0177")
+    fill(find(browser, f"{form} [name=note]"), "asked by phone")
+    submit(browser, form)
+    toast(browser, rf"\{number} is opted out in global\.")
+    until(browser, lambda d: number in column(d, "#opt-outs-table", 0))
+    until(browser, lambda d: "opted out api, local demo" in find(d, "#trail-list").text)
+    assert "asked by phone" in find(browser, "#trail-list").text
+    assert service.call("GET", f"/v1/opt-outs/{number}").body["opted_out"] is True
+    screenshot_check(browser, "inbound")
+    listed = next(r for r in rows(browser, "#opt-outs-table") if r.get_attribute("data-number") == number)
+    listed.find_elements(By.CSS_SELECTOR, "button")[1].click()
+    WebDriverWait(browser, 5).until(expected_conditions.alert_is_present())
+    browser.switch_to.alert.accept()
+    until(browser, lambda d: number not in column(d, "#opt-outs-table", 0))
+    until(browser, lambda d: "opted back in api, local demo" in find(d, "#trail-list").text)
+    assert service.call("GET", f"/v1/opt-outs/{number}").body["opted_out"] is False
+
+    # AND a bad scope is named beside its field
+    fill(find(browser, "#opt-out-scope-form [name=scope]"), "nowhere")
+    submit(browser, "#opt-out-scope-form")
+    assert field_problem(browser, "#opt-out-scope-form", "scope")
+    fill(find(browser, "#opt-out-scope-form [name=scope]"), "")
+
+    # AND the reply webhook: refused beside its field, then set with its secret shown once, then removed
+    try:
+        fill(find(browser, "#webhook-form [name=url]"), "ftp://hooks.example.com/sms")
+        submit(browser, "#webhook-form")
+        assert "https" in field_problem(browser, "#webhook-form", "url")
+        fill(find(browser, "#webhook-form [name=url]"), "https://hooks.example.com/sms")
+        submit(browser, "#webhook-form")
+        until(browser, lambda d: find(d, "#webhook-secret-value").text.startswith("whsec_"))
+        assert service.call("GET", "/v1/reply-webhook").body["url"] == "https://hooks.example.com/sms"
+        find(browser, "#webhook-delete").click()
+        toast(browser, r"Replies are no longer posted\.")
+    finally:
+        service.call("DELETE", "/v1/reply-webhook")
+    assert service.call("GET", "/v1/reply-webhook").status == 404
+
+
+def test_the_operator_creates_a_tenant_prices_it_issues_a_key_credits_it_and_registers_a_code(
+    browser: WebDriver, service: LocalService
+):
+    # GIVEN the operator key, signed in through the form, lands on the tenants
+    browser.get(f"{service.url}/console#/sign-in")
+    browser.execute_script("sessionStorage.clear()")
+    browser.refresh()
+    until(browser, lambda d: d.execute_script("return document.body.dataset.page") == "sign-in")
+    fill(find(browser, "#api-key"), OPERATOR_KEY)
+    submit(browser, "#sign-in-form")
+    until(browser, lambda d: d.execute_script("return document.body.dataset.page") == "tenants")
+    assert find(browser, "#tenant-name").text == "Operator"
+    visible = [a.text for a in browser.find_elements(By.CSS_SELECTOR, "#nav a") if a.is_displayed()]
+    assert visible == ["Tenants", "Template reviews", "Transport codes", "API"]
+    until(browser, lambda d: "demo-isp" in d.find_element(By.CSS_SELECTOR, "#tenants-table").text)
+    screenshot_check(browser, "tenants")
+
+    # WHEN a tenant is created (a bad price first: the problem beside the price)
+    form = "#tenant-create-form"
+    fill(find(browser, f"{form} [name=tenant_id]"), "console-co")
+    fill(find(browser, f"{form} [name=name]"), "Console Co")
+    fill(find(browser, f"{form} [name=price]"), "one cent")
+    fill(find(browser, f"{form} [name=sending_numbers]"), "+18005550188")
+    submit(browser, form)
+    assert "not an amount" in field_problem(browser, form, "price")
+    fill(find(browser, f"{form} [name=price]"), "0.01")
+    submit(browser, form)
+    toast(browser, r"Tenant console-co created .*")
+    until(browser, lambda d: find(d, "#tenant-panel").is_displayed())
+
+    # AND re-priced, given a key (shown once) and credited
+    fill(find(browser, "#tenant-change-form [name=price]"), "0.0125")
+    submit(browser, "#tenant-change-form")
+    toast(browser, r"Tenant saved\.")
+    tenants = {t["tenant_id"]: t for t in service.call("GET", "/v1/operator/tenants", key=OPERATOR_KEY).body}
+    assert tenants["console-co"]["price_per_segment_micros"] == 12_500
+    assert tenants["console-co"]["default_sending_number"] == "+18005550188"
+    fill(find(browser, "#key-form [name=name]"), "console viewer")
+    find(browser, "#key-form input[value='sms:view']").click()
+    submit(browser, "#key-form")
+    until(browser, lambda d: find(d, "#issued-key").is_displayed())
+    issued = find(browser, "#issued-key-value").text
+    fill(find(browser, "#credit-form [name=amount]"), "5")
+    fill(find(browser, "#credit-form [name=reference]"), "console-opening")
+    submit(browser, "#credit-form")
+    toast(browser, r"Credited \$5\.00 \(console-opening\)\.")
+    # THEN the key works and sees the credit
+    assert service.call("GET", "/v1/balance", key=issued).body["balance_micros"] == 5_000_000
+
+    # AND a transport code is registered with its pace, cap and tenants
+    signed_in(browser, service, OPERATOR_KEY, "codes")
+    form = "#code-form"
+    fill(find(browser, f"{form} [name=number]"), "+18005550188")
+    fill(find(browser, f"{form} [name=parts_per_second]"), "2")
+    fill(find(browser, f"{form} [name=daily_cap_parts]"), "-5")
+    submit(browser, form)
+    assert field_problem(browser, form, "daily_cap_parts")
+    fill(find(browser, f"{form} [name=daily_cap_parts]"), "1000")
+    submit(browser, form)
+    toast(browser, r"\+18005550188 saved\.")
+    code = service.call("GET", "/v1/operator/transport-codes/%2B18005550188", key=OPERATOR_KEY).body
+    assert Decimal(str(code["parts_per_second"])) == 2
+    assert (code["daily_cap_parts"], code["tenant_ids"]) == (1000, ["console-co"])
+    until(browser, lambda d: "+18005550188" in column(d, "#codes-table", 0))
+
+
+def test_the_api_explorer_beside_the_openapi_document_calls_the_api_with_the_key(
+    browser: WebDriver, service: LocalService
+):
+    # GIVEN the explorer's address, with the tenant's key signed in
+    signed_in(browser, service, DEMO_KEY, "messages")
+    browser.get(f"{service.url}/v1/docs")
+    until(browser, lambda d: d.execute_script("return [document.body.dataset.page, document.body.dataset.loading]")
+          == ["api", "false"])  # fmt: skip
+    until(browser, lambda d: len(d.find_elements(By.CSS_SELECTOR, ".operation")) > 40)
+    assert find(browser, "#explorer-key").get_attribute("value") == DEMO_KEY
+    screenshot_check(browser, "api")
+
+    # WHEN an operation is opened and sent
+    fill(find(browser, "#explorer-filter"), "GET /v1/settings")
+    operation = find(browser, ".operation[data-operation='GET /v1/settings']")
+    operation.find_element(By.TAG_NAME, "summary").click()
+    operation.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    # THEN the answer is the API's, sent with the key
+    until(browser, lambda d: operation.find_element(By.CSS_SELECTOR, ".try-status").text.startswith("200"))
+    assert '"name": "Demo Fiber ISP"' in operation.find_element(By.CSS_SELECTOR, ".try-answer").text
+
+    # AND a body built from the schema is sent as typed: a refusal shows the problem document
+    fill(find(browser, "#explorer-filter"), "POST /v1/companies")
+    post = find(browser, ".operation[data-operation='POST /v1/companies']")
+    browser.execute_script("arguments[0].open = true", post)
+    until(browser, lambda d: post.find_element(By.TAG_NAME, "textarea").is_displayed())
+    assert post.find_element(By.TAG_NAME, "textarea").get_attribute("value") == '{\n  "name": ""\n}'
+    post.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    until(browser, lambda d: post.find_element(By.CSS_SELECTOR, ".try-status").text.startswith("422"))
+    assert '"field": "body.name"' in post.find_element(By.CSS_SELECTOR, ".try-answer").text
+
+
+def test_a_phone_width_layout_still_works(browser: WebDriver, service: LocalService):
+    browser.execute_cdp_cmd(
+        "Emulation.setDeviceMetricsOverride",
+        {"width": 390, "height": 844, "deviceScaleFactor": 1, "mobile": True},
+    )
+    try:
+        for page in ("messages", "contacts", "lists", "inbound"):
+            signed_in(browser, service, DEMO_KEY, page)
+            # nothing wider than the screen but the tables, which scroll inside their own box
+            width = browser.execute_script("return document.documentElement.scrollWidth")
+            assert width <= 390, f"{page} is {width}px wide"
+            assert find(browser, f"#page-{page} h1").is_displayed()
+            first = find(browser, f"#page-{page} input, #page-{page} select")
+            assert first.rect["x"] >= 0
+            assert first.rect["x"] + first.rect["width"] <= 390
+    finally:
+        browser.execute_cdp_cmd(
+            "Emulation.setDeviceMetricsOverride",
+            {"width": VIEWPORT[0], "height": VIEWPORT[1], "deviceScaleFactor": 1, "mobile": False},
+        )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import urllib.request
 from typing import Any
 
 import pytest
@@ -36,8 +37,9 @@ def test_a_mass_outage_notice_is_previewed_confirmed_and_delivered(service: Loca
         "saved_message": "unplanned_outage_no_eta", "outage_start": "2026-11-24T08:00:00-05:00",
         "variables": {"company": "Demo Fiber"}, "filters": {"network_site_ids": ["site-e2e"]},
     })  # fmt: skip
-    assert created.status == 201, created.body
+    assert created.status == 202, created.body
     job = created.body
+    assert job["status"] == "previewed"  # a small audience is previewed inline
     assert (
         job["preview"]["recipients"] == 2
     )  # Ada's and Charles's mobiles; Ada's Home number is not SMS-capable
@@ -60,7 +62,7 @@ def test_a_calling_list_reaches_every_valid_record(service: LocalService):
         "name": "E2E list", "template_id": "tpl-fence-painting", "phone_field": "cell", "name_field": "first",
         "mapping": {"first_name": "first", "quote": "quote"}, "csv": csv_text,
     })  # fmt: skip
-    assert uploaded.status == 201, uploaded.body
+    assert uploaded.status == 202, uploaded.body
     assert [(e["row"], e["field"]) for e in uploaded.body["errors"]] == [(2, "cell")]
     assert uploaded.body["preview"]["recipients"] == 2
     list_id = uploaded.body["id"]
@@ -75,3 +77,48 @@ def test_a_calling_list_reaches_every_valid_record(service: LocalService):
     tom = [m for m in carrier if m["destination"] == "+14165550401"]
     assert len(tom) == 1
     assert tom[0]["body"].startswith("Hi Tom, sorry we missed you. Your fence quote of $1,200.00 is ready.")
+
+
+def settled(service: LocalService, path: str, timeout: float = 60.0) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    job: dict[str, Any] = {}
+    while time.monotonic() < deadline:
+        job = service.call("GET", path).body
+        if job["status"] not in {"awaiting_upload", "validating", "previewing", "confirming"}:
+            return job
+        time.sleep(0.2)
+    pytest.fail(f"{path} stayed {job.get('status')}")
+
+
+def test_an_uploaded_list_with_bad_rows_is_validated_previewed_and_sent(service: LocalService):
+    # GIVEN a list asked for as a file
+    created = service.call("POST", "/v1/calling-lists", {
+        "name": "E2E upload", "template_id": "tpl-fence-painting", "phone_field": "cell", "name_field": "first",
+        "mapping": {"first_name": "first", "quote": "quote"}, "upload": True,
+    })  # fmt: skip
+    assert created.status == 202, created.body
+    upload = created.body["upload"]
+    # WHEN the file is PUT to the pre-signed URL the answer gave (the local S3, as a client would)
+    csv_text = (
+        "first,cell,quote\nTom,416-555-0411,120000\nBecky,+44 20 7183 8750,9900\nHuck,416-555-0412,\n"
+        "Sid,416-555-0411,5000\nMary,416-555-0413,8800\n"
+    )
+    request = urllib.request.Request(
+        upload["url"], data=csv_text.encode(), method="PUT", headers=upload["headers"]
+    )
+    with urllib.request.urlopen(request, timeout=10) as answer:
+        assert answer.status == 200
+    # THEN its arrival is validated and previewed
+    path = f"/v1/calling-lists/{created.body['id']}"
+    job = settled(service, path)
+    assert job["status"] == "previewed", job
+    assert job["validation"]["refused"] == {"invalid_phone_number": 1, "missing_field": 1}
+    assert (job["preview"]["recipients"], job["preview"]["duplicates_removed"]) == (2, 1)
+    errors = service.call("GET", f"{path}/errors").body["items"]
+    assert [(e["row"], e["field"], e["reason"]) for e in errors] == [
+        (2, "cell", "invalid_phone_number"), (3, "quote", "missing_field")
+    ]  # fmt: skip
+    # AND once confirmed, Tom and Mary get their messages
+    confirm = service.call("POST", f"{path}/confirm", {"confirmation_token": job["confirmation_token"]})
+    assert confirm.status == 202, confirm.body
+    wait_for_progress(service, path, "Delivered", 2)

@@ -14,7 +14,10 @@ from infra.constants import DISPATCHER_TIMEOUT_SECONDS, INBOUND_MAX_RECEIVES, OU
 from infra.ledger import LEDGER_ITEM_ACTIONS
 from local.provision import INBOUND_TOPIC_OUTPUT
 
-HANDLERS = {"api", "authorizer", "dispatcher", "kick", "receipts", "release", "fanout", "inbound"}
+HANDLERS = {
+    "api", "authorizer", "dispatcher", "kick", "receipts", "receipt_deadline", "release", "fanout",
+    "inbound", "preview", "list_uploads", "scheduled_jobs", "status_events", "callbacks",
+}  # fmt: skip
 
 
 def resources(template_json: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
@@ -107,7 +110,7 @@ def test_tables_are_on_demand_with_point_in_time_recovery(template, template_jso
                     ),
                 ]
             ),
-            "StreamSpecification": {"StreamViewType": "NEW_IMAGE"},
+            "StreamSpecification": {"StreamViewType": "NEW_AND_OLD_IMAGES"},
         },
     )
 
@@ -173,7 +176,8 @@ def test_delivery_events_flow_from_the_configuration_set_to_the_receipts_functio
     (config_set,) = resources(template_json, "AWS::SMSVOICE::ConfigurationSet").values()
     (destination,) = config_set["Properties"]["EventDestinations"]
     topic_id = destination["SnsDestination"]["TopicArn"]["Ref"]
-    assert "TEXT_DELIVERED" in destination["MatchingEventTypes"]
+    # A final TEXT_SUCCESSFUL is some destinations' delivery; a final TEXT_UNKNOWN ends the 72 hours
+    assert {"TEXT_DELIVERED", "TEXT_SUCCESSFUL", "TEXT_UNKNOWN"} <= set(destination["MatchingEventTypes"])
     (subscription,) = [
         res
         for res in resources(template_json, "AWS::SNS::Subscription").values()
@@ -196,11 +200,78 @@ def test_delivery_events_flow_from_the_configuration_set_to_the_receipts_functio
 
 
 def test_the_release_function_runs_every_minute(template_json):
-    (schedule,) = resources(template_json, "AWS::Scheduler::Schedule").values()
+    release = {"Fn::GetAtt": [function_id(template_json, "release"), "Arn"]}
+    (schedule,) = [
+        res
+        for res in resources(template_json, "AWS::Scheduler::Schedule").values()
+        if res["Properties"]["Target"]["Arn"] == release
+    ]
     assert schedule["Properties"]["ScheduleExpression"] == "cron(* * * * ? *)"  # at each minute's start
-    assert schedule["Properties"]["Target"]["Arn"] == {
-        "Fn::GetAtt": [function_id(template_json, "release"), "Arn"]
-    }
+
+
+def test_scheduled_jobs_are_started_at_each_minutes_start(template_json):
+    starter = {"Fn::GetAtt": [function_id(template_json, "scheduled_jobs"), "Arn"]}
+    (schedule,) = [
+        res
+        for res in resources(template_json, "AWS::Scheduler::Schedule").values()
+        if res["Properties"]["Target"]["Arn"] == starter
+    ]
+    assert schedule["Properties"]["ScheduleExpression"] == "cron(* * * * ? *)"
+
+
+def test_the_lists_bucket_is_private_encrypted_versioned_and_expires_what_it_holds(template_json):
+    (bucket,) = resources(template_json, "AWS::S3::Bucket").values()
+    props = bucket["Properties"]
+    assert props["PublicAccessBlockConfiguration"] == {
+        "BlockPublicAcls": True, "BlockPublicPolicy": True, "IgnorePublicAcls": True, "RestrictPublicBuckets": True
+    }  # fmt: skip
+    assert props["BucketEncryption"]["ServerSideEncryptionConfiguration"][0][
+        "ServerSideEncryptionByDefault"
+    ] == {"SSEAlgorithm": "AES256"}
+    assert props["VersioningConfiguration"] == {"Status": "Enabled"}
+    rules = {rule["Id"]: rule for rule in props["LifecycleConfiguration"]["Rules"]}
+    assert {rules[name]["Prefix"]: rules[name]["ExpirationInDays"] for name in ("uploads", "lists", "previews")} == {
+        "uploads/": 2, "lists/": 45, "previews/": 1
+    }  # fmt: skip
+    assert rules["versions"]["NoncurrentVersionExpiration"]["NoncurrentDays"] == 1
+    (policy,) = resources(template_json, "AWS::S3::BucketPolicy").values()
+    (deny,) = [s for s in policy["Properties"]["PolicyDocument"]["Statement"] if s["Effect"] == "Deny"]
+    assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+
+
+def test_an_upload_arrival_reaches_the_validation_function_through_its_queue(template_json):
+    (bucket,) = resources(template_json, "AWS::S3::Bucket").values()
+    (notification,) = bucket["Properties"]["NotificationConfiguration"]["QueueConfigurations"]
+    queue_id = notification["Queue"]["Fn::GetAtt"][0]
+    assert notification["Event"] == "s3:ObjectCreated:*"
+    assert notification["Filter"]["S3Key"]["Rules"] == [{"Name": "prefix", "Value": "uploads/"}]
+    assert "RedrivePolicy" in template_json["Resources"][queue_id]["Properties"]
+    (mapping,) = [
+        res["Properties"] for res in resources(template_json, "AWS::Lambda::EventSourceMapping").values()
+        if res["Properties"]["EventSourceArn"] == {"Fn::GetAtt": [queue_id, "Arn"]}
+    ]  # fmt: skip
+    assert mapping["FunctionName"] == {"Ref": function_id(template_json, "list_uploads")}
+    policies = [
+        res for res in resources(template_json, "AWS::SQS::QueuePolicy").values()
+        if {"Ref": queue_id} in res["Properties"]["Queues"]
+    ]  # fmt: skip
+    statements = policies[0]["Properties"]["PolicyDocument"]["Statement"]
+    (allow,) = [s for s in statements if s["Effect"] == "Allow"]
+    assert allow["Principal"] == {"Service": "s3.amazonaws.com"}
+    assert "aws:SourceAccount" in allow["Condition"]["StringEquals"]
+    assert bucket["DependsOn"]  # S3 checks the queue when the notification is set
+
+
+def test_previews_are_computed_one_segment_per_invocation_from_their_own_queue(template_json):
+    preview_id = function_id(template_json, "preview")
+    (mapping,) = [
+        res["Properties"] for res in resources(template_json, "AWS::Lambda::EventSourceMapping").values()
+        if res["Properties"]["FunctionName"] == {"Ref": preview_id}
+    ]  # fmt: skip
+    assert mapping["BatchSize"] == 1
+    assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    queue_id = mapping["EventSourceArn"]["Fn::GetAtt"][0]
+    assert "RedrivePolicy" in template_json["Resources"][queue_id]["Properties"]
 
 
 def test_the_http_api_checks_keys_except_on_the_openapi_document(template_json):
@@ -448,3 +519,50 @@ def test_the_dispatcher_reads_the_opt_out_list_and_only_adds_to_it(template_json
         "Environment"
     ]["Variables"]
     assert variables["OPT_OUTS_TABLE"] == {"Ref": opt_outs}
+
+
+def test_an_hourly_schedule_fails_messages_whose_delivery_event_never_came(template_json):
+    (deadline_id,) = [
+        lid
+        for lid, res in resources(template_json, "AWS::Lambda::Function").items()
+        if res["Properties"]["Handler"] == "functions.handlers.receipt_deadline.lambda_handler"
+    ]
+    (schedule,) = [
+        res["Properties"]
+        for res in resources(template_json, "AWS::Scheduler::Schedule").values()
+        if res["Properties"]["Target"]["Arn"] == {"Fn::GetAtt": [deadline_id, "Arn"]}
+    ]
+    assert schedule["ScheduleExpression"] == "rate(1 hour)"
+    (table,) = [
+        res
+        for lid, res in resources(template_json, "AWS::DynamoDB::GlobalTable").items()
+        if "Messages" in lid
+    ]
+    (index,) = [
+        i for i in table["Properties"]["GlobalSecondaryIndexes"] if i["IndexName"] == "by_awaiting_receipt"
+    ]
+    assert index["Projection"]["ProjectionType"] == "KEYS_ONLY"
+
+
+def test_status_changes_reach_callbacks_through_the_stream_and_a_queue_with_a_dlq(template_json):
+    # The Messages stream carries old and new images: a status event needs the status before
+    (table,) = [
+        res
+        for lid, res in resources(template_json, "AWS::DynamoDB::GlobalTable").items()
+        if "Messages" in lid
+    ] or [res for lid, res in resources(template_json, "AWS::DynamoDB::Table").items() if "Messages" in lid]
+    assert table["Properties"]["StreamSpecification"]["StreamViewType"] == "NEW_AND_OLD_IMAGES"
+    mappings = resources(template_json, "AWS::Lambda::EventSourceMapping").values()
+    functions = resources(template_json, "AWS::Lambda::Function")
+    by_handler = {res["Properties"]["Handler"].split(".")[2]: lid for lid, res in functions.items()}
+    stream = [m for m in mappings if m["Properties"]["FunctionName"]["Ref"] == by_handler["status_events"]]
+    assert len(stream) == 1
+    (pattern,) = stream[0]["Properties"]["FilterCriteria"]["Filters"]
+    assert set(json.loads(pattern["Pattern"])["dynamodb"]["NewImage"]["status"]["S"]) == {
+        "Sent", "Delivered", "Failed", "Insufficient funds",
+    }  # fmt: skip
+    queued = [m for m in mappings if m["Properties"]["FunctionName"]["Ref"] == by_handler["callbacks"]]
+    assert queued[0]["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    queues = resources(template_json, "AWS::SQS::Queue")
+    (callback_queue,) = [res for lid, res in queues.items() if "CallbackQueue" in lid]
+    assert "deadLetterTargetArn" in callback_queue["Properties"]["RedrivePolicy"]

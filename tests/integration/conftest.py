@@ -25,9 +25,14 @@ from functions.integrations import dispatcher_invoker
 from functions.logic.dispatch import Dispatcher
 from functions.payments.providers import ProviderName
 from functions.payments.simulator import shared_simulator
-from infra.constants import FANOUT_QUEUE_ID, RECEIPTS_QUEUE_ID
+from infra.constants import (
+    FANOUT_QUEUE_ID,
+    LIST_UPLOADS_QUEUE_ID,
+    PREVIEW_QUEUE_ID,
+    RECEIPTS_QUEUE_ID,
+)
 from local import moto_fixes
-from local.carrier import CarrierSimulator, SimulatorSettings, sns_publisher
+from local.carrier import CARRIER_ENDPOINT_ENV, CarrierSimulator, SimulatorSettings, sns_publisher
 from local.demo import DEMO_API_KEY, Demo, seed_demo, seed_demo_balance
 from local.http_front import Gateway
 from local.lambda_runtime import LocalContext, LocalFunction, QueuePoller
@@ -178,6 +183,35 @@ class Platform:
             steps += 1
         return steps
 
+    def run_previews(self) -> int:
+        """Drain the preview queue once through the preview function (delayed items are not waited for)."""
+        poller = self.poller(PREVIEW_QUEUE_ID, "preview", batch_size=1)
+        steps = 0
+        while poller.poll_once():
+            steps += 1
+        return steps
+
+    def run_uploads(self) -> int:
+        """Drain the uploads queue (the lists bucket's arrivals) through the validation function."""
+        poller = self.poller(LIST_UPLOADS_QUEUE_ID, "list_uploads", batch_size=1)
+        steps = 0
+        while poller.poll_once():
+            steps += 1
+        return steps
+
+    def settle(self, path: str, timeout: float = 20.0) -> dict[str, Any]:
+        """GET a job until no computation of its preview runs (the preview queue drained meanwhile)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            self.run_uploads()
+            self.run_previews()
+            status, job = self.call("GET", path)
+            assert status == 200, job
+            if job["status"] not in {"validating", "previewing", "confirming", "starting"}:
+                return job
+            assert time.monotonic() < deadline, f"the job stayed {job['status']}"
+            time.sleep(0.2)
+
     def deliver_receipts(self) -> int:
         self.simulator.pump(now=math.inf)
         poller = self.poller(RECEIPTS_QUEUE_ID, "receipts")
@@ -214,9 +248,11 @@ def topology() -> Topology:
 @pytest.fixture(scope="session")
 def simulator() -> Iterator[CarrierSimulator]:
     simulator = CarrierSimulator(SimulatorSettings(receipt_delay_seconds=0.0))
-    simulator.install()
+    # Over HTTP, as the local runtime serves it: moto passes requests to 127.0.0.1 through.
+    os.environ[CARRIER_ENDPOINT_ENV] = simulator.serve()
     yield simulator
-    simulator.uninstall()
+    simulator.shutdown()
+    os.environ.pop(CARRIER_ENDPOINT_ENV, None)
 
 
 @pytest.fixture(scope="session")

@@ -273,14 +273,14 @@ def test_a_mass_preview_states_the_balance_and_whether_it_covers(platform: Platf
         "outage_start": "2026-03-01T08:00:00-05:00",
         "variables": {"company": "Demo Fiber"},
     }
-    created = ok(platform, "POST", "/v1/mass-messages", outage, status=201)["preview"]
+    created = ok(platform, "POST", "/v1/mass-messages", outage, status=202)["preview"]
     assert created["balance_micros"] == DEMO_OPENING_BALANCE_MICROS
     assert created["balance_covers"] is True
     assert isinstance(created["total_micros"], int)
     assert created["total_micros"] > 0
 
     start_balance(platform, created["total_micros"] - 1)
-    short = ok(platform, "POST", "/v1/mass-messages", outage, status=201)["preview"]
+    short = ok(platform, "POST", "/v1/mass-messages", outage, status=202)["preview"]
     assert (short["balance_micros"], short["balance_covers"]) == (created["total_micros"] - 1, False)
 
 
@@ -292,7 +292,7 @@ def test_a_calling_list_preview_states_the_balance(platform: Platform):
         "mapping": {"first_name": "first", "quote": "quote"},
         "records": [{"phone": "+14165550301", "first": "Mary", "quote": 12000}],
     }
-    preview = ok(platform, "POST", "/v1/calling-lists", body, status=201)["preview"]
+    preview = ok(platform, "POST", "/v1/calling-lists", body, status=202)["preview"]
     assert preview["balance_micros"] == DEMO_OPENING_BALANCE_MICROS
     assert preview["balance_covers"] is True
 
@@ -321,7 +321,7 @@ def test_a_cancelled_mass_message_refunds_what_waited_for_a_retry(platform: Plat
         "outage_start": "2026-03-01T08:00:00-05:00",
         "variables": {"company": "Demo Fiber"},
     }
-    job = ok(platform, "POST", "/v1/mass-messages", outage, status=201)
+    job = ok(platform, "POST", "/v1/mass-messages", outage, status=202)
     price = job["preview"]["price_per_message_micros"]
     body = {"confirmation_token": job["confirmation_token"]}
     ok(platform, "POST", f"/v1/mass-messages/{job['id']}/confirm", body, status=202)

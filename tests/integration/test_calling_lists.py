@@ -29,7 +29,7 @@ RECORDS = [
 
 def upload(platform: Platform, body: dict[str, Any]) -> dict[str, Any]:
     code, result = platform.call("POST", "/v1/calling-lists", body)
-    assert code == 201, result
+    assert code == 202, result
     return result
 
 
@@ -96,7 +96,14 @@ def test_a_list_can_come_as_csv(platform: Platform):
     csv_text = "first,cell,quote_cents\nAnn,416-555-0311,1500\nBo,not a phone,1600\n"
     result = upload(platform, {**LIST, "csv": csv_text})
     assert result["preview"]["recipients"] == 1
-    assert result["errors"] == [{"row": 2, "field": "cell", "error": "'not a phone' is not a phone number"}]
+    assert result["errors"] == [
+        {
+            "row": 2,
+            "field": "cell",
+            "reason": "invalid_phone_number",
+            "error": "'not a phone' is not a phone number",
+        }
+    ]
 
 
 def test_an_unapproved_template_or_a_bad_mapping_is_refused(platform: Platform):
@@ -122,7 +129,12 @@ def test_an_unapproved_template_or_a_bad_mapping_is_refused(platform: Platform):
     code, problem = platform.call("POST", "/v1/calling-lists", {**LIST, "records": [RECORDS[1]]})
     assert (code, problem["reason"]) == (409, "no_valid_records")
     assert problem["errors"] == [
-        {"row": 1, "field": "cell", "error": "'+44 20 7183 8750' is not a US or Canadian number"}
+        {
+            "row": 1,
+            "field": "cell",
+            "reason": "invalid_phone_number",
+            "error": "'+44 20 7183 8750' is not a US or Canadian number",
+        }
     ]
     assert platform.table("JOBS_TABLE").scan()["Count"] == 0
 

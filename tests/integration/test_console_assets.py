@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from concurrent.futures import ThreadPoolExecutor
 
 from functions.handlers.routes.console import CONSOLE_DIR
 from tests.integration.conftest import Platform
@@ -52,4 +53,39 @@ def test_nothing_else_is_served_and_nothing_comes_from_elsewhere(platform: Platf
         text = re.sub(r'xmlns="[^"]*"', "", path.read_text())  # a namespace name, not a download
         assert not re.search(r"(?:https?:)?//[a-z0-9.-]+\.[a-z]{2,}/", text), (
             f"{path.name} loads from elsewhere"
+        )
+
+
+def test_the_api_explorer_is_served_beside_the_openapi_document(platform: Platform):
+    # GIVEN no key WHEN the explorer's address is asked for
+    status, headers, _ = get(platform, "/v1/docs")
+
+    # THEN it leads to the console's explorer, which reads the document from the same API
+    assert status == 302
+    assert headers["location"] == "../console#/api"
+    assert "default-src 'none'" in headers["content-security-policy"]
+    status, _, document = get(platform, "/v1/openapi.json")
+    assert status == 200
+    assert '"openapi"' in document
+
+
+def test_requests_at_once_each_get_their_own_answer(platform: Platform):
+    # GIVEN the page's files fetched at once, as a browser loads its modules
+    names = [*sorted(path.name for path in CONSOLE_DIR.glob("*.js")), "console.css", "icon.svg"]
+    answers: dict[tuple[str, int], tuple[int, dict[str, str], str]] = {}
+
+    def fetch(name: str, round_: int) -> None:
+        answers[name, round_] = get(platform, f"/console/{name}")
+
+    # WHEN they are asked for on many threads
+    with ThreadPoolExecutor(max_workers=len(names)) as pool:
+        for future in [pool.submit(fetch, name, r) for r in range(25) for name in names]:
+            future.result()
+
+    # THEN each answer is its own file, never another request's
+    for (name, _), (status, headers, body) in answers.items():
+        assert status == 200, name
+        assert body == (CONSOLE_DIR / name).read_text(), f"{name} was answered with another file"
+        assert headers["content-type"].startswith(
+            {"js": "text/javascript", "css": "text/css", "svg": "image/svg+xml"}[name.rsplit(".", 1)[1]]
         )

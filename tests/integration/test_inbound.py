@@ -13,6 +13,7 @@ import pytest
 from functions.domain.signing import sign
 from infra.constants import INBOUND_QUEUE_ID
 from local.demo import OPERATOR_API_KEY
+from local.lambda_runtime import sqs_record
 from local.provision import LOCAL_SECRET, inbound_topic
 from tests.integration.conftest import Platform
 
@@ -333,8 +334,9 @@ def test_a_carriers_webhook_is_refused_unless_signed_and_fresh_and_then_works_li
     status, accepted = platform.call("POST", "/v1/inbound/acme", body, key=None, headers=signed(body, now))
     assert (status, accepted["id"]) == (202, "webhook:acme:acme-1")
     run_inbound(platform)
-    found = opt_out_of(platform, ADA)
+    found = opt_out_of(platform, ADA, key=OPERATOR_API_KEY)  # it answered no tenant's message: the operator's
     assert found["opt_out"]["actor"] == "webhook:acme:acme-1"
+    assert opt_out_of(platform, ADA)["opt_out"]["actor"] is None
     assert platform.ready_count() == 1  # the confirmation, from the long code
 
     bad = json.dumps(
@@ -373,3 +375,132 @@ def test_the_opt_out_list_api_adds_removes_and_audits_with_the_keys_name(platfor
     assert platform.call("DELETE", f"/v1/opt-outs/{CHARLES}")[0] == 404
     assert platform.call("GET", "/v1/opt-outs/12345")[0] == 400
     assert platform.call("GET", "/v1/opt-outs", key=None)[0] == 401
+
+
+def replies(platform: Platform) -> list[dict[str, Any]]:
+    status, page = platform.call("GET", "/v1/replies")
+    assert status == 200, page
+    return page["items"]
+
+
+def test_yes_or_start_from_a_number_never_opted_out_is_a_reply_not_a_resubscription(platform: Platform):
+    # GIVEN Ada and Charles got a message from a long code; neither ever opted out
+    register(platform, LONG_CODE)
+    trigger(platform, LONG_CODE)
+    trigger(platform, LONG_CODE, contact="contact-charles")
+    platform.run_dispatchers()
+
+    # WHEN Ada answers "yes" and Charles "START"
+    text_in(platform, ADA, LONG_CODE, "yes")
+    text_in(platform, CHARLES, LONG_CODE, "START")
+    platform.run_dispatchers()
+
+    # THEN nobody is told "You are subscribed again": both are replies for the tenant's agents
+    for number in (ADA, CHARLES):
+        assert len(carrier_bodies(platform, LONG_CODE, number)) == 1  # only the tenant's own message
+        assert opt_out_of(platform, number)["history"] == []
+    by_number = {reply["from_number"]: reply for reply in replies(platform)}
+    assert (by_number[ADA]["body"], by_number[ADA]["keyword"]) == ("yes", "none")
+    assert (by_number[CHARLES]["body"], by_number[CHARLES]["keyword"]) == ("START", "none")
+
+
+def handle_in_reverse(platform: Platform, *bodies: str) -> None:
+    """Ada texts ``bodies`` in this order; the inbound function handles them in the opposite order."""
+    for body in bodies:
+        platform.simulator.receive(ADA, LONG_CODE, body)
+        time.sleep(0.01)  # the queue's SentTimestamp has millisecond precision
+    sqs = platform.session.client("sqs")
+    url = platform.queue_url(INBOUND_QUEUE_ID)
+    arn = platform.provisioned.arns[platform.queue_id(INBOUND_QUEUE_ID)]
+    received = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, AttributeNames=["All"])["Messages"]
+    assert len(received) == len(bodies)
+    received.sort(key=lambda m: int(m["Attributes"]["SentTimestamp"]), reverse=True)
+    for message in received:
+        response = platform.function("inbound").invoke({"Records": [sqs_record(message, arn)]})
+        assert response == {"batchItemFailures": []}
+        sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+
+
+def test_a_stop_handled_after_a_later_start_does_not_undo_it(platform: Platform):
+    # GIVEN Ada got a message from a long code and opted out
+    register(platform, LONG_CODE)
+    trigger(platform, LONG_CODE)
+    platform.run_dispatchers()
+    text_in(platform, ADA, LONG_CODE, "STOP")
+    # WHEN she sends START, then STOP again, then START; the function handles them last first
+    handle_in_reverse(platform, "START", "STOP", "START")
+
+    # THEN she is opted in, as the last thing she sent says: the earlier two changed nothing
+    found = opt_out_of(platform, ADA)
+    assert found["opted_out"] is False
+    assert [c["action"] for c in found["history"]] == ["opted_out", "opted_in"]
+    assert trigger(platform, LONG_CODE)[0] == 202
+
+
+def test_a_start_handled_after_a_later_stop_does_not_undo_it(platform: Platform):
+    # GIVEN Ada got a message from a long code and opted out
+    register(platform, LONG_CODE)
+    trigger(platform, LONG_CODE)
+    platform.run_dispatchers()
+    text_in(platform, ADA, LONG_CODE, "STOP")
+    sent_before = len(carrier_bodies(platform, LONG_CODE, ADA))
+
+    # WHEN she sends START then STOP; the STOP is handled first
+    handle_in_reverse(platform, "START", "STOP")
+    platform.run_dispatchers()
+
+    # THEN she stays opted out, and is not told she is subscribed again
+    assert opt_out_of(platform, ADA)["opted_out"] is True
+    assert trigger(platform, LONG_CODE)[0] != 202
+    assert not any(
+        "subscribed again" in body for body in carrier_bodies(platform, LONG_CODE, ADA)[sent_before:]
+    )
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        # (loopback is allowed here, as in the local runtime; the unit tests refuse 127.1 and the like)
+        "https://[broken/hook",
+        "https://169.254.169.254/latest/meta-data",
+        "https://0xa9fea9fe/",  # 169.254.169.254 in the forms a browser reads
+        "https://2852039166/",
+        "https://169.254.43518/",
+        "https://10.1/",
+        "https://[::ffff:169.254.169.254]/latest",
+        "https://100.64.0.1/hook",
+        "https://hooks.example.com:99999/",
+    ],
+)
+def test_a_reply_webhook_to_a_non_public_or_broken_url_is_a_400_naming_url_and_changes_nothing(
+    platform: Platform, url: str
+):
+    status, problem = platform.call("PUT", "/v1/reply-webhook", {"url": url})
+    assert (status, problem["field"]) == (400, "url"), problem
+    assert platform.call("GET", "/v1/reply-webhook")[0] == 404
+
+
+def test_a_number_in_a_path_is_read_the_same_encoded_or_not_on_every_route_with_one(platform: Platform):
+    # GIVEN one number written five ways in a URL path, percent-encoded as a client sends it or not
+    forms = ["%2B14165559145", "%28416%29%20555-9145", "+14165559145", "416.555.9145", "1-416-555-9145"]
+    # WHEN the opt-out routes are called with each THEN each names the same number
+    status, added = platform.call("PUT", f"/v1/opt-outs/{forms[0]}", {"note": "by phone"})
+    assert (status, added["phone_number"]) == (201, "+14165559145"), added
+    for form in forms:
+        status, found = platform.call("GET", f"/v1/opt-outs/{form}")
+        assert (status, found["phone_number"], found["opted_out"]) == (200, "+14165559145", True), form
+    assert platform.call("PUT", f"/v1/opt-outs/{forms[1]}", {})[0] == 200  # the same one, already out
+    status, removed = platform.call("DELETE", f"/v1/opt-outs/{forms[1]}")
+    assert (status, removed["opted_out"]) == (200, False), removed
+    # AND the transport-code routes follow the same rule
+    for form in ("%2B14165550111", "%28416%29%20555-0111"):
+        status, code = platform.call(
+            "PUT", f"/v1/operator/transport-codes/{form}", {"parts_per_second": 2}, key=OPERATOR_API_KEY
+        )
+        assert (status, code["number"]) == (200, LONG_CODE), code
+        status, code = platform.call("GET", f"/v1/operator/transport-codes/{form}", key=OPERATOR_API_KEY)
+        assert (status, code["number"]) == (200, LONG_CODE), code
+    # AND a bad number is still a 400 naming it, an extension too
+    for bad in ("12345", "%2B1%20416%20555%209145%20ext%205"):
+        status, problem = platform.call("GET", f"/v1/opt-outs/{bad}")
+        assert (status, problem["field"]) == (400, "number"), problem

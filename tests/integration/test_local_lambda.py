@@ -118,6 +118,21 @@ def test_an_aligned_ticker_runs_just_after_each_whole_period(monkeypatch):
     assert all(run % 0.5 < 0.25 for run in runs), [run % 0.5 for run in runs]
 
 
-def test_the_release_schedule_runs_at_the_start_of_every_minute(topology):
-    (schedule,) = topology.schedules
-    assert (schedule.every_seconds, schedule.on_the_minute) == (60, True)
+def test_the_minute_schedules_run_at_the_start_of_every_minute(topology):
+    handlers = {topology.functions[s.function_id].handler.split(".")[2]: s for s in topology.schedules}
+    for name in ("release", "scheduled_jobs"):
+        assert (handlers[name].every_seconds, handlers[name].on_the_minute) == (60, True)
+
+
+def test_the_local_front_delivers_the_path_decoded_as_the_http_api_does():
+    # GIVEN a request whose path and query are percent-encoded
+    from local.http_front import api_event
+
+    event = api_event(
+        "GET", "/v1/opt-outs/%28416%29%20555-9145?scope=dnc%3Ab&note=a%20b", {}, b"", "ANY /{proxy+}"
+    )
+    # THEN the path arrives decoded (rawPath, http.path, the proxy parameter), the query as sent
+    assert event["rawPath"] == event["requestContext"]["http"]["path"] == "/v1/opt-outs/(416) 555-9145"
+    assert event["pathParameters"] == {"proxy": "v1/opt-outs/(416) 555-9145"}
+    assert event["rawQueryString"] == "scope=dnc%3Ab&note=a%20b"
+    assert event["queryStringParameters"] == {"scope": "dnc:b", "note": "a b"}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
@@ -11,8 +12,9 @@ import pytest
 from functions.dal.config import ConfigTable
 from functions.dal.fanout_queue import FanOutQueue, FanOutWork
 from functions.dal.jobs import JobsTable
-from functions.dal.list_records import ListRecordsTable
+from functions.dal.list_records import ListRecords
 from functions.dal.messages import MessagesTable
+from functions.dal.objects import ObjectStore
 from functions.dal.opt_outs import GLOBAL_SCOPE, OptOut, OptOutsTable
 from functions.domain.messages import utc_now
 from functions.logic.compose import Composer
@@ -53,7 +55,7 @@ def sites(platform: Platform) -> None:
 
 
 def create(platform: Platform, body: dict[str, Any] = OUTAGE) -> dict[str, Any]:
-    return ok(platform, "POST", "/v1/mass-messages", body, status=201)
+    return ok(platform, "POST", "/v1/mass-messages", body, status=202)
 
 
 def nothing_sent(platform: Platform) -> None:
@@ -145,7 +147,7 @@ def test_a_stale_preview_cannot_be_confirmed(platform: Platform, sites):
     assert (problem["recipients_previewed"], problem["recipients_now"]) == (3, 4)
     nothing_sent(platform)
 
-    fresh = ok(platform, "POST", f"/v1/mass-messages/{job['id']}/preview")
+    fresh = ok(platform, "POST", f"/v1/mass-messages/{job['id']}/preview", status=202)
     assert fresh["preview"]["recipients"] == 4
     assert fresh["confirmation_token"] != job["confirmation_token"]
     ok(
@@ -269,7 +271,7 @@ def fanout_with(platform: Platform, messages: MessagesTable, page_size: int) -> 
     opt_outs = OptOutsTable(platform.table("OPT_OUTS_TABLE"))
     composer = Composer(config, messages, opt_outs)
     fanout_queue = FanOutQueue(sqs, platform.queue_url(FANOUT_QUEUE_ID))
-    records = ListRecordsTable(platform.table("LIST_RECORDS_TABLE"))
+    records = ListRecords(ObjectStore(platform.session.client("s3"), os.environ["LISTS_BUCKET"]))
     jobs = JobsTable(platform.table("JOBS_TABLE"))
     return FanOut(config, jobs, messages, composer, fanout_queue, records, opt_outs, page_size)
 

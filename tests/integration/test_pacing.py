@@ -66,7 +66,8 @@ def mass_send(platform: Platform, recipients: int) -> list[str]:
             "filters": {"network_site_ids": ["site-east"]},
         },
     )
-    assert status == 201, job
+    assert status == 202, job
+    assert job["preview"]["recipients"] == recipients
     assert job["preview"]["segments_per_message"] == 2
     status, _ = platform.call(
         "POST", f"/v1/mass-messages/{job['id']}/confirm", {"confirmation_token": job["confirmation_token"]}

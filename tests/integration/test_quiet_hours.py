@@ -217,7 +217,7 @@ def confirm_outage(platform: Platform) -> dict[str, Any]:
     job = ok(platform, "POST", "/v1/mass-messages", {
         "saved_message": "unplanned_outage_no_eta", "outage_start": "2026-06-01T23:00:00-04:00",
         "variables": {"company": "Demo Fiber"}, "filters": {"network_site_ids": ["site-north"]},
-    }, status=201)  # fmt: skip
+    }, status=202)  # fmt: skip
     ok(platform, "POST", f"/v1/mass-messages/{job['id']}/confirm", {"confirmation_token": job["confirmation_token"]}, status=202)  # fmt: skip
     platform.run_fanout()
     return ok(platform, "GET", f"/v1/mass-messages/{job['id']}")
@@ -287,3 +287,34 @@ def test_bad_quiet_hours_are_refused_naming_the_field(platform: Platform, quiet,
     code, problem = platform.call("PATCH", "/v1/settings", {"quiet_hours": quiet})
     assert (code, problem["field"]) == (400, field), problem
     assert ok(platform, "GET", "/v1/settings")["quiet_hours"] is None
+
+
+def test_texas_and_connecticut_recipients_wait_for_their_state_windows(platform: Platform, clock):
+    # GIVEN the recipient-local window, a Houston and a Hartford recipient, and Sunday 10:00 Eastern
+    settings(platform, recipient_local_window=True)
+    houston = contact_with(platform, "+12815550123")
+    hartford = contact_with(platform, "+18605550123")
+    clock.move_to(datetime(2026, 6, 7, 8, 30, tzinfo=ZoneInfo("America/New_York")))  # 07:30 Central
+
+    # WHEN a trigger goes to each
+    texas = platform.send(TRIGGER, {**ADA, "contact_id": houston})
+    connecticut = platform.send(TRIGGER, {**ADA, "contact_id": hartford})
+
+    # THEN Connecticut opens at 09:00 Eastern, Texas on a Sunday at 12:00 Central
+    assert (connecticut["release_at"], connecticut["hold_rule"]) == (
+        "2026-06-07T13:00:00Z",
+        "recipient_window_state:CT",
+    )
+    assert (texas["release_at"], texas["hold_rule"]) == ("2026-06-07T17:00:00Z", "recipient_window_state:TX")
+    clock.move_to(datetime(2026, 6, 7, 13, 0, tzinfo=UTC))
+    assert release(platform) == 1  # Connecticut's
+    platform.run_dispatchers()
+    clock.move_to(datetime(2026, 6, 7, 16, 59, tzinfo=UTC))
+    assert release(platform) == 0
+    clock.move_to(datetime(2026, 6, 7, 17, 0, tzinfo=UTC))
+    assert release(platform) == 1
+    platform.run_dispatchers()
+    assert {record.context["message_id"] for record in platform.simulator.records} == {
+        texas["id"],
+        connecticut["id"],
+    }

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import UTC, datetime, timedelta
 
+from functions.dal.messages import MessagesTable
+from functions.logic.receipts import Receipts
 from infra.constants import RECEIPTS_DLQ_ID, RECEIPTS_QUEUE_ID
 from local.carrier import SentRecord
 from local.provision import event_destinations
@@ -27,10 +30,10 @@ def sent_messages(platform: Platform, count: int) -> list[tuple[str, SentRecord]
     return [(message_id, by_id[message_id]) for message_id in ids]
 
 
-def deliver(platform: Platform, *events: tuple[SentRecord, str]) -> None:
-    """The carrier's events, published and applied in this order."""
-    for record, event_type in events:
-        platform.simulator.schedule_event(record, event_type)
+def deliver(platform: Platform, *events: tuple[SentRecord, str] | tuple[SentRecord, str, bool]) -> None:
+    """The carrier's events (with ``isFinal`` when given), published and applied in this order."""
+    for record, event_type, *is_final in events:
+        platform.simulator.schedule_event(record, event_type, is_final=is_final[0] if is_final else None)
     platform.simulator.pump(now=time.time())
     poller = platform.poller(RECEIPTS_QUEUE_ID, "receipts", batch_size=1)  # one at a time: in order
     while poller.poll_once():
@@ -92,3 +95,123 @@ def test_late_repeated_and_out_of_order_events_never_move_a_final_status(platfor
     assert (second["status"], second["reject_reason"]) == ("Failed", "spam")
     assert [change["status"] for change in second["history"]] == ["Pending", "In Progress", "Sent", "Failed"]
     assert platform.queue_depth(RECEIPTS_DLQ_ID) == 0
+
+
+def history(platform: Platform, message_id: str) -> list[tuple[str, str | None]]:
+    return [(change["status"], change.get("detail")) for change in message(platform, message_id)["history"]]
+
+
+def test_a_final_successful_event_delivers_where_no_delivered_event_comes(platform: Platform):
+    # GIVEN two sent messages: one to a destination whose carrier reports TEXT_SUCCESSFUL as its last
+    # event (as in AWS's own example), one to a destination that will send TEXT_DELIVERED after it
+    (alone_id, alone), (then_id, then) = sent_messages(platform, 2)
+
+    # WHEN the events come as AWS sends them
+    deliver(platform, (alone, "TEXT_SUCCESSFUL", True), (then, "TEXT_SUCCESSFUL", False))
+
+    # THEN the final success delivered its message; the other is still Sent, the event in its history
+    assert message(platform, alone_id)["status"] == "Delivered"
+    assert message(platform, then_id)["status"] == "Sent"
+    assert history(platform, then_id)[-1] == (
+        "Sent",
+        "TEXT_SUCCESSFUL: Message has been accepted by phone carrier",
+    )
+
+    # WHEN its final TEXT_DELIVERED comes
+    deliver(platform, (then, "TEXT_DELIVERED", True))
+    assert message(platform, then_id)["status"] == "Delivered"
+    assert platform.queue_depth(RECEIPTS_DLQ_ID) == 0
+
+
+def test_a_temporary_failure_records_history_and_the_message_waits_for_its_outcome(platform: Platform):
+    # GIVEN two sent messages
+    (later_ok_id, later_ok), (later_failed_id, later_failed) = sent_messages(platform, 2)
+
+    # WHEN the carrier is unreachable for both, for now (isFinal false, as AWS documents it)
+    deliver(
+        platform,
+        (later_ok, "TEXT_CARRIER_UNREACHABLE", False),
+        (later_failed, "TEXT_CARRIER_UNREACHABLE", False),
+    )
+
+    # THEN neither ended
+    for message_id in (later_ok_id, later_failed_id):
+        found = message(platform, message_id)
+        assert (found["status"], found["reject_reason"]) == ("Sent", None)
+        assert history(platform, message_id)[-1][1].startswith("TEXT_CARRIER_UNREACHABLE")
+
+    # WHEN one is delivered after all and the other's unreachable event comes final
+    deliver(platform, (later_ok, "TEXT_DELIVERED", True), (later_failed, "TEXT_CARRIER_UNREACHABLE", True))
+    assert message(platform, later_ok_id)["status"] == "Delivered"
+    failed = message(platform, later_failed_id)
+    assert (failed["status"], failed["reject_reason"]) == ("Failed", "unreachable")
+
+
+def test_the_stack_subscribes_to_every_event_that_can_end_a_message(platform: Platform):
+    ((_, event_types),) = next(iter(event_destinations(platform.topology, platform.provisioned).values()))
+    assert {"TEXT_SUCCESSFUL", "TEXT_DELIVERED", "TEXT_CARRIER_UNREACHABLE", "TEXT_UNKNOWN"} <= set(
+        event_types
+    )
+
+
+def test_the_simulator_reports_success_then_delivery_or_a_final_success_alone(platform: Platform):
+    # GIVEN Ada's mobile reports no delivery receipts; Charles's does
+    platform.simulator.settings.successful_is_final.add("+14165550123")
+    ids = {
+        contact: platform.send(TRIGGER, {"contact_id": contact, "variables": {"company": "D", "amount": 1}})[
+            "id"
+        ]
+        for contact in ("contact-ada", "contact-charles")
+    }
+
+    # WHEN both are sent and their events come
+    platform.run_dispatchers()
+    platform.deliver_receipts()
+
+    # THEN both are delivered: Ada's by a final TEXT_SUCCESSFUL alone, Charles's by the two events
+    assert {message(platform, message_id)["status"] for message_id in ids.values()} == {"Delivered"}
+    ada = [detail or "" for _, detail in history(platform, ids["contact-ada"])]
+    charles = [detail or "" for _, detail in history(platform, ids["contact-charles"])]
+    assert ada[-1].startswith("TEXT_SUCCESSFUL")
+    assert not any(d.startswith("TEXT_DELIVERED") for d in ada)
+    assert charles[-2].startswith("TEXT_SUCCESSFUL")
+    assert charles[-1].startswith("TEXT_DELIVERED")
+
+
+def test_a_message_still_sent_when_the_event_window_has_passed_fails_unknown(platform: Platform):
+    # GIVEN three sent messages: one delivered, one whose events never come, one failed as spam
+    (delivered_id, delivered), (silent_id, _), (spam_id, spam) = sent_messages(platform, 3)
+    deliver(platform, (delivered, "TEXT_DELIVERED", True), (spam, "TEXT_SPAM", True))
+    messages = MessagesTable(platform.table("MESSAGES_TABLE"))
+    now = datetime.now(UTC)
+
+    # THEN only the silent one waits for a receipt
+    assert list(messages.awaiting_receipt_since_before(now + timedelta(seconds=1))) == [silent_id]
+
+    # WHEN the hourly run comes before the 72 hours are over, and after
+    assert Receipts(messages, clock=lambda: now + timedelta(hours=71)).expire_unanswered() == 0
+    assert message(platform, silent_id)["status"] == "Sent"
+    assert Receipts(messages, clock=lambda: now + timedelta(hours=72, minutes=1)).expire_unanswered() == 1
+
+    # THEN it failed "unknown", off the index; the others kept their outcome
+    silent = message(platform, silent_id)
+    assert (silent["status"], silent["reject_reason"]) == ("Failed", "unknown")
+    assert list(messages.awaiting_receipt_since_before(now + timedelta(days=4))) == []
+    assert message(platform, delivered_id)["status"] == "Delivered"
+    assert message(platform, spam_id)["reject_reason"] == "spam"
+    # a late event after it changes nothing
+    deliver(platform, (sent_messages_record(platform, silent_id), "TEXT_DELIVERED", True))
+    assert message(platform, silent_id)["status"] == "Failed"
+
+
+def test_the_deadline_function_runs_hourly(platform: Platform):
+    (schedule,) = [s for s in platform.topology.schedules if "Deadline" in s.function_id]
+    assert schedule.every_seconds == 3600
+    assert platform.functions[schedule.function_id].spec.handler.startswith(
+        "functions.handlers.receipt_deadline"
+    )
+
+
+def sent_messages_record(platform: Platform, message_id: str) -> SentRecord:
+    (record,) = [r for r in platform.simulator.records if r.context["message_id"] == message_id]
+    return record

@@ -197,7 +197,7 @@ def test_a_mass_message_s_messages_come_from_its_job(platform: Platform):
         "saved_message": "unplanned_outage_no_eta", "outage_start": "2026-12-01T02:00:00-05:00",
         "variables": {"company": "Demo Fiber"}, "filters": {"network_site_ids": ["site-north"]},
     })  # fmt: skip
-    assert code == 201, job
+    assert code == 202, job
     assert (
         platform.call(
             "POST",

@@ -276,3 +276,13 @@ def test_the_operator_sets_the_price(platform: Platform, acme: str):
     assert message["price_micros"] == 14_000
     code, _ = platform.call("PATCH", "/v1/settings", {"price_per_segment_micros": 1}, key=acme)
     assert code == 422  # a tenant cannot set its own price
+
+
+def test_names_and_ids_in_the_path_may_be_percent_encoded(platform: Platform, acme: str):
+    # GIVEN a phone number type and an account id with a space, encoded as a browser sends them
+    settings = ok(platform, "PUT", "/v1/phone-number-types/Work%20Cell", {"sms_capable": True}, key=acme)
+    # THEN they are stored by their names, not their encodings
+    assert settings["phone_number_types"]["Work Cell"] is True
+    assert "Work%20Cell" not in settings["phone_number_types"]
+    ok(platform, "PUT", "/v1/accounts/acct%201001", {"name": "Spaced"}, key=acme)
+    assert ok(platform, "GET", "/v1/accounts/acct%201001", key=acme)["account_id"] == "acct 1001"

@@ -1,7 +1,7 @@
 import pytest
 
 from functions.domain.errors import InvalidInput
-from functions.domain.phone import to_e164
+from functions.domain.phone import from_path, to_e164
 from functions.domain.signatures import SignatureText, compose_body, render_signature
 
 
@@ -25,6 +25,32 @@ def test_anything_else_is_refused_with_the_field(raw):
     with pytest.raises(InvalidInput) as raised:
         to_e164(raw, "phone")
     assert raised.value.field == "phone"
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "+1 416 555 2671 ext 5",
+        "+1 416 555 2671 ext. 5",
+        "416-555-2671 x12",
+        "+14165552671;ext=3",
+        "+1 416 555 2671 #5",
+        "4165552671,,5",
+        "(416) 555-2671 extension 200",
+    ],
+)
+def test_a_number_with_an_extension_is_refused_not_cut(raw):
+    # an SMS cannot reach an extension: dropping it would message the switchboard
+    with pytest.raises(InvalidInput, match="extension") as raised:
+        to_e164(raw, "phone_number")
+    assert raised.value.field == "phone_number"
+
+
+@pytest.mark.parametrize(
+    "segment", ["%2B14165559145", "%28416%29%20555-9145", "+14165559145", "(416) 555-9145", "416.555.9145"]
+)
+def test_a_number_in_a_url_path_is_parsed_encoded_or_decoded_alike(segment):
+    assert to_e164(from_path(segment), "number") == "+14165559145"
 
 
 def test_there_are_exactly_the_six_signatures_and_each_says_stop():

@@ -29,7 +29,10 @@ ADAK = ZoneInfo("America/Adak")
 NEW_YORK_NUMBER = "+12125550187"  # New York, NY: federal window, one zone
 MIAMI = "+13053751234"  # Miami, FL
 SEATTLE = "+12063861234"  # Seattle, WA
-HOUSTON = "+12815550123"  # Texas: federal window
+HOUSTON = "+12815550123"  # Houston, TX: 09:00-21:00, Sundays from 12:00 (Central)
+EL_PASO = "+19155550123"  # El Paso, TX: the same window in Mountain time
+HARTFORD = "+18605550123"  # Connecticut: 09:00-20:00
+CHICAGO = "+13125550123"  # Chicago, IL: federal window
 WASHINGTON_DC = "+12023334444"  # "Washington D.C.": not Washington State
 ALASKA = "+19075550123"  # America/Adak and America/Anchorage
 IDAHO = "+12085550123"  # America/Boise and America/Los_Angeles
@@ -159,10 +162,10 @@ def window_only(zone: str = "America/New_York") -> HoldPolicy:
         (SEATTLE, (20, 0), "recipient_window_state:WA"),
         ("+14053451234", (20, 30), "recipient_window_state:OK"),
         ("+14104561234", (20, 30), "recipient_window_state:MD"),
-        (HOUSTON, (20, 30), None),
-        (HOUSTON, (21, 0), FEDERAL_RULE),
-        (HOUSTON, (7, 59), FEDERAL_RULE),
-        (HOUSTON, (8, 0), None),
+        (CHICAGO, (20, 30), None),
+        (CHICAGO, (21, 0), FEDERAL_RULE),
+        (CHICAGO, (7, 59), FEDERAL_RULE),
+        (CHICAGO, (8, 0), None),
         (WASHINGTON_DC, (20, 30), None),
         (NEW_YORK_NUMBER, (20, 59), None),
         (NEW_YORK_NUMBER, (21, 0), FEDERAL_RULE),
@@ -174,6 +177,55 @@ def test_the_federal_window_and_the_stricter_state_windows(number, local_time, r
     assert (hold.rule if hold else None) == rule
     if hold is not None:
         assert hold.release_at.astimezone(zone).time() == time(8, 0)
+
+
+# 2026-06-01 is a Monday, 2026-06-06 a Saturday, 2026-06-07 a Sunday.
+@pytest.mark.parametrize(
+    ("number", "local", "released"),
+    [
+        (HARTFORD, (2026, 6, 1, 8, 30), (2026, 6, 1, 9, 0)),
+        (HARTFORD, (2026, 6, 1, 9, 0), None),
+        (HARTFORD, (2026, 6, 1, 19, 59), None),
+        (HARTFORD, (2026, 6, 1, 20, 0), (2026, 6, 2, 9, 0)),
+        (HARTFORD, (2026, 6, 7, 9, 0), None),  # Connecticut's window is the same every day
+        (HOUSTON, (2026, 6, 1, 8, 59), (2026, 6, 1, 9, 0)),
+        (HOUSTON, (2026, 6, 1, 20, 59), None),  # Texas closes at 21:00 like the federal window
+        (HOUSTON, (2026, 6, 1, 21, 0), (2026, 6, 2, 9, 0)),
+        (HOUSTON, (2026, 6, 6, 9, 0), None),  # Saturday opens at 09:00
+        (HOUSTON, (2026, 6, 6, 21, 30), (2026, 6, 7, 12, 0)),  # Saturday night waits for Sunday noon
+        (HOUSTON, (2026, 6, 7, 9, 0), (2026, 6, 7, 12, 0)),
+        (HOUSTON, (2026, 6, 7, 11, 59), (2026, 6, 7, 12, 0)),
+        (HOUSTON, (2026, 6, 7, 12, 0), None),
+        (HOUSTON, (2026, 6, 7, 21, 0), (2026, 6, 8, 9, 0)),  # Sunday night: Monday opens at 09:00
+        (EL_PASO, (2026, 6, 7, 10, 0), (2026, 6, 7, 12, 0)),  # noon in El Paso's own (Mountain) time
+    ],
+)
+def test_the_connecticut_and_texas_windows(number, local, released):
+    (zone,) = {span.zone for span in recipient_spans(number)}
+    hold = window_only().hold(number, at(zone, *local))
+    assert (hold.release_at if hold else None) == (at(zone, *released) if released else None)
+    if hold is not None:
+        state = "CT" if number == HARTFORD else "TX"
+        assert hold.rule == f"recipient_window_state:{state}"
+
+
+def test_texas_sunday_noon_keeps_the_daylight_saving_treatment():
+    # 2026-03-08 is a Sunday and the spring-forward day: 02:00-03:00 does not exist in Houston.
+    central = ZoneInfo("America/Chicago")
+    hold = window_only().hold(HOUSTON, datetime(2026, 3, 8, 7, 30, tzinfo=UTC))  # 01:30 CST
+    assert hold is not None
+    assert hold.release_at == at(central, 2026, 3, 8, 12, 0)
+    assert hold.release_at - datetime(2026, 3, 8, 7, 30, tzinfo=UTC) == timedelta(hours=9, minutes=30)
+    # 2026-11-01 is a Sunday and the fall-back day: the night is an hour longer.
+    fall = window_only().hold(HOUSTON, at(central, 2026, 10, 31, 22, 0))
+    assert fall is not None
+    assert fall.release_at == at(central, 2026, 11, 1, 12, 0)
+    assert fall.release_at - at(central, 2026, 10, 31, 22, 0) == timedelta(hours=15)
+
+
+def test_a_weekday_end_must_stay_on_the_same_side_of_midnight():
+    with pytest.raises(ValueError, match="same side"):
+        ClosedSpan(time(21, 0), time(9, 0), NEW_YORK, "x", ends_on=((6, time(22, 0)),))
 
 
 def test_a_number_with_several_zones_waits_until_every_zone_is_inside():
@@ -317,7 +369,9 @@ def test_a_release_is_the_first_instant_outside_the_quiet_hours(start, end, zone
     end=clock_times,
     zone=st.sampled_from(ZONES),
     now=instants,
-    number=st.sampled_from([MIAMI, SEATTLE, HOUSTON, ALASKA, IDAHO, "+18005550123", "+14165550123"]),
+    number=st.sampled_from(
+        [MIAMI, SEATTLE, HOUSTON, EL_PASO, HARTFORD, ALASKA, IDAHO, "+18005550123", "+14165550123"]
+    ),
 )
 def test_a_held_message_is_released_when_every_rule_is_open(start, end, zone, now, number):
     if start == end:
@@ -331,3 +385,26 @@ def test_a_held_message_is_released_when_every_rule_is_open(start, end, zone, no
     opened_together = not any(span.covers(hold.release_at) for span in spans)
     recipient_only = not any(span.covers(hold.release_at) for span in recipient_spans(number))
     assert opened_together or (recipient_only and hold.rule != QUIET_HOURS_RULE)
+
+
+@settings(max_examples=300, deadline=None)
+@given(now=instants, number=st.sampled_from([HOUSTON, EL_PASO, HARTFORD, MIAMI, CHICAGO]))
+def test_a_recipient_window_release_is_its_first_open_minute_on_that_weekday(now, number):
+    # The release is open, every minute before it was closed, and it is the window's opening on the
+    # local weekday of the release (or the clock's jump past a gap).
+    hold = window_only().hold(number, now)
+    (span,) = recipient_spans(number)
+    if hold is None:
+        assert not span.covers(now)
+        return
+    release = hold.release_at
+    assert release > now
+    assert not span.covers(release)
+    assert covered_until(span, now, release)
+    local = release.astimezone(span.zone)
+    opening = span.end_on(local.date())
+    assert (
+        local.time() == opening
+        or release.astimezone(span.zone).utcoffset()
+        != (release - timedelta(minutes=1)).astimezone(span.zone).utcoffset()
+    )

@@ -12,18 +12,15 @@ from typing import Annotated
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Header, Query
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
+from pydantic import BaseModel, ConfigDict, Field
 
-from functions.domain.ledger import MAX_AMOUNT_MICROS, AutoBuy, Balance, EntryKind, LedgerEntry
+from functions.domain.ledger import AutoBuy, Balance, EntryKind, LedgerEntry
+from functions.domain.values import Flag, Micros, PositiveMicros
+from functions.handlers.contract import answers
 from functions.handlers.routes.common import principal, services
 from functions.logic.auth import Permission
 
 router = Router()
-
-Micros = Annotated[StrictInt, Field(ge=0, le=MAX_AMOUNT_MICROS, description="1 USD = 1,000,000 micros")]
-PositiveMicros = Annotated[
-    StrictInt, Field(gt=0, le=MAX_AMOUNT_MICROS, description="More than 0; 1 USD = 1,000,000 micros")
-]
 
 
 class Strict(BaseModel):
@@ -31,7 +28,7 @@ class Strict(BaseModel):
 
 
 class AutoBuyBody(Strict):
-    enabled: StrictBool
+    enabled: Flag
     threshold_micros: Micros = Field(description="Buy when a debit takes the balance below this")
     amount_micros: Micros = Field(description="How much each auto-buy buys (more than 0 when enabled)")
 
@@ -92,14 +89,20 @@ def entry_view(entry: LedgerEntry) -> EntryView:
     return EntryView(id=entry.entry_id, **entry.model_dump(exclude={"entry_id", "tenant_id"}))
 
 
-@router.get("/v1/balance", summary="The prepaid balance and the auto-buy settings")
+@router.get(
+    "/v1/balance",
+    summary="The prepaid balance and the auto-buy settings",
+    responses=answers(HTTPStatus.OK, "The balance"),
+)
 def get_balance() -> BalanceView:
     tenant = principal(router, Permission.VIEW_SMS, Permission.MANAGE_CONFIGURATION)
     return balance_view(services().balances.balance(tenant.tenant_id))
 
 
 @router.get(
-    "/v1/balance/ledger", summary="The ledger: every credit, purchase, debit and refund, newest first"
+    "/v1/balance/ledger",
+    summary="The ledger: every credit, purchase, debit and refund, newest first",
+    responses=answers(HTTPStatus.OK, "A page of the ledger"),
 )
 def get_ledger(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
@@ -111,7 +114,9 @@ def get_ledger(
 
 
 @router.put(
-    "/v1/balance/auto-buy", summary="Set auto-buy: buy an amount when the balance falls below a threshold"
+    "/v1/balance/auto-buy",
+    summary="Set auto-buy: buy an amount when the balance falls below a threshold",
+    responses=answers(HTTPStatus.OK, "The balance with its auto-buy", HTTPStatus.CONFLICT),
 )
 def put_auto_buy(body: AutoBuyBody) -> BalanceView:
     tenant = principal(router, Permission.MANAGE_CONFIGURATION)
@@ -122,7 +127,12 @@ def put_auto_buy(body: AutoBuyBody) -> BalanceView:
 @router.post(
     "/v1/balance/purchases",
     summary="Buy funds through the payment provider",
-    responses={201: {"description": "The purchase's ledger entry"}, 409: {"description": "Declined"}},
+    responses=answers(
+        HTTPStatus.CREATED,
+        "The purchase's ledger entry",
+        HTTPStatus.CONFLICT,
+        HTTPStatus.SERVICE_UNAVAILABLE,
+    ),
 )
 def purchase(
     body: PurchaseBody,
@@ -141,7 +151,13 @@ def purchase(
 @router.post(
     "/v1/operator/tenants/<tenant_id>/credits",
     summary="Add funds to a tenant's balance",
-    responses={201: {"description": "Credited"}, 200: {"description": "This reference was credited before"}},
+    responses=answers(
+        HTTPStatus.CREATED,
+        "Credited",
+        HTTPStatus.NOT_FOUND,
+        HTTPStatus.CONFLICT,
+        also={HTTPStatus.OK: "This reference was credited before"},
+    ),
 )
 def credit_tenant(tenant_id: str, body: CreditBody) -> Response[EntryView]:
     principal(router, Permission.OPERATOR)

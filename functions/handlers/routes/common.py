@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextvars
 import functools
+import inspect
+from collections.abc import Callable
 from typing import Any
 
 import boto3
@@ -14,32 +17,32 @@ from aws_lambda_powertools.utilities.idempotency import (
     idempotent_function,
 )
 
+from functions.dal.callbacks import CallbacksTable
 from functions.dal.config import ConfigTable
-from functions.dal.fanout_queue import FanOutQueue
 from functions.dal.inbound import InboundTable
 from functions.dal.inbound_queue import InboundQueue
 from functions.dal.jobs import JobsTable
 from functions.dal.ledger import LedgerTable
-from functions.dal.list_records import ListRecordsTable
 from functions.dal.messages import MessagesTable
 from functions.dal.opt_outs import OptOutsTable
+from functions.dal.subject_sends import SubjectSendsTable
 from functions.domain.errors import Forbidden, Unauthorized
-from functions.domain.mass import MassJob, Preview
-from functions.domain.tenants import Tenant
+from functions.handlers.jobs_wiring import job_services
 from functions.integrations.secrets import SecretValue
 from functions.logic.auth import Authenticator, Permission, Principal
 from functions.logic.balances import Balances
-from functions.logic.calling_lists import CallingLists
+from functions.logic.callbacks import StatusCallbacks
 from functions.logic.carrier_webhook import CarrierWebhook
 from functions.logic.compose import Composed, Composer
 from functions.logic.configuration import Configuration
-from functions.logic.mass import MassMessages
 from functions.logic.operator import Operator
 from functions.logic.opt_out_list import OptOutList
 from functions.logic.sent_messages import SentMessages
 from functions.logic.tenant_templates import TenantTemplates
+from functions.logic.three_a_day import ThreeADay
 from functions.logic.transport_codes import TransportCodes
 from functions.logic.triggers import TriggeredMessages, TriggerRequest
+from functions.observability import logger
 from functions.payments.providers import payment_provider
 from functions.settings import ApiSettings
 
@@ -52,7 +55,12 @@ class Services:
         self.config = ConfigTable(dynamodb.Table(settings.config_table))
         self.messages = MessagesTable(dynamodb.Table(settings.messages_table))
         opt_outs = OptOutsTable(dynamodb.Table(settings.opt_outs_table))
-        composer = Composer(self.config, self.messages, opt_outs)
+        three_a_day = ThreeADay(
+            SubjectSendsTable(dynamodb.Table(settings.subject_sends_table)), settings.three_a_day_states
+        )
+        composer = Composer(
+            self.config, self.messages, opt_outs, three_a_day=three_a_day, limits=settings.message_limits()
+        )
         self.triggers = TriggeredMessages(composer)
         self.configuration = Configuration(self.config)
         self.operator = Operator(self.config, Authenticator(self.config))
@@ -62,23 +70,9 @@ class Services:
         self.sent_messages = SentMessages(self.messages, self.jobs)
         ledger = LedgerTable(dynamodb.Table(settings.ledger_table))
         self.balances = Balances(ledger, self.config, payment_provider(settings.payment_provider))
-        self.calling_lists = CallingLists(
-            composer,
-            self.templates,
-            self.jobs,
-            ListRecordsTable(dynamodb.Table(settings.list_records_table)),
-            opt_outs,
-            balances=ledger,
-        )
-        self.mass = MassMessages(
-            self.config,
-            self.jobs,
-            self.messages,
-            composer,
-            FanOutQueue(boto3.client("sqs"), settings.fanout_queue_url),
-            list_preview=self._list_preview,
-            balances=ledger,
-        )
+        # Mass messages and calling lists: previews (inline, then the preview function), files, schedules.
+        jobs = job_services(settings, dynamodb, boto3.client("sqs"), boto3.client("s3"), composer)
+        self.mass, self.calling_lists = jobs.mass, jobs.calling_lists
         # Inbound: the opt-out list, replies and reply webhooks, carriers' signed webhooks.
         self.settings = settings
         self.opt_out_list = OptOutList(self.config, opt_outs)
@@ -86,6 +80,9 @@ class Services:
         webhook_secret = SecretValue(boto3.client("secretsmanager"), settings.inbound_webhook_secret_id)
         self.carrier_webhook = CarrierWebhook(
             webhook_secret.get, InboundQueue(boto3.client("sqs"), settings.inbound_queue_url)
+        )
+        self.status_callbacks = StatusCallbacks(
+            CallbacksTable(dynamodb.Table(settings.callbacks_table)), settings.allow_loopback_webhooks
         )
         # A retry with the same Idempotency-Key returns the first answer; a different body is refused.
         self.idempotency = IdempotencyConfig(
@@ -100,9 +97,6 @@ class Services:
             ),
             config=self.idempotency,
         )(self._trigger)
-
-    def _list_preview(self, tenant: Tenant, job: MassJob) -> Preview:
-        return self.calling_lists.preview(tenant, job.job_id, job.sending_number, job.preview.invalid_records)
 
     def _trigger(self, data: dict[str, Any]) -> dict[str, Any]:
         composed = self.triggers.send(data["tenant_id"], TriggerRequest.model_validate(data["request"]))
@@ -121,8 +115,18 @@ def services() -> Services:
     return Services(ApiSettings.from_env())
 
 
+class _PermissionChecked(Exception):
+    """Raised by ``principal`` in place of returning while a route is only being authorized."""
+
+
+_authorizing_only: contextvars.ContextVar[bool] = contextvars.ContextVar("authorizing_only", default=False)
+
+
 def principal(router: Router, *any_of: Permission) -> Principal:
-    """The caller, as the authorizer described it; Forbidden unless it holds one of ``any_of``."""
+    """The caller, as the authorizer described it; Forbidden unless it holds one of ``any_of``.
+
+    Every authorized route calls it first, before it touches its arguments.
+    """
     event: APIGatewayProxyEventV2 = router.current_event  # type: ignore[assignment]
     context = event.request_context.authorizer.get_lambda or {}
     found = Principal.from_context(context)
@@ -131,4 +135,25 @@ def principal(router: Router, *any_of: Permission) -> Principal:
     if not found.permissions & set(any_of):
         names = " or ".join(f"'{permission.value}'" for permission in any_of)
         raise Forbidden(f"the API key lacks the {names} permission")
+    if _authorizing_only.get():
+        raise _PermissionChecked
     return found
+
+
+def authorize_route(route_function: Callable[..., Any]) -> None:
+    """Check the caller's permission for a route whose request could not be read (a bad body or
+    parameter), so that authorization answers first: a key without the permission is a 403, never
+    told what was wrong with its request. The route runs only as far as its ``principal`` call, its
+    first statement: that call raises Forbidden, or stops the route once the permission is there.
+    """
+    token = _authorizing_only.set(True)
+    try:
+        route_function(**dict.fromkeys(inspect.signature(route_function).parameters))
+    except _PermissionChecked:
+        return
+    except (Forbidden, Unauthorized):
+        raise
+    except Exception:  # the route does not check first; its request's problem is answered as is
+        logger.warning("route did not check its permission first", route=route_function.__name__)
+    finally:
+        _authorizing_only.reset(token)

@@ -23,7 +23,9 @@ from functions.domain.tenants import (
     Tenant,
     TenantTemplate,
 )
+from functions.domain.values import Flag
 from functions.domain.windows import QuietHours
+from functions.handlers.contract import answers
 from functions.handlers.routes.common import principal, services
 from functions.logic.auth import Permission
 from functions.logic.configuration import ContactInput, PhoneInput, SettingsChange, SignatureInput
@@ -51,6 +53,8 @@ class SettingsView(BaseModel):
     quiet_hours: QuietHours | None
     hold_mass_messages: bool
     recipient_local_window: bool
+    smart_encoding: bool
+    three_a_day_rule: bool
 
 
 class QuietHoursBody(Strict):
@@ -59,25 +63,37 @@ class QuietHoursBody(Strict):
 
 
 class SettingsBody(Strict):
-    sms_enabled: bool | None = Field(default=None, description="The SMS feature toggle")
+    sms_enabled: Flag | None = Field(default=None, description="The SMS feature toggle")
     time_zone: str | None = Field(
         default=None, description="The system time zone (IANA), e.g. America/Toronto"
     )
     quiet_hours: QuietHoursBody | None = Field(
         default=None, description="Triggered messages created inside them wait until they end; null: none"
     )
-    hold_mass_messages: bool | None = Field(
+    hold_mass_messages: Flag | None = Field(
         default=None, description="Mass messages and calling lists wait out the quiet hours too"
     )
-    recipient_local_window: bool | None = Field(
+    recipient_local_window: Flag | None = Field(
         default=None,
         description="Every message waits for the recipient's local calling window (08:00-21:00, "
-        "08:00-20:00 in FL, OK, MD, WA), in every time zone of its area code",
+        "08:00-20:00 in FL, OK, MD, WA, 09:00-20:00 in CT, 09:00-21:00 in TX and 12:00-21:00 there on "
+        "Sundays), in every time zone of its area code",
+    )
+    smart_encoding: Flag | None = Field(
+        default=None,
+        description="Replace look-alike characters (curly quotes, dashes, ellipsis, special spaces) by "
+        "GSM-7 ones when that makes a message GSM-7 and no longer, before it is counted and priced",
+    )
+    three_a_day_rule: Flag | None = Field(
+        default=None,
+        description="At most three messages on one subject (saved message or template) in 24 hours to a "
+        "number in FL, OK or MD: a triggered message waits, a mass message or calling list leaves the "
+        "number out",
     )
 
 
 class PhoneNumberTypeBody(Strict):
-    sms_capable: bool
+    sms_capable: Flag
 
 
 class CompanyBody(Strict):
@@ -95,8 +111,8 @@ class SignatureBody(Strict):
     name: str = Field(min_length=1, max_length=100, description="Unique within the tenant")
     department_id: str
     text: SignatureText = Field(description="One of the six registered signature texts")
-    default_for_mass: bool = False
-    default_for_triggered: bool = False
+    default_for_mass: Flag = False
+    default_for_triggered: Flag = False
 
 
 class SignatureView(BaseModel):
@@ -111,7 +127,7 @@ class SignatureView(BaseModel):
 class PhoneBody(Strict):
     number: str = Field(description="A US or Canadian number, any common format")
     number_type: str = Field(description="One of the tenant's phone number types")
-    sms_opt_in: bool = False
+    sms_opt_in: Flag = False
 
 
 class ContactBody(Strict):
@@ -142,7 +158,7 @@ class ContactView(BaseModel):
 
 class OptInBody(Strict):
     phone_number: str
-    opted_in: bool
+    opted_in: Flag
 
 
 class TemplateBody(Strict):
@@ -213,13 +229,21 @@ def created(body: BaseModel) -> Response[BaseModel]:
 # ---- settings and phone number types ----
 
 
-@router.get("/v1/settings", summary="The tenant's SMS settings")
+@router.get(
+    "/v1/settings",
+    summary="The tenant's SMS settings",
+    responses=answers(HTTPStatus.OK, "The settings"),
+)
 def get_settings() -> SettingsView:
     tenant = principal(router, MANAGE, Permission.VIEW_SMS)
     return settings_view(services().configuration.tenant(tenant.tenant_id))
 
 
-@router.patch("/v1/settings", summary="Turn SMS on or off, set the system time zone and quiet hours")
+@router.patch(
+    "/v1/settings",
+    summary="Turn SMS on or off, set the system time zone and quiet hours",
+    responses=answers(HTTPStatus.OK, "The settings as changed"),
+)
 def change_settings(body: SettingsBody) -> SettingsView:
     tenant = principal(router, MANAGE)
     change = SettingsChange.model_validate(body.model_dump(exclude_unset=True))
@@ -227,7 +251,9 @@ def change_settings(body: SettingsBody) -> SettingsView:
 
 
 @router.put(
-    "/v1/phone-number-types/<name>", summary="Define a phone number type and whether it is SMS-capable"
+    "/v1/phone-number-types/<name>",
+    summary="Define a phone number type and whether it is SMS-capable",
+    responses=answers(HTTPStatus.OK, "The settings with the type"),
 )
 def put_phone_number_type(
     name: Annotated[str, Path(min_length=1, max_length=50)], body: PhoneNumberTypeBody
@@ -241,19 +267,31 @@ def put_phone_number_type(
 # ---- companies and departments ----
 
 
-@router.post("/v1/companies", summary="Add a company")
+@router.post(
+    "/v1/companies",
+    summary="Add a company",
+    responses=answers(HTTPStatus.CREATED, "The company"),
+)
 def create_company(body: CompanyBody) -> Response[Company]:
     tenant = principal(router, MANAGE)
     return created(services().configuration.create_company(tenant.tenant_id, body.name))  # type: ignore[return-value]
 
 
-@router.get("/v1/companies", summary="The tenant's companies")
+@router.get(
+    "/v1/companies",
+    summary="The tenant's companies",
+    responses=answers(HTTPStatus.OK, "Every company"),
+)
 def list_companies() -> list[Company]:
     tenant = principal(router, MANAGE)
     return services().config.list_companies(tenant.tenant_id)
 
 
-@router.post("/v1/departments", summary="Add a department (its phone and email go into signatures)")
+@router.post(
+    "/v1/departments",
+    summary="Add a department (its phone and email go into signatures)",
+    responses=answers(HTTPStatus.CREATED, "The department", HTTPStatus.NOT_FOUND),
+)
 def create_department(body: DepartmentBody) -> Response[Department]:
     tenant = principal(router, MANAGE)
     department = services().configuration.save_department(
@@ -262,7 +300,11 @@ def create_department(body: DepartmentBody) -> Response[Department]:
     return created(department)  # type: ignore[return-value]
 
 
-@router.put("/v1/departments/<department_id>", summary="Change a department; the next message shows it")
+@router.put(
+    "/v1/departments/<department_id>",
+    summary="Change a department; the next message shows it",
+    responses=answers(HTTPStatus.OK, "The department as changed", HTTPStatus.NOT_FOUND),
+)
 def update_department(department_id: str, body: DepartmentBody) -> Department:
     tenant = principal(router, MANAGE)
     return services().configuration.save_department(
@@ -270,7 +312,11 @@ def update_department(department_id: str, body: DepartmentBody) -> Department:
     )
 
 
-@router.get("/v1/departments", summary="The tenant's departments")
+@router.get(
+    "/v1/departments",
+    summary="The tenant's departments",
+    responses=answers(HTTPStatus.OK, "Every department"),
+)
 def list_departments() -> list[Department]:
     tenant = principal(router, MANAGE)
     return services().config.list_departments(tenant.tenant_id)
@@ -292,14 +338,22 @@ def _signature_response(tenant_id: str, signature_id: str) -> SignatureView:
     )
 
 
-@router.post("/v1/signatures", summary="Add a signature (one of the six texts, with a department)")
+@router.post(
+    "/v1/signatures",
+    summary="Add a signature (one of the six texts, with a department)",
+    responses=answers(HTTPStatus.CREATED, "The signature", HTTPStatus.NOT_FOUND, HTTPStatus.CONFLICT),
+)
 def create_signature(body: SignatureBody) -> Response[SignatureView]:
     tenant = principal(router, MANAGE)
     signature = services().configuration.save_signature(tenant.tenant_id, SignatureInput(**body.model_dump()))
     return created(_signature_response(tenant.tenant_id, signature.signature_id))  # type: ignore[return-value]
 
 
-@router.put("/v1/signatures/<signature_id>", summary="Change a signature or its default flags")
+@router.put(
+    "/v1/signatures/<signature_id>",
+    summary="Change a signature or its default flags",
+    responses=answers(HTTPStatus.OK, "The signature as changed", HTTPStatus.NOT_FOUND, HTTPStatus.CONFLICT),
+)
 def update_signature(signature_id: str, body: SignatureBody) -> SignatureView:
     tenant = principal(router, MANAGE)
     services().configuration.save_signature(
@@ -308,14 +362,22 @@ def update_signature(signature_id: str, body: SignatureBody) -> SignatureView:
     return _signature_response(tenant.tenant_id, signature_id)
 
 
-@router.delete("/v1/signatures/<signature_id>", summary="Remove a signature")
+@router.delete(
+    "/v1/signatures/<signature_id>",
+    summary="Remove a signature",
+    responses=answers(HTTPStatus.NO_CONTENT, "Removed", HTTPStatus.NOT_FOUND, content={}),
+)
 def delete_signature(signature_id: str) -> Response[None]:
     tenant = principal(router, MANAGE)
     services().configuration.delete_signature(tenant.tenant_id, signature_id)
     return Response(status_code=HTTPStatus.NO_CONTENT.value, body=None)
 
 
-@router.get("/v1/signatures", summary="The tenant's signatures")
+@router.get(
+    "/v1/signatures",
+    summary="The tenant's signatures",
+    responses=answers(HTTPStatus.OK, "Every signature"),
+)
 def list_signatures() -> list[SignatureView]:
     tenant = principal(router, MANAGE, Permission.CREATE_SMS)
     settings = services().configuration.tenant(tenant.tenant_id)
@@ -335,7 +397,11 @@ def _contact_input(body: ContactBody) -> ContactInput:
     )
 
 
-@router.post("/v1/contacts", summary="Add a contact of an account or a network site, with its numbers")
+@router.post(
+    "/v1/contacts",
+    summary="Add a contact of an account or a network site, with its numbers",
+    responses=answers(HTTPStatus.CREATED, "The contact"),
+)
 def create_contact(body: ContactBody) -> Response[ContactView]:
     tenant = principal(router, MANAGE)
     contact = services().configuration.save_contact(tenant.tenant_id, _contact_input(body))
@@ -343,14 +409,22 @@ def create_contact(body: ContactBody) -> Response[ContactView]:
     return created(contact_view(settings, contact))  # type: ignore[return-value]
 
 
-@router.put("/v1/contacts/<contact_id>", summary="Replace a contact's details and numbers")
+@router.put(
+    "/v1/contacts/<contact_id>",
+    summary="Replace a contact's details and numbers",
+    responses=answers(HTTPStatus.OK, "The contact as changed", HTTPStatus.NOT_FOUND),
+)
 def update_contact(contact_id: str, body: ContactBody) -> ContactView:
     tenant = principal(router, MANAGE)
     contact = services().configuration.save_contact(tenant.tenant_id, _contact_input(body), contact_id)
     return contact_view(services().configuration.tenant(tenant.tenant_id), contact)
 
 
-@router.get("/v1/contacts", summary="The contacts of an account or a network site")
+@router.get(
+    "/v1/contacts",
+    summary="The contacts of an account or a network site",
+    responses=answers(HTTPStatus.OK, "The entity's contacts"),
+)
 def list_contacts(
     entity_id: Annotated[str, Query(min_length=1, max_length=100, description="The account or site id")],
     entity_type: Annotated[EntityType, Query()] = EntityType.ACCOUNT,
@@ -361,7 +435,11 @@ def list_contacts(
     return [contact_view(settings, contact) for contact in contacts]
 
 
-@router.get("/v1/contacts/<contact_id>", summary="One contact")
+@router.get(
+    "/v1/contacts/<contact_id>",
+    summary="One contact",
+    responses=answers(HTTPStatus.OK, "The contact", HTTPStatus.NOT_FOUND),
+)
 def get_contact(contact_id: str) -> ContactView:
     tenant = principal(router, MANAGE, Permission.VIEW_SMS)
     contact = services().config.get_contact(tenant.tenant_id, contact_id)
@@ -370,7 +448,11 @@ def get_contact(contact_id: str) -> ContactView:
     return contact_view(services().configuration.tenant(tenant.tenant_id), contact)
 
 
-@router.put("/v1/contacts/<contact_id>/sms-opt-in", summary="Set or clear one number's SMS opt-in")
+@router.put(
+    "/v1/contacts/<contact_id>/sms-opt-in",
+    summary="Set or clear one number's SMS opt-in",
+    responses=answers(HTTPStatus.OK, "The contact as changed", HTTPStatus.NOT_FOUND),
+)
 def set_opt_in(contact_id: str, body: OptInBody) -> ContactView:
     tenant = principal(router, MANAGE)
     contact = services().configuration.set_opt_in(
@@ -383,7 +465,9 @@ def set_opt_in(contact_id: str, body: OptInBody) -> ContactView:
 
 
 @router.post(
-    "/v1/templates", summary="Submit a tenant template; it can be sent once the operator approves it"
+    "/v1/templates",
+    summary="Submit a tenant template; it can be sent once the operator approves it",
+    responses=answers(HTTPStatus.CREATED, "The template, pending review"),
 )
 def submit_template(body: TemplateBody) -> Response[TemplateView]:
     tenant = principal(router, MANAGE)
@@ -391,13 +475,21 @@ def submit_template(body: TemplateBody) -> Response[TemplateView]:
     return created(template_view(template))  # type: ignore[return-value]
 
 
-@router.get("/v1/templates", summary="The tenant's templates and their review status")
+@router.get(
+    "/v1/templates",
+    summary="The tenant's templates and their review status",
+    responses=answers(HTTPStatus.OK, "Every template"),
+)
 def list_templates() -> list[TemplateView]:
     tenant = principal(router, MANAGE, Permission.CREATE_SMS)
     return [template_view(template) for template in services().config.list_templates(tenant.tenant_id)]
 
 
-@router.get("/v1/templates/<template_id>", summary="One tenant template")
+@router.get(
+    "/v1/templates/<template_id>",
+    summary="One tenant template",
+    responses=answers(HTTPStatus.OK, "The template", HTTPStatus.NOT_FOUND),
+)
 def get_template(template_id: str) -> TemplateView:
     tenant = principal(router, MANAGE, Permission.CREATE_SMS)
     return template_view(services().templates.get(tenant.tenant_id, template_id))

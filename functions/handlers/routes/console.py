@@ -4,18 +4,22 @@ from __future__ import annotations
 
 import functools
 import re
+from http import HTTPStatus
 from pathlib import Path
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
 from functions.domain.errors import NotFound
-from functions.public_routes import CONSOLE_PATH
+from functions.handlers.contract import PUBLIC, answers
+from functions.public_routes import CONSOLE_PATH, EXPLORER_PATH
 
 router = Router()
 
 CONSOLE_DIR = Path(__file__).resolve().parents[2] / "console"
 PAGE = "index.html"
+# Relative, so it holds wherever the API is mounted: /v1/docs -> /console#/api.
+EXPLORER_LOCATION = "../console#/api"
 _ASSET_NAME = re.compile(r"^[a-z0-9-]+\.(?:js|css|svg)$")
 _CONTENT_TYPES = {
     ".html": "text/html; charset=utf-8",
@@ -23,6 +27,8 @@ _CONTENT_TYPES = {
     ".css": "text/css; charset=utf-8",
     ".svg": "image/svg+xml",
 }
+_TEXT = {"schema": {"type": "string"}}
+ASSET_CONTENT = {kind.split(";")[0]: _TEXT for suffix, kind in _CONTENT_TYPES.items() if suffix != ".html"}
 # Everything the page loads comes from here; it talks only to this API.
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
@@ -49,13 +55,30 @@ def _serve(name: str) -> Response[str]:
     return Response(status_code=200, content_type=content_type, body=body, headers=dict(SECURITY_HEADERS))
 
 
-@router.get(CONSOLE_PATH, include_in_schema=False)
+@router.get(
+    CONSOLE_PATH,
+    summary="The web console (it signs in with an API key)",
+    responses=answers(HTTPStatus.OK, "The page", public=True, content={"text/html": _TEXT}),
+    security=PUBLIC,
+)
 def console_page() -> Response[str]:
     return _serve(PAGE)
 
 
-@router.get(f"{CONSOLE_PATH}/<asset>", include_in_schema=False)
+@router.get(
+    f"{CONSOLE_PATH}/<asset>",
+    summary="The console's scripts, stylesheet and icon",
+    responses=answers(HTTPStatus.OK, "The file", HTTPStatus.NOT_FOUND, public=True, content=ASSET_CONTENT),
+    security=PUBLIC,
+)
 def console_asset(asset: str) -> Response[str]:
     if not _ASSET_NAME.fullmatch(asset):
         raise NotFound(f"the console has no file '{asset}'", "path")
     return _serve(asset)
+
+
+@router.get(EXPLORER_PATH, include_in_schema=False)
+def api_explorer() -> Response[str]:
+    """The API explorer lives in the console (one set of files, one content policy)."""
+    headers = {**SECURITY_HEADERS, "Location": EXPLORER_LOCATION}
+    return Response(status_code=302, content_type="text/plain; charset=utf-8", body="", headers=headers)

@@ -15,19 +15,23 @@ from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 from pydantic import BaseModel, ConfigDict, Field
 
 from functions.dal.inbound import InvalidCursor
-from functions.dal.opt_outs import OptOut, OptOutChange, scope_name
 from functions.domain.errors import InvalidInput, NotFound
 from functions.domain.inbound import InboundRecord, ReplyWebhook
 from functions.domain.keywords import KeywordFamily
 from functions.domain.messages import utc_now
-from functions.domain.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, validate_webhook_url
+from functions.domain.phone import from_path
+from functions.domain.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER
+from functions.handlers.contract import PUBLIC, answers
 from functions.handlers.routes.common import principal, services
+from functions.integrations.outbound_url import parse_outbound_url
 from functions.logic.auth import Permission, Principal
-from functions.logic.opt_out_list import Caller, NumberStatus
+from functions.logic.opt_out_list import Caller, NumberStatus, ShownChange, ShownOptOut
 from functions.public_routes import CARRIER_WEBHOOK_PATH
 
 router = Router()
 MANAGE = Permission.MANAGE_CONFIGURATION
+# A number in the path: any US/Canadian form, percent-encoded or not (functions.domain.phone.from_path).
+NUMBER_PATH = Path(max_length=64, description="A US or Canadian number in any common form, URL-encoded")
 SCOPE_QUERY = Query(
     max_length=70, description="'global' or 'dnc:<group>'; default: the scope of the default sending number"
 )
@@ -37,23 +41,9 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class OptOutView(BaseModel):
-    phone_number: str
-    scope: str
-    opted_out_at: datetime
-    source: str
-    actor: str
-    tenant_id: str | None
-    note: str | None
-
-
-class OptOutChangeView(BaseModel):
-    action: str
-    at: datetime
-    source: str
-    actor: str
-    tenant_id: str | None
-    note: str | None
+# An opt-out (or audit line) that came through another tenant shows no actor, tenant_id or note.
+OptOutView = ShownOptOut
+OptOutChangeView = ShownChange
 
 
 class OptOutPage(BaseModel):
@@ -118,29 +108,13 @@ def caller(found: Principal) -> Caller:
     )
 
 
-def opt_out_view(opt_out: OptOut) -> OptOutView:
-    return OptOutView(
-        phone_number=opt_out.phone_number,
-        scope=scope_name(opt_out.scope),
-        opted_out_at=opt_out.opted_out_at,
-        source=opt_out.source,
-        actor=opt_out.actor,
-        tenant_id=opt_out.tenant_id,
-        note=opt_out.note,
-    )
-
-
-def change_view(change: OptOutChange) -> OptOutChangeView:
-    return OptOutChangeView.model_validate(change.model_dump(mode="json"))
-
-
 def status_view(status: NumberStatus) -> NumberStatusView:
     return NumberStatusView(
         phone_number=status.phone_number,
         scope=status.scope,
         opted_out=status.opt_out is not None,
-        opt_out=opt_out_view(status.opt_out) if status.opt_out else None,
-        history=[change_view(change) for change in status.history],
+        opt_out=status.opt_out,
+        history=status.history,
     )
 
 
@@ -151,7 +125,13 @@ def reply_view(record: InboundRecord) -> ReplyView:
 # ---- the opt-out list ----
 
 
-@router.get("/v1/opt-outs", summary="The opted-out numbers of one opt-out scope")
+@router.get(
+    "/v1/opt-outs",
+    summary="The opted-out numbers of one opt-out scope",
+    responses=answers(
+        HTTPStatus.OK, "A page of the scope's opt-outs", HTTPStatus.NOT_FOUND, HTTPStatus.CONFLICT
+    ),
+)
 def list_opt_outs(
     scope: Annotated[str | None, SCOPE_QUERY] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
@@ -159,25 +139,37 @@ def list_opt_outs(
 ) -> OptOutPage:
     found = principal(router, MANAGE, Permission.OPERATOR)
     chosen, items, next_cursor = services().opt_out_list.page(caller(found), scope, limit, cursor)
-    return OptOutPage(scope=chosen, items=[opt_out_view(item) for item in items], next_cursor=next_cursor)
+    return OptOutPage(scope=chosen, items=items, next_cursor=next_cursor)
 
 
-@router.get("/v1/opt-outs/<number>", summary="Whether a number is opted out, and who changed it when")
+@router.get(
+    "/v1/opt-outs/<number>",
+    summary="Whether a number is opted out, and who changed it when",
+    responses=answers(
+        HTTPStatus.OK, "The number's status and audit trail", HTTPStatus.NOT_FOUND, HTTPStatus.CONFLICT
+    ),
+)
 def get_opt_out(
-    number: Annotated[str, Path(max_length=32)], scope: Annotated[str | None, SCOPE_QUERY] = None
+    number: Annotated[str, NUMBER_PATH], scope: Annotated[str | None, SCOPE_QUERY] = None
 ) -> NumberStatusView:
     found = principal(router, MANAGE, Permission.OPERATOR)
-    return status_view(services().opt_out_list.status(caller(found), number, scope))
+    return status_view(services().opt_out_list.status(caller(found), from_path(number), scope))
 
 
 @router.put(
     "/v1/opt-outs/<number>",
     summary="Opt a number out (recorded with this key's name)",
-    responses={201: {"description": "Opted out now"}, 200: {"description": "It was opted out already"}},
+    responses=answers(
+        HTTPStatus.CREATED,
+        "Opted out now",
+        HTTPStatus.NOT_FOUND,
+        HTTPStatus.CONFLICT,
+        also={HTTPStatus.OK: "It was opted out already"},
+    ),
 )
-def add_opt_out(number: Annotated[str, Path(max_length=32)], body: OptOutBody) -> Response[NumberStatusView]:
+def add_opt_out(number: Annotated[str, NUMBER_PATH], body: OptOutBody) -> Response[NumberStatusView]:
     found = principal(router, MANAGE, Permission.OPERATOR)
-    added, status = services().opt_out_list.add(caller(found), number, body.scope, body.note)
+    added, status = services().opt_out_list.add(caller(found), from_path(number), body.scope, body.note)
     code = HTTPStatus.CREATED if added else HTTPStatus.OK
     return Response(status_code=code.value, content_type="application/json", body=status_view(status))
 
@@ -185,20 +177,27 @@ def add_opt_out(number: Annotated[str, Path(max_length=32)], body: OptOutBody) -
 @router.delete(
     "/v1/opt-outs/<number>",
     summary="Remove a number's opt-out (one that came through this tenant)",
+    responses=answers(
+        HTTPStatus.OK, "The number's status, no longer opted out", HTTPStatus.NOT_FOUND, HTTPStatus.CONFLICT
+    ),
 )
 def remove_opt_out(
-    number: Annotated[str, Path(max_length=32)],
+    number: Annotated[str, NUMBER_PATH],
     scope: Annotated[str | None, SCOPE_QUERY] = None,
     note: Annotated[str | None, Query(max_length=500)] = None,
 ) -> NumberStatusView:
     found = principal(router, MANAGE, Permission.OPERATOR)
-    return status_view(services().opt_out_list.remove(caller(found), number, scope, note))
+    return status_view(services().opt_out_list.remove(caller(found), from_path(number), scope, note))
 
 
 # ---- replies and the reply webhook ----
 
 
-@router.get("/v1/replies", summary="What recipients sent to the tenant's numbers, newest first")
+@router.get(
+    "/v1/replies",
+    summary="What recipients sent to the tenant's numbers, newest first",
+    responses=answers(HTTPStatus.OK, "A page of replies"),
+)
 def list_replies(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query(max_length=2000)] = None,
@@ -211,16 +210,24 @@ def list_replies(
     return ReplyPage(items=[reply_view(record) for record in records], next_cursor=next_cursor)
 
 
-@router.put("/v1/reply-webhook", summary="Post every reply to this URL, signed with a new secret")
+@router.put(
+    "/v1/reply-webhook",
+    summary="Post every reply to this URL, signed with a new secret",
+    responses=answers(HTTPStatus.OK, "The webhook and its secret, shown this once"),
+)
 def put_reply_webhook(body: WebhookBody) -> WebhookView:
     tenant = principal(router, MANAGE)
-    url = validate_webhook_url(body.url, "url", services().settings.allow_loopback_webhooks)
-    webhook = ReplyWebhook(url=url, secret="whsec_" + secrets.token_urlsafe(32), created_at=utc_now())
+    url = parse_outbound_url(body.url, services().settings.allow_loopback_webhooks, "url")
+    webhook = ReplyWebhook(url=url.url, secret="whsec_" + secrets.token_urlsafe(32), created_at=utc_now())
     services().inbound.put_webhook(tenant.tenant_id, webhook)
     return WebhookView(url=webhook.url, created_at=webhook.created_at, secret=webhook.secret)
 
 
-@router.get("/v1/reply-webhook", summary="The tenant's reply webhook (its secret is shown only when set)")
+@router.get(
+    "/v1/reply-webhook",
+    summary="The tenant's reply webhook (its secret is shown only when set)",
+    responses=answers(HTTPStatus.OK, "The webhook", HTTPStatus.NOT_FOUND),
+)
 def get_reply_webhook() -> WebhookView:
     tenant = principal(router, MANAGE)
     webhook = services().inbound.get_webhook(tenant.tenant_id)
@@ -229,7 +236,11 @@ def get_reply_webhook() -> WebhookView:
     return WebhookView(url=webhook.url, created_at=webhook.created_at)
 
 
-@router.delete("/v1/reply-webhook", summary="Stop posting replies")
+@router.delete(
+    "/v1/reply-webhook",
+    summary="Stop posting replies",
+    responses=answers(HTTPStatus.NO_CONTENT, "Removed", HTTPStatus.NOT_FOUND, content={}),
+)
 def delete_reply_webhook() -> Response[str]:
     tenant = principal(router, MANAGE)
     if not services().inbound.delete_webhook(tenant.tenant_id):
@@ -248,7 +259,15 @@ def delete_reply_webhook() -> Response[str]:
         f"{SIGNATURE_HEADER}: hex HMAC-SHA256 over '<timestamp>.<body>' with the shared secret. "
         "Unsigned, wrongly signed or stale (over 5 minutes) requests are refused with 401."
     ),
-    responses={202: {"description": "Queued for the inbound function"}},
+    responses=answers(
+        HTTPStatus.ACCEPTED,
+        "Queued for the inbound function",
+        HTTPStatus.UNAUTHORIZED,
+        HTTPStatus.NOT_FOUND,
+        HTTPStatus.SERVICE_UNAVAILABLE,
+        public=True,
+    ),
+    security=PUBLIC,
 )
 def carrier_inbound(carrier: Annotated[str, Path(max_length=32)]) -> Response[Accepted]:
     event: APIGatewayProxyEventV2 = router.current_event  # type: ignore[assignment]

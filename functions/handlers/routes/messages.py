@@ -22,6 +22,7 @@ from functions.domain.messages import Message, MessageStatus, RejectReason
 from functions.domain.segments import Encoding
 from functions.domain.templates import Direction, MessageKind, VariableType
 from functions.domain.tenants import EntityType
+from functions.handlers.contract import RETRY_AFTER, answers
 from functions.handlers.routes.common import composed_to_json, principal, services
 from functions.logic.auth import Permission
 from functions.logic.compose import Recipients, Sender
@@ -30,6 +31,8 @@ from functions.logic.triggers import TriggerRequest
 from functions.observability import metrics
 
 router = Router()
+# A concurrent retry of a request still running is told to come back: its answer is usually ready by then.
+IN_PROGRESS_RETRY_SECONDS = 1
 
 
 class SendBody(BaseModel):
@@ -81,7 +84,10 @@ class MessageView(BaseModel):
     trigger: str | None
     job_id: str | None = Field(default=None, description="The mass message or calling list it belongs to")
     saved_message: str
-    body: str
+    body: str = Field(description="The text as sent (and priced)")
+    original_body: str | None = Field(
+        default=None, description="The text as written, when smart encoding replaced characters in it"
+    )
     encoding: Encoding
     segments: int
     price_micros: int
@@ -139,6 +145,7 @@ def to_view(message: Message) -> MessageView:
         job_id=message.job_id,
         saved_message=f"{message.template_key}@v{message.template_version}",
         body=message.body,
+        original_body=message.original_body,
         encoding=message.encoding,
         segments=message.segments,
         price_micros=message.price_micros,
@@ -160,7 +167,14 @@ def send_result(composed: dict[str, Any]) -> Response[SendResult]:
 @router.post(
     "/v1/triggers/<trigger>",
     summary="Send a trigger's registered saved message to a contact or to an account's contacts",
-    responses={202: {"description": "Queued: one message per eligible number, and the numbers skipped"}},
+    responses=answers(
+        HTTPStatus.ACCEPTED,
+        "Queued: one message per eligible number, and the numbers skipped",
+        HTTPStatus.NOT_FOUND,
+        HTTPStatus.CONFLICT,
+        HTTPStatus.SERVICE_UNAVAILABLE,
+        refusal_headers={HTTPStatus.CONFLICT: RETRY_AFTER},
+    ),
 )
 def send_triggered(
     trigger: Annotated[str, Path(description="A registered trigger, e.g. invoice_created")],
@@ -191,14 +205,23 @@ def send_triggered(
         ) from error
     except IdempotencyAlreadyInProgressError as error:
         raise Refused(
-            "in_progress", "a request with this Idempotency-Key is still running", "idempotency-key"
+            "in_progress",
+            "a request with this Idempotency-Key is still running; retry after a second for its answer",
+            "idempotency-key",
+            retry_after_seconds=IN_PROGRESS_RETRY_SECONDS,
         ) from error
 
 
 @router.post(
     "/v1/templates/<template_id>/messages",
     summary="Send an operator-approved tenant template",
-    responses={202: {"description": "Queued"}},
+    responses=answers(
+        HTTPStatus.ACCEPTED,
+        "Queued: one message per eligible number, and the numbers skipped",
+        HTTPStatus.NOT_FOUND,
+        HTTPStatus.CONFLICT,
+        HTTPStatus.SERVICE_UNAVAILABLE,
+    ),
 )
 def send_template(template_id: str, body: SendBody) -> Response[SendResult]:
     tenant = principal(router, Permission.CREATE_SMS)
@@ -208,7 +231,11 @@ def send_template(template_id: str, body: SendBody) -> Response[SendResult]:
     return send_result(composed_to_json(composed))
 
 
-@router.get("/v1/saved-messages", summary="The operator's registered saved messages (the catalog)")
+@router.get(
+    "/v1/saved-messages",
+    summary="The operator's registered saved messages (the catalog)",
+    responses=answers(HTTPStatus.OK, "The catalog"),
+)
 def list_saved_messages() -> list[SavedMessageView]:
     principal(router, Permission.VIEW_SMS, Permission.CREATE_SMS, Permission.MANAGE_CONFIGURATION)
     return [SavedMessageView.model_validate(template.model_dump()) for template in SAVED_MESSAGES.values()]
@@ -235,7 +262,11 @@ Trigger = Annotated[
 Cursor = Annotated[str | None, Query(max_length=2000, description="next_cursor of the previous page")]
 
 
-@router.get("/v1/messages/<message_id>", summary="One message, its body as sent and its status history")
+@router.get(
+    "/v1/messages/<message_id>",
+    summary="One message, its body as sent and its status history",
+    responses=answers(HTTPStatus.OK, "The message", HTTPStatus.NOT_FOUND),
+)
 def get_message(message_id: str) -> MessageView:
     tenant = principal(router, Permission.VIEW_SMS)
     return to_view(services().sent_messages.get(tenant.tenant_id, message_id))
@@ -244,6 +275,7 @@ def get_message(message_id: str) -> MessageView:
 @router.get(
     "/v1/messages",
     summary="The sent-messages log, newest first, filtered (with job_id: the job's messages by status)",
+    responses=answers(HTTPStatus.OK, "A page of the log", HTTPStatus.NOT_FOUND),
 )
 def list_messages(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
@@ -268,7 +300,24 @@ def list_messages(
 @router.get(
     "/v1/messages.csv",
     summary="The filtered log as CSV; when more rows remain, a Link header (rel=next) carries on",
-    responses={200: {"description": "text/csv", "content": {"text/csv": {}}}},
+    responses=answers(
+        HTTPStatus.OK,
+        "One row per message, a header row first",
+        HTTPStatus.NOT_FOUND,
+        content={"text/csv": {"schema": {"type": "string"}}},
+        headers={
+            "Content-Disposition": {"schema": {"type": "string"}},
+            "X-Row-Count": {"description": "Rows in this answer", "schema": {"type": "string"}},
+            "Link": {
+                "description": 'The next page (rel="next"), when rows remain',
+                "schema": {"type": "string"},
+            },
+            "X-Next-Cursor": {
+                "description": "The next page's cursor, when rows remain",
+                "schema": {"type": "string"},
+            },
+        },
+    ),
 )
 def export_messages(
     limit: Annotated[int, Query(ge=1, le=CSV_MAX_ROWS)] = CSV_MAX_ROWS,

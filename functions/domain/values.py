@@ -1,0 +1,63 @@
+"""Constrained value types shared by every request model and the rules behind them.
+
+A request's money and counts are strict integers (``"100"``, ``2.0`` and ``true`` are refused, not
+coerced), flags strict booleans, rates JSON numbers, date-times ISO 8601 strings with an offset (a
+bare number is not read as a Unix time), and a time zone an IANA name that zoneinfo knows.
+"""
+
+from __future__ import annotations
+
+import functools
+import zoneinfo
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated, Any
+
+from pydantic import AwareDatetime, BeforeValidator, Field, StrictBool, StrictInt
+
+from functions.domain.errors import InvalidInput
+from functions.domain.ledger import MAX_AMOUNT_MICROS
+
+# The longest IANA name is 32 characters ("America/Argentina/ComodRivadavia"); anything longer is not one.
+MAX_TIME_ZONE_LENGTH = 64
+
+
+def _json_number(value: Any) -> Any:
+    if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
+        raise ValueError("must be a number")
+    return value
+
+
+def _iso_text(value: Any) -> Any:
+    if not isinstance(value, str | datetime):  # a datetime: a model built in code, not from JSON
+        raise ValueError(
+            "must be an ISO 8601 date-time string with an offset, e.g. 2025-07-01T09:00:00-04:00"
+        )
+    return value
+
+
+Micros = Annotated[StrictInt, Field(ge=0, le=MAX_AMOUNT_MICROS, description="1 USD = 1,000,000 micros")]
+PositiveMicros = Annotated[
+    StrictInt, Field(gt=0, le=MAX_AMOUNT_MICROS, description="More than 0; 1 USD = 1,000,000 micros")
+]
+PositiveCount = Annotated[StrictInt, Field(gt=0, le=1_000_000_000)]
+Flag = StrictBool
+Number = Annotated[Decimal, BeforeValidator(_json_number)]
+IsoDateTime = Annotated[AwareDatetime, BeforeValidator(_iso_text)]
+
+
+@functools.cache
+def _known_zones() -> frozenset[str]:
+    return frozenset(zoneinfo.available_timezones())
+
+
+def time_zone_name(value: str, field: str = "time_zone") -> str:
+    """``value`` if it is an IANA time zone zoneinfo knows; InvalidInput naming ``field`` otherwise.
+
+    Checked against the known names, never opened as a file first: a long or odd name is a refusal,
+    not an OSError.
+    """
+    if len(value) > MAX_TIME_ZONE_LENGTH or value not in _known_zones():
+        shown = value if len(value) <= MAX_TIME_ZONE_LENGTH else value[:MAX_TIME_ZONE_LENGTH] + "..."
+        raise InvalidInput(field, f"'{shown}' is not an IANA time zone (e.g. America/Toronto)")
+    return value

@@ -57,7 +57,7 @@ class StatusCallbacks(Construct):
         event_bus.grant_put_events_to(self.publisher.role)
         self.publisher.function.add_event_source(
             sources.DynamoEventSource(
-                messages_table,  # type: ignore[arg-type]
+                messages_table,
                 starting_position=lambda_.StartingPosition.LATEST,
                 batch_size=100,
                 max_batching_window=Duration.seconds(1),

@@ -156,9 +156,15 @@ class Sending(Construct):
                 starting_position=lambda_.StartingPosition.LATEST,
                 batch_size=KICK_BATCH_SIZE,
                 retry_attempts=2,  # a kick lost is repaired by the minute schedule
+                # A message made ready (created, released, handed back): its sort key is in a lane
+                # ("0#", "1#"); a claim moves it to "9#" and is no kick.
                 filters=[
                     lambda_.FilterCriteria.filter(
-                        {"dynamodb": {"NewImage": {"ready_key": {"S": lambda_.FilterRule.exists()}}}}
+                        {
+                            "dynamodb": {
+                                "NewImage": {"ready_sort": {"S": [{"prefix": "0#"}, {"prefix": "1#"}]}}
+                            }
+                        }
                     )
                 ],
             )

@@ -1,4 +1,4 @@
-"""The carrier interface: what the sender needs from whoever delivers SMS."""
+"""The carrier interface: what a dispatcher needs from whoever delivers SMS."""
 
 from __future__ import annotations
 

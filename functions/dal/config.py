@@ -13,7 +13,7 @@ Keys and access patterns (``pk``, ``sk``; GSI ``by_entity`` on ``gsi1pk``, ``gsi
   ``TEMPLATES#pending`` / ``<created>#<tenant>#<id>``: the operator's review queue (pending only).
 - ``APIKEY#<sha256>`` / ``APIKEY``: an API key's tenant and permissions, looked up by the key's hash.
 - ``TRANSPORT_CODES`` / ``CODE#<number>``: the operator's transport codes (one small partition: get
-  one by number for the sender, query all for the registry).
+  one by number for a dispatcher, query all for the registry and the minute schedule).
 Every tenant-owned item sits under its tenant's partition: a key never reads another tenant's data.
 """
 

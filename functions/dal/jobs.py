@@ -5,9 +5,7 @@ Keys and access patterns:
   leaves (and, for a preview's ending, on the preview's generation, so a superseded computation
   changes nothing); the fan-out's checkpoint (``cursor``, ``checkpoint``) advances with a conditional
   write, so a retried or duplicated fan-out resumes where the last one stopped and two can never
-  both advance it. The page's lease (``page_owner``, ``page_owner_until``) is taken with a
-  conditional write before a page's messages are written and cleared by the advance: one writer
-  per page at a time.
+  both advance it.
 - ``<job id>#preview#<generation>#<segment>``: one segment of a preview computation (its range of
   contacts or of the list's records, its checkpoint, its runs and exclusion counts). A segment's
   worker is the only writer of its item (conditional on its version); the job's item is written
@@ -24,7 +22,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from boto3.dynamodb.conditions import Key
@@ -36,9 +34,7 @@ from functions.domain.mass import RUNNING_STATUS, JobStatus, MassJob, PreviewPro
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.service_resource import Table
 
-_STORAGE_ONLY = frozenset(
-    {"cursor", "checkpoint", "schedule_shard", "schedule_at", "page_owner", "page_owner_until"}
-)
+_STORAGE_ONLY = frozenset({"cursor", "checkpoint", "schedule_shard", "schedule_at"})
 SCHEDULE_SHARD = "SCHEDULED"
 BY_SCHEDULE_INDEX = "by_schedule"
 # Every status a job can still be cancelled from.
@@ -359,26 +355,27 @@ class JobsTable:
             done=bool(item.get("fanout_done", False)),
         )
 
-    def take_page(self, job_id: str, seen: Checkpoint, owner: str, now: datetime, lease: timedelta) -> bool:
-        """Take the right to write the checkpoint's page: False if another fan-out holds it (or moved on).
+    def claim_page(self, job_id: str, seen: Checkpoint, writer: str, now_ms: int, ttl_ms: int) -> bool:
+        """Take the page at ``seen`` for ``writer`` (one writer per page: its messages are batch
+        written); False while another fan-out holds it, or the checkpoint has moved on.
 
-        Two fan-outs of one job (a redelivered work item beside its successor) never write one page
-        at once, so the page's messages can be written without a condition each.
+        A claim lasts ``ttl_ms``, longer than a fan-out invocation can run, so a writer that died
+        mid-page is replaced only once it is surely gone.
         """
         try:
             self._table.update_item(
                 Key={"job_id": job_id},
-                UpdateExpression="SET page_owner = :owner, page_owner_until = :until",
+                UpdateExpression="SET page_writer = :writer, page_writer_until = :until",
                 ConditionExpression=(
-                    "#checkpoint = :seen AND (attribute_not_exists(page_owner) OR page_owner = :owner"
-                    " OR page_owner_until < :now)"
+                    "#checkpoint = :seen AND (attribute_not_exists(page_writer) OR page_writer = :writer"
+                    " OR page_writer_until < :now)"
                 ),
                 ExpressionAttributeNames={"#checkpoint": "checkpoint"},
                 ExpressionAttributeValues={
+                    ":writer": writer,
+                    ":until": now_ms + ttl_ms,
                     ":seen": seen.version,
-                    ":owner": owner,
-                    ":until": (now + lease).isoformat(),
-                    ":now": now.isoformat(),
+                    ":now": now_ms,
                 },
             )
         except ClientError as error:
@@ -392,7 +389,7 @@ class JobsTable:
         done = cursor is None
         updates = (
             "SET #checkpoint = :next, #cursor = :cursor, fanout_done = :done ADD created_messages :created"
-            " REMOVE page_owner, page_owner_until"
+            " REMOVE page_writer, page_writer_until"
         )
         values: dict[str, Any] = {
             ":seen": seen.version,

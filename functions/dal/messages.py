@@ -373,34 +373,29 @@ class MessagesTable:
             raise
         return True
 
-    def put_many(self, messages: list[Message]) -> None:
-        """Write messages known to be absent, 25 a request (BatchWriteItem, unprocessed ones retried).
-
-        Unconditional: the caller has read that none of them exists (``job_pages_of``) and holds the
-        only right to write them (the fan-out's page lease), so no conditional write per message.
-        """
+    def put_many(self, messages: Iterable[Message]) -> None:
+        """Write messages known to be absent, 25 a request (BatchWriteItem, which overwrites: the caller
+        checked, and holds its job's page, so nobody else writes these ids meanwhile)."""
         with self._table.batch_writer() as batch:
             for message in messages:
                 batch.put_item(Item=_to_item(message))
 
     def job_pages_of(self, message_ids: list[str]) -> dict[str, int | None]:
-        """Which of these messages exist, and the fan-out page that wrote each (consistent batch reads)."""
+        """Which of the ids exist, with the fan-out page that wrote each: BatchGetItem, 100 a call."""
+        client: Any = self._table.meta.client
         found: dict[str, int | None] = {}
-        client = self._table.meta.client
         for start in range(0, len(message_ids), BATCH_GET_LIMIT):
-            chunk = message_ids[start : start + BATCH_GET_LIMIT]
+            keys = [
+                {"message_id": mid} for mid in dict.fromkeys(message_ids[start : start + BATCH_GET_LIMIT])
+            ]
             pending: dict[str, Any] = {
-                self._table.name: {
-                    "Keys": [{"message_id": message_id} for message_id in chunk],
-                    "ProjectionExpression": "message_id, job_page",
-                    "ConsistentRead": True,
-                }
+                self._table.name: {"Keys": keys, "ProjectionExpression": "message_id, job_page"}
             }
             for attempt in range(10):
                 response = client.batch_get_item(RequestItems=pending)
                 for item in response["Responses"].get(self._table.name, []):
                     page = item.get("job_page")
-                    found[str(item["message_id"])] = int(page) if page is not None else None  # type: ignore[call-overload]
+                    found[str(item["message_id"])] = int(page) if page is not None else None
                 pending = response.get("UnprocessedKeys") or {}
                 if not pending:
                     break

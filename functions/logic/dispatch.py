@@ -60,6 +60,7 @@ from functions.logic.ledger import LedgerWallet, Refunds
 from functions.observability import logger
 
 BATCH_MESSAGES = 10
+BATCHES_PER_PAGE = 2
 CLAIM_ATTEMPTS = 8
 JOB_STATUS_TTL_SECONDS = 2.0  # how stale a cancellation may be seen
 BACKFILL_DEPTH = 8  # queued messages looked at to fill a gap the next one leaves
@@ -315,6 +316,8 @@ class Dispatcher:
         self.holder = holder or uuid.uuid4().hex
         self._results: deque[_Result] = deque()
         self._sent: list[tuple[_Result, datetime]] = []
+        self._sent_lock = threading.Lock()
+        self._recording = 0  # Sent records being written
         self._unsettled: set[str] = set()  # our own claims whose carrier call ended in doubt
         self._job_status: dict[str, tuple[float, JobStatus | None]] = {}
         self._wake = threading.Event()
@@ -358,6 +361,8 @@ class Dispatcher:
         self._ending = threading.Event()
         keeper = threading.Thread(target=self._keep_lease, name=f"lease-{self.code_number}", daemon=True)
         keeper.start()
+        recorder = threading.Thread(target=self._keep_recording, name=f"sent-{self.code_number}", daemon=True)
+        recorder.start()
         try:
             self._control()
         except LeaseLost:
@@ -366,6 +371,7 @@ class Dispatcher:
         finally:
             self._ending.set()
             keeper.join()
+            recorder.join()
             self._pacer.stop()
             pacer_thread.join()
             pool.shutdown(wait=True)  # calls in progress finish and are recorded
@@ -412,7 +418,6 @@ class Dispatcher:
         while True:
             now = self._now_us()
             self._settle_results()
-            self._flush_sent()
             if self._lease_lost:
                 raise LeaseLost(self.code_number)
             if now >= next_reconcile:
@@ -437,7 +442,9 @@ class Dispatcher:
                 else:
                     next_poll = now + poll_us
                     poll_us = min(2 * poll_us, int(settings.poll_seconds[1] * MICROS))
-            busy = self._pacer.busy() or bool(self._results) or bool(self._sent) or bool(self._unsettled)
+            with self._sent_lock:
+                recording = bool(self._sent) or self._recording > 0
+            busy = self._pacer.busy() or bool(self._results) or recording or bool(self._unsettled)
             if busy:
                 idle_since = now
             elif stopping:
@@ -451,7 +458,11 @@ class Dispatcher:
     # ---- claiming ----
 
     def _claim_next(self) -> bool:
-        """Claim (and pay for) the next batch onto the pacer's queue; False when nothing was ready."""
+        """Claim (and pay for) the next batches onto the pacer's queue; False when nothing was ready.
+
+        One page read and one opt-out read serve up to ``BATCHES_PER_PAGE`` batches while the code
+        is short of queued sending (a backlog), so a slow store costs fewer round trips per message.
+        """
         held = {message.message_id for message in self._pacer.queued()}
         page = [
             m
@@ -460,13 +471,34 @@ class Dispatcher:
         ]
         if not page:
             return False
-        max_parts = max(1, self.code.limit_millis * int(self.settings.batch_seconds * 1000) // 1_000_000)
-        cap_left = self._pacer.cap_left()
-        if cap_left is not None:
-            if cap_left < page[0].segments:
-                return False  # today's cap is spent: what is ready waits, unclaimed and unpaid
-            max_parts = min(max_parts, cap_left)
-        batch = next_batch(page, BATCH_MESSAGES, max_parts)
+        candidates = page[: BATCH_MESSAGES * BATCHES_PER_PAGE]
+        checked = [m for m in candidates if m.checks_opt_out]
+        scope = scope_key(self.code.opt_out_scope)
+        opted_out = self._opt_outs.opted_out(scope, {m.phone_number for m in checked}) if checked else set()
+        claimed_any = False
+        lookahead_us = int(self.settings.lookahead_seconds * MICROS)
+        for _ in range(BATCHES_PER_PAGE):
+            if not page or (claimed_any and self._pacer.queued_us() >= lookahead_us):
+                break
+            max_parts = max(1, self.code.limit_millis * int(self.settings.batch_seconds * 1000) // 1_000_000)
+            cap_left = self._pacer.cap_left()
+            if cap_left is not None:
+                if cap_left < page[0].segments:
+                    break  # today's cap is spent: what is ready waits, unclaimed and unpaid
+                max_parts = min(max_parts, cap_left)
+            batch = next_batch(page, BATCH_MESSAGES, max_parts)
+            if any(m not in candidates for m in batch):
+                break  # its opt-outs were not read
+            self._commit_batch(batch, self._refusals(batch, opted_out), self._clock())
+            claimed_any = True
+            taken = {m.message_id for m in batch}
+            page = [m for m in page if m.message_id not in taken]
+        return claimed_any
+
+    def _refusals(
+        self, batch: list[ReadyMessage], opted_out: set[str]
+    ) -> dict[str, tuple[RejectReason, str | None]]:
+        """What in the batch may not go: a cancelled job's, an expired one, an opted-out number's."""
         at = self._clock()
         failures: dict[str, tuple[RejectReason, str | None]] = {}
         for message in batch:
@@ -477,17 +509,12 @@ class Dispatcher:
                     RejectReason.EXPIRED,
                     "waited longer than the validity period",
                 )
-        checked = [m for m in batch if m.checks_opt_out and m.message_id not in failures]
-        scope = scope_key(self.code.opt_out_scope)
-        opted_out = self._opt_outs.opted_out(scope, {m.phone_number for m in checked}) if checked else set()
-        for message in checked:
-            if message.phone_number in opted_out:
+            elif message.checks_opt_out and message.phone_number in opted_out:
                 failures[message.message_id] = (
                     RejectReason.OPTED_OUT,
                     "the number opted out after it was queued",
                 )
-        self._commit_batch(batch, failures, at)
-        return True
+        return failures
 
     def _commit_batch(
         self, batch: list[ReadyMessage], failures: dict[str, tuple[RejectReason, str | None]], at: datetime
@@ -606,7 +633,8 @@ class Dispatcher:
             result = self._results.popleft()
             message = result.message
             if result.carrier_id is not None:
-                self._sent.append((result, self._clock()))
+                with self._sent_lock:
+                    self._sent.append((result, self._clock()))
                 self.report.parts_sent += message.segments
             elif isinstance(result.error, CarrierRejected):
                 self._reject(message, result.error)
@@ -620,18 +648,33 @@ class Dispatcher:
                 )
                 self._unsettled.add(message.message_id)
 
+    def _keep_recording(self) -> None:
+        """Write the Sent records (one transaction per batch) beside the control loop, which claims."""
+        while not self._ending.wait(self.settings.sent_flush_seconds / 2):
+            try:
+                self._flush_sent()
+            except Exception:  # tried again; a message whose record never lands is reconciled
+                logger.exception("Sent records failed", code=self.code_number)
+
     def _flush_sent(self, force: bool = False) -> None:
-        if not self._sent:
-            return
-        oldest = self._sent[0][1]
-        if (
-            not force
-            and len(self._sent) < BATCH_MESSAGES
-            and (self._clock() - oldest).total_seconds() < self.settings.sent_flush_seconds
-        ):
-            return
-        while self._sent:
-            chunk, self._sent = self._sent[:25], self._sent[25:]
+        while True:
+            with self._sent_lock:
+                if not self._sent:
+                    return
+                oldest = self._sent[0][1]
+                young = (self._clock() - oldest).total_seconds() < self.settings.sent_flush_seconds
+                if not force and len(self._sent) < BATCH_MESSAGES and young:
+                    return
+                chunk, self._sent = self._sent[:25], self._sent[25:]
+                self._recording += 1
+            try:
+                self._record_sent(chunk)
+            finally:
+                with self._sent_lock:
+                    self._recording -= 1
+
+    def _record_sent(self, chunk: list[tuple[_Result, datetime]]) -> None:
+        if chunk:
             moves = [
                 StatusMove(
                     result.message.message_id,

@@ -1,20 +1,21 @@
 """The fan-out: turn a confirmed job into its messages, page by page, with a checkpoint per page.
 
-Each page of contacts (or calling-list records) becomes messages whose ids are derived from
-(job, number). Before writing, the fan-out takes the page's lease on the job item (a conditional
-write: the checkpoint is still this page, and no other fan-out holds a live lease on it); then one
-consistent BatchGetItem per 100 ids finds which of the page's messages exist, and BatchWriteItem
-writes the absent ones, 25 a request, with no condition each. The checkpoint then moves past the
-page with a conditional write that also clears the lease.
+Each page of contacts becomes messages whose ids are derived from (job, number), written only if
+absent (one BatchGetItem of the page's ids, then BatchWriteItem of the absent ones, while the
+fan-out holds the page in its job's checkpoint, so no other copy writes it meanwhile) and ready to
+send (on the sending number's ready index, where its dispatcher finds them; a held one waits for
+the release schedule); then the checkpoint moves past the page with a
+conditional write. A timeout or a retry resumes at the checkpoint and rewrites nothing (the ids
+already exist), a number seen on an earlier page is not messaged again, and memory holds one page
+at a time.
 
 Exactly once: an id is (job, number), so a message can only be written twice by two writers of
-one page or by a retry of it. Two writers never overlap: the lease lasts its holder's invocation
-(its time left plus a margin), so a lease can only be taken over once its holder can no longer
-write. A retry (the same or a later invocation) reads what the dead attempt wrote, consistently,
-and writes only the rest; a number seen on an earlier page exists with that page's number and is
-neither rewritten nor counted again. Every write of a message therefore happens once, before any
-dispatcher can claim it, so a claimed or sent message is never overwritten back to Pending.
-Memory holds one page at a time.
+one page or by a retry of it. Two writers never overlap: a page's claim outlasts any invocation
+(``PAGE_CLAIM_MS`` against the function's 300 s), so it is only taken over once its holder can no
+longer write. A retry reads, consistently, what the dead attempt wrote and writes only the rest, and
+counts those as the page's; a number seen on an earlier page is neither rewritten nor counted again.
+So each message is written once, before any dispatcher can claim it, and no write puts a claimed or
+sent message back to Pending.
 
 The fan-out pauses while the job's sending number has more than ``backlog_seconds`` of sending
 ready (a COUNT query on its ready key, bounded at that many rows: about pps x backlog_seconds index
@@ -25,10 +26,10 @@ rows on one index key, and what it creates goes out minutes, not hours, after it
 from __future__ import annotations
 
 import hashlib
-import secrets
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from functions.dal.config import ConfigTable
@@ -46,13 +47,16 @@ from functions.logic.compose import Composer
 from functions.logic.ledger import Refunds
 from functions.logic.mass import draft_of
 
+# A page is held by its writer this long: longer than an invocation runs (its writer is then gone).
+PAGE_CLAIM_MS = 600_000
 # Stop paging with this much time left, and hand over to a fresh invocation.
 HANDOVER_MARGIN_MS = 20_000
-# A page's lease lasts the holder's invocation (its time left) and this much more, for clock skew:
-# whoever takes an expired lease knows its holder's invocation has ended, so can write no more.
-PAGE_LEASE_MARGIN = timedelta(seconds=30)
 # While the code's ready backlog is full, look again this much later.
 PAUSE_SECONDS = 30
+
+
+def _now_ms(clock: Callable[[], datetime]) -> int:
+    return int(clock().timestamp() * 1000)
 
 
 def job_message_id(job_id: str, number: str) -> str:
@@ -98,7 +102,7 @@ class FanOut:
         self._fanout_queue = fanout_queue
         self._page_size = page_size
         self._clock = clock
-        self._owner = secrets.token_hex(8)  # this instance, as a page's writer
+        self._writer = uuid.uuid4().hex
 
     def run(
         self, work: FanOutWork, remaining_ms: Callable[[], int], max_pages: int | None = None
@@ -125,16 +129,17 @@ class FanOut:
                 self._fanout_queue.start(job.job_id, delay_seconds=PAUSE_SECONDS)
                 result.paused = True
                 return result
+            if not self._jobs.claim_page(
+                job.job_id, checkpoint, self._writer, _now_ms(self._clock), PAGE_CLAIM_MS
+            ):
+                # Another fan-out of this job is writing this page: it carries on, and its own work
+                # item comes back if it dies (SQS redelivers what was not deleted).
+                result.busy = True
+                return result
             if job.kind is JobKind.CALLING_LIST:
                 page, next_cursor = self._list_page(job, tenant, checkpoint)
             else:
                 page, next_cursor = self._contacts_page(job, tenant, checkpoint)
-            lease = timedelta(milliseconds=remaining_ms()) + PAGE_LEASE_MARGIN
-            if not self._jobs.take_page(job.job_id, checkpoint, self._owner, self._clock(), lease):
-                # Another fan-out of this job is writing this page, or has moved on: it carries on,
-                # and its own work item comes back if it dies (SQS redelivers what was not deleted).
-                result.busy = True
-                return result
             created, ready = self._create(job, checkpoint, page)
             result.created += created
             result.queued += ready
@@ -212,26 +217,18 @@ class FanOut:
         return self._messages.ready_count(code_number, up_to=room + 1) > room
 
     def _create(self, job: MassJob, checkpoint: Checkpoint, page: list[Message]) -> tuple[int, int]:
-        """Write the page's messages that are new: how many are the job's, and how many went ready.
-
-        One consistent batch read finds which of the page's messages exist (a number messaged on an
-        earlier page, or by an earlier attempt at this page); the absent ones are written in batches
-        of 25, without a condition each: the page lease makes this fan-out the page's only writer.
-        """
-        unique: dict[str, Message] = {}
+        """Write the page's messages that are new: how many are the job's, and how many went ready."""
+        first: dict[str, Message] = {}
         for message in page:
-            unique.setdefault(message.message_id, message)  # the same number twice on this page: its first
-        existing = self._messages.job_pages_of(list(unique))
-        fresh = [message for message_id, message in unique.items() if message_id not in existing]
+            first.setdefault(message.message_id, message)  # a number twice: its first record's message
+        unique = list(first.values())
+        existing = self._messages.job_pages_of([message.message_id for message in unique])
+        fresh = [message for message in unique if message.message_id not in existing]
         self._messages.put_many(fresh)
-        # New, or written by an earlier attempt at this page; one on an earlier page is not the page's.
-        mine = fresh + [
-            message
-            for message_id, message in unique.items()
-            if existing.get(message_id, -1) == checkpoint.version
-        ]
-        ready = sum(message.release_at is None for message in mine)  # a held one waits for the release
-        return len(mine), ready
+        # New, or written by an earlier attempt at this page (and ready since); a number messaged on
+        # an earlier page is not messaged again.
+        mine = fresh + [m for m in unique if existing.get(m.message_id, -1) == checkpoint.version]
+        return len(mine), sum(message.release_at is None for message in mine)
 
     def _sweep_cancelled(self, job_id: str) -> FanOutResult:
         result = FanOutResult()

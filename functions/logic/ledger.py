@@ -40,7 +40,7 @@ from functions.payments.base import ChargeRequest, PaymentProvider, PaymentUnava
 # How stale a sender's view of a tenant's auto-buy settings may be; the debit's condition catches
 # a stale view, so this bounds only the reads, not correctness.
 SETTINGS_CACHE_SECONDS = 5.0
-# An armed purchase older than this lost its buyer (the sender died); the next sender resumes it.
+# An armed purchase older than this lost its buyer (its dispatcher died); the next one resumes it.
 STALE_PURCHASE = timedelta(minutes=2)
 MAX_ATTEMPTS = 8
 BACKOFF_SECONDS = 0.02

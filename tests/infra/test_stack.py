@@ -144,7 +144,7 @@ def test_the_kick_reads_the_messages_stream_for_ready_messages_and_starts_only_d
     )
     assert mapping["EventSourceArn"] == {"Fn::GetAtt": [messages, "StreamArn"]}
     (pattern,) = [json.loads(item["Pattern"]) for item in mapping["FilterCriteria"]["Filters"]]
-    assert pattern == {"dynamodb": {"NewImage": {"ready_key": {"S": [{"exists": True}]}}}}
+    assert pattern == {"dynamodb": {"NewImage": {"ready_sort": {"S": [{"prefix": "0#"}, {"prefix": "1#"}]}}}}
     variables = template_json["Resources"][kick]["Properties"]["Environment"]["Variables"]
     assert variables["DISPATCHER_FUNCTION"] == {"Ref": dispatcher}
     invokes = [s for s in role_statements(template_json, "kick") if "lambda:InvokeFunction" in actions([s])]

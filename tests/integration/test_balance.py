@@ -1,4 +1,4 @@
-"""The prepaid balance through the API and the sender: debits, refunds, credits, purchases, auto-buy, previews."""
+"""The prepaid balance through the API and the dispatchers: debits, refunds, credits, purchases, auto-buy, previews."""
 
 from __future__ import annotations
 
@@ -43,7 +43,7 @@ def message(platform: Platform, message_id: str):
     return ok(platform, "GET", f"/v1/messages/{message_id}")
 
 
-# ---- the sender pays for what it sends ----
+# ---- a dispatcher pays for what it sends ----
 
 
 def test_a_sent_message_is_debited_its_price_once(platform: Platform):

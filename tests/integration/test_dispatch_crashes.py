@@ -58,9 +58,17 @@ class DiesAtCall:
 def dying(dispatcher: Dispatcher, carrier: DiesAtCall) -> Dispatcher:
     """From the carrier's kill on, the dispatcher does nothing more, not even its clean-up."""
     dispatcher._carrier = carrier
-    for name in ("_flush_sent", "_hand_back", "_settle_results", "_reconcile"):
+    for name in ("_flush_sent", "_hand_back", "_reconcile"):
         original = getattr(dispatcher, name)
         setattr(dispatcher, name, _unless_dead(carrier, original))
+    settle = dispatcher._settle_results
+
+    def settle_or_die() -> None:  # the control loop's every round: where the dead process stops
+        if carrier.dead:
+            raise Killed
+        settle()
+
+    dispatcher._settle_results = settle_or_die  # type: ignore[method-assign]
     leases = dispatcher._leases
     release, renew = leases.release, leases.renew
     leases.release = _unless_dead(carrier, release)  # type: ignore[method-assign]

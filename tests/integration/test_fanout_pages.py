@@ -157,8 +157,10 @@ class DiesMidPage(MessagesTable):
         super().put_many(messages)
 
 
-def every_number_once(platform: Platform, writes: MessageWrites, job_id: str, recipients: int) -> None:
-    """Each recipient has one message, written once, and one SMS at the carrier."""
+def every_number_once(
+    platform: Platform, writes: MessageWrites, job_id: str, recipients: int, send: bool = True
+) -> None:
+    """Each recipient has one message, written once, and (``send``) one SMS at the carrier."""
     status, progress = platform.call("GET", f"/v1/mass-messages/{job_id}")
     assert status == 200, progress
     assert progress["status"] == "queued"
@@ -166,6 +168,8 @@ def every_number_once(platform: Platform, writes: MessageWrites, job_id: str, re
     assert platform.table("MESSAGES_TABLE").scan(Select="COUNT")["Count"] == recipients
     assert len(writes.per_message) == recipients
     assert set(writes.per_message.values()) == {1}, writes.per_message.most_common(3)
+    if not send:
+        return
     platform.run_dispatchers()
     destinations = [record.destination for record in platform.simulator.records]
     assert len(destinations) == len(set(destinations)) == recipients
@@ -304,7 +308,7 @@ def test_fanouts_racing_through_one_job_write_each_message_once(platform: Platfo
     assert not errors, errors
     assert sum(result.created for result in results) == 60
     platform.run_fanout()
-    every_number_once(platform, writes, job["id"], 60)
+    every_number_once(platform, writes, job["id"], 60, send=False)  # the writes are the point here
 
 
 def test_a_fanout_page_costs_under_a_tenth_of_a_request_per_recipient(platform: Platform):

@@ -276,6 +276,56 @@ def fanout_with(platform: Platform, messages: MessagesTable, page_size: int) -> 
     return FanOut(config, jobs, messages, composer, fanout_queue, records, opt_outs, page_size)
 
 
+class CrashOnce(MessagesTable):
+    """A Messages table whose n-th batch write dies after two items, like a Lambda timing out mid-page."""
+
+    def __init__(self, table, crash_on: int) -> None:
+        super().__init__(table)
+        self._calls = 0
+        self._crash_on = crash_on
+
+    def put_many(self, messages) -> None:
+        self._calls += 1
+        if self._calls == self._crash_on:
+            super().put_many(list(messages)[:2])
+            raise TimeoutError("the invocation ran out of time")
+        super().put_many(messages)
+
+
+def test_a_fanout_interrupted_midway_resumes_and_creates_each_message_once(platform: Platform, sites):
+    many_contacts(platform, 23)
+    # Two more contacts share numbers already listed: one message per number all the same.
+    many_contacts(platform, 2, first_id=100)
+    job = create(platform, {**OUTAGE, "filters": {}})
+    assert job["preview"]["recipients"] == 26
+    assert job["preview"]["duplicates_removed"] == 2
+    platform.call(
+        "POST", f"/v1/mass-messages/{job['id']}/confirm", {"confirmation_token": job["confirmation_token"]}
+    )
+
+    # GIVEN a fan-out that dies in the middle of page 3 (two of its messages written)
+    crashing = fanout_with(platform, CrashOnce(platform.table("MESSAGES_TABLE"), crash_on=3), page_size=5)
+    with pytest.raises(TimeoutError):
+        crashing.run(FanOutWork(job_id=job["id"]), remaining_ms=lambda: 900_000)
+
+    # WHEN the retried work item runs (here: the fan-out queue's copy, through the handler), once the
+    # dead writer's hold on the page has run out
+    jobs = platform.table("JOBS_TABLE")
+    jobs.update_item(Key={"job_id": job["id"]}, UpdateExpression="SET page_writer_until = :past",
+                     ExpressionAttributeValues={":past": 0})  # fmt: skip
+    platform.run_fanout()
+
+    # THEN every number has exactly one message and exactly one SMS
+    progress = ok(platform, "GET", f"/v1/mass-messages/{job['id']}")
+    assert progress["status"] == "queued"
+    assert progress["created_messages"] == 26
+    assert platform.table("MESSAGES_TABLE").scan()["Count"] == 26
+    assert platform.ready_count() == 26
+    platform.run_dispatchers()
+    destinations = [record.destination for record in platform.simulator.records]
+    assert len(destinations) == len(set(destinations)) == 26
+
+
 def test_a_fanout_pauses_while_its_code_has_minutes_of_sending_ready(platform: Platform, sites):
     # GIVEN a mass message whose sending number is slow (one part in 20 s: 0.05 parts/s), 12 recipients
     many_contacts(platform, 12)

@@ -186,7 +186,8 @@ def run(size: int, topology: Topology, sample_every: int, in_process: bool) -> d
         session = boto3.Session()
         provisioned = provision(
             topology, session.client("dynamodb"), session.client("sqs"), session.client("sns"),
-            s3=session.client("s3"),
+            s3=session.client("s3"), events=session.client("events"),
+            secrets=session.client("secretsmanager"),
         )  # fmt: skip
         env = shared_environment(topology, provisioned)
         counter = Requests(key_schemas(session.client("dynamodb")))

@@ -11,6 +11,12 @@ cancelled, so each transaction costs as much as the whole table (the ledger grow
 message). The fix lets the table stand and snapshots only the items the transaction names; a
 cancelled transaction puts exactly those back.
 
+DynamoDB: moto serializes every response through the API's shapes, one attribute-picker call per
+member of every AttributeValue of every item (ten members each), so reading a 1 MB page of items
+costs seconds. The items a read returns are already in wire form (``{"S": ...}``, ``{"N": ...}``;
+binary as bytes), so the fix serializes the rest of the response as moto does and writes the items
+as JSON directly, binary values base64-encoded as the service does.
+
 DynamoDB: a Query reads (and sorts) every item of its table to find the ones with its partition key,
 on a table or an index, so each Query costs as much as the whole table (a dispatcher reads its code's
 ready index many times a second while a job's messages fill the table). The fix keeps, per table,
@@ -20,6 +26,7 @@ since, and lets the original Query see only those.
 
 from __future__ import annotations
 
+import base64
 import copy
 import json
 from collections.abc import Iterator, Mapping
@@ -27,9 +34,11 @@ from types import SimpleNamespace
 from typing import Any
 
 import moto.dynamodb.models as dynamodb_models
+from moto.core.responses import ActionContext, ActionResult
 from moto.core.utils import camelcase_to_underscores
 from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.table import Table
+from moto.dynamodb.responses import DynamoResult
 from moto.sqs.models import Queue
 
 _ORIGINAL = Queue.attributes
@@ -120,6 +129,32 @@ def _transact_write_items(self: DynamoDBBackend, transact_items: list[dict[str, 
             else:
                 self.tables[name].put_item(item.to_json()["Attributes"])
         raise
+
+
+# The item-carrying members of the responses that can hold many items.
+_ITEM_MEMBERS = {"Query": "Items", "Scan": "Items", "GetItem": "Item", "BatchGetItem": "Responses"}
+_ORIGINAL_DYNAMO_RESULT = DynamoResult.execute_result
+
+
+def _wire_bytes(value: object) -> str:
+    if isinstance(value, bytes):
+        return base64.b64encode(value).decode()
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+def _execute_dynamo_result(self: DynamoResult, context: ActionContext) -> Any:
+    member = _ITEM_MEMBERS.get(context.operation_model.name)
+    result = self.result
+    if member is None or not isinstance(result, dict) or member not in result:
+        return _ORIGINAL_DYNAMO_RESULT(self, context)
+    rest = ActionResult({key: value for key, value in result.items() if key != member})
+    status, headers, body = rest.execute_result(context)
+    payload = json.loads(body) if body else {}
+    payload[member] = result[member]
+    encoded = json.dumps(payload, default=_wire_bytes)
+    if "Content-Length" in headers:
+        headers["Content-Length"] = str(len(encoded.encode()))
+    return status, headers, encoded
 
 
 class _PartitionMaps:
@@ -243,6 +278,7 @@ def apply() -> None:
     # The original's table copies become no-ops; the wrapper's item snapshots do the rolling back.
     dynamodb_models.copy = SimpleNamespace(deepcopy=_copy_all_but_tables)  # type: ignore[assignment,attr-defined]
     DynamoDBBackend.transact_write_items = _transact_write_items  # type: ignore[method-assign]
+    DynamoResult.execute_result = _execute_dynamo_result  # type: ignore[method-assign,assignment]
     Table.query = _query  # type: ignore[method-assign]
     Table.put_item = _put_item  # type: ignore[method-assign]
     Table.delete_item = _delete_item  # type: ignore[assignment,method-assign]

@@ -404,12 +404,6 @@ class MessagesTable:
                 raise RuntimeError("DynamoDB left message reads unprocessed")
         return found
 
-    def job_page_of(self, message_id: str) -> int | None:
-        item = self._table.get_item(
-            Key={"message_id": message_id}, ProjectionExpression="job_page", ConsistentRead=True
-        ).get("Item")
-        return int(item["job_page"]) if item and "job_page" in item else None  # type: ignore[arg-type]
-
     def count_for_job(self, job_id: str) -> dict[MessageStatus, int]:
         """Messages of a mass message or calling list per status, counted on the sparse by_job index."""
         counts: dict[MessageStatus, int] = {}

@@ -67,6 +67,8 @@ def handle_record(record: SQSRecord, lambda_context: LambdaContext) -> None:
         messages_queued=result.queued,
         finished=result.finished,
         handed_over=result.handed_over,
+        paused=result.paused,
+        page_busy=result.busy,
     )
     metrics.add_metric(name="FanOutMessagesCreated", unit="Count", value=result.created)
 

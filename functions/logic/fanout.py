@@ -9,6 +9,14 @@ conditional write. A timeout or a retry resumes at the checkpoint and rewrites n
 already exist), a number seen on an earlier page is not messaged again, and memory holds one page
 at a time.
 
+Exactly once: an id is (job, number), so a message can only be written twice by two writers of
+one page or by a retry of it. Two writers never overlap: a page's claim outlasts any invocation
+(``PAGE_CLAIM_MS`` against the function's 300 s), so it is only taken over once its holder can no
+longer write. A retry reads, consistently, what the dead attempt wrote and writes only the rest, and
+counts those as the page's; a number seen on an earlier page is neither rewritten nor counted again.
+So each message is written once, before any dispatcher can claim it, and no write puts a claimed or
+sent message back to Pending.
+
 The fan-out pauses while the job's sending number has more than ``backlog_seconds`` of sending
 ready (a COUNT query on its ready key, bounded at that many rows: about pps x backlog_seconds index
 rows read, some 0.5 KB each), so a million-recipient job waits in its checkpoint, not as a million
@@ -64,6 +72,7 @@ class FanOutResult:
     finished: bool = False
     handed_over: bool = False
     paused: bool = False
+    busy: bool = False  # another fan-out held the page
 
 
 class FanOut:
@@ -123,7 +132,10 @@ class FanOut:
             if not self._jobs.claim_page(
                 job.job_id, checkpoint, self._writer, _now_ms(self._clock), PAGE_CLAIM_MS
             ):
-                return result  # another fan-out of this job is writing this page; it carries on
+                # Another fan-out of this job is writing this page: it carries on, and its own work
+                # item comes back if it dies (SQS redelivers what was not deleted).
+                result.busy = True
+                return result
             if job.kind is JobKind.CALLING_LIST:
                 page, next_cursor = self._list_page(job, tenant, checkpoint)
             else:

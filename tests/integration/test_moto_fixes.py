@@ -68,3 +68,57 @@ def test_reading_a_setting_counts_no_messages(sqs, monkeypatch):
     assert counted == []
     assert queue.attributes["ApproximateNumberOfMessages"] == 10
     assert counted == [1]
+
+
+ODD_ITEM = {
+    "pk": {"S": "p"},
+    "sk": {"N": "1"},
+    "blob": {"B": b"\x00\xffbytes"},
+    "blobs": {"BS": [b"a", b"\x01"]},
+    "names": {"SS": ["x", "y"]},
+    "counts": {"NS": ["1", "2.5"]},
+    "nested": {
+        "M": {"flag": {"BOOL": True}, "none": {"NULL": True}, "list": {"L": [{"N": "3"}, {"S": "é"}]}}
+    },
+}
+
+
+@pytest.mark.parametrize("fixed", [False, True])
+def test_reads_answer_every_attribute_type_as_moto_does(fixed, monkeypatch):
+    # GIVEN moto with or without the fast item encoding, and an item of every attribute type
+    from moto.dynamodb.responses import DynamoResult
+
+    if not fixed:
+        monkeypatch.setattr(DynamoResult, "execute_result", moto_fixes._ORIGINAL_DYNAMO_RESULT)
+    with moto.mock_aws():
+        dynamodb = boto3.client("dynamodb", region_name="us-east-1")
+        dynamodb.create_table(
+            TableName="t",
+            KeySchema=[
+                {"AttributeName": "pk", "KeyType": "HASH"},
+                {"AttributeName": "sk", "KeyType": "RANGE"},
+            ],
+            AttributeDefinitions=[
+                {"AttributeName": "pk", "AttributeType": "S"},
+                {"AttributeName": "sk", "AttributeType": "N"},
+            ],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        dynamodb.put_item(TableName="t", Item=ODD_ITEM)
+        key = {"pk": ODD_ITEM["pk"], "sk": ODD_ITEM["sk"]}
+
+        # WHEN it is read back by each read that returns items
+        reads = [
+            dynamodb.get_item(TableName="t", Key=key)["Item"],
+            dynamodb.query(
+                TableName="t", KeyConditionExpression="pk = :p", ExpressionAttributeValues={":p": {"S": "p"}}
+            )["Items"][0],
+            dynamodb.scan(TableName="t")["Items"][0],
+            dynamodb.batch_get_item(RequestItems={"t": {"Keys": [key]}})["Responses"]["t"][0],
+        ]
+        missing = dynamodb.get_item(TableName="t", Key={"pk": {"S": "none"}, "sk": {"N": "1"}})
+
+    # THEN every read has the item exactly as written, and a missing item is no item
+    for read in reads:
+        assert {name: value for name, value in read.items()} == ODD_ITEM
+    assert "Item" not in missing

@@ -502,10 +502,13 @@ def put_code(client: ApiClient, args: argparse.Namespace, out: TextIO) -> int:
         body["kind"] = args.kind
     if args.parts_per_second is not None:
         try:
-            Decimal(args.parts_per_second)
+            rate = Decimal(args.parts_per_second)
         except InvalidOperation:
             raise UsageError(f"--pps wants a number, not {args.parts_per_second!r}") from None
-        body["parts_per_second"] = args.parts_per_second  # as text: the API reads it as a decimal
+        if not rate.is_finite():
+            raise UsageError(f"--pps wants a number, not {args.parts_per_second!r}")
+        # A JSON number, as the API takes it (it reads the number as a decimal).
+        body["parts_per_second"] = int(rate) if rate == rate.to_integral_value() else float(rate)
     if args.daily_cap_parts is not None:
         body["daily_cap_parts"] = args.daily_cap_parts
     if args.tenant_ids:

@@ -58,6 +58,12 @@ def parse_args(argv: list[str]) -> RuntimeSettings:
         action="store_true",
         help="start with no messages sent (with the simulator, the demo tenant sends a few for the console)",
     )
+    parser.add_argument(
+        "--allow-loopback-webhooks",
+        action="store_true",
+        help="let the reply webhook post to this machine (127.0.0.1, localhost; plain http too) to try a"
+        " receiver; without it a loopback URL is refused, as in AWS",
+    )
     args = parser.parse_args(argv)
     instances: dict[str, int] = {}
     for item in args.instances:
@@ -78,6 +84,7 @@ def parse_args(argv: list[str]) -> RuntimeSettings:
         ),
         function_log_level=args.log_level,
         demo_activity=not args.no_demo_activity,
+        allow_loopback_webhooks=args.allow_loopback_webhooks,
     )
 
 

@@ -63,6 +63,9 @@ class RuntimeSettings:
     simulator: SimulatorSettings = field(default_factory=SimulatorSettings)
     function_log_level: str = "WARNING"
     demo_activity: bool = True  # send some messages and a mass message at start, for the console
+    # Let the reply webhook post to this machine (plain http too), to try a receiver locally. Off, the
+    # webhook's URL is checked as in AWS: a loopback host in any form is refused.
+    allow_loopback_webhooks: bool = False
 
 
 def _configure_environment(moto_urls: dict[str, str], settings: RuntimeSettings) -> None:
@@ -168,8 +171,8 @@ class LocalRuntime:
         merged["POWERTOOLS_LOG_LEVEL"] = self.settings.function_log_level
         # There is no real payment provider: locally, purchases and auto-buys go to the simulator.
         merged["PAYMENT_PROVIDER"] = ProviderName.SIMULATOR.value
-        # Reply webhooks may post to a server on this machine (plain http), here only.
-        merged["REPLY_WEBHOOK_ALLOW_LOOPBACK"] = "true"
+        # Reply webhooks may post to a server on this machine (plain http) only when asked for.
+        merged["REPLY_WEBHOOK_ALLOW_LOOPBACK"] = str(self.settings.allow_loopback_webhooks).lower()
         os.environ.update(merged)
 
     def _table_env(self, name: str) -> str:

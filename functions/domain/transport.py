@@ -60,6 +60,16 @@ def kind_of(number: str) -> CodeKind:
     return CodeKind.LONG_CODE
 
 
+def checked_kind(number: str, kind: CodeKind | None, field: str = "kind") -> CodeKind:
+    """The number's kind, which its form fixes: 5-6 digits are a short code, a number in a toll-free
+    area code is toll-free, any other a long code. A ``kind`` given that contradicts it is refused:
+    it would pace the number at another kind's throughput."""
+    actual = kind_of(number)
+    if kind is not None and kind is not actual:
+        raise InvalidInput(field, f"{number} is a {actual.value} number, not a {kind.value}")
+    return actual
+
+
 def default_code(number: str) -> TransportCode:
     """What a number may carry before the operator says otherwise: its kind's carrier default."""
     kind = kind_of(number)

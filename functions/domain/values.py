@@ -2,15 +2,15 @@
 
 A request's money and counts are strict integers (``"100"``, ``2.0`` and ``true`` are refused, not
 coerced), flags strict booleans, rates JSON numbers, date-times ISO 8601 strings with an offset (a
-bare number is not read as a Unix time), and a time zone an IANA name that zoneinfo knows.
+bare number, or a string of digits, is not read as a Unix time), and a time zone an IANA name.
 """
 
 from __future__ import annotations
 
 import functools
-import zoneinfo
 from datetime import datetime
 from decimal import Decimal
+from importlib import resources
 from typing import Annotated, Any
 
 from pydantic import AwareDatetime, BeforeValidator, Field, StrictBool, StrictInt
@@ -28,12 +28,20 @@ def _json_number(value: Any) -> Any:
     return value
 
 
+_ISO_DATE_TIME = "must be an ISO 8601 date-time string with an offset, e.g. 2025-07-01T09:00:00-04:00"
+
+
 def _iso_text(value: Any) -> Any:
-    if not isinstance(value, str | datetime):  # a datetime: a model built in code, not from JSON
-        raise ValueError(
-            "must be an ISO 8601 date-time string with an offset, e.g. 2025-07-01T09:00:00-04:00"
-        )
-    return value
+    """An ISO 8601 string read as ISO 8601 only: pydantic's own parsing would take ``"12345"`` as a
+    Unix time, as it takes the number."""
+    if isinstance(value, datetime):  # a model built in code, not from JSON
+        return value
+    if not isinstance(value, str):
+        raise ValueError(_ISO_DATE_TIME)
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        raise ValueError(_ISO_DATE_TIME) from None
 
 
 Micros = Annotated[StrictInt, Field(ge=0, le=MAX_AMOUNT_MICROS, description="1 USD = 1,000,000 micros")]
@@ -48,11 +56,14 @@ IsoDateTime = Annotated[AwareDatetime, BeforeValidator(_iso_text)]
 
 @functools.cache
 def _known_zones() -> frozenset[str]:
-    return frozenset(zoneinfo.available_timezones())
+    """The IANA names, from the pinned tzdata package: the same on every host. zoneinfo's own list also
+    walks the host's zoneinfo folder, which holds files that are no IANA zone (``localtime``, the
+    host's own setting), so a name would be accepted here and mean another zone, or none, in Lambda."""
+    return frozenset(resources.files("tzdata").joinpath("zones").read_text(encoding="utf-8").split())
 
 
 def time_zone_name(value: str, field: str = "time_zone") -> str:
-    """``value`` if it is an IANA time zone zoneinfo knows; InvalidInput naming ``field`` otherwise.
+    """``value`` if it is an IANA time zone name; InvalidInput naming ``field`` otherwise.
 
     Checked against the known names, never opened as a file first: a long or odd name is a refusal,
     not an OSError.

@@ -199,6 +199,8 @@ class CallingLists:
             header = next(reader, None)
             if header is None:
                 return self._reject(job_id, Validation(rejected_reason="no_valid_records"))
+            if repeated_fields(header):
+                return self._reject(job_id, Validation(rejected_reason="duplicate_columns"))
             try:
                 check_fields(spec, set(header))
             except InvalidInput:
@@ -450,8 +452,19 @@ def _csv_rows(reader: Iterator[list[str]], header: list[str]) -> Iterator[dict[s
         yield dict(zip(header, cells, strict=True)) if len(cells) == width else None
 
 
+def repeated_fields(header: list[str]) -> list[str]:
+    """The names a CSV header gives more than once (each record would keep only the last cell)."""
+    return sorted({name for name in header if header.count(name) > 1})
+
+
 def csv_records(text: str) -> Iterator[dict[str, Any] | None]:
-    """The records of an inline CSV body, as an uploaded file's are read."""
-    reader = csv.reader(io.StringIO(text, newline=""))
+    """The records of an inline CSV body, as an uploaded file's are read (a leading byte order mark
+    is not part of the first name). A header naming a field twice is an InvalidInput naming csv."""
+    reader = csv.reader(io.StringIO(text.removeprefix("\ufeff"), newline=""))
     header = next(reader, None)
-    return iter(()) if header is None else _csv_rows(reader, header)
+    if header is None:
+        return iter(())
+    repeated = repeated_fields(header)
+    if repeated:
+        raise InvalidInput("csv", f"the header row names {', '.join(repeated)} more than once")
+    return _csv_rows(reader, header)

@@ -15,15 +15,15 @@ from functions.domain.transport import (
     GLOBAL_SCOPE,
     CodeKind,
     TransportCode,
+    checked_kind,
     default_code,
-    kind_of,
     normalize_code_number,
     validate_scope,
 )
 
 
 class TransportCodeInput(BaseModel):
-    kind: CodeKind | None = None  # default: read from the number
+    kind: CodeKind | None = None  # read from the number; when given, it must agree
     parts_per_second: Decimal | None = None  # default: the kind's carrier default
     daily_cap_parts: int | None = None
     opt_out_scope: str = GLOBAL_SCOPE
@@ -42,7 +42,7 @@ class TransportCodes:
 
     def put(self, raw_number: str, data: TransportCodeInput) -> TransportCodeView:
         number = normalize_code_number(raw_number, "number")
-        kind = data.kind or kind_of(number)
+        kind = checked_kind(number, data.kind)
         code = TransportCode(
             number=number,
             kind=kind,

@@ -126,5 +126,8 @@ def local_service(*options: str) -> Iterator[LocalService]:
 
 @pytest.fixture(scope="session")
 def service() -> Iterator[LocalService]:
-    with local_service("--receipt-delay", "0.2", "--tick-seconds", "1") as running:
+    # The tests' receivers of reply webhooks and status callbacks listen on this machine.
+    with local_service(
+        "--receipt-delay", "0.2", "--tick-seconds", "1", "--allow-loopback-webhooks"
+    ) as running:
         yield running

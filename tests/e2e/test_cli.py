@@ -34,7 +34,7 @@ def test_a_trigger_then_its_message_in_the_log_until_delivered(service: LocalSer
     assert "skipped +14165550124: not_sms_capable" in out  # Ada's home number
     message_id = out.split()[1]
 
-    code, out = run(service, "--json", "messages", "tail", "--lines", "3", "--interval", "0.2", "--for", "2")
+    code, out = run(service, "--json", "messages", "tail", "--lines", "3", "--interval", "0.2", "--for", "8")
     assert code == 0
     seen = [json.loads(line) for line in out.splitlines()]
     statuses = [line["status"] for line in seen if line["id"] == message_id]

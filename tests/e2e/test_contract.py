@@ -25,6 +25,23 @@ def fresh_service() -> Iterator[LocalService]:
         yield running
 
 
+@pytest.mark.parametrize("route", ["/v1/reply-webhook", "/v1/status-callback"])
+@pytest.mark.parametrize(
+    "url",
+    ["https://127.1/", "https://0x7f000001/", "https://2130706433/", "https://[::1]/", "https://localhost/"],
+)
+def test_the_local_runtime_refuses_a_loopback_url_as_aws_does(
+    fresh_service: LocalService, route: str, url: str
+):
+    # GIVEN the local runtime as started by default (no --allow-loopback-webhooks)
+    # WHEN a tenant registers a URL on this machine, in any spelling, for its replies or its statuses
+    answer = fresh_service.call("PUT", route, {"url": url}, key=TENANT_KEY)
+    # THEN it is refused naming the url, as the deployed stack refuses it, and none is registered
+    assert (answer.status, answer.body["field"]) == (400, "url"), answer.body
+    assert answer.headers["content-type"] == "application/problem+json"
+    assert fresh_service.call("GET", route, key=TENANT_KEY).status == 404
+
+
 @pytest.mark.parametrize("key", [TENANT_KEY, OPERATOR_KEY], ids=["tenant", "operator"])
 def test_the_api_answers_as_its_document_says(fresh_service: LocalService, key: str):
     # WHEN schemathesis drives every documented operation with generated valid and invalid requests

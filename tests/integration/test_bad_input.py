@@ -191,7 +191,10 @@ def test_money_counts_and_flags_are_strict(platform: Platform, value: Any):
     ]
 
 
-@pytest.mark.parametrize("zone", ["Mars/Olympus_Mons", "x" * 256, "y" * 100_000, "../../etc/passwd", ""])
+# "localtime" is a file in the host's zoneinfo folder (its own setting), not an IANA zone
+@pytest.mark.parametrize(
+    "zone", ["Mars/Olympus_Mons", "x" * 256, "y" * 100_000, "../../etc/passwd", "", "localtime"]
+)
 def test_a_time_zone_must_be_an_iana_zone(platform: Platform, zone: str):
     operator = OPERATOR_API_KEY
     body = {"tenant_id": "zoned", "name": "Zoned", "time_zone": zone}
@@ -208,7 +211,13 @@ def test_typed_variables_are_strict(platform: Platform):
     cases = [
         ("/v1/mass-messages", {**OUTAGE, "outage_start": 12345}, 422, "body.outage_start"),
         ("/v1/mass-messages", {**OUTAGE, "outage_end": 1.5e9}, 422, "body.outage_end"),
+        ("/v1/mass-messages", {**OUTAGE, "outage_start": "12345"}, 422, "body.outage_start"),  # digits as text
+        ("/v1/mass-messages", {**OUTAGE, "outage_end": "1700000000.5"}, 422, "body.outage_end"),
         ("/v1/mass-messages", {**OUTAGE, "variables": {"company": 5}}, 400, "variables.company"),
+        ("/v1/mass-messages", {**OUTAGE, "outage_end": OUTAGE["outage_start"]}, 400, "outage_end"),  # ends as it starts
+        ("/v1/mass-messages", {**OUTAGE, "outage_end": "2026-12-01T01:00:00-05:00"}, 400, "outage_end"),  # before
+        ("/v1/mass-messages", {**OUTAGE, "variables": {"company": "X", "outage_start": "2020-01-01T00:00:00Z"}},
+         400, "variables.outage_start"),  # silently overridden by the body's field before
         (TRIGGER, {**GOOD, "variables": {"company": 5, "amount": 4999}}, 400, "variables.company"),
         (TRIGGER, {**GOOD, "variables": {"company": "X", "amount": "4999"}}, 400, "variables.amount"),
         (TRIGGER, {**GOOD, "variables": {"company": "X", "amount": 49.0}}, 400, "variables.amount"),
@@ -278,6 +287,27 @@ def test_a_csv_list_honours_the_record_cap_and_the_field_limit(platform: Platfor
     assert platform.table("JOBS_TABLE").scan()["Count"] == 0
 
 
+def test_a_csv_header_naming_a_field_twice_is_refused(platform: Platform):
+    # GIVEN a header that names "cell" twice: each record would keep only the last cell under it
+    text = "first,cell,cell\nTom,416-555-0301,1\n"
+    code, problem = problem_of(platform, "POST", "/v1/calling-lists", {**LIST, "csv": text})
+    # THEN the list is refused naming the CSV, and no job exists
+    assert (code, problem["field"]) == (400, "csv"), problem
+    assert "cell" in problem["detail"]
+    assert platform.table("JOBS_TABLE").scan()["Count"] == 0
+
+
+def test_a_csv_saved_by_a_spreadsheet_with_a_byte_order_mark_is_read(platform: Platform):
+    # GIVEN a CSV as a spreadsheet saves it as "UTF-8 CSV": a byte order mark before the header
+    text = "\ufeffcell,first,quote_cents\n416-555-0301,Tom,100\n,Ann,1\n"
+    # WHEN it is uploaded
+    status, result = platform.call("POST", "/v1/calling-lists", {**LIST, "csv": text})
+    # THEN its first field is "cell", as written, and the row without one is named by it
+    assert status == 202, result
+    assert result["preview"]["recipients"] == 1
+    assert [(e["row"], e["field"]) for e in result["errors"]] == [(2, "cell")]
+
+
 # ---- bodies that cannot be read ----
 
 
@@ -325,6 +355,36 @@ def test_json_nested_too_deep_is_a_400(platform: Platform):
         status, _, problem = raw(platform, "POST", TRIGGER, body, platform.demo.api_key)
         assert (status, problem["title"]) == (400, "Malformed request body"), problem
     nothing_queued(platform)
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "field"),
+    [
+        # past 4,300 digits Python refuses to read the integer (a 500 before); past 38 DynamoDB cannot hold it
+        (TRIGGER, b'{"contact_id": "contact-ada", "variables": {"company": "X", "amount": 1%s}}' % (b"0" * 5_000),
+         "variables.amount"),
+        (TRIGGER, b'{"contact_id": "contact-ada", "variables": {"company": "X", "amount": -1%s}}' % (b"0" * 38),
+         "variables.amount"),
+        ("/v1/operator/transport-codes/+18335550190", b'{"parts_per_second": 1%s}' % (b"0" * 5_000),
+         "parts_per_second"),
+        ("/v1/operator/tenants/demo-isp", b'{"price_per_segment_micros": 1%s}' % (b"0" * 5_000),
+         "price_per_segment_micros"),
+        # NaN and Infinity are not JSON, though Python's reader takes them
+        (TRIGGER, b'{"contact_id": "contact-ada", "variables": {"company": "X", "amount": NaN}}', "variables.amount"),
+        ("/v1/operator/transport-codes/+18335550190", b'{"parts_per_second": Infinity}', "parts_per_second"),
+    ],
+)  # fmt: skip
+def test_a_number_json_or_dynamodb_cannot_hold_is_a_400_naming_the_field(
+    platform: Platform, path: str, body: bytes, field: str
+):
+    method = "POST" if path == TRIGGER else "PATCH" if "tenants" in path else "PUT"
+    key = platform.demo.api_key if path == TRIGGER else OPERATOR_API_KEY
+    before = platform.call("GET", "/v1/settings")[1]
+    status, headers, problem = raw(platform, method, path, body, key)
+    assert (status, problem["field"], headers["content-type"]) == (400, field, "application/problem+json")
+    nothing_queued(platform)
+    assert platform.call("GET", "/v1/operator/transport-codes/+18335550190", key=OPERATOR_API_KEY)[0] == 404
+    assert platform.call("GET", "/v1/settings")[1] == before
 
 
 def test_a_lone_surrogate_is_refused_at_once_naming_the_field(platform: Platform):

@@ -108,6 +108,7 @@ def _key() -> str:
         (b"first,cell,quote_cents\n" + b"Ann,416-555-0311,1500\n" * 4, "too_many_records"),
         (b"first,cell,quote_cents\nAnn,416-555-0311,15\xff00\n", "not_utf8_csv"),
         (b"first,cell,quote_cents\nAnn,not a phone,1500\n", "no_valid_records"),
+        (b"first,cell,cell\nAnn,416-555-0311,1500\n", "duplicate_columns"),  # a record keeps one "cell"
     ],
 )
 def test_an_upload_refused_as_a_whole_says_why_and_previews_nothing(

@@ -6,6 +6,9 @@ The carrier simulator's records are the measure (it times a message when its cal
 import threading
 import time
 from datetime import UTC, datetime, timedelta
+from urllib.parse import quote
+
+import pytest
 
 from functions.dal.config import ConfigTable
 from functions.dal.leases import LeasesTable
@@ -350,6 +353,37 @@ def test_a_number_given_to_a_tenant_is_registered_with_its_kinds_carrier_default
     assert status == 200
     _, code = platform.call("GET", "/v1/operator/transport-codes/+14165550142", key=OPERATOR_API_KEY)
     assert (code["kind"], code["parts_per_second"]) == ("long_code", "1")
+
+
+@pytest.mark.parametrize(
+    ("number", "kind"),
+    [
+        ("55503", "toll_free"),  # a short code paced as toll-free: 3 parts/s instead of 100
+        ("55503", "long_code"),
+        ("+14165550998", "short_code"),  # a Toronto long code at a short code's 100 parts/s
+        ("+14165550998", "toll_free"),
+        ("+18335550111", "long_code"),  # a toll-free number
+    ],
+)
+def test_a_kind_that_contradicts_the_number_is_refused(platform: Platform, number: str, kind: str):
+    # WHEN the operator registers a number as a kind its form is not
+    status, problem = platform.call(
+        "PUT", f"/v1/operator/transport-codes/{quote(number)}", {"kind": kind}, key=OPERATOR_API_KEY
+    )
+    # THEN it is refused naming the kind, and nothing is registered
+    assert (status, problem["field"]) == (400, "kind"), problem
+    assert (
+        platform.call("GET", f"/v1/operator/transport-codes/{quote(number)}", key=OPERATOR_API_KEY)[0] == 404
+    )
+    # AND the kind the number has is accepted, given or not
+    status, code = platform.call(
+        "PUT", f"/v1/operator/transport-codes/{quote(number)}", {}, key=OPERATOR_API_KEY
+    )
+    assert status == 200, code
+    again = platform.call(
+        "PUT", f"/v1/operator/transport-codes/{quote(number)}", {"kind": code["kind"]}, key=OPERATOR_API_KEY
+    )
+    assert again[0] == 200, again
 
 
 def test_bad_transport_codes_are_refused_naming_the_field_and_change_nothing(platform: Platform):

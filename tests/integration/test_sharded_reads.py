@@ -161,6 +161,6 @@ def test_held_messages_from_every_shard_come_due_earliest_first(platform: Platfo
         (m for m in held if m.release_at <= START + timedelta(minutes=20)), key=lambda m: m.release_at
     )
     # THEN every due message, from every shard, once, earliest first (ties in any order)
-    assert sorted(w.message_id for w in due) == sorted(m.message_id for m in expected)
+    assert sorted(due) == sorted(m.message_id for m in expected)
     release_of = {m.message_id: m.release_at for m in held}
-    assert [release_of[w.message_id] for w in due] == sorted(m.release_at for m in expected)
+    assert [release_of[message_id] for message_id in due] == sorted(m.release_at for m in expected)

@@ -167,3 +167,10 @@ def test_the_local_runtime_takes_a_latency_range_for_the_simulator():
     assert parse_args([]).simulator.latency_ms == (0.0, 0.0)
     with pytest.raises(SystemExit):
         parse_args(["--carrier-latency-ms", "50-10"])
+
+
+def test_the_local_runtime_admits_loopback_webhooks_only_when_asked():
+    from local.__main__ import parse_args
+
+    assert parse_args([]).allow_loopback_webhooks is False
+    assert parse_args(["--allow-loopback-webhooks"]).allow_loopback_webhooks is True

@@ -275,6 +275,11 @@ def accepted(view: BaseModel) -> Response[Any]:
 )
 def create_mass(body: MassBody) -> Response[MassView]:
     tenant = principal(router, Permission.CREATE_SMS)
+    for name in ("outage_start", "outage_end"):
+        if name in body.variables:  # the body's own field is the only place for it
+            raise InvalidInput(f"variables.{name}", f"give {name} as the body's field, not as a variable")
+    if body.outage_end is not None and body.outage_end <= body.outage_start:
+        raise InvalidInput("outage_end", "must be after outage_start")
     variables = {**body.variables, "outage_start": body.outage_start.isoformat()}
     if body.outage_end is not None:
         variables["outage_end"] = body.outage_end.isoformat()

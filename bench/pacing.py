@@ -259,7 +259,7 @@ def main() -> None:
             uploaded = call(url, "POST", "/v1/calling-lists", {
                 "name": f"bench {number}", "template_id": "tpl-fence-painting", "phone_field": "phone",
                 "mapping": {"first_name": "name", "quote": "quote"}, "sending_number": number,
-                "records": [{**row, "quote": "1200"} for row in records_for(count, prefix)],
+                "records": [{**row, "quote": 1200} for row in records_for(count, prefix)],
             })  # fmt: skip
             assert not uploaded["errors"], uploaded["errors"][:3]
             while uploaded["status"] == "previewing":  # a list too large to preview inline

@@ -67,6 +67,9 @@ BACKFILL_DEPTH = 8  # queued messages looked at to fill a gap the next one leave
 # A claim left in doubt (its dispatcher died, or its call failed unexpectedly) is sent again at most
 # this often; one that keeps failing ends Failed and is refunded.
 MAX_RESENDS = 2
+FIRST_BACKOFF_US = 250_000  # a throttled code's first pause; then doubling while throttling repeats
+MARGIN_STEP_US = 10_000  # each throttling episode widens the window by this
+MAX_MARGIN_US = 100_000
 
 
 @dataclass(frozen=True)
@@ -152,6 +155,7 @@ class _Pacer:
         self._cond = threading.Condition()
         self._stopped = False
         self._backoff_us = 0
+        self._pause_end_us = 0
         self.in_flight = 0
         self.stalled = False  # the next slot is further off than worth waiting for
 
@@ -230,15 +234,30 @@ class _Pacer:
             time.sleep((slot - now) / MICROS)
 
     def done(self, message: ReadyMessage, throttled: bool) -> None:
-        """A carrier call ended; a throttled (or failing) carrier backs the code off, keeping the message."""
+        """A carrier call ended; a throttled (or failing) carrier backs the code off, keeping the message.
+
+        One episode is one pause: the calls already under way when it began may be refused too and
+        do not lengthen it. A new episode soon after the last doubles the pause (from 0.25 s up to
+        ``max_backoff``); each widens the window's margin by 10 ms (up to 100 ms), as the carrier
+        evidently sees the sends closer together than the dispatcher made them.
+        """
         with self._cond:
             self.in_flight -= 1
             if throttled:
-                self._backoff_us = min(self._max_backoff_us, max(MICROS, 2 * self._backoff_us))
-                self.window.pause_until(self._now_us() + self._backoff_us)
+                now = self._now_us()
+                if now >= self._pause_end_us:
+                    recent = self._backoff_us and now - self._pause_end_us < 10 * MICROS
+                    self._backoff_us = (
+                        min(self._max_backoff_us, 2 * self._backoff_us) if recent else FIRST_BACKOFF_US
+                    )
+                    self._pause_end_us = now + self._backoff_us
+                    widened = min(self.window.window_us + MARGIN_STEP_US, MICROS + MAX_MARGIN_US)
+                    self.window.pause_until(self._pause_end_us)
+                    self.window.window_us = widened
+                    with self._call_lock:
+                        self._at_call.pause_until(self._pause_end_us)
+                        self._at_call.window_us = widened
                 self._queue.appendleft(message)
-            else:
-                self._backoff_us = 0
             self._cond.notify_all()
 
     # ---- the pacer's thread ----

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import time
 import urllib.request
+from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -122,3 +124,52 @@ def test_an_uploaded_list_with_bad_rows_is_validated_previewed_and_sent(service:
     confirm = service.call("POST", f"{path}/confirm", {"confirmation_token": job["confirmation_token"]})
     assert confirm.status == 202, confirm.body
     wait_for_progress(service, path, "Delivered", 2)
+
+
+def test_a_scheduled_outage_notice_waits_can_be_moved_and_cancelled_and_starts_on_time(
+    service: LocalService,
+):
+    assert (
+        service.call(
+            "PUT", "/v1/accounts/acct-1001", {"name": "Lovelace", "network_site_id": "site-e2e"}
+        ).status
+        == 200
+    )
+    notice = {
+        "saved_message": "unplanned_outage_no_eta", "outage_start": "2026-11-24T08:00:00-05:00",
+        "variables": {"company": "Demo Fiber"}, "filters": {"network_site_ids": ["site-e2e"]},
+    }  # fmt: skip
+
+    def confirmed_for(seconds: float) -> dict[str, Any]:
+        job = service.call("POST", "/v1/mass-messages", notice).body
+        assert job["status"] == "previewed", job
+        send_at = (datetime.now(UTC) + timedelta(seconds=seconds)).astimezone(ZoneInfo("America/Toronto"))
+        body = {"confirmation_token": job["confirmation_token"], "send_at": send_at.isoformat()}
+        answer = service.call("POST", f"/v1/mass-messages/{job['id']}/confirm", body)
+        assert answer.status == 202, answer.body
+        return dict(answer.body)
+
+    # GIVEN two notices confirmed for an hour from now
+    kept, dropped = confirmed_for(3600), confirmed_for(3600)
+    for job in (kept, dropped):
+        assert (job["status"], job["if_changed"]) == ("scheduled", "stop")
+    # WHEN one is cancelled and the other moved to a few seconds from now
+    assert service.call("POST", f"/v1/mass-messages/{dropped['id']}/cancel").body["status"] == "cancelled"
+    soon = (datetime.now(UTC) + timedelta(seconds=3)).isoformat()
+    moved = service.call("POST", f"/v1/mass-messages/{kept['id']}/schedule", {"send_at": soon})
+    assert moved.status == 200, moved.body
+    assert datetime.fromisoformat(moved.body["send_at"]) == datetime.fromisoformat(soon)
+    assert service.call("GET", f"/v1/mass-messages/{kept['id']}").body["status"] == "scheduled"
+    # THEN the schedule starts the moved one once its time has come, and it is delivered
+    done = wait_for_progress(service, f"/v1/mass-messages/{kept['id']}", "Delivered", 2, timeout=60)
+    report = done["start_report"]
+    assert (report["changed"], report["action"], report["recipients_now"]) == (False, "sent", 2)
+    first_sent = min(m["created_at"] for m in service.call(
+        "GET", f"/v1/messages?job_id={kept['id']}").body["items"])  # fmt: skip
+    assert datetime.fromisoformat(first_sent) >= datetime.fromisoformat(soon)
+    # AND the cancelled one never starts, and can no longer be moved
+    cancelled = service.call("GET", f"/v1/mass-messages/{dropped['id']}").body
+    assert (cancelled["status"], cancelled.get("created_messages", 0)) == ("cancelled", 0)
+    later = (datetime.now(UTC) + timedelta(seconds=600)).isoformat()
+    again = service.call("POST", f"/v1/mass-messages/{dropped['id']}/schedule", {"send_at": later})
+    assert (again.status, again.body["reason"]) == (409, "not_scheduled")

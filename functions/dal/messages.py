@@ -512,6 +512,10 @@ class MessagesTable:
         """Up to ``limit`` of the code's ready messages, triggered first, then oldest first."""
         return self._dispatch_rows(code, Key("ready_sort").lt("2"), limit)
 
+    def triggered_page(self, code: str, limit: int) -> list[ReadyMessage]:
+        """Up to ``limit`` of the code's ready triggered messages, oldest first."""
+        return self._dispatch_rows(code, Key("ready_sort").begins_with(f"{Lane.TRIGGERED.value}#"), limit)
+
     def in_flight(self, code: str, limit: int = 100) -> list[ReadyMessage]:
         """The code's claimed messages (In Progress) that have not reached Sent yet, oldest claim first."""
         return self._dispatch_rows(code, Key("ready_sort").begins_with(IN_FLIGHT + "#"), limit)

@@ -74,12 +74,12 @@ def ready_shard(message_id: str, shards: int) -> int:
     return int.from_bytes(hashlib.sha256(message_id.encode()).digest()[:4], "big") % shards
 
 
-def next_batch(page: list[ReadyMessage], max_messages: int, max_parts: int) -> list[ReadyMessage]:
+def next_batch(page: list[ReadyMessage], max_messages: int, max_parts: int | None) -> list[ReadyMessage]:
     """The next batch from a page in index order: messages of the first one's tenant and lane.
 
-    At most ``max_messages`` and (past the first) ``max_parts`` parts, so a batch is about as much as
-    the code sends in the dispatcher's lookahead: a triggered message arriving meanwhile waits for
-    at most that, not for a long batch of bulk messages.
+    At most ``max_messages`` and (past the first) ``max_parts`` parts when given (what a daily cap
+    still allows). The batch is not cut shorter for a triggered message that may come meanwhile:
+    the dispatcher reads the triggered lane apart, and puts what it finds ahead of queued bulk.
     """
     if not page:
         return []
@@ -91,7 +91,7 @@ def next_batch(page: list[ReadyMessage], max_messages: int, max_parts: int) -> l
             break
         if message.tenant_id != first.tenant_id or message.lane is not first.lane:
             continue
-        if parts + message.segments > max_parts:
+        if max_parts is not None and parts + message.segments > max_parts:
             break
         batch.append(message)
         parts += message.segments

@@ -3,8 +3,10 @@
 Three parts, in three kinds of thread:
 
 - The control loop (the caller's thread) keeps the lease (renewed every few seconds; a dispatcher
-  that cannot renew stops sending at once), claims the next batch whenever less than the lookahead
-  of sending is queued, records what the carrier accepted (one transaction per batch of Sent moves),
+  that cannot renew stops sending at once), claims the next batches whenever less than the lookahead
+  of sending is queued (and, with enough queued, reads the triggered lane alone once a second, so a
+  triggered message never waits for the bulk queue to run down), records what the carrier accepted
+  (one transaction per batch of Sent moves),
   settles what an earlier holder left in flight, and ends when idle or hands over near its time limit.
 - The pacer (one thread) sends each queued message at the earliest moment the code's sliding
   window allows (``PartsWindow``: exact, in the dispatcher's own clock), triggered messages first;
@@ -12,7 +14,7 @@ Three parts, in three kinds of thread:
 - The senders (a small pool) make the carrier calls, so the carrier's latency overlaps and never
   slows the pace.
 
-A batch (up to 10 messages of one tenant, about a lookahead's worth of parts) costs one index read,
+A batch (up to 10 messages of one tenant and lane, whatever their parts) costs one index read,
 one opt-out read (BatchGetItem), one claim transaction (lease check, the moves, the balance by the
 batch's total, an entry per message) and one Sent transaction. What the balance cannot pay is
 ``Insufficient funds`` in the same transaction and never takes a slot.
@@ -60,7 +62,7 @@ from functions.logic.ledger import LedgerWallet, Refunds
 from functions.observability import logger
 
 BATCH_MESSAGES = 10
-BATCHES_PER_PAGE = 2
+BATCHES_PER_PAGE = 3
 CLAIM_ATTEMPTS = 8
 JOB_STATUS_TTL_SECONDS = 2.0  # how stale a cancellation may be seen
 BACKFILL_DEPTH = 8  # queued messages looked at to fill a gap the next one leaves
@@ -76,8 +78,13 @@ MAX_MARGIN_US = 100_000
 class DispatchSettings:
     lease_seconds: float = 15.0
     renew_seconds: float = 5.0
-    lookahead_seconds: float = 3.0  # claim more when less than this much sending is queued
-    batch_seconds: float = 1.0  # a batch holds about this much sending (a triggered message waits ~that)
+    # Claim more when less than this much sending is queued (or three claims' time, when claims
+    # are slow: the queue never runs dry while the store answers).
+    lookahead_seconds: float = 3.0
+    # With enough queued, the triggered lane alone is read this often: a triggered message waits
+    # about this long for its claim, whatever the bulk backlog, and a batch of bulk messages can be
+    # a full one (10) even on a slow code, for a few requests per message.
+    triggered_poll_seconds: float = 1.0
     idle_seconds: float = 5.0  # nothing to do for this long: release the lease and end
     poll_seconds: tuple[float, float] = (0.1, 0.5)  # an empty ready index is read again after this
     handover_seconds: float = 15.0  # with this little time left, stop claiming and hand over
@@ -87,9 +94,9 @@ class DispatchSettings:
     receipt_wait: timedelta = timedelta(minutes=5)  # an earlier holder's claim waits this for a receipt
     reconcile_seconds: float = 10.0
     max_backoff_seconds: float = 60.0
-    page_size: int = 25
+    page_size: int = 30
     far_slot_seconds: float = 60.0  # a slot further off (a spent daily cap) is not waited for
-    sent_flush_seconds: float = 0.1
+    sent_flush_seconds: float = 1.0  # Sent records wait this long (or for a batch) to share a write
 
 
 class DispatcherInvoker(Protocol):
@@ -341,6 +348,7 @@ class Dispatcher:
         self._job_status: dict[str, tuple[float, JobStatus | None]] = {}
         self._wake = threading.Event()
         self._lease_lost = False
+        self._claim_seconds: float | None = None
         self.report = DispatchReport(code_number)
         self.lease: Lease | None = None
 
@@ -433,7 +441,8 @@ class Dispatcher:
         idle_since = self._now_us()
         poll_us = int(settings.poll_seconds[0] * MICROS)
         next_poll = self._now_us()
-        lookahead_us = int(settings.lookahead_seconds * MICROS)
+        last_read = self._now_us()
+        triggered_poll_us = int(settings.triggered_poll_seconds * MICROS)
         while True:
             now = self._now_us()
             self._settle_results()
@@ -451,10 +460,12 @@ class Dispatcher:
             if self._pacer.stalled:
                 logger.info("next slot too far off (daily cap): stopping", code=self.code_number)
                 return
-            if not stopping and now >= next_poll and self._pacer.queued_us() < lookahead_us:
+            short = self._pacer.queued_us() < self._lookahead_us()
+            if not stopping and now >= next_poll and (short or now - last_read >= triggered_poll_us):
                 if self._pacer.next_slot_us(1) > int(settings.far_slot_seconds * MICROS):
                     return  # the daily cap is spent: the next day's first kick starts again
-                if self._claim_next():
+                last_read = now
+                if self._claim_next(triggered_only=not short):
                     idle_since = now
                     poll_us = int(settings.poll_seconds[0] * MICROS)
                     next_poll = now
@@ -476,16 +487,22 @@ class Dispatcher:
 
     # ---- claiming ----
 
-    def _claim_next(self) -> bool:
+    def _claim_next(self, triggered_only: bool = False) -> bool:
         """Claim (and pay for) the next batches onto the pacer's queue; False when nothing was ready.
 
         One page read and one opt-out read serve up to ``BATCHES_PER_PAGE`` batches while the code
         is short of queued sending (a backlog), so a slow store costs fewer round trips per message.
+        ``triggered_only`` (enough is queued): a small read of the triggered lane, and its batch.
         """
+        started = time.monotonic()
         held = {message.message_id for message in self._pacer.queued()}
         page = [
             m
-            for m in self._messages.ready_page(self.code_number, self.settings.page_size)
+            for m in (
+                self._messages.triggered_page(self.code_number, BATCH_MESSAGES)
+                if triggered_only
+                else self._messages.ready_page(self.code_number, self.settings.page_size)
+            )
             if m.message_id not in held
         ]
         if not page:
@@ -495,24 +512,29 @@ class Dispatcher:
         scope = scope_key(self.code.opt_out_scope)
         opted_out = self._opt_outs.opted_out(scope, {m.phone_number for m in checked}) if checked else set()
         claimed_any = False
-        lookahead_us = int(self.settings.lookahead_seconds * MICROS)
-        for _ in range(BATCHES_PER_PAGE):
-            if not page or (claimed_any and self._pacer.queued_us() >= lookahead_us):
+        for _ in range(1 if triggered_only else BATCHES_PER_PAGE):
+            if not page or (claimed_any and self._pacer.queued_us() >= self._lookahead_us()):
                 break
-            max_parts = max(1, self.code.limit_millis * int(self.settings.batch_seconds * 1000) // 1_000_000)
             cap_left = self._pacer.cap_left()
-            if cap_left is not None:
-                if cap_left < page[0].segments:
-                    break  # today's cap is spent: what is ready waits, unclaimed and unpaid
-                max_parts = min(max_parts, cap_left)
-            batch = next_batch(page, BATCH_MESSAGES, max_parts)
+            if cap_left is not None and cap_left < page[0].segments:
+                break  # today's cap is spent: what is ready waits, unclaimed and unpaid
+            batch = next_batch(page, BATCH_MESSAGES, cap_left)
             if any(m not in candidates for m in batch):
                 break  # its opt-outs were not read
             self._commit_batch(batch, self._refusals(batch, opted_out), self._clock())
             claimed_any = True
             taken = {m.message_id for m in batch}
             page = [m for m in page if m.message_id not in taken]
+        if claimed_any:
+            # How long a claim takes the store now (smoothed): the lookahead covers three of them.
+            took = time.monotonic() - started
+            last = self._claim_seconds
+            self._claim_seconds = took if last is None else 0.7 * last + 0.3 * took
         return claimed_any
+
+    def _lookahead_us(self) -> int:
+        slow = 3 * (self._claim_seconds or 0.0)
+        return int(max(self.settings.lookahead_seconds, slow) * MICROS)
 
     def _refusals(
         self, batch: list[ReadyMessage], opted_out: set[str]

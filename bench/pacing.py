@@ -9,8 +9,9 @@ lone triggered message goes to the slowest one. The carrier simulator's records 
 - per code: the busiest sliding one-second window [t, t+1 s) at arrival (``--latency-ms``: the
   simulator's random wire delay before it times a call; ``--margin-ms``: the dispatchers' margin) and the windows over the
   limit (a lone message longer than the limit excepted), utilization while the code had a backlog
-  (parts sent / what the limit allowed between its first ready message and its last send) and the
-  drain time against the ideal (parts / limit);
+  (every part the code sent, triggered ones too, over what the limit allowed from its first ready
+  message until its last send's parts had their time) and the drain time (from the confirmations
+  to that end) against the ideal (those parts / limit);
 - the triggered messages' latency from the request to the carrier (p50, p99), and the lone one's;
 - AWS requests per message over the whole life (created, sent, delivered: every function), by
   operation; the carrier simulator's own delivery events are not the platform's requests, nor are
@@ -432,10 +433,16 @@ def report(runtime, codes, jobs, triggered, lone, requests, durations, outcomes,
             f"msg_{job_ids[number].removeprefix('job_')}")]  # fmt: skip
         windows = busiest_windows(mine, number, limit)
         first_ready = min(ready[r.context["message_id"]] for r in mine)
-        last_sent = max(r.at for r in mine)
-        utilization = windows.parts / (limit * (last_sent - first_ready))
-        drain = last_sent - started
-        ideal = windows.parts / limit
+        last = max(mine, key=lambda r: r.at)
+        # The code is busy until its last send's parts have had their time at the limit; what it
+        # sent meanwhile counts, the triggered messages on it too.
+        busy_until = last.at + last.parts / limit
+        sent = sum(r.parts for r in records if r.origination == number and first_ready <= r.at <= last.at)
+        utilization = sent / (limit * (busy_until - first_ready))
+        drain = busy_until - started
+        ideal = (
+            sum(r.parts for r in records if r.origination == number and started <= r.at <= last.at) / limit
+        )
         every = busiest_windows(records, number, limit)
         print(f"{number:<14}{limit:>6g}{len(mine):>6}{windows.parts:>7}{every.busiest:>8} / {limit:<4g}"
               f"{every.violations:>11}{utilization:>11.1%}{drain / ideal:>12.3f}")  # fmt: skip

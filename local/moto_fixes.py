@@ -158,13 +158,20 @@ def _execute_dynamo_result(self: DynamoResult, context: ActionContext) -> Any:
 
 
 class _PartitionMaps:
-    """One table's items by an index's partition key, kept up to date by marking written keys."""
+    """One table's items by an index's partition key, kept up to date by marking written keys.
+
+    Each partition's keys are kept sorted (by native values of the item's keys, computed once per
+    write: comparing moto's typed values sorts a 100,000-item partition in seconds), and the sorted
+    list is reused until a write adds an item to that partition or takes one out of it.
+    """
 
     def __init__(self, table: Table) -> None:
         self._table = table
         self._maps: dict[str, dict[Any, set[Any]]] = {}  # attribute -> value -> item keys
         self._values: dict[str, dict[Any, Any]] = {}  # attribute -> item key -> its value
         self._dirty: dict[str, set[Any]] = {}
+        self._sorted: dict[str, dict[Any, list[Any]]] = {}  # attribute -> value -> keys in order
+        self._order: dict[Any, tuple[Any, Any]] = {}  # item key -> its native sort values
 
     def mark(self, key: Any) -> None:
         for dirty in self._dirty.values():
@@ -176,13 +183,15 @@ class _PartitionMaps:
         for key in self._dirty[attribute]:
             self._refresh(attribute, key)
         self._dirty[attribute] = set()
-        found = [
-            item for key in self._maps[attribute].get(value, ()) if (item := self._lookup(key)) is not None
-        ]
-        return sorted(found, key=lambda x: (x.hash_key, x.range_key) if x.range_key else x.hash_key)
+        keys = self._sorted[attribute].get(value)
+        if keys is None:
+            keys = sorted(self._maps[attribute].get(value, ()), key=self._order.__getitem__)
+            self._sorted[attribute][value] = keys
+        return [item for key in keys if (item := self._lookup(key)) is not None]
 
     def _build(self, attribute: str) -> None:
         self._maps[attribute], self._values[attribute], self._dirty[attribute] = {}, {}, set()
+        self._sorted[attribute] = {}
         for item in self._table.all_items():
             self._place(attribute, (item.hash_key, item.range_key), item)
 
@@ -190,6 +199,7 @@ class _PartitionMaps:
         old = self._values[attribute].pop(key, None)
         if old is not None:
             self._maps[attribute].get(old, set()).discard(key)
+            self._sorted[attribute].pop(old, None)
         item = self._lookup(key)
         if item is not None:
             self._place(attribute, key, item)
@@ -199,6 +209,11 @@ class _PartitionMaps:
         if value is not None:
             self._values[attribute][key] = value
             self._maps[attribute].setdefault(value, set()).add(key)
+            self._sorted[attribute].pop(value, None)
+            if key not in self._order:
+                hash_value, range_value = key
+                ranged = () if range_value is None else range_value.cast_value
+                self._order[key] = (hash_value.cast_value, ranged)
 
     def _lookup(self, key: Any) -> Any:
         hash_value, range_value = key

@@ -122,3 +122,76 @@ def test_reads_answer_every_attribute_type_as_moto_does(fixed, monkeypatch):
     for read in reads:
         assert {name: value for name, value in read.items()} == ODD_ITEM
     assert "Item" not in missing
+
+
+def _queries_after_writes() -> list[list[dict]]:
+    """Writes that move items between index partitions, then every partition read page by page."""
+    dynamodb = boto3.client("dynamodb", region_name="us-east-1")
+    dynamodb.create_table(
+        TableName="q",
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        AttributeDefinitions=[
+            {"AttributeName": name, "AttributeType": kind}
+            for name, kind in (("pk", "S"), ("sk", "N"), ("g", "S"), ("s", "S"))
+        ],
+        GlobalSecondaryIndexes=[
+            {
+                "IndexName": "by_g",
+                "KeySchema": [
+                    {"AttributeName": "g", "KeyType": "HASH"},
+                    {"AttributeName": "s", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "ALL"},
+            }
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    pages: list[list[dict]] = []
+
+    def read_all() -> None:
+        for name, value, index in [("pk", p, None) for p in ("p0", "p1")] + [("g", g, "by_g") for g in "abc"]:
+            start: dict | None = None
+            while True:
+                query = {"TableName": "q", "KeyConditionExpression": f"{name} = :v", "Limit": 7,
+                         "ExpressionAttributeValues": {":v": {"S": value}}}  # fmt: skip
+                if index:
+                    query["IndexName"] = index
+                if start:
+                    query["ExclusiveStartKey"] = start
+                page = dynamodb.query(**query)
+                pages.append(page["Items"])
+                if "LastEvaluatedKey" not in page:
+                    break
+                start = page["LastEvaluatedKey"]
+
+    for n in range(60):
+        item = {"pk": {"S": f"p{n % 2}"}, "sk": {"N": str(100 - n)}, "s": {"S": f"{(n * 7) % 60:02d}"}}
+        if n % 5:
+            item["g"] = {"S": "abc"[n % 3]}  # one in five is not in the index
+        dynamodb.put_item(TableName="q", Item=item)
+    read_all()
+    for n in range(0, 60, 4):  # moved to another partition of the index
+        if n % 3 != 2:
+            key = {"pk": {"S": f"p{n % 2}"}, "sk": {"N": str(100 - n)}}
+            dynamodb.update_item(TableName="q", Key=key, UpdateExpression="SET g = :g",
+                                 ExpressionAttributeValues={":g": {"S": "c"}})  # fmt: skip
+    read_all()
+    for n in range(2, 60, 6):  # out of the index, and deleted
+        key = {"pk": {"S": f"p{n % 2}"}, "sk": {"N": str(100 - n)}}
+        dynamodb.update_item(TableName="q", Key=key, UpdateExpression="REMOVE g")
+    for n in range(1, 60, 9):
+        dynamodb.delete_item(TableName="q", Key={"pk": {"S": f"p{n % 2}"}, "sk": {"N": str(100 - n)}})
+    read_all()
+    return pages
+
+
+def test_queries_answer_as_moto_does_after_items_move_between_partitions(monkeypatch):
+    from moto.dynamodb.models.table import Table
+
+    with moto.mock_aws():
+        fixed = _queries_after_writes()
+    monkeypatch.setattr(Table, "query", moto_fixes._ORIGINAL_QUERY)
+    with moto.mock_aws():
+        plain = _queries_after_writes()
+    assert len(fixed) > 20
+    assert fixed == plain

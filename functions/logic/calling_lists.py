@@ -172,6 +172,10 @@ class CallingLists:
         url = self._records.store.presigned_put(upload_key(job.job_id), UPLOAD_CONTENT_TYPE, UPLOAD_VALIDITY)
         return job, Upload(url=url, expires_at=self._clock() + UPLOAD_VALIDITY)
 
+    def upload_origin(self) -> str:
+        """Where a browser sends an uploaded file (the pre-signed URLs' scheme and host)."""
+        return self._records.store.upload_origin()
+
     def validate_upload(self, job_id: str) -> JobStatus | None:
         """The file arrived: validate it in one pass, then preview it (or refuse it as a whole)."""
         job = self._jobs.get(job_id)

@@ -1,7 +1,8 @@
 """Finding contacts by name: the keys a contact is found by, and how a typed name is compared.
 
-A name is compared as its letters and digits only, accents removed and case folded, words separated
-by one space ("José  O'Brien-Smith" is "jose o brien smith"). A contact is found by a prefix of its
+A name is compared as its letters and digits only (of any script), accents removed and case folded,
+words separated by one space ("José  O'Brien-Smith" is "jose o brien smith", "عمر  فاروق" keeps its
+letters). A contact is found by a prefix of its
 name from any word on: "Ada Lovelace" by "ada", "ada lov" and "love", so a family name typed alone
 finds it too. Only the first ``MAX_NAME_WORDS`` words start a key, which bounds what a contact writes.
 """
@@ -12,11 +13,11 @@ import re
 import unicodedata
 
 MAX_NAME_WORDS = 4
-_NOT_WORD = re.compile(r"[^0-9a-z]+")
+_NOT_WORD = re.compile(r"[\W_]+")
 
 
 def normalized_name(name: str) -> str:
-    """The name as compared: ASCII letters and digits, lower case, one space between words."""
+    """The name as compared: letters and digits, case folded, no accents, one space between words."""
     decomposed = unicodedata.normalize("NFKD", name.casefold())
     bare = "".join(char for char in decomposed if not unicodedata.combining(char))
     return _NOT_WORD.sub(" ", bare).strip()

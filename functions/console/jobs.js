@@ -150,7 +150,7 @@ async function confirmJob(event) {
   $("#confirm-send").disabled = true;
   try {
     const answer = await api("POST", `/v1/${kind}/${jobId}/confirm`, confirmBody(dialog));
-    const job = await settled(kind, answer);
+    const job = await settled(kind, answer, $("#confirm-wait"));
     if (job.status === "previewed" && job.refusal) {
       await openConfirm(kind, job, dialog.onClosed);
       showError("#confirm-error", new Error("The recipients changed since the preview: check the new counts."));

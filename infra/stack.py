@@ -103,10 +103,10 @@ class SmsPlatformStack(Stack):
             subject_sends_table=storage.subject_sends_table,
             callbacks_table=storage.callbacks_table,
         )
-        # The console (served by the API) PUTs a calling list's file to its pre-signed URL, and may
-        # follow errors.csv's redirect to a download: the API's origin only.
+        # The console (served by the API) PUTs a calling list's file to its pre-signed URL: from the
+        # API's origin only (errors.csv is a link, a navigation, which needs no CORS).
         storage.lists_bucket.add_cors_rule(
-            allowed_methods=[s3.HttpMethods.PUT, s3.HttpMethods.GET],
+            allowed_methods=[s3.HttpMethods.PUT],
             allowed_origins=[api.http_api.api_endpoint],
             allowed_headers=["content-type"],
             max_age=3600,

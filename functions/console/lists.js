@@ -1,8 +1,8 @@
 // Tenant templates (written here, reviewed by the operator) and calling lists: a CSV merged into an
 // approved template, pasted (sent inline) or a file (PUT to its pre-signed URL, the upload's
-// progress shown); its validation (refused rows by reason, page by page, and as errors.csv), the
+// progress shown); its validation (refused rows by reason, page by page, and a link to errors.csv), the
 // preview's progress, the preview to confirm, the job's progress and cancel.
-import { API_ROOT, ApiError, Pager, api, apiKey, enumValues, pageOf } from "./api.js";
+import { ApiError, Pager, api, enumValues, pageOf } from "./api.js";
 import { $, $$, badge, button, cell, clearProblems, el, onSubmit, pagerButton, showError, toast } from "./dom.js";
 import { inZone, openConfirm, settled, showWaiting, watchJob } from "./jobs.js";
 import { formatInstant, formatMicros } from "./money.js";
@@ -209,24 +209,35 @@ async function showRefused(jobId, total) {
   $("#list-errors-count").textContent = total === 1 ? "1 row was refused" : `${total.toLocaleString()} rows were refused`;
   showError("#list-errors-error", null);
   refusedRows.path = `/v1/calling-lists/${encodeURIComponent(jobId)}/errors`;
+  $("#list-errors-csv").hidden = true;
   await refusedList.reset();
+  try {
+    await linkRefused(jobId);
+  } catch (error) {
+    showError("#list-errors-error", error);
+  }
 }
 
-// errors.csv: the rows as text when small, else a redirect to a pre-signed download (fetch follows it).
-async function downloadRefused() {
-  showError("#list-errors-error", null);
+// errors.csv: a link to its pre-signed download (a plain link cannot send the key, and a redirect
+// to another origin would reach it without this page's origin); asked again once it is near expiry.
+const LINK_MARGIN_MS = 60 * 1000;
+
+async function linkRefused(jobId) {
+  const link = $("#list-errors-csv");
+  const answer = await api("GET", `/v1/calling-lists/${encodeURIComponent(jobId)}/errors.csv?link=true`);
+  link.href = answer.url;
+  link.dataset.expiresAt = answer.expires_at;
+  link.textContent = `Download every refused row (${jobId}-errors.csv)`;
+  link.hidden = false;
+}
+
+async function followRefusedLink(event) {
+  const link = event.currentTarget;
+  if (Date.parse(link.dataset.expiresAt) - Date.now() > LINK_MARGIN_MS) return;
+  event.preventDefault();
   try {
-    const response = await fetch(`${API_ROOT}/v1/calling-lists/${encodeURIComponent(context.jobId)}/errors.csv`, {
-      headers: { Authorization: `Bearer ${apiKey()}` },
-    });
-    if (!response.ok) throw new ApiError(response.status, await response.json().catch(() => null));
-    const blob = await response.blob();
-    const link = el("a", { href: URL.createObjectURL(blob), download: `${context.jobId}-errors.csv` });
-    document.body.append(link);
-    link.click();
-    link.remove();
-    const rows = (await blob.text()).split("\n").filter(Boolean).length - 1;
-    toast(`Downloaded ${context.jobId}-errors.csv: ${rows === 1 ? "1 row" : `${rows.toLocaleString()} rows`}.`);
+    await linkRefused(context.jobId);
+    window.location.assign(link.href);
   } catch (error) {
     showError("#list-errors-error", error);
   }
@@ -303,5 +314,5 @@ export function wire() {
   $("#list-file").addEventListener("change", chooseFile);
   $("#list-file-clear").addEventListener("click", clearFile);
   refusedList = pagerButton("#list-errors-more", refusedRows, (error) => showError("#list-errors-error", error));
-  $("#list-errors-csv").addEventListener("click", downloadRefused);
+  $("#list-errors-csv").addEventListener("click", followRefusedLink);
 }

@@ -12,6 +12,7 @@ import re
 import shutil
 import threading
 import time
+import urllib.request
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -780,8 +781,19 @@ def test_a_calling_list_file_is_uploaded_validated_previewed_and_its_refused_row
     api_rows = [[str(e["row"]), e["field"]] for e in first["items"] + rest["items"]]
     assert [row[:2] for row in cells(browser, "#list-errors")] == api_rows
     assert (api_rows[0], api_rows[-1]) == (["20001", "cell"], ["20180", "quote"])
-    find(browser, "#list-errors-csv").click()
-    toast(browser, rf"Downloaded {job_id}-errors\.csv: 180 rows\.")
+    # AND the link to errors.csv is its pre-signed download: every refused row, as the API serves them
+    link = find(browser, "#list-errors-csv")
+    assert link.is_displayed()
+    assert link.text == f"Download every refused row ({job_id}-errors.csv)"
+    with urllib.request.urlopen(str(link.get_attribute("href")), timeout=10) as answer:
+        downloaded = answer.read().decode()
+        assert "attachment" in answer.headers["Content-Disposition"]
+    request = urllib.request.Request(
+        f"{service.url}/v1/calling-lists/{job_id}/errors.csv", headers={"Authorization": f"Bearer {DEMO_KEY}"}
+    )
+    with urllib.request.urlopen(request, timeout=10) as answer:
+        assert downloaded == answer.read().decode()
+    assert len(downloaded.splitlines()) == 181
 
 
 def tenant_wall_time(service: LocalService, seconds: float) -> tuple[str, datetime]:

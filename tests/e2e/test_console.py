@@ -683,6 +683,21 @@ def test_a_phone_width_layout_still_works(browser: WebDriver, service: LocalServ
             first = find(browser, f"#page-{page} input, #page-{page} select")
             assert first.rect["x"] >= 0
             assert first.rect["x"] + first.rect["width"] <= 390
+        # AND the confirmation, with its time to send at, fits the screen too
+        signed_in(browser, service, DEMO_KEY, "mass")
+        Select(find(browser, "#mass-form [name=saved_message]")).select_by_value("unplanned_outage_no_eta")
+        browser.execute_script(
+            "document.querySelector('#mass-form [name=outage_start]').value = '2026-12-01T02:30'"
+        )
+        submit(browser, "#mass-form")
+        until(browser, lambda d: find(d, "#confirm-dialog").get_attribute("open") is not None)
+        find(browser, "#confirm-form [name=when][value=later]").click()
+        for control in ("[name=send_at]", "[name=if_changed]", "#confirm-send"):
+            box = find(browser, f"#confirm-form {control}").rect
+            assert box["x"] >= 0, control
+            assert box["x"] + box["width"] <= 390, control
+        find(browser, "#confirm-cancel").click()
+        toast(browser, r"Cancelled: nothing was sent\.")
     finally:
         browser.execute_cdp_cmd(
             "Emulation.setDeviceMetricsOverride",

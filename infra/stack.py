@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from aws_cdk import CfnOutput, Stack
+from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from infra.api import Api
@@ -101,6 +102,14 @@ class SmsPlatformStack(Stack):
             inbound_table=storage.inbound_table,
             subject_sends_table=storage.subject_sends_table,
             callbacks_table=storage.callbacks_table,
+        )
+        # The console (served by the API) PUTs a calling list's file to its pre-signed URL: from the
+        # API's origin only (errors.csv is a link, a navigation, which needs no CORS).
+        storage.lists_bucket.add_cors_rule(
+            allowed_methods=[s3.HttpMethods.PUT],
+            allowed_origins=[api.http_api.api_endpoint],
+            allowed_headers=["content-type"],
+            max_age=3600,
         )
         StatusCallbacks(
             self,

@@ -33,6 +33,11 @@ class SerializedDispatcher:
         self._lock = threading.Lock()
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        if environ.get("REQUEST_METHOD") == "OPTIONS":
+            # A browser's CORS preflight of a pre-signed URL carries the URL's query, which moto
+            # checks as the request's signature (signed for the PUT, so refused); S3 answers a
+            # preflight from the bucket's CORS rules alone.
+            environ = {**environ, "QUERY_STRING": ""}
         with self._lock:
             # Materialize the body inside the lock: the backend's work may be lazy.
             return list(self._app(environ, start_response))

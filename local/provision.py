@@ -111,6 +111,31 @@ def _create_bucket(s3: Any, name: str, props: dict[str, Any], done: Provisioned)
     )
 
 
+def _is_api_endpoint(value: Any) -> bool:
+    return isinstance(value, dict) and "ApiEndpoint" in value.get("Fn::GetAtt", [])
+
+
+def allow_api_origin(s3: Any, topology: Topology, api_origin: str) -> None:
+    """Each bucket's CORS rules as the template writes them, the API's origin (``Fn::GetAtt`` of its
+    ``ApiEndpoint``, known here once the local front listens) standing for the deployed one's."""
+    for logical_id, props in topology.buckets.items():
+        rules = props.get("CorsConfiguration", {}).get("CorsRules", [])
+        if not rules:
+            continue
+        resolved = []
+        for rule in rules:
+            origins = [api_origin if _is_api_endpoint(o) else o for o in rule["AllowedOrigins"]]
+            resolved.append(
+                {
+                    "AllowedOrigins": origins,
+                    "AllowedMethods": rule["AllowedMethods"],
+                    "AllowedHeaders": rule.get("AllowedHeaders", []),
+                    "MaxAgeSeconds": rule.get("MaxAge", 0),
+                }
+            )
+        s3.put_bucket_cors(Bucket=logical_id.lower(), CORSConfiguration={"CORSRules": resolved})
+
+
 _QUEUE_ATTRIBUTES = (
     "VisibilityTimeout",
     "MessageRetentionPeriod",

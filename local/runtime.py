@@ -26,6 +26,7 @@ from local.moto_server import MotoServer
 from local.provision import (
     REGION,
     Provisioned,
+    allow_api_origin,
     event_destinations,
     inbound_topic,
     provision,
@@ -148,6 +149,8 @@ class LocalRuntime:
             DemoActivity(gateway.handle).run()
         self.front = HttpFront(gateway, self.settings.host, self.settings.port)
         self.front.start()
+        # The console, served by the front, PUTs calling-list files to the bucket (moto's S3).
+        allow_api_origin(session.client("s3"), self.topology, self.front.url)
 
     def stop(self) -> None:
         self.stop_event.set()

@@ -6,11 +6,13 @@ import * as contacts from "./contacts.js";
 import { $, clearProblems, commaList, el, formProblem, showError, statusBadge, toast } from "./dom.js";
 import * as explorer from "./explorer.js";
 import * as inbound from "./inbound.js";
-import { openConfirm, watchJob, wireConfirm } from "./jobs.js";
+import * as integrations from "./integrations.js";
+import { inZone, openConfirm, useTimeZone, watchJob, wireConfirm } from "./jobs.js";
 import * as lists from "./lists.js";
 import { formatInstant, formatMicros, localInputToIso, parseDollars } from "./money.js";
 import * as operator from "./operator.js";
 import * as organization from "./organization.js";
+import { zonedInputToIso } from "./zoned.js";
 
 const TENANT = "tenant";
 const OPERATOR = "operator";
@@ -30,6 +32,7 @@ const PAGES = {
   contacts: { role: TENANT, load: () => contacts.load(state.settings) },
   organization: { role: TENANT, load: () => organization.load() },
   inbound: { role: TENANT, load: () => inbound.load() },
+  integrations: { role: TENANT, load: () => integrations.load() },
   settings: { role: TENANT, load: () => loadSettings() },
   balance: { role: TENANT, load: () => loadBalance() },
   tenants: { role: OPERATOR, load: () => operator.loadTenantsPage() },
@@ -76,6 +79,7 @@ async function start() {
   try {
     state.settings = await api("GET", "/v1/settings");
     state.role = TENANT;
+    useTimeZone(state.settings.time_zone);
     $("#tenant-name").textContent = state.settings.name;
   } catch (error) {
     if (!(error instanceof ApiError) || error.status !== 403) throw error;
@@ -316,7 +320,7 @@ async function previewMass(event) {
   clearProblems($("#mass-form"));
   try {
     const job = await api("POST", "/v1/mass-messages", massRequest());
-    openConfirm("mass-messages", job, (jobId, confirmed) => (confirmed ? watchMass(jobId) : loadJobs()));
+    await openConfirm("mass-messages", job, (jobId, confirmed) => (confirmed ? watchMass(jobId) : loadJobs()), $("#mass-wait"));
   } catch (error) {
     formProblem($("#mass-form"), error);
   }
@@ -328,10 +332,24 @@ async function loadJobs() {
     $("#jobs-table tbody").replaceChildren(...jobs.map((job) => el("tr", { "data-id": job.id },
       el("td", { class: "nowrap", text: formatInstant(job.created_at) }),
       el("td", { text: job.saved_message }),
-      el("td", { text: job.status }),
+      el("td", {}, el("div", { text: job.status }),
+        job.status === "scheduled" ? el("div", { class: "hint", text: inZone(job.send_at) }) : null),
       el("td", { class: "num", text: job.preview ? job.preview.recipients.toLocaleString() : "–" }),
       el("td", { class: "num", text: job.preview ? formatMicros(job.preview.total_micros) : "–" }),
-      el("td", {}, el("button", { type: "button", class: "link", text: "Messages", onclick: () => showJobMessages(job.id) })))));
+      el("td", { class: "nowrap" },
+        el("button", { type: "button", class: "link", text: "Messages", onclick: () => showJobMessages(job.id) }), " ",
+        job.status === "previewed"
+          ? el("button", { type: "button", class: "link", text: "Preview", onclick: () => previewAgain(job.id) })
+          : el("button", { type: "button", class: "link", text: "Follow", onclick: () => watchMass(job.id) })))));
+  } catch (error) {
+    showError("#mass-error", error);
+  }
+}
+
+async function previewAgain(jobId) {
+  try {
+    const job = await api("POST", `/v1/mass-messages/${jobId}/preview`);
+    await openConfirm("mass-messages", job, (id, confirmed) => (confirmed ? watchMass(id) : loadJobs()), $("#mass-wait"));
   } catch (error) {
     showError("#mass-error", error);
   }
@@ -354,6 +372,7 @@ async function loadSettings() {
   showError("#settings-error", null);
   try {
     state.settings = await api("GET", "/v1/settings");
+    useTimeZone(state.settings.time_zone);
     const settings = state.settings;
     const form = $("#settings-form");
     form.elements.sms_enabled.checked = settings.sms_enabled;
@@ -541,13 +560,13 @@ function wire() {
   $("#auto-buy-form").addEventListener("submit", saveAutoBuy);
   $("#purchase-form").addEventListener("submit", buyFunds);
   $("#ledger-more").addEventListener("click", () => loadLedger(false));
-  for (const module of [contacts, organization, lists, inbound, operator, explorer]) module.wire();
+  for (const module of [contacts, organization, lists, inbound, integrations, operator, explorer]) module.wire();
   window.addEventListener("hashchange", route);
 }
 
 async function boot() {
   wire();
-  window.smsConsole = { formatMicros, parseDollars, localInputToIso };
+  window.smsConsole = { formatMicros, parseDollars, localInputToIso, zonedInputToIso };
   if (apiKey()) {
     try {
       await start();

@@ -1,4 +1,4 @@
-// Contacts and accounts: find them by account, network site or contact id; edit a contact's numbers
+// Contacts and accounts: find them by account, network site, contact id, name or phone number; edit a contact's numbers
 // and each number's SMS opt-in; see why a number would be skipped; edit the account's filter fields.
 import { ApiError, api } from "./api.js";
 import { $, $$, badge, button, cell, clearProblems, commaList, el, onSubmit, toast } from "./dom.js";
@@ -52,10 +52,13 @@ async function find(form) {
     await showContacts([await api("GET", `/v1/contacts/${encodeURIComponent(contactId)}`)]);
     return;
   }
-  const query = new URLSearchParams({ entity_id: entityId, entity_type: entityType });
+  const name = form.elements.name.value.trim();
+  const number = form.elements.phone_number.value.trim();
+  // One way to find at a time, as the API takes it: a name, else a number, else the entity.
+  const query = new URLSearchParams(name ? { name } : number ? { phone_number: number } : { entity_id: entityId, entity_type: entityType });
   const contacts = await api("GET", `/v1/contacts?${query}`);
   await showContacts(Array.isArray(contacts) ? contacts : contacts.items);
-  if (entityType === "account" && entityId) await showAccount(entityId);
+  if (!name && !number && entityType === "account" && entityId) await showAccount(entityId);
 }
 
 // ---- the contact editor ----

@@ -1,5 +1,5 @@
-// Inbound: recipients' replies with their keyword, the opt-out list of a scope with each number's
-// audit trail (add and remove), and the reply webhook.
+// Inbound: recipients' replies with their keyword, and the opt-out list of a scope with each
+// number's audit trail (add and remove). The reply webhook is under Integrations.
 import { ApiError, Pager, api } from "./api.js";
 import { $, badge, button, cell, el, onSubmit, pagerButton, showError, toast } from "./dom.js";
 import { formatInstant } from "./money.js";
@@ -91,49 +91,11 @@ async function lookUp(form) {
   await showTrail(number, scope || null);
 }
 
-async function loadWebhook() {
-  const form = $("#webhook-form");
-  $("#webhook-secret").hidden = true;
-  try {
-    const webhook = await api("GET", "/v1/reply-webhook");
-    form.elements.url.value = webhook.url;
-    $("#webhook-state").textContent = `Replies are posted to this URL (since ${formatInstant(webhook.created_at)}).`;
-    $("#webhook-delete").hidden = false;
-  } catch (error) {
-    if (!(error instanceof ApiError) || error.status !== 404) throw error;
-    form.elements.url.value = "";
-    $("#webhook-state").textContent = "No reply webhook: replies are kept here and on the event bus only.";
-    $("#webhook-delete").hidden = true;
-  }
-}
-
-async function saveWebhook(form) {
-  const webhook = await api("PUT", "/v1/reply-webhook", { url: form.elements.url.value.trim() });
-  await loadWebhook();
-  $("#webhook-secret").hidden = false;
-  $("#webhook-secret-value").textContent = webhook.secret;
-}
-
-async function deleteWebhook() {
-  try {
-    await api("DELETE", "/v1/reply-webhook");
-    toast("Replies are no longer posted.");
-    await loadWebhook();
-  } catch (error) {
-    showError("#webhook-form .error", error);
-  }
-}
-
 export async function load() {
   for (const id of ["#replies-error", "#opt-outs-error"]) showError(id, null);
   $("#opt-out-trail").hidden = true;
   await replyList.reset();
   await optOutList.reset();
-  try {
-    await loadWebhook();
-  } catch (error) {
-    showError("#webhook-form .error", error);
-  }
 }
 
 export function wire() {
@@ -145,6 +107,4 @@ export function wire() {
   });
   onSubmit($("#opt-out-add-form"), addOptOut);
   onSubmit($("#opt-out-lookup-form"), lookUp);
-  onSubmit($("#webhook-form"), saveWebhook);
-  $("#webhook-delete").addEventListener("click", deleteWebhook);
 }

@@ -1,12 +1,35 @@
 // Tenant templates (written here, reviewed by the operator) and calling lists: a CSV merged into an
-// approved template, its refused rows, the preview to confirm, the job's progress and cancel.
-import { api, enumValues, pageOf } from "./api.js";
-import { $, $$, badge, button, cell, clearProblems, el, onSubmit, toast } from "./dom.js";
-import { openConfirm, watchJob } from "./jobs.js";
+// approved template, pasted (sent inline) or a file (PUT to its pre-signed URL, the upload's
+// progress shown); its validation (refused rows by reason, page by page, and a link to errors.csv), the
+// preview's progress, the preview to confirm, the job's progress and cancel.
+import { ApiError, Pager, api, enumValues, pageOf } from "./api.js";
+import { $, $$, badge, button, cell, clearProblems, el, onSubmit, pagerButton, showError, toast } from "./dom.js";
+import { inZone, openConfirm, settled, showWaiting, watchJob } from "./jobs.js";
 import { formatInstant, formatMicros } from "./money.js";
 
 const VARIABLE = /\{\{\s*([a-z_][a-z0-9_]*)\s*\}\}/gi;
-const context = { templates: [], variableTypes: [], settings: null };
+const HEADER_BYTES = 64 * 1024; // a file's header row is read from its start only
+const REASONS = {
+  invalid_phone_number: "invalid phone number", missing_field: "missing field", invalid_value: "invalid value",
+  malformed_row: "malformed row", message_too_long: "message too long",
+};
+const REJECTED = {
+  too_large: "the file is over 200 MB", too_many_records: "the file has over 1,000,000 records",
+  not_utf8_csv: "the file is not UTF-8 CSV", missing_columns: "the file lacks a column the list names",
+  duplicate_columns: "the header names a column twice", no_valid_records: "no record can be sent",
+};
+const context = { templates: [], variableTypes: [], settings: null, file: null, header: [], jobId: null };
+
+const refusedRows = new Pager("/v1/calling-lists", () => ({}), {
+  limit: 100,
+  onPage(items, reset) {
+    const body = $("#list-errors tbody");
+    if (reset) body.replaceChildren();
+    body.append(...items.map((error) => el("tr", { "data-row": String(error.row) },
+      cell(error.row, "num"), cell(error.field, "mono"), cell(REASONS[error.reason] || error.reason), cell(error.error))));
+  },
+});
+let refusedList;
 
 // The fields of a CSV's header row (quoted fields and doubled quotes as RFC 4180 writes them).
 export function csvHeader(text) {
@@ -84,11 +107,11 @@ function guess(columns, ...names) {
 
 function renderMapping() {
   const form = $("#list-form");
-  const columns = csvHeader(form.elements.csv.value);
+  const columns = context.file ? context.header : csvHeader(form.elements.csv.value);
   const template = context.templates.find((entry) => entry.id === form.elements.template_id.value);
   const phone = form.elements.phone_field.value || guess(columns, "phone", "phone_number", "number", "mobile");
   const name = form.elements.name_field.value || guess(columns, "name", "full_name");
-  form.elements.phone_field.replaceChildren(...columnOptions(columns, phone, columns.length ? null : "Paste the CSV first"));
+  form.elements.phone_field.replaceChildren(...columnOptions(columns, phone, columns.length ? null : "Paste the CSV or choose a file first"));
   form.elements.name_field.replaceChildren(...columnOptions(columns, name, "None"));
   const previous = Object.fromEntries($$("select[name^='mapping.']", form).map((s) => [s.name.slice(8), s.value]));
   const variables = template ? Object.keys(template.variables) : [];
@@ -98,11 +121,28 @@ function renderMapping() {
   $("#list-template-text").textContent = template ? template.text : "No approved template yet.";
 }
 
-async function readFile(event) {
+function sizeText(bytes) {
+  if (bytes < 1024 * 1024) return `${Math.max(1, Math.round(bytes / 1024)).toLocaleString()} KB`;
+  return `${(bytes / (1024 * 1024)).toFixed(1)} MB`;
+}
+
+// A chosen file is uploaded as it is; only its header row is read here, for the column choices.
+async function chooseFile(event) {
   const [file] = event.target.files;
-  if (!file) return;
-  $("#list-form").elements.csv.value = await file.text();
+  const form = $("#list-form");
+  context.file = file || null;
+  context.header = file ? csvHeader((await file.slice(0, HEADER_BYTES).text()).replace(/^\uFEFF/, "")) : [];
+  form.elements.csv.disabled = Boolean(file);
+  if (file) form.elements.csv.value = "";
+  $("#list-file-note").hidden = !file;
+  $("#list-file-name").textContent = file ? `${file.name} (${sizeText(file.size)}) is uploaded as a file.` : "";
   renderMapping();
+}
+
+function clearFile() {
+  const input = $("#list-file");
+  input.value = "";
+  input.dispatchEvent(new Event("change"));
 }
 
 function listRequest(form) {
@@ -112,44 +152,136 @@ function listRequest(form) {
     template_id: form.elements.template_id.value,
     phone_field: form.elements.phone_field.value,
     mapping,
-    csv: form.elements.csv.value,
   };
+  if (context.file) request.upload = true;
+  else request.csv = form.elements.csv.value;
   if (form.elements.name_field.value) request.name_field = form.elements.name_field.value;
   if (form.elements.signature_id.value) request.signature_id = form.elements.signature_id.value;
   if (form.elements.sending_number.value) request.sending_number = form.elements.sending_number.value;
   return request;
 }
 
-function showRefused(errors) {
-  $("#list-errors-block").hidden = errors.length === 0;
-  $("#list-errors-count").textContent = errors.length === 1 ? "1 row was refused" : `${errors.length} rows were refused`;
-  $("#list-errors tbody").replaceChildren(...errors.map((error) => el("tr", {},
-    cell(error.row, "num"), cell(error.field, "mono"), cell(error.error))));
+// ---- the file's upload, its validation and its refused rows ----
+
+// PUT the file to its pre-signed URL with XMLHttpRequest, whose upload events give the progress.
+function putFile(file, upload, panel) {
+  return new Promise((resolve, reject) => {
+    const request = new XMLHttpRequest();
+    request.open(upload.method || "PUT", upload.url);
+    for (const [name, value] of Object.entries(upload.headers || {})) request.setRequestHeader(name, value);
+    const fill = panel.querySelector(".progress-fill");
+    const text = panel.querySelector(".wait-text");
+    request.upload.addEventListener("progress", (event) => {
+      const total = event.lengthComputable ? event.total : file.size;
+      const share = total ? Math.round((100 * event.loaded) / total) : 0;
+      fill.style.width = `${share}%`;
+      text.textContent = `Uploading ${file.name}: ${share}% (${sizeText(event.loaded)} of ${sizeText(total)})`;
+    });
+    request.addEventListener("load", () => {
+      if (request.status >= 200 && request.status < 300) resolve();
+      else reject(new ApiError(request.status, { detail: `the upload was refused (HTTP ${request.status})`, field: "upload" }));
+    });
+    request.addEventListener("error", () => reject(new ApiError(0, { detail: "the upload did not reach the bucket", field: "upload" })));
+    request.send(file);
+  });
+}
+
+async function showValidation(job) {
+  const validation = job.validation;
+  const block = $("#list-validation");
+  block.hidden = !validation;
+  $("#list-errors-block").hidden = true;
+  if (!validation) return;
+  const refused = Object.values(validation.refused).reduce((sum, count) => sum + count, 0);
+  $("#list-validation-title").textContent = job.status === "rejected"
+    ? `${job.name}: refused as a whole` : `${job.name}: ${validation.records.toLocaleString()} records read`;
+  const summary = [`${validation.accepted.toLocaleString()} accepted`, `${refused.toLocaleString()} refused`];
+  if (validation.rejected_reason) summary.push(`not sent: ${REJECTED[validation.rejected_reason] || validation.rejected_reason}`);
+  $("#list-validation-summary").textContent = `${summary.join(", ")}.`;
+  $("#list-refused-reasons").replaceChildren(...Object.entries(validation.refused).map(([reason, count]) => el("li", { "data-reason": reason },
+    el("span", { class: "hint", text: REASONS[reason] || reason }), " ", el("span", { class: "strong", text: count.toLocaleString() }))));
+  if (refused > 0) await showRefused(job.id, refused);
+}
+
+async function showRefused(jobId, total) {
+  context.jobId = jobId;
+  $("#list-errors-block").hidden = false;
+  $("#list-errors-count").textContent = total === 1 ? "1 row was refused" : `${total.toLocaleString()} rows were refused`;
+  showError("#list-errors-error", null);
+  refusedRows.path = `/v1/calling-lists/${encodeURIComponent(jobId)}/errors`;
+  $("#list-errors-csv").hidden = true;
+  await refusedList.reset();
+  try {
+    await linkRefused(jobId);
+  } catch (error) {
+    showError("#list-errors-error", error);
+  }
+}
+
+// errors.csv: a link to its pre-signed download (a plain link cannot send the key, and a redirect
+// to another origin would reach it without this page's origin); asked again once it is near expiry.
+const LINK_MARGIN_MS = 60 * 1000;
+
+async function linkRefused(jobId) {
+  const link = $("#list-errors-csv");
+  const answer = await api("GET", `/v1/calling-lists/${encodeURIComponent(jobId)}/errors.csv?link=true`);
+  link.href = answer.url;
+  link.dataset.expiresAt = answer.expires_at;
+  link.textContent = `Download every refused row (${jobId}-errors.csv)`;
+  link.hidden = false;
+}
+
+async function followRefusedLink(event) {
+  const link = event.currentTarget;
+  if (Date.parse(link.dataset.expiresAt) - Date.now() > LINK_MARGIN_MS) return;
+  event.preventDefault();
+  try {
+    await linkRefused(context.jobId);
+    window.location.assign(link.href);
+  } catch (error) {
+    showError("#list-errors-error", error);
+  }
 }
 
 function follow(jobId) {
   watchJob("calling-lists", jobId, $("#list-progress"), () => loadLists());
 }
 
+function confirmed(jobId, sent) {
+  if (sent) follow(jobId);
+  else loadLists();
+}
+
 async function uploadList(form) {
-  const job = await api("POST", "/v1/calling-lists", listRequest(form));
-  showRefused(job.errors);
-  openConfirm("calling-lists", job, (jobId, confirmed) => {
-    if (confirmed) follow(jobId);
-    else loadLists();
-  });
+  $("#list-validation").hidden = true;
+  $("#list-errors-block").hidden = true;
+  const file = context.file;
+  let job = await api("POST", "/v1/calling-lists", listRequest(form));
+  const panel = $("#list-wait");
+  if (file) {
+    showWaiting(panel, job);
+    await putFile(file, job.upload, panel);
+    clearFile();
+    job = await api("GET", `/v1/calling-lists/${job.id}`);
+  }
+  job = await settled("calling-lists", job, panel);
+  await showValidation(job);
+  await openConfirm("calling-lists", job, confirmed, panel);
+  await loadLists();
 }
 
 async function loadLists() {
   const templateName = Object.fromEntries(context.templates.map((template) => [template.id, template.name]));
   const jobs = pageOf(await api("GET", "/v1/mass-messages")).items.filter((job) => job.saved_message in templateName);
   $("#lists-table tbody").replaceChildren(...jobs.map((job) => el("tr", { "data-id": job.id },
-    cell(formatInstant(job.created_at), "nowrap"), cell(templateName[job.saved_message]), cell(job.status),
+    cell(formatInstant(job.created_at), "nowrap"), cell(templateName[job.saved_message]),
+    el("td", {}, el("div", { text: job.status }),
+      job.status === "scheduled" ? el("div", { class: "hint", text: inZone(job.send_at) }) : null),
     cell(job.preview ? job.preview.recipients.toLocaleString() : "–", "num"),
     cell(job.preview ? formatMicros(job.preview.total_micros) : "–", "num"),
     el("td", {}, job.status === "previewed"
       ? button("Preview", async () => openConfirm("calling-lists", await api("POST", `/v1/calling-lists/${job.id}/preview`),
-        (jobId, confirmed) => (confirmed ? follow(jobId) : loadLists())))
+        confirmed, $("#list-wait")))
       : button("Progress", () => follow(job.id))))));
 }
 
@@ -179,5 +311,8 @@ export function wire() {
   onSubmit($("#list-form"), uploadList);
   $("#list-form").elements.csv.addEventListener("input", renderMapping);
   $("#list-form").elements.template_id.addEventListener("change", renderMapping);
-  $("#list-file").addEventListener("change", readFile);
+  $("#list-file").addEventListener("change", chooseFile);
+  $("#list-file-clear").addEventListener("click", clearFile);
+  refusedList = pagerButton("#list-errors-more", refusedRows, (error) => showError("#list-errors-error", error));
+  $("#list-errors-csv").addEventListener("click", followRefusedLink);
 }

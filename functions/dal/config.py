@@ -7,6 +7,12 @@ Keys and access patterns (``pk``, ``sk``; GSI ``by_entity`` on ``gsi1pk``, ``gsi
   are unique per tenant (written in one transaction with the signature).
 - ``TENANT#<id>`` / ``CONTACT#<id>``: a contact with its numbers. ``by_entity``:
   ``TENANT#<id>#ENTITY#<type>#<entity id>`` / ``CONTACT#<id>``: the contacts of an account or site.
+- ``TENANT#<id>`` / ``LOOKUP#PHONE#<e164>#<contact id>`` and ``LOOKUP#NAME#<name key>#<contact id>``:
+  what a contact is found by (its numbers; its normalized name from each word on, see
+  ``functions/domain/contact_search.py``), written with the contact in one transaction; the contact
+  keeps the list (``lookup_keys``), so a change deletes the keys it no longer has. A search is one
+  Query of the tenant's partition (an exact number, or a name prefix: ``begins_with``) and one
+  BatchGetItem of the contacts found, checked again against what was asked.
 - ``TENANT#<id>`` / ``ACCOUNT#<id>``: an account's filter attributes (status, network site, groups),
   copied onto its contacts, so a mass send pages ``CONTACT#`` items alone (one query per page).
 - ``TENANT#<id>`` / ``TEMPLATE#<id>``: a tenant-authored template. ``by_entity``:
@@ -26,6 +32,7 @@ from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 from pydantic import BaseModel
 
+from functions.domain.contact_search import name_keys
 from functions.domain.tenants import (
     Account,
     ApiKey,
@@ -46,7 +53,10 @@ Model = TypeVar("Model", bound=BaseModel)
 BY_ENTITY_INDEX = "by_entity"
 PENDING_TEMPLATES = "TEMPLATES#pending"
 TRANSPORT_CODES = "TRANSPORT_CODES"
-_KEYS = frozenset({"pk", "sk", "gsi1pk", "gsi1sk", "revision"})
+_KEYS = frozenset({"pk", "sk", "gsi1pk", "gsi1sk", "revision", "lookup_keys"})
+LOOKUP = "LOOKUP#"
+# A contact's save is one transaction: the contact and its lookup keys added and removed.
+_MAX_TRANSACTION_ITEMS = 100
 
 
 class AlreadyExists(Exception):
@@ -66,6 +76,25 @@ def _by_entity(tenant_id: str, contact: Contact) -> dict[str, str]:
         "gsi1pk": entity_pk(tenant_id, contact.related_entity_type.value, contact.related_entity_id),
         "gsi1sk": f"CONTACT#{contact.contact_id}",
     }
+
+
+def phone_lookup(number: str) -> str:
+    return f"{LOOKUP}PHONE#{number}#"
+
+
+def name_lookup(prefix: str) -> str:
+    return f"{LOOKUP}NAME#{prefix}"
+
+
+def _lookup_keys(contact: Contact) -> list[str]:
+    """The sort keys a contact is found by (its numbers, then its name from each word on)."""
+    phones = [phone_lookup(phone.number) + contact.contact_id for phone in contact.phones]
+    names = [f"{name_lookup(key)}#{contact.contact_id}" for key in name_keys(contact.name)]
+    return list(dict.fromkeys(phones + names))
+
+
+class ConcurrentChange(Exception):
+    """Another save of the same contact changed its lookup keys in between: read and save again."""
 
 
 def _strip(item: dict[str, Any]) -> dict[str, Any]:
@@ -281,24 +310,67 @@ class ConfigTable:
     # ---- contacts ----
 
     def put_contact(self, tenant_id: str, contact: Contact) -> None:
-        self._put(
-            tenant_pk(tenant_id),
-            f"CONTACT#{contact.contact_id}",
-            contact,
-            index=_by_entity(tenant_id, contact),
-        )
+        """Save a contact and its lookup keys; a concurrent save of it in between is tried again."""
+        for _ in range(3):
+            try:
+                self._put_contact_once(tenant_id, contact)
+                return
+            except ConcurrentChange:
+                continue
+        raise ConcurrentChange(contact.contact_id)
+
+    def _put_contact_once(self, tenant_id: str, contact: Contact) -> None:
+        pk, sk = tenant_pk(tenant_id), f"CONTACT#{contact.contact_id}"
+        found = self._table.get_item(
+            Key={"pk": pk, "sk": sk}, ConsistentRead=True, ProjectionExpression="lookup_keys"
+        ).get("Item")
+        before: list[str] | None = None if found is None else list(found.get("lookup_keys", []))  # type: ignore[arg-type]
+        after = _lookup_keys(contact)
+        item = {**self._item(pk, sk, contact, _by_entity(tenant_id, contact)), "lookup_keys": after}
+        put: dict[str, Any] = {"TableName": self._table.name, "Item": item}
+        if found is None:
+            put["ConditionExpression"] = "attribute_not_exists(pk)"
+        elif "lookup_keys" not in found:  # saved before contacts had lookup keys
+            put["ConditionExpression"] = "attribute_not_exists(lookup_keys)"
+        else:
+            put["ConditionExpression"] = "lookup_keys = :before"
+            put["ExpressionAttributeValues"] = {":before": before}
+        items: list[dict[str, Any]] = [{"Put": put}]
+        items += [
+            {
+                "Put": {
+                    "TableName": self._table.name,
+                    "Item": {"pk": pk, "sk": key, "contact_id": contact.contact_id},
+                }
+            }
+            for key in after
+            if key not in (before or [])
+        ]
+        items += [
+            {"Delete": {"TableName": self._table.name, "Key": {"pk": pk, "sk": key}}}
+            for key in before or []
+            if key not in after
+        ]
+        assert len(items) <= _MAX_TRANSACTION_ITEMS, "a contact has at most 20 numbers and 4 name keys"
+        try:
+            self._client.transact_write_items(TransactItems=items)  # type: ignore[arg-type]
+        except ClientError as error:
+            if _condition_failed(error):
+                raise ConcurrentChange(contact.contact_id) from error
+            raise
 
     def put_contacts(self, tenant_id: str, contacts: list[Contact]) -> None:
-        """Many contacts at once (an import), 25 to a BatchWriteItem."""
+        """Many contacts at once (an import), with their lookup keys, 25 items to a BatchWriteItem."""
         with self._table.batch_writer() as batch:
             for contact in contacts:
+                pk, keys = tenant_pk(tenant_id), _lookup_keys(contact)
                 item = self._item(
-                    tenant_pk(tenant_id),
-                    f"CONTACT#{contact.contact_id}",
-                    contact,
-                    _by_entity(tenant_id, contact),
+                    pk, f"CONTACT#{contact.contact_id}", contact, _by_entity(tenant_id, contact)
                 )
-                batch.put_item(Item=item)
+                batch.put_item(Item={**item, "lookup_keys": keys})
+                # An import writes keys and deletes none: a search checks each contact it finds.
+                for key in keys:
+                    batch.put_item(Item={"pk": pk, "sk": key, "contact_id": contact.contact_id})
 
     def get_contact(self, tenant_id: str, contact_id: str) -> Contact | None:
         return self._get(tenant_pk(tenant_id), f"CONTACT#{contact_id}", Contact)
@@ -351,7 +423,50 @@ class ConfigTable:
         return self._get(tenant_pk(tenant_id), f"ACCOUNT#{account_id}", Account)
 
     def delete_contact(self, tenant_id: str, contact_id: str) -> bool:
-        return self._delete(tenant_pk(tenant_id), f"CONTACT#{contact_id}")
+        pk = tenant_pk(tenant_id)
+        response = self._table.delete_item(
+            Key={"pk": pk, "sk": f"CONTACT#{contact_id}"}, ReturnValues="ALL_OLD"
+        )
+        old = response.get("Attributes")
+        if old is None:
+            return False
+        with self._table.batch_writer() as batch:
+            for key in old.get("lookup_keys", []):  # type: ignore[union-attr]
+                batch.delete_item(Key={"pk": pk, "sk": str(key)})
+        return True
+
+    def find_contacts(self, tenant_id: str, lookup: str, limit: int) -> list[Contact]:
+        """Up to ``limit`` contacts whose lookup key starts with ``lookup`` (``phone_lookup`` for an
+        exact number, ``name_lookup`` for a name prefix), in key order; not yet checked again."""
+        condition = Key("pk").eq(tenant_pk(tenant_id)) & Key("sk").begins_with(lookup)
+        query: dict[str, Any] = {"KeyConditionExpression": condition, "ProjectionExpression": "contact_id"}
+        found: list[str] = []
+        while len(found) < limit:
+            page = self._table.query(**query, Limit=2 * limit)
+            for item in page["Items"]:
+                if item["contact_id"] not in found and len(found) < limit:
+                    found.append(str(item["contact_id"]))
+            if "LastEvaluatedKey" not in page:
+                break
+            query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        return self._contacts_by_id(tenant_id, found)
+
+    def _contacts_by_id(self, tenant_id: str, contact_ids: list[str]) -> list[Contact]:
+        """The contacts with these ids (at most 100: one BatchGetItem, and its unprocessed keys again)."""
+        if not contact_ids:
+            return []
+        pk = tenant_pk(tenant_id)
+        keys: list[dict[str, Any]] = [{"pk": pk, "sk": f"CONTACT#{contact_id}"} for contact_id in contact_ids]
+        items: dict[str, dict[str, Any]] = {}
+        while keys:
+            answer: dict[str, Any] = self._client.batch_get_item(  # type: ignore[assignment]
+                RequestItems={self._table.name: {"Keys": keys, "ConsistentRead": True}}
+            )
+            for item in answer["Responses"].get(self._table.name, []):
+                items[str(item["sk"])] = item
+            keys = answer.get("UnprocessedKeys", {}).get(self._table.name, {}).get("Keys", [])
+        ordered = [items.get(f"CONTACT#{contact_id}") for contact_id in contact_ids]
+        return [Contact.model_validate(_strip(item)) for item in ordered if item is not None]
 
     # ---- tenant templates ----
 

@@ -19,6 +19,7 @@ from collections.abc import Generator, Iterator
 from datetime import timedelta
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from botocore.exceptions import ClientError
 
@@ -162,6 +163,11 @@ class ObjectStore:
                 ExpiresIn=int(expires.total_seconds()),
             )
         )
+
+    def upload_origin(self) -> str:
+        """The scheme and host every pre-signed URL of this bucket names (what a browser PUTs to)."""
+        address = urlsplit(self.presigned_put("uploads/origin.csv", "text/csv", timedelta(minutes=1)))
+        return f"{address.scheme}://{address.netloc}"
 
     def presigned_get(self, key: str, expires: timedelta, filename: str) -> str:
         return str(

@@ -99,6 +99,7 @@ class Upload:
 class ErrorsDownload:
     text: str | None = None
     url: str | None = None
+    expires_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -172,6 +173,10 @@ class CallingLists:
         url = self._records.store.presigned_put(upload_key(job.job_id), UPLOAD_CONTENT_TYPE, UPLOAD_VALIDITY)
         return job, Upload(url=url, expires_at=self._clock() + UPLOAD_VALIDITY)
 
+    def upload_origin(self) -> str:
+        """Where a browser sends an uploaded file (the pre-signed URLs' scheme and host)."""
+        return self._records.store.upload_origin()
+
     def validate_upload(self, job_id: str) -> JobStatus | None:
         """The file arrived: validate it in one pass, then preview it (or refuse it as a whole)."""
         job = self._jobs.get(job_id)
@@ -230,17 +235,19 @@ class CallingLists:
         self._mass.get(tenant_id, job_id)  # the caller's own job, or not found
         return self._records.errors_page(job_id, offset, limit)
 
-    def errors_download(self, tenant_id: str, job_id: str) -> ErrorsDownload:
-        """The refused rows as CSV: the text when it fits in an answer, else a pre-signed download."""
+    def errors_download(self, tenant_id: str, job_id: str, link: bool = False) -> ErrorsDownload:
+        """The refused rows as CSV: the text when it fits in an answer (unless ``link``), else a
+        pre-signed download."""
         job = self._mass.get(tenant_id, job_id)
         if job.validation is None:
             detail = f"the calling list is {job.status.value}: it has no refused rows yet"
             raise Refused("not_validated", detail)
         key = errors_key(job_id)
-        if (self._records.store.size(key) or 0) <= INLINE_DOWNLOAD_BYTES:
+        if not link and (self._records.store.size(key) or 0) <= INLINE_DOWNLOAD_BYTES:
             return ErrorsDownload(text=b"".join(self._records.store.chunks(key)).decode())
         name = f"{job_id}-errors.csv"
-        return ErrorsDownload(url=self._records.store.presigned_get(key, DOWNLOAD_VALIDITY, name))
+        url = self._records.store.presigned_get(key, DOWNLOAD_VALIDITY, name)
+        return ErrorsDownload(url=url, expires_at=self._clock() + DOWNLOAD_VALIDITY)
 
     # ---- the one pass ----
 

@@ -6,7 +6,8 @@ from datetime import time
 
 from pydantic import BaseModel
 
-from functions.dal.config import AlreadyExists, ConfigTable
+from functions.dal.config import AlreadyExists, ConfigTable, name_lookup, phone_lookup
+from functions.domain.contact_search import matches_name, normalized_name
 from functions.domain.errors import InvalidInput, NotFound, Refused
 from functions.domain.messages import new_id
 from functions.domain.phone import to_e164
@@ -55,6 +56,15 @@ class PhoneInput(BaseModel):
     number: str
     number_type: str
     sms_opt_in: bool = False
+
+
+class ContactSearch(BaseModel):
+    """Exactly one of: an account's or a site's id, a name prefix, a phone number (any US/Canadian form)."""
+
+    entity_id: str | None = None
+    entity_type: EntityType = EntityType.ACCOUNT
+    name: str | None = None
+    phone_number: str | None = None
 
 
 class ContactInput(BaseModel):
@@ -226,6 +236,29 @@ class Configuration:
         )
         self._config.put_contact(tenant_id, contact)
         return contact
+
+    def find_contacts(self, tenant_id: str, search: ContactSearch, limit: int) -> list[Contact]:
+        """The contacts of an account or site, or those with a number, or whose name starts so."""
+        given = [name for name in ("entity_id", "name", "phone_number") if getattr(search, name) is not None]
+        if not given:
+            raise InvalidInput("entity_id", "give one of entity_id, name or phone_number")
+        if len(given) > 1:
+            raise InvalidInput(given[1], f"give only one of {', '.join(given)}")
+        if search.entity_id is not None:
+            return self._config.contacts_of(tenant_id, search.entity_type.value, search.entity_id)
+        if search.phone_number is not None:
+            number = to_e164(search.phone_number, "phone_number")
+            found = self._config.find_contacts(tenant_id, phone_lookup(number), limit)
+            return [contact for contact in found if any(phone.number == number for phone in contact.phones)]
+        assert search.name is not None
+        prefix = normalized_name(search.name)
+        if not prefix:
+            raise InvalidInput("name", "a name to search for holds at least one letter or digit")
+        found = self._config.find_contacts(tenant_id, name_lookup(prefix), limit)
+        return sorted(
+            (contact for contact in found if matches_name(contact.name, prefix)),
+            key=lambda contact: (normalized_name(contact.name), contact.contact_id),
+        )
 
     def set_opt_in(self, tenant_id: str, contact_id: str, phone_number: str, opted_in: bool) -> Contact:
         contact = self._config.get_contact(tenant_id, contact_id)

@@ -10,10 +10,16 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import threading
+import time
+import urllib.request
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from PIL import Image, ImageChops, ImageStat
@@ -27,7 +33,7 @@ from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from cli.money import format_micros
-from tests.e2e.conftest import DEMO_KEY, OPERATOR_KEY, ROOT, LocalService
+from tests.e2e.conftest import DEMO_KEY, OPERATOR_KEY, ROOT, LocalService, onboard_tenant
 
 pytestmark = pytest.mark.e2e
 
@@ -546,7 +552,9 @@ def test_replies_the_opt_out_list_with_its_audit_trail_and_the_reply_webhook(
     assert field_problem(browser, "#opt-out-scope-form", "scope")
     fill(find(browser, "#opt-out-scope-form [name=scope]"), "")
 
-    # AND the reply webhook: refused beside its field, then set with its secret shown once, then removed
+    # AND the reply webhook (under Integrations): refused beside its field, then set with its secret
+    # shown once, then removed
+    signed_in(browser, service, DEMO_KEY, "integrations")
     try:
         fill(find(browser, "#webhook-form [name=url]"), "ftp://hooks.example.com/sms")
         submit(browser, "#webhook-form")
@@ -666,7 +674,7 @@ def test_a_phone_width_layout_still_works(browser: WebDriver, service: LocalServ
         {"width": 390, "height": 844, "deviceScaleFactor": 1, "mobile": True},
     )
     try:
-        for page in ("messages", "contacts", "lists", "inbound"):
+        for page in ("messages", "contacts", "lists", "inbound", "integrations"):
             signed_in(browser, service, DEMO_KEY, page)
             # nothing wider than the screen but the tables, which scroll inside their own box
             width = browser.execute_script("return document.documentElement.scrollWidth")
@@ -675,8 +683,311 @@ def test_a_phone_width_layout_still_works(browser: WebDriver, service: LocalServ
             first = find(browser, f"#page-{page} input, #page-{page} select")
             assert first.rect["x"] >= 0
             assert first.rect["x"] + first.rect["width"] <= 390
+        # AND the confirmation, with its time to send at, fits the screen too
+        signed_in(browser, service, DEMO_KEY, "mass")
+        Select(find(browser, "#mass-form [name=saved_message]")).select_by_value("unplanned_outage_no_eta")
+        browser.execute_script(
+            "document.querySelector('#mass-form [name=outage_start]').value = '2026-12-01T02:30'"
+        )
+        submit(browser, "#mass-form")
+        until(browser, lambda d: find(d, "#confirm-dialog").get_attribute("open") is not None)
+        find(browser, "#confirm-form [name=when][value=later]").click()
+        for control in ("[name=send_at]", "[name=if_changed]", "#confirm-send"):
+            box = find(browser, f"#confirm-form {control}").rect
+            assert box["x"] >= 0, control
+            assert box["x"] + box["width"] <= 390, control
+        find(browser, "#confirm-cancel").click()
+        toast(browser, r"Cancelled: nothing was sent\.")
     finally:
         browser.execute_cdp_cmd(
             "Emulation.setDeviceMetricsOverride",
             {"width": VIEWPORT[0], "height": VIEWPORT[1], "deviceScaleFactor": 1, "mobile": False},
         )
+
+
+# ---- calling lists as files, previews in progress, scheduled sends, integrations, finding contacts ----
+
+
+def watch_texts(driver: WebDriver, selector: str) -> None:
+    """Record every text the element shows from now on (window.seenTexts), however briefly."""
+    driver.execute_script(
+        "const node = document.querySelector(arguments[0]); window.seenTexts = [];"
+        "new MutationObserver(() => window.seenTexts.push(node.textContent))"
+        ".observe(node, {childList: true, characterData: true, subtree: true});",
+        selector,
+    )
+
+
+def seen_texts(driver: WebDriver) -> list[str]:
+    found: list[str] = driver.execute_script("return window.seenTexts")
+    return found
+
+
+def test_a_calling_list_file_is_uploaded_validated_previewed_and_its_refused_rows_paged(
+    browser: WebDriver, service: LocalService, tmp_path: Path
+):
+    # GIVEN a CSV file of 20,000 good rows, 150 with a number that is not one and 30 without a quote
+    lines = ["first,cell,quote"]
+    lines += [f"Guest {i},+1416{200 + i // 10_000:03d}{i % 10_000:04d},{1_000 + i}" for i in range(20_000)]
+    lines += [f"Bad {i},not a number {i},500" for i in range(150)]
+    lines += [f"Blank {i},+1416300{i:04d}," for i in range(30)]
+    path = tmp_path / "november.csv"
+    path.write_text("\n".join(lines) + "\n")
+    signed_in(browser, service, DEMO_KEY, "lists")
+    form = "#list-form"
+    fill(find(browser, f"{form} [name=name]"), "November file")
+    Select(find(browser, f"{form} [name=template_id]")).select_by_visible_text("Fence painting follow-up")
+    # WHEN the file is chosen: its header gives the columns, and the file goes as it is
+    find(browser, "#list-file").send_keys(str(path))
+    until(browser, lambda d: find(d, "#list-file-note").is_displayed())
+    assert find(browser, "#list-file-name").text.startswith("november.csv (")
+    assert not find(browser, f"{form} [name=csv]").is_enabled()
+    Select(find(browser, f"{form} [name=phone_field]")).select_by_visible_text("cell")
+    Select(find(browser, f"{form} [name=name_field]")).select_by_visible_text("first")
+    Select(find(browser, f"{form} [name='mapping.first_name']")).select_by_visible_text("first")
+    until(
+        browser,
+        lambda d: Select(find(d, f"{form} [name='mapping.quote']")).first_selected_option.text == "quote",
+    )
+    watch_texts(browser, "#list-wait .wait-text")
+    submit(browser, form)
+
+    # THEN the upload's progress shows, then the file's validation and the preview's progress
+    until(
+        browser, lambda d: find(d, "#list-wait").get_attribute("data-status") in {"validating", "previewing"}
+    )
+    job_id = find(browser, "#list-wait").get_attribute("data-job-id")
+    screenshot_check(browser, "lists-previewing")
+    until(browser, lambda d: find(d, "#confirm-dialog").get_attribute("open") is not None, seconds=90)
+    texts = seen_texts(browser)
+    assert any(re.fullmatch(r"Uploading november\.csv: 100% \(.+ of .+\)", text) for text in texts), texts
+    assert any(text.startswith("Reading and checking the file") for text in texts), texts
+    computing = r"Computing the preview: [\d,]+ of [\d,]+ segments? done, [\d,]+ records read"
+    assert any(re.fullmatch(computing, text) for text in texts), texts
+    job = service.call("GET", f"/v1/calling-lists/{job_id}").body
+    assert job["status"] == "previewed", job
+    assert job["validation"]["refused"] == {"invalid_phone_number": 150, "missing_field": 30}
+    progress = job["preview_progress"]
+    assert (progress["segments_done"], progress["records_read"]) == (progress["segments"], 20_000)
+    assert find(browser, "#confirm-summary").text == "This message will be sent to 20,000 customers."
+
+    # WHEN the preview is cancelled, nothing is sent, and the refused rows stay to read
+    find(browser, "#confirm-cancel").click()
+    toast(browser, r"Cancelled: nothing was sent\.")
+    assert service.call("GET", f"/v1/calling-lists/{job_id}").body["status"] == "cancelled"
+    assert find(browser, "#list-validation-summary").text == "20,000 accepted, 180 refused."
+    reasons = {
+        li.get_attribute("data-reason"): li.text
+        for li in browser.find_elements(By.CSS_SELECTOR, "#list-refused-reasons li")
+    }
+    assert reasons == {
+        "invalid_phone_number": "invalid phone number 150",
+        "missing_field": "missing field 30",
+    }
+    assert find(browser, "#list-errors-count").text == "180 rows were refused"
+    until(browser, lambda d: len(cells(d, "#list-errors")) == 100)
+    screenshot_check(browser, "lists-refused")
+    find(browser, "#list-errors-more").click()
+    until(browser, lambda d: len(cells(d, "#list-errors")) == 180)
+    assert not find(browser, "#list-errors-more").is_displayed()
+    # the rows shown are the API's, page after page, in row order
+    first = service.call("GET", f"/v1/calling-lists/{job_id}/errors?limit=100").body
+    rest = service.call("GET", f"/v1/calling-lists/{job_id}/errors?cursor={first['next_cursor']}").body
+    api_rows = [[str(e["row"]), e["field"]] for e in first["items"] + rest["items"]]
+    assert [row[:2] for row in cells(browser, "#list-errors")] == api_rows
+    assert (api_rows[0], api_rows[-1]) == (["20001", "cell"], ["20180", "quote"])
+    # AND the link to errors.csv is its pre-signed download: every refused row, as the API serves them
+    link = find(browser, "#list-errors-csv")
+    assert link.is_displayed()
+    assert link.text == f"Download every refused row ({job_id}-errors.csv)"
+    with urllib.request.urlopen(str(link.get_attribute("href")), timeout=10) as answer:
+        downloaded = answer.read().decode()
+        assert "attachment" in answer.headers["Content-Disposition"]
+    request = urllib.request.Request(
+        f"{service.url}/v1/calling-lists/{job_id}/errors.csv", headers={"Authorization": f"Bearer {DEMO_KEY}"}
+    )
+    with urllib.request.urlopen(request, timeout=10) as answer:
+        assert downloaded == answer.read().decode()
+    assert len(downloaded.splitlines()) == 181
+
+
+def tenant_wall_time(service: LocalService, seconds: float) -> tuple[str, datetime]:
+    """A datetime-local value ``seconds`` from now in the tenant's time zone, and that instant."""
+    zone = ZoneInfo(service.call("GET", "/v1/settings").body["time_zone"])
+    moment = (datetime.now(UTC) + timedelta(seconds=seconds)).astimezone(zone).replace(microsecond=0)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S"), moment
+
+
+def set_value(driver: WebDriver, selector: str, value: str) -> None:
+    driver.execute_script("document.querySelector(arguments[0]).value = arguments[1]", selector, value)
+
+
+def preview_a_notice(browser: WebDriver, service: LocalService) -> str:
+    signed_in(browser, service, DEMO_KEY, "mass")
+    form = "#mass-form"
+    Select(find(browser, f"{form} [name=saved_message]")).select_by_value("unplanned_outage_no_eta")
+    set_value(browser, f"{form} [name=outage_start]", "2026-12-01T02:30")
+    fill(find(browser, f"{form} [name=contact_types]"), "Billing, Technical")
+    submit(browser, form)
+    until(browser, lambda d: find(d, "#confirm-dialog").get_attribute("open") is not None)
+    return str(find(browser, "#confirm-dialog").get_attribute("data-job-id"))
+
+
+def test_a_mass_message_is_scheduled_in_the_tenants_time_zone_moved_started_or_cancelled(
+    browser: WebDriver, service: LocalService
+):
+    # The tenant's wall time, read in its zone whatever the browser's, across the clocks' changes
+    signed_in(browser, service, DEMO_KEY, "mass")
+    read = browser.execute_script(
+        "return [['2026-12-01T07:30', 'America/New_York'], ['2026-03-08T02:30', 'America/New_York'],"
+        " ['2026-11-01T01:30', 'America/New_York'], ['2026-07-01T07:30:15', 'America/Vancouver']]"
+        ".map(([value, zone]) => window.smsConsole.zonedInputToIso(value, zone))"
+    )
+    assert read == ["2026-12-01T07:30:00-05:00", "2026-03-08T02:30:00-05:00", "2026-11-01T01:30:00-04:00",
+                    "2026-07-01T07:30:15-07:00"]  # fmt: skip
+
+    # GIVEN a previewed notice WHEN it is confirmed for an hour from now, sent even if it changed
+    job_id = preview_a_notice(browser, service)
+    find(browser, "#confirm-form [name=when][value=later]").click()
+    assert find(browser, "#confirm-send").text.startswith("Schedule for ")
+    assert find(browser, "#confirm-zone").text == service.call("GET", "/v1/settings").body["time_zone"]
+    # a time already past is refused beside the field
+    past, _ = tenant_wall_time(service, -3600)
+    set_value(browser, "#confirm-form [name=send_at]", past)
+    submit(browser, "#confirm-form")
+    assert field_problem(browser, "#confirm-form", "send_at")
+    wall, instant = tenant_wall_time(service, 3600)
+    set_value(browser, "#confirm-form [name=send_at]", wall)
+    Select(find(browser, "#confirm-form [name=if_changed]")).select_by_value("send")
+    screenshot_check(browser, "mass-schedule", modal=True)
+    submit(browser, "#confirm-form")
+
+    # THEN it waits, scheduled for that instant, and says so in the tenant's time zone
+    until(browser, lambda d: find(d, "#mass-progress").get_attribute("data-state") == "scheduled")
+    job = service.call("GET", f"/v1/mass-messages/{job_id}").body
+    assert (job["status"], job["if_changed"]) == ("scheduled", "send")
+    assert datetime.fromisoformat(job["send_at"]) == instant
+    assert (
+        "If the recipients, the text or the balance changed by then, it is sent anyway."
+        in find(browser, "#mass-progress .schedule-text").text
+    )
+    screenshot_check(browser, "mass-scheduled")
+
+    # WHEN it is moved to a few seconds from now THEN it starts then, and its start report shows
+    soon_wall, soon = tenant_wall_time(service, 4)
+    set_value(browser, "#mass-progress [name=send_at]", soon_wall)
+    submit(browser, "#mass-progress .schedule-form")
+    toast(browser, r"Moved to .*")
+    assert datetime.fromisoformat(service.call("GET", f"/v1/mass-messages/{job_id}").body["send_at"]) == soon
+    until(browser, lambda d: find(d, "#mass-progress").get_attribute("data-state") == "done", seconds=60)
+    report = service.call("GET", f"/v1/mass-messages/{job_id}").body["start_report"]
+    assert (report["action"], report["changed"]) == ("sent", False)
+    shown = find(browser, "#mass-progress .start-report").text
+    assert re.fullmatch(r"Started .*: unchanged since the confirmation, .*; sent\.", shown), shown
+
+    # AND another, scheduled, is cancelled before its time
+    other = preview_a_notice(browser, service)
+    find(browser, "#confirm-form [name=when][value=later]").click()
+    set_value(browser, "#confirm-form [name=send_at]", tenant_wall_time(service, 3600)[0])
+    submit(browser, "#confirm-form")
+    until(browser, lambda d: find(d, "#mass-progress").get_attribute("data-state") == "scheduled")
+    find(browser, "#mass-progress .progress-cancel").click()
+    until(browser, lambda d: find(d, "#mass-progress").get_attribute("data-state") == "done")
+    cancelled = service.call("GET", f"/v1/mass-messages/{other}").body
+    assert (cancelled["status"], cancelled["created_messages"]) == ("cancelled", 0)
+
+
+@pytest.fixture
+def callback_receiver() -> Iterator[tuple[str, list[bytes]]]:
+    """An endpoint on this machine that takes every post with 200 "ok"."""
+    posts: list[bytes] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            posts.append(self.rfile.read(int(self.headers["Content-Length"])))
+            self.send_response(200)
+            self.send_header("Content-Type", "text/plain")
+            self.end_headers()
+            self.wfile.write(b"ok")
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/sms-status", posts
+    server.shutdown()
+
+
+def test_the_status_callback_is_registered_with_its_secret_once_and_its_deliveries_are_logged(
+    browser: WebDriver, service: LocalService, callback_receiver: tuple[str, list[bytes]]
+):
+    url, posts = callback_receiver
+    # GIVEN a tenant of its own (no other test's messages reach the receiver, and the stream reader
+    # has no registration of it cached yet)
+    key, contact_id = onboard_tenant(
+        service,
+        "console-callbacks",
+        "+18335550179",
+        {"phone_number": "+15145550113", "email": "care@console-callbacks.example"},
+        {
+            "name": "Dee", "contact_type": "Primary", "related_entity_id": "A-20", "related_entity_name": "Dee home",
+            "phones": [{"number": "514-555-0143", "number_type": "Mobile", "sms_opt_in": True}],
+        },
+    )  # fmt: skip
+    signed_in(browser, service, key, "integrations")
+    assert find(browser, "#callback-state").text.startswith("No status callback")
+    form = "#callback-form"
+    # WHEN a URL the API refuses is given, it is shown beside it; then the receiver's is registered
+    fill(find(browser, f"{form} [name=url]"), "ftp://hooks.example.com/status")
+    submit(browser, form)
+    assert "https" in field_problem(browser, form, "url")
+    fill(find(browser, f"{form} [name=url]"), url)
+    submit(browser, form)
+    until(browser, lambda d: find(d, "#callback-secret").is_displayed())
+    assert find(browser, "#callback-secret-value").text
+    assert service.call("GET", "/v1/status-callback", key=key).body["url"] == url
+    # AND a message is sent
+    sent = service.call("POST", "/v1/triggers/ticket_closed", {
+        "contact_id": contact_id, "variables": {"company": "Cc", "ticket_number": "C-1"},
+    }, key=key)  # fmt: skip
+    assert sent.status == 202, sent.body
+    deadline = time.monotonic() + 30
+    log: list[dict[str, Any]] = []
+    while time.monotonic() < deadline and len([i for i in log if i["outcome"] == "delivered"]) < 2:
+        time.sleep(0.5)
+        log = service.call("GET", "/v1/status-callback/deliveries", key=key).body["items"]
+    assert len(posts) >= 2, "Sent and Delivered were not posted"
+    # THEN its attempts show in the delivery log as the API has them, with the answer
+    find(browser, "#deliveries-refresh").click()
+    until(browser, lambda d: len(cells(d, "#deliveries-table")) == len(log))
+    shown = [[row[1].split("\n")[0], *row[2:6]] for row in cells(browser, "#deliveries-table")]
+    assert shown == [[i["event_id"], str(i["attempt"]), "delivered", "200", "ok"] for i in log]
+    screenshot_check(browser, "integrations")
+    # AND the secret is never shown again; removing the callback stops the posts
+    signed_in(browser, service, key, "integrations")
+    assert not find(browser, "#callback-secret").is_displayed()
+    assert find(browser, f"{form} [name=url]").get_attribute("value") == url
+    find(browser, "#callback-delete").click()
+    toast(browser, r"Status changes are no longer posted\.")
+    assert service.call("GET", "/v1/status-callback", key=key).status == 404
+
+
+def test_contacts_are_found_by_name_or_by_number(browser: WebDriver, service: LocalService):
+    signed_in(browser, service, DEMO_KEY, "contacts")
+    finder = "#contact-find"
+    # GIVEN a family name's start WHEN found THEN the contacts the API finds
+    fill(find(browser, f"{finder} [name=name]"), "love")
+    submit(browser, finder)
+    until(browser, lambda d: [r[0].split("\n")[0] for r in cells(d, "#contacts-table")] == ["Ada Lovelace"])
+    assert [c["name"] for c in service.call("GET", "/v1/contacts?name=love").body] == ["Ada Lovelace"]
+    screenshot_check(browser, "contacts-found")
+    fill(find(browser, f"{finder} [name=name]"), "")
+    # AND by a number in any form
+    fill(find(browser, f"{finder} [name=phone_number]"), "(212) 555-0187")
+    submit(browser, finder)
+    until(browser, lambda d: [r[0].split("\n")[0] for r in cells(d, "#contacts-table")] == ["Grace Hopper"])
+    # AND a number that is not one is named beside its field
+    fill(find(browser, f"{finder} [name=phone_number]"), "555")
+    submit(browser, finder)
+    assert "not a US or Canadian number" in field_problem(browser, finder, "phone_number")

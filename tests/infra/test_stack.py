@@ -566,3 +566,13 @@ def test_status_changes_reach_callbacks_through_the_stream_and_a_queue_with_a_dl
     queues = resources(template_json, "AWS::SQS::Queue")
     (callback_queue,) = [res for lid, res in queues.items() if "CallbackQueue" in lid]
     assert "deadLetterTargetArn" in callback_queue["Properties"]["RedrivePolicy"]
+
+
+def test_the_lists_bucket_takes_the_consoles_uploads_from_the_apis_origin_only(template_json):
+    (bucket,) = resources(template_json, "AWS::S3::Bucket").values()
+    (rule,) = bucket["Properties"]["CorsConfiguration"]["CorsRules"]
+    assert rule["AllowedMethods"] == ["PUT"]
+    assert rule["AllowedHeaders"] == ["content-type"]
+    ((origin,),) = [rule["AllowedOrigins"]]
+    (api_id,) = resources(template_json, "AWS::ApiGatewayV2::Api")
+    assert origin == {"Fn::GetAtt": [api_id, "ApiEndpoint"]}  # https://<id>.execute-api.<region>...

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import re
 from concurrent.futures import ThreadPoolExecutor
+from urllib.parse import urlsplit
 
 from functions.handlers.routes.console import CONSOLE_DIR
 from tests.integration.conftest import Platform
+from tests.integration.test_list_uploads import request_upload
 
 
 def get(platform: Platform, path: str) -> tuple[int, dict[str, str], str]:
@@ -21,7 +23,7 @@ def test_the_page_and_every_file_it_loads_are_served_without_a_key(platform: Pla
     policy = headers["content-security-policy"]
     assert "default-src 'none'" in policy
     assert "script-src 'self'" in policy
-    assert "connect-src 'self'" in policy
+    assert "connect-src 'self' " in policy
     assert headers["x-content-type-options"] == "nosniff"
 
     loaded = set(re.findall(r'(?:src|href)="console/([^"]+)"', page))
@@ -37,6 +39,15 @@ def test_the_page_and_every_file_it_loads_are_served_without_a_key(platform: Pla
         assert status == 200, name
         assert headers["content-type"].startswith(types[name[name.rindex(".") :]])
         assert body == (CONSOLE_DIR / name).read_text()
+
+
+def test_the_page_may_send_a_calling_list_file_to_its_upload_url_and_nowhere_else(platform: Platform):
+    # GIVEN the pre-signed URL a calling list's upload answers with
+    address = urlsplit(request_upload(platform)["upload"]["url"])
+    # WHEN the page is served THEN it may connect to this API and to that URL's origin only
+    _, headers, _ = get(platform, "/console")
+    (connect,) = [d for d in headers["content-security-policy"].split("; ") if d.startswith("connect-src")]
+    assert connect.split() == ["connect-src", "'self'", f"{address.scheme}://{address.netloc}"]
 
 
 def test_nothing_else_is_served_and_nothing_comes_from_elsewhere(platform: Platform):

@@ -3,6 +3,7 @@ one-pass validation, refused rows page by page and as a download, and the previe
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -80,6 +81,13 @@ def test_an_uploaded_list_with_bad_rows_is_validated_and_previewed(
     status, headers, _ = platform.gateway.handle("GET", path, {"authorization": f"Bearer {_key()}"}, b"")
     assert status == 303
     assert requests.get(headers["Location"], timeout=10).content == body
+    # AND, for a page that cannot send its key with a plain link, the pre-signed URL itself
+    code, link = platform.call("GET", f"{path}?link=true")
+    assert code == 200, link
+    assert datetime.fromisoformat(link["expires_at"]) > datetime.now(UTC)
+    downloaded = requests.get(link["url"], timeout=10)
+    assert downloaded.content == body
+    assert "attachment" in downloaded.headers["Content-Disposition"]
 
     # AND the list sends each accepted record its own message once confirmed
     ok_confirm = platform.call(

@@ -28,7 +28,13 @@ from functions.domain.windows import QuietHours
 from functions.handlers.contract import answers
 from functions.handlers.routes.common import principal, services
 from functions.logic.auth import Permission
-from functions.logic.configuration import ContactInput, PhoneInput, SettingsChange, SignatureInput
+from functions.logic.configuration import (
+    ContactInput,
+    ContactSearch,
+    PhoneInput,
+    SettingsChange,
+    SignatureInput,
+)
 from functions.logic.tenant_templates import TemplateInput
 
 router = Router()
@@ -389,6 +395,8 @@ def list_signatures() -> list[SignatureView]:
 
 # ---- contacts ----
 
+DEFAULT_FOUND, MAX_FOUND = 50, 100  # a name or number search answers one page, the first by name
+
 
 def _contact_input(body: ContactBody) -> ContactInput:
     return ContactInput(
@@ -422,16 +430,34 @@ def update_contact(contact_id: str, body: ContactBody) -> ContactView:
 
 @router.get(
     "/v1/contacts",
-    summary="The contacts of an account or a network site",
-    responses=answers(HTTPStatus.OK, "The entity's contacts"),
+    summary="Find contacts: of an account or a network site, by phone number, or by name",
+    responses=answers(HTTPStatus.OK, "The contacts found"),
 )
 def list_contacts(
-    entity_id: Annotated[str, Query(min_length=1, max_length=100, description="The account or site id")],
+    entity_id: Annotated[
+        str | None, Query(min_length=1, max_length=100, description="The account or site id")
+    ] = None,
     entity_type: Annotated[EntityType, Query()] = EntityType.ACCOUNT,
+    name: Annotated[
+        str | None,
+        Query(
+            min_length=1,
+            max_length=100,
+            description="A prefix of the name, or of its family name or any later word; case and "
+            "accents do not matter",
+        ),
+    ] = None,
+    phone_number: Annotated[
+        str | None, Query(min_length=1, max_length=40, description="One of the contact's numbers, any form")
+    ] = None,
+    limit: Annotated[
+        int, Query(ge=1, le=MAX_FOUND, description="At most this many, by name (name and phone_number)")
+    ] = DEFAULT_FOUND,
 ) -> list[ContactView]:
     tenant = principal(router, MANAGE, Permission.VIEW_SMS)
     settings = services().configuration.tenant(tenant.tenant_id)
-    contacts = services().config.contacts_of(tenant.tenant_id, entity_type.value, entity_id)
+    search = ContactSearch(entity_id=entity_id, entity_type=entity_type, name=name, phone_number=phone_number)
+    contacts = services().configuration.find_contacts(tenant.tenant_id, search, limit)
     return [contact_view(settings, contact) for contact in contacts]
 
 

@@ -12,6 +12,7 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 
 from functions.domain.errors import NotFound
 from functions.handlers.contract import PUBLIC, answers
+from functions.handlers.routes.common import services
 from functions.public_routes import CONSOLE_PATH, EXPLORER_PATH
 
 router = Router()
@@ -29,16 +30,22 @@ _CONTENT_TYPES = {
 }
 _TEXT = {"schema": {"type": "string"}}
 ASSET_CONTENT = {kind.split(";")[0]: _TEXT for suffix, kind in _CONTENT_TYPES.items() if suffix != ".html"}
-# Everything the page loads comes from here; it talks only to this API.
+# Everything the page loads comes from here; it talks only to this API, and sends a calling list's
+# file to the lists bucket (the origin of its pre-signed URLs, added where the page is served).
+CONTENT_POLICY = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self' {upload_origin}; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+)
 SECURITY_HEADERS = {
-    "Content-Security-Policy": (
-        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-        "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
-    ),
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
     "Cache-Control": "no-cache",
 }
+
+
+def security_headers() -> dict[str, str]:
+    policy = CONTENT_POLICY.format(upload_origin=services().calling_lists.upload_origin())
+    return {"Content-Security-Policy": policy, **SECURITY_HEADERS}
 
 
 @functools.cache
@@ -52,7 +59,7 @@ def _serve(name: str) -> Response[str]:
     if body is None:
         raise NotFound(f"the console has no file '{name}'", "path")
     content_type = _CONTENT_TYPES[Path(name).suffix]
-    return Response(status_code=200, content_type=content_type, body=body, headers=dict(SECURITY_HEADERS))
+    return Response(status_code=200, content_type=content_type, body=body, headers=security_headers())
 
 
 @router.get(
@@ -80,5 +87,5 @@ def console_asset(asset: str) -> Response[str]:
 @router.get(EXPLORER_PATH, include_in_schema=False)
 def api_explorer() -> Response[str]:
     """The API explorer lives in the console (one set of files, one content policy)."""
-    headers = {**SECURITY_HEADERS, "Location": EXPLORER_LOCATION}
+    headers = {**security_headers(), "Location": EXPLORER_LOCATION}
     return Response(status_code=302, content_type="text/plain; charset=utf-8", body="", headers=headers)

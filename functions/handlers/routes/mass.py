@@ -470,21 +470,46 @@ def list_errors(
     )
 
 
+class ErrorsLink(BaseModel):
+    url: str = Field(description="The pre-signed download of errors.csv (no key needed)")
+    expires_at: datetime
+
+
 @router.get(
     "/v1/calling-lists/<job_id>/errors.csv",
     summary="Download every refused row as CSV",
     responses=answers(
         HTTPStatus.OK,
-        "The refused rows as CSV (row,field,reason,error), when they fit in an answer (5 MB)",
+        "The refused rows as CSV (row,field,reason,error), when they fit in an answer (5 MB); with "
+        "link=true, {url, expires_at}: the pre-signed download itself",
         HTTPStatus.NOT_FOUND,
         HTTPStatus.CONFLICT,
         also={HTTPStatus.SEE_OTHER: "A larger file: to its pre-signed download, valid 15 minutes"},
-        content={"text/csv": {"schema": {"type": "string"}}},
+        content={
+            "text/csv": {"schema": {"type": "string"}},
+            "application/json": {"schema": ErrorsLink.model_json_schema()},
+        },
     ),
 )
-def list_errors_csv(job_id: str) -> Response[str]:
+def list_errors_csv(
+    job_id: str,
+    link: Annotated[
+        bool,
+        Query(
+            description="Answer with the pre-signed URL (valid 15 minutes) instead of the file or a "
+            "redirect: a page can link to it, as a plain link cannot carry the key"
+        ),
+    ] = False,
+) -> Response[str]:
     tenant = principal(router, Permission.VIEW_SMS, Permission.CREATE_SMS)
-    download = services().calling_lists.errors_download(tenant.tenant_id, job_id)
+    download = services().calling_lists.errors_download(tenant.tenant_id, job_id, link=link)
+    if link:
+        assert download.url is not None
+        assert download.expires_at is not None
+        answer = ErrorsLink(url=download.url, expires_at=download.expires_at)
+        return Response(
+            status_code=HTTPStatus.OK.value, content_type="application/json", body=answer.model_dump_json()
+        )
     if download.url is not None:
         return Response(status_code=HTTPStatus.SEE_OTHER.value, headers={"Location": download.url}, body="")
     return Response(

@@ -27,6 +27,7 @@ since, and lets the original Query see only those.
 from __future__ import annotations
 
 import base64
+import bisect
 import copy
 import json
 from collections.abc import Iterator, Mapping
@@ -178,6 +179,45 @@ class _PartitionMaps:
             dirty.add(key)
 
     def items_with(self, attribute: str, value: Any) -> list[Any]:
+        return [item for key in self._keys(attribute, value) if (item := self._lookup(key)) is not None]
+
+    def table_page(
+        self,
+        value: Any,
+        start: dict[str, Any] | None,
+        comparison: str | None,
+        bounds: list[Any],
+        limit: int | None,
+    ) -> list[Any]:
+        """What a forward table query of one partition can return: the items after ``start`` that
+        meet the key condition, as many as its page can hold (``limit``, or 1 MB) and the next one
+        (moto looks at it to end the page as it does). Key conditions select a run of the sorted keys."""
+        from moto.dynamodb.models.dynamo_type import DynamoType
+
+        attribute = self._table.hash_key_attr
+        keys = self._keys(attribute, value)
+        first = 0
+        if start and self._table.range_key_attr:
+            after = DynamoType(start[self._table.range_key_attr]).cast_value
+            first = bisect.bisect_right(keys, after, key=lambda key: self._order[key][1])
+        page: list[Any] = []
+        size = 0
+        for key in keys[first:]:
+            item = self._lookup(key)
+            if item is None:
+                continue
+            if comparison and not item.range_key.compare(comparison, bounds):
+                if page:
+                    page.append(item)  # past the run the condition selects: moto looks at one more
+                    break
+                continue
+            page.append(item)
+            size += item.size()
+            if (limit is not None and len(page) > limit) or size > _RESULT_SIZE_LIMIT:
+                break
+        return page
+
+    def _keys(self, attribute: str, value: Any) -> list[Any]:
         if attribute not in self._maps:
             self._build(attribute)
         for key in self._dirty[attribute]:
@@ -187,7 +227,7 @@ class _PartitionMaps:
         if keys is None:
             keys = sorted(self._maps[attribute].get(value, ()), key=self._order.__getitem__)
             self._sorted[attribute][value] = keys
-        return [item for key in keys if (item := self._lookup(key)) is not None]
+        return keys
 
     def _build(self, attribute: str) -> None:
         self._maps[attribute], self._values[attribute], self._dirty[attribute] = {}, {}, set()
@@ -238,6 +278,7 @@ _ORIGINAL_DELETE = Table.delete_item
 _ORIGINAL_UPDATE = DynamoDBBackend.update_item
 
 
+_RESULT_SIZE_LIMIT = 1_000_000  # moto's page size limit (DynamoDB's 1 MB)
 _INDEX_NAME_AT = 6  # query's positional parameters after hash_key: ..., projection_expressions, index_name
 
 
@@ -250,7 +291,18 @@ def _query(self: Table, hash_key: Any, *args: Any, **kwargs: Any) -> Any:
         attribute, value = self.hash_key_attr, hash_key
     else:
         return _ORIGINAL_QUERY(self, hash_key, *args, **kwargs)
-    candidates = _maps(self).items_with(attribute, value)
+    forward = (args[4] if len(args) > 4 else kwargs.get("scan_index_forward", True)) is not False
+    legacy_filters = set(kwargs) - {"hash_key_conditions", "range_key_conditions"}
+    ranges = kwargs.get("range_key_conditions") or []
+    plain = (
+        not legacy_filters and all(name == self.range_key_attr for name, *_ in ranges) and len(ranges) <= 1
+    )
+    if not index_name and forward and plain and len(args) >= 4:
+        # One partition of the table, forward: only the run of items its page can hold is read.
+        comparison, bounds, limit, start = args[0], args[1], args[2], args[3]
+        candidates = _maps(self).table_page(value, start, comparison, bounds, limit)
+    else:
+        candidates = _maps(self).items_with(attribute, value)
     self.__dict__["all_items"] = lambda: candidates  # what the original reads, for this call only
     try:
         return _ORIGINAL_QUERY(self, hash_key, *args, **kwargs)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import boto3
 import moto
@@ -149,11 +150,25 @@ def _queries_after_writes() -> list[list[dict]]:
     pages: list[list[dict]] = []
 
     def read_all() -> None:
-        for name, value, index in [("pk", p, None) for p in ("p0", "p1")] + [("g", g, "by_g") for g in "abc"]:
+        reads: list[tuple[str, dict[str, Any], str | None, dict[str, Any]]] = [
+            (f"{name} = :v", {":v": {"S": value}}, index, {})
+            for name, value, index in [("pk", p, None) for p in ("p0", "p1")]
+            + [("g", g, "by_g") for g in "abc"]
+        ]
+        bounds = {":v": {"S": "p0"}, ":lo": {"N": "50"}, ":hi": {"N": "80"}}
+        reads += [
+            ("pk = :v AND sk BETWEEN :lo AND :hi", bounds, None, {}),
+            ("pk = :v AND sk > :lo", {":v": {"S": "p1"}, ":lo": {"N": "70"}}, None, {}),
+            ("pk = :v AND sk <= :hi", {":v": {"S": "p1"}, ":hi": {"N": "60"}}, None, {}),
+            ("pk = :v", {":v": {"S": "p0"}}, None, {"ScanIndexForward": False}),
+            ("pk = :v", {":v": {"S": "p1"}, ":g": {"S": "c"}}, None, {"FilterExpression": "g = :g"}),
+            ("g = :v AND begins_with(s, :s)", {":v": {"S": "c"}, ":s": {"S": "1"}}, "by_g", {}),
+        ]
+        for condition, values, index, more in reads:
             start: dict | None = None
             while True:
-                query = {"TableName": "q", "KeyConditionExpression": f"{name} = :v", "Limit": 7,
-                         "ExpressionAttributeValues": {":v": {"S": value}}}  # fmt: skip
+                query = {"TableName": "q", "KeyConditionExpression": condition, "Limit": 7,
+                         "ExpressionAttributeValues": values, **more}  # fmt: skip
                 if index:
                     query["IndexName"] = index
                 if start:
@@ -163,6 +178,9 @@ def _queries_after_writes() -> list[list[dict]]:
                 if "LastEvaluatedKey" not in page:
                     break
                 start = page["LastEvaluatedKey"]
+        whole = dynamodb.query(TableName="q", KeyConditionExpression="pk = :v",
+                               ExpressionAttributeValues={":v": {"S": "p0"}})  # fmt: skip
+        pages.append(whole["Items"])
 
     for n in range(60):
         item = {"pk": {"S": f"p{n % 2}"}, "sk": {"N": str(100 - n)}, "s": {"S": f"{(n * 7) % 60:02d}"}}

@@ -96,7 +96,9 @@ class DispatchSettings:
     max_backoff_seconds: float = 60.0
     page_size: int = 30
     far_slot_seconds: float = 60.0  # a slot further off (a spent daily cap) is not waited for
-    sent_flush_seconds: float = 1.0  # Sent records wait this long (or for a batch) to share a write
+    # Sent records wait this long (or for a batch) to share a write: well before a receipt can come,
+    # so a history shows Sent before Delivered, and a status callback gets both.
+    sent_flush_seconds: float = 0.1
 
 
 class DispatcherInvoker(Protocol):

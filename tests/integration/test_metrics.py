@@ -140,7 +140,9 @@ def test_the_alarms_and_the_dashboard_read_metrics_the_functions_emit(
     names, values = emitted_metrics(capsys.readouterr().out)
     assert values[(MESSAGES_ACCEPTED, "")] == 9
     assert values[(MESSAGES_SENT, "")] == 7  # one of the two on the second code was throttled, then sent
-    assert values[(MESSAGES_CARRIER_THROTTLED, "")] == 1
+    # each refusal the carrier made (the retry after a 0.25 s pause may be refused again) is counted
+    assert platform.simulator.throttled >= 1
+    assert values[(MESSAGES_CARRIER_THROTTLED, "")] == platform.simulator.throttled
     assert values[(PARTS_SENT, DEMO_SENDING_NUMBER)] == 5  # one-part messages
     assert values[(PARTS_SENT, SECOND_NUMBER)] == 2
     assert values[(MESSAGES_DELIVERED, "")] == 3

@@ -56,6 +56,7 @@ from functions.domain.messages import utc_now
 from functions.domain.tenants import Tenant
 from functions.domain.three_a_day import THREE_A_DAY_RULE
 from functions.logic.compose import Composer
+from functions.observability import logger
 
 CONFIRMATION_VALIDITY = timedelta(minutes=15)
 # A run's entry: the number (E.164 digits), the record's row (0 for contacts), its segments.
@@ -310,9 +311,22 @@ class Previews:
         self._jobs.put_segments(pieces)
         if not self._jobs.set_segment_count(job.job_id, progress):
             return None
-        after = segment.model_copy(update={"hi": bounds[0], "split": True, "version": segment.version + 1})
-        if not self._jobs.advance_segment(segment, after):
-            return None
+        seen: PreviewSegment | None = segment
+        while True:
+            assert seen is not None
+            after = seen.model_copy(update={"hi": bounds[0], "split": True, "version": seen.version + 1})
+            if self._jobs.advance_segment(seen, after):
+                break
+            # The API's inline run of the first segment moved it on meanwhile (it stops at its next
+            # page once this split lands). The split stands while that run has not read past the
+            # first bound: without it, the pieces just created would never be queued.
+            seen = self._jobs.segment(job.job_id, progress.generation, segment.index)
+            if seen is None or seen.split or seen.done:
+                return None
+            moved_to = json.loads(seen.cursor)["sk"] if seen.cursor else str(seen.lo)
+            if moved_to >= bounds[0]:
+                logger.warning("a preview's first segment read past its split", job_id=job.job_id)
+                return None
         self._queue.put(
             [PreviewWork(job_id=job.job_id, generation=progress.generation, segment=p.index) for p in pieces]
         )

@@ -179,3 +179,31 @@ def test_cancelling_a_previewing_job_stops_its_computation(
         "POST", f"/v1/mass-messages/{job['id']}/confirm", {"confirmation_token": "x"}
     )
     assert (code, problem["reason"]) == (409, "not_previewed")
+
+
+def test_a_split_that_races_the_inline_run_still_queues_every_segment(
+    platform: Platform, audience: int, queued_previews: None, monkeypatch: pytest.MonkeyPatch
+):
+    # GIVEN a job whose first segment the API's inline run moves on (one page, not past the first
+    # bound) just as the preview function splits it
+    job = create(platform)
+    previews = preview_handler.services().previews
+    jobs = previews._jobs
+    original = type(jobs).advance_segment
+    raced = []
+
+    def inline_run_first(self, seen, after):  # type: ignore[no-untyped-def]
+        if after.split and not raced:
+            raced.append(seen)
+            moved = seen.model_copy(update={"read": seen.read + 1, "version": seen.version + 1})
+            assert original(self, seen, moved)  # the inline run's page checkpoint lands first
+        return original(self, seen, after)
+
+    monkeypatch.setattr(type(jobs), "advance_segment", inline_run_first)
+    # WHEN the preview function works through its queue
+    done = platform.settle(f"/v1/mass-messages/{job['id']}")
+    # THEN the race happened, and the split still queued its pieces: the preview ends, exact
+    assert raced
+    assert done["status"] == "previewed", done
+    assert done["preview_progress"]["segments_done"] == done["preview_progress"]["segments"] == 8
+    assert done["preview"]["recipients"] == audience, done["preview"]

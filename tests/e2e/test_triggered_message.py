@@ -16,12 +16,14 @@ PAYMENT = {"contact_id": "contact-ada", "variables": {"company": "Demo Fiber", "
 def wait_for(
     service: LocalService, message_id: str, status: str, timeout: float = 20.0, key: str = DEMO_KEY
 ) -> tuple[dict, set[str]]:
+    """Until the message has been in ``status`` (now, or earlier in its history: a receipt may move
+    it on between two looks)."""
     seen: set[str] = set()
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         message = service.call("GET", f"/v1/messages/{message_id}", key=key).body
-        seen.add(message["status"])
-        if message["status"] == status:
+        seen |= {message["status"], *(change["status"] for change in message.get("history", []))}
+        if status in seen:
             return message, seen
         time.sleep(0.05)
     pytest.fail(f"{message_id} never reached {status}; saw {seen}")

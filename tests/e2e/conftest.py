@@ -13,6 +13,7 @@ import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -131,3 +132,33 @@ def service() -> Iterator[LocalService]:
         "--receipt-delay", "0.2", "--tick-seconds", "1", "--allow-loopback-webhooks"
     ) as running:
         yield running
+
+
+@contextmanager
+def post_receiver(
+    path: str, status: int = 204, answer: bytes = b""
+) -> Iterator[tuple[str, list[tuple[dict[str, str], bytes]]]]:
+    """An endpoint on this machine that records every post (its headers, lowercased, and body) and
+    answers ``status`` with ``answer``: the URL to register, and the posts as they come."""
+    posts: list[tuple[dict[str, str], bytes]] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            posts.append(({k.lower(): v for k, v in self.headers.items()}, body))
+            self.send_response(status)
+            if answer:
+                self.send_header("Content-Type", "text/plain")
+                self.send_header("Content-Length", str(len(answer)))
+            self.end_headers()
+            self.wfile.write(answer)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}{path}", posts
+    finally:
+        server.shutdown()

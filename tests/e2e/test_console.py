@@ -10,13 +10,11 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import threading
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -33,7 +31,7 @@ from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from cli.money import format_micros
-from tests.e2e.conftest import DEMO_KEY, OPERATOR_KEY, ROOT, LocalService, onboard_tenant
+from tests.e2e.conftest import DEMO_KEY, OPERATOR_KEY, ROOT, LocalService, onboard_tenant, post_receiver
 
 pytestmark = pytest.mark.e2e
 
@@ -898,25 +896,9 @@ def test_a_mass_message_is_scheduled_in_the_tenants_time_zone_moved_started_or_c
 
 
 @pytest.fixture
-def callback_receiver() -> Iterator[tuple[str, list[bytes]]]:
-    """An endpoint on this machine that takes every post with 200 "ok"."""
-    posts: list[bytes] = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            posts.append(self.rfile.read(int(self.headers["Content-Length"])))
-            self.send_response(200)
-            self.send_header("Content-Type", "text/plain")
-            self.end_headers()
-            self.wfile.write(b"ok")
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/sms-status", posts
-    server.shutdown()
+def callback_receiver() -> Iterator[tuple[str, list[tuple[dict[str, str], bytes]]]]:
+    with post_receiver("/sms-status", 200, b"ok") as received:
+        yield received
 
 
 def test_the_status_callback_is_registered_with_its_secret_once_and_its_deliveries_are_logged(

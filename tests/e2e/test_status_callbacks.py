@@ -3,38 +3,21 @@
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
 
 import pytest
 
 from functions.domain.signing import verify
-from tests.e2e.conftest import LocalService, onboard_tenant
+from tests.e2e.conftest import LocalService, onboard_tenant, post_receiver
 
 pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture
 def receiver() -> Iterator[tuple[str, list[tuple[dict[str, str], bytes]]]]:
-    posts: list[tuple[dict[str, str], bytes]] = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers["Content-Length"]))
-            posts.append(({k.lower(): v for k, v in self.headers.items()}, body))
-            self.send_response(204)
-            self.end_headers()
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/status", posts
-    server.shutdown()
+    with post_receiver("/status") as received:
+        yield received
 
 
 def test_a_tenants_callback_gets_sent_and_delivered_signed_once_each(service: LocalService, receiver):

@@ -18,7 +18,10 @@ _NOT_WORD = re.compile(r"[\W_]+")
 
 def normalized_name(name: str) -> str:
     """The name as compared: letters and digits, case folded, no accents, one space between words."""
-    decomposed = unicodedata.normalize("NFKD", name.casefold())
+    # Unicode's compatibility caseless form (NFKD(casefold(NFKD(casefold(NFD(name)))))), which is
+    # stable: a key compares as itself however its characters decompose.
+    once = unicodedata.normalize("NFKD", unicodedata.normalize("NFD", name).casefold())
+    decomposed = unicodedata.normalize("NFKD", once.casefold())
     bare = "".join(char for char in decomposed if not unicodedata.combining(char))
     return _NOT_WORD.sub(" ", bare).strip()
 

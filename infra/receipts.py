@@ -18,6 +18,7 @@ from functions.domain.delivery_events import RECEIPT_EVENT_TYPES
 from infra.constants import (
     DELIVERY_EVENTS_TOPIC_ID,
     RECEIPTS_BATCH_SIZE,
+    RECEIPTS_BATCHING_WINDOW_SECONDS,
     RECEIPTS_DLQ_ID,
     RECEIPTS_MAX_RECEIVES,
     RECEIPTS_QUEUE_ID,
@@ -75,7 +76,12 @@ class Receipts(Construct):
         acknowledge_index_access(self.function.role, messages_table)
         self.function.function.add_event_source(
             sources.SqsEventSource(
-                self.queue, batch_size=RECEIPTS_BATCH_SIZE, report_batch_item_failures=True
+                self.queue,
+                batch_size=RECEIPTS_BATCH_SIZE,
+                # A message's events (accepted, then delivered) often come within seconds: gathered,
+                # they share one write of the message.
+                max_batching_window=Duration.seconds(RECEIPTS_BATCHING_WINDOW_SECONDS),
+                report_batch_item_failures=True,
             )
         )
 

@@ -16,6 +16,7 @@ from local.topology import FunctionSpec
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs.client import SQSClient
+    from mypy_boto3_sqs.type_defs import MessageTypeDef
 
 log = logging.getLogger("local.lambda")
 # moto's long polling would hold its dispatch lock, so poll short and nap, longer while a queue stays
@@ -23,6 +24,7 @@ log = logging.getLogger("local.lambda")
 IDLE_SLEEP_SECONDS = 0.05
 MAX_IDLE_SLEEP_SECONDS = 0.4
 ALIGNED_RUN_LAG_SECONDS = 0.05  # an aligned tick never wakes a hair before its period starts
+SQS_RECEIVE_MAX = 10  # messages one ReceiveMessage returns at most
 
 
 @dataclass
@@ -104,6 +106,7 @@ class QueuePoller:
         batch_size: int,
         reports_item_failures: bool,
         stop: threading.Event,
+        batching_window_seconds: float = 0.0,
     ) -> None:
         self._sqs = sqs
         self._queue_url = queue_url
@@ -112,6 +115,7 @@ class QueuePoller:
         self._batch_size = batch_size
         self._reports_item_failures = reports_item_failures
         self._stop = stop
+        self._window = batching_window_seconds
         self.batches = 0
 
     def run(self) -> None:
@@ -127,16 +131,31 @@ class QueuePoller:
                 log.exception("poller for %s failed; continuing", self._function.name)
                 self._stop.wait(1.0)
 
+    def _receive(self, most: int) -> list[MessageTypeDef]:
+        return list(
+            self._sqs.receive_message(
+                QueueUrl=self._queue_url,
+                MaxNumberOfMessages=min(most, SQS_RECEIVE_MAX),
+                WaitTimeSeconds=0,
+                MessageSystemAttributeNames=["All"],
+                MessageAttributeNames=["All"],
+            ).get("Messages", [])
+        )
+
     def poll_once(self) -> bool:
-        messages = self._sqs.receive_message(
-            QueueUrl=self._queue_url,
-            MaxNumberOfMessages=self._batch_size,
-            WaitTimeSeconds=0,
-            MessageSystemAttributeNames=["All"],
-            MessageAttributeNames=["All"],
-        ).get("Messages", [])
+        messages = self._receive(self._batch_size)
         if not messages:
             return False
+        # The batching window: gather up to the batch size for this long after the first message.
+        deadline = time.monotonic() + self._window
+        while len(messages) < self._batch_size and not self._stop.is_set():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            more = self._receive(self._batch_size - len(messages))
+            messages += more
+            if not more:
+                self._stop.wait(min(IDLE_SLEEP_SECONDS, left))
         self.batches += 1
         event = {"Records": [sqs_record(message, self._queue_arn) for message in messages]}
         try:
@@ -238,6 +257,7 @@ class StreamPoller:
         poll_seconds: float = 0.1,
         retries: int = 2,
         shards_every_seconds: float = 10.0,
+        batching_window_seconds: float = 0.0,
     ) -> None:
         self._streams = streams
         self._stream_arn = stream_arn
@@ -246,6 +266,9 @@ class StreamPoller:
         self._filters = list(filters)
         self._stop = stop
         self._poll_seconds = poll_seconds
+        self._window = batching_window_seconds
+        self._gathered: list[dict[str, Any]] = []  # passing records waiting for their batch
+        self._gathering_since = math.inf
         self._retries = retries
         self._iterators: dict[str, str | None] = {}
         self._shards_every = shards_every_seconds
@@ -262,29 +285,38 @@ class StreamPoller:
                 self._stop.wait(1.0)
 
     def poll_once(self) -> bool:
-        """Read each shard once (its list now and then: a table's shards change seldom); whether
-        any records came. Lambda reads each shard about four times a second; this, ten."""
+        """Read each shard once (its list now and then: a table's shards change seldom); whether a
+        shard had more records than one read returns (then it is read again at once, as Lambda does).
+
+        Lambda reads each shard about four times a second; this, ten. Records that pass the filters
+        are gathered for the batching window (from the first of them) or until a batch is full."""
         if time.monotonic() - self._shards_read_at >= self._shards_every:
             self._discover_shards()
             self._shards_read_at = time.monotonic()
-        got = False
+        full = False
         for shard_id, iterator in list(self._iterators.items()):
             if iterator is None:
                 continue
             response = self._streams.get_records(ShardIterator=iterator, Limit=self._batch_size)
             self._iterators[shard_id] = response.get("NextShardIterator")
             records = response.get("Records", [])
-            if not records:
-                continue
-            got = True
+            full = full or len(records) >= self._batch_size
             passing = [
                 {**record, "eventSource": "aws:dynamodb", "eventSourceARN": self._stream_arn}
                 for record in records
                 if not self._filters or any(matches_filter(pattern, record) for pattern in self._filters)
             ]
-            if passing:
-                self._invoke({"Records": passing})
-        return got
+            if passing and not self._gathered:
+                self._gathering_since = time.monotonic()
+            self._gathered += passing
+        while self._gathered and (
+            len(self._gathered) >= self._batch_size
+            or time.monotonic() - self._gathering_since >= self._window
+        ):
+            batch, self._gathered = self._gathered[: self._batch_size], self._gathered[self._batch_size :]
+            self._gathering_since = time.monotonic() if self._gathered else math.inf
+            self._invoke({"Records": batch})
+        return full
 
     def _invoke(self, event: dict[str, Any]) -> None:
         for attempt in range(self._retries + 1):

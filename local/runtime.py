@@ -201,6 +201,7 @@ class LocalRuntime:
                     mapping.batch_size,
                     mapping.reports_item_failures,
                     self.stop_event,
+                    batching_window_seconds=mapping.batching_window_seconds,
                 )
                 self.pollers.append(poller)
                 self._spawn(f"poller-{function.name}-{index}", poller.run)
@@ -222,6 +223,7 @@ class LocalRuntime:
                 source.batch_size,
                 source.filters,
                 self.stop_event,
+                batching_window_seconds=source.batching_window_seconds,
             )
             self.stream_pollers.append(poller)
             self._spawn(f"stream-{source.function_id}", poller.run)

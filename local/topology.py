@@ -31,6 +31,7 @@ class EventSourceMapping:
     batch_size: int
     max_concurrency: int | None
     reports_item_failures: bool
+    batching_window_seconds: float = 0.0  # MaximumBatchingWindowInSeconds: gather a batch this long
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,7 @@ class StreamSource:
     function_id: str
     batch_size: int
     filters: list[dict[str, Any]]  # the mapping's filter patterns, parsed; a record passes one or is dropped
+    batching_window_seconds: float = 0.0  # MaximumBatchingWindowInSeconds: gather a batch this long
 
 
 @dataclass(frozen=True)
@@ -209,6 +211,7 @@ def read_topology(template: Template) -> Topology:
                         json.loads(item["Pattern"])
                         for item in props.get("FilterCriteria", {}).get("Filters", [])
                     ],
+                    batching_window_seconds=float(props.get("MaximumBatchingWindowInSeconds", 0)),
                 )
             )
         elif kind == "AWS::Lambda::EventSourceMapping":
@@ -220,6 +223,7 @@ def read_topology(template: Template) -> Topology:
                     batch_size=int(props.get("BatchSize", 10)),
                     max_concurrency=props.get("ScalingConfig", {}).get("MaximumConcurrency"),
                     reports_item_failures="ReportBatchItemFailures" in props.get("FunctionResponseTypes", []),
+                    batching_window_seconds=float(props.get("MaximumBatchingWindowInSeconds", 0)),
                 )
             )
         elif kind == "AWS::Scheduler::Schedule" and props.get("State", "ENABLED") == "ENABLED":

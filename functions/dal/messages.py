@@ -309,13 +309,13 @@ class StatusMove:
     condition: str | None = None
     values: dict[str, Any] = field(default_factory=dict)
     removes: tuple[str, ...] = ()
+    notes: tuple[StatusChange, ...] = ()  # history entries that came with the move, before its own
 
     def expression(self) -> dict[str, Any]:
-        change = StatusChange(status=self.to, at=self.at, reason=self.reason, detail=self.detail).model_dump(
-            mode="json", exclude_none=True
-        )
+        change = StatusChange(status=self.to, at=self.at, reason=self.reason, detail=self.detail)
+        history = [entry.model_dump(mode="json", exclude_none=True) for entry in (*self.notes, change)]
         names = {"#status": "status", "#history": "history"}
-        values: dict[str, Any] = {":to": self.to.value, ":change": [change], **self.values}
+        values: dict[str, Any] = {":to": self.to.value, ":change": history, **self.values}
         sets = ["#status = :to", "#history = list_append(#history, :change)"]
         if self.reason is not None:
             sets.append("reject_reason = :reason")
@@ -471,9 +471,13 @@ class MessagesTable:
         reason: RejectReason | None = None,
         detail: str | None = None,
         extra: dict[str, Any] | None = None,
+        notes: Iterable[StatusChange] = (),
     ) -> bool:
-        """As ``transition``, for a caller that needs only to know whether the message moved."""
-        move = StatusMove(message_id, to, tuple(allowed_from), at, reason, detail, extra or {})
+        """As ``transition``, for a caller that needs only to know whether the message moved;
+        ``notes`` go into the history just before the move's own entry."""
+        move = StatusMove(
+            message_id, to, tuple(allowed_from), at, reason, detail, extra or {}, notes=tuple(notes)
+        )
         return self._set_status(move, "NONE") is not None
 
     def _set_status(
@@ -571,8 +575,8 @@ class MessagesTable:
         rows.sort(key=lambda row: row[0])  # the shards merged in key order
         return [_ready_from_item(item) for _, item in rows[:limit]]
 
-    def note(self, message_id: str, change: StatusChange, while_in: MessageStatus) -> bool:
-        """Append ``change`` to the history of a message in status ``while_in``, without moving it."""
+    def note(self, message_id: str, changes: Iterable[StatusChange], while_in: MessageStatus) -> bool:
+        """Append ``changes`` to the history of a message in status ``while_in``, without moving it."""
         try:
             self._table.update_item(
                 Key={"message_id": message_id},
@@ -580,7 +584,7 @@ class MessagesTable:
                 ConditionExpression="attribute_exists(message_id) AND #status = :status",
                 ExpressionAttributeNames={"#history": "history", "#status": "status"},
                 ExpressionAttributeValues={
-                    ":change": [change.model_dump(mode="json", exclude_none=True)],
+                    ":change": [change.model_dump(mode="json", exclude_none=True) for change in changes],
                     ":status": while_in.value,
                 },
             )

@@ -28,13 +28,30 @@ def receipts() -> Receipts:
     return Receipts(MessagesTable(boto3.resource("dynamodb").Table(settings.messages_table)))
 
 
-def handle_record(record: SQSRecord, failed_by_reason: Counter[str]) -> None:
-    event = DeliveryEvent.model_validate_json(record.body)
-    outcome = receipts().apply(event)
-    logger.info("receipt", event_type=event.event_type, outcome=outcome.value)
+class _Batch:
+    """A batch's events, applied together (a message's events share one write); each record's outcome."""
+
+    def __init__(self, records: list[dict[str, Any]]) -> None:
+        self.results: dict[str, ReceiptOutcome | Exception] = {}
+        parsed: dict[str, DeliveryEvent] = {}
+        for record in records:
+            try:
+                parsed[record["messageId"]] = DeliveryEvent.model_validate_json(record["body"])
+            except ValueError as error:  # reported as this record's failure alone
+                self.results[record["messageId"]] = error
+        self.events = parsed
+        self.results.update(zip(parsed, receipts().apply(list(parsed.values())), strict=True))
+
+
+def handle_record(record: SQSRecord, batch: _Batch, failed_by_reason: Counter[str]) -> None:
+    result = batch.results[record.message_id]
+    if isinstance(result, Exception):
+        raise result
+    event = batch.events[record.message_id]
+    logger.info("receipt", event_type=event.event_type, outcome=result.value)
     metrics.add_metric(name="DeliveryEvents", unit="Count", value=1)
     final = event.outcome()
-    if outcome is ReceiptOutcome.APPLIED and final is not None:
+    if result is ReceiptOutcome.APPLIED and final is not None:
         status, reason = final
         if status is MessageStatus.DELIVERED:
             metrics.add_metric(name=MESSAGES_DELIVERED, unit="Count", value=1)
@@ -47,10 +64,11 @@ def handle_record(record: SQSRecord, failed_by_reason: Counter[str]) -> None:
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     failed_by_reason: Counter[str] = Counter()  # emitted once per invocation, one document per reason
+    batch = _Batch(event.get("Records", []))
     try:
         return process_partial_response(
             event=event,
-            record_handler=lambda record: handle_record(record, failed_by_reason),
+            record_handler=lambda record: handle_record(record, batch, failed_by_reason),
             processor=processor,
             context=context,
         )

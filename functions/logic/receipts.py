@@ -10,7 +10,7 @@ with reason ``unknown`` (``expire_unanswered``, run by a schedule).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
@@ -73,16 +73,43 @@ class Receipts:
         self._clock = clock
         self._window = window
 
-    def apply(self, event: DeliveryEvent) -> ReceiptOutcome:
-        message_id = event.context.get("message_id")
-        if not isinstance(message_id, str):
-            return ReceiptOutcome.UNKNOWN_MESSAGE
-        outcome = event.outcome()
-        if outcome is None:
+    def apply(self, events: Sequence[DeliveryEvent]) -> list[ReceiptOutcome | Exception]:
+        """Apply a batch of events; each one's outcome, in order. A message's events in the batch share
+        one write: the non-final ones before its first final one go into the history with the move
+        (or, with no final one, are noted together); whatever follows a final one changes nothing.
+        A message whose write failed has the error in place of its events' outcomes (they are tried
+        again; the others stand)."""
+        outcomes: list[ReceiptOutcome | Exception | None] = [None] * len(events)
+        by_message: dict[str, list[int]] = {}
+        for position, event in enumerate(events):
+            message_id = event.context.get("message_id")
+            if isinstance(message_id, str):
+                by_message.setdefault(message_id, []).append(position)
+            else:
+                outcomes[position] = ReceiptOutcome.UNKNOWN_MESSAGE
+        for message_id, positions in by_message.items():
+            settled: list[ReceiptOutcome] | Exception
+            try:
+                settled = self._settle(message_id, [events[p] for p in positions])
+            except Exception as error:  # this message's events fail; the batch goes on
+                settled = error
+            for index, position in enumerate(positions):
+                outcomes[position] = settled if isinstance(settled, Exception) else settled[index]
+        return [ReceiptOutcome.UNKNOWN_MESSAGE if outcome is None else outcome for outcome in outcomes]
+
+    def _settle(self, message_id: str, events: list[DeliveryEvent]) -> list[ReceiptOutcome]:
+        final_at = next((index for index, event in enumerate(events) if event.outcome() is not None), None)
+        notes = [
+            StatusChange(status=MessageStatus.SENT, at=self._clock(), detail=event.detail)
+            for event in events[: len(events) if final_at is None else final_at]
+        ]
+        if final_at is None:
             # History only, and only while the message waits for its outcome: never after the end.
-            change = StatusChange(status=MessageStatus.SENT, at=self._clock(), detail=event.detail)
-            noted = self._messages.note(message_id, change, while_in=MessageStatus.SENT)
-            return ReceiptOutcome.NOTED if noted else ReceiptOutcome.NOT_FINAL
+            noted = self._messages.note(message_id, notes, while_in=MessageStatus.SENT)
+            return [ReceiptOutcome.NOTED if noted else ReceiptOutcome.NOT_FINAL] * len(events)
+        final = events[final_at]
+        outcome = final.outcome()
+        assert outcome is not None
         status, reason = outcome
         # Only a message still in flight moves: a duplicate or late event changes nothing.
         moved = self._messages.move(
@@ -91,9 +118,16 @@ class Receipts:
             allowed_from=[MessageStatus.IN_PROGRESS, MessageStatus.SENT],
             at=self._clock(),
             reason=reason,
-            detail=event.detail,
+            detail=final.detail,
+            notes=notes,
         )
-        return ReceiptOutcome.APPLIED if moved else ReceiptOutcome.ALREADY_FINAL
+        before = ReceiptOutcome.NOTED if moved else ReceiptOutcome.NOT_FINAL
+        after = [
+            ReceiptOutcome.ALREADY_FINAL if event.outcome() is not None else ReceiptOutcome.NOT_FINAL
+            for event in events[final_at + 1 :]
+        ]
+        applied = ReceiptOutcome.APPLIED if moved else ReceiptOutcome.ALREADY_FINAL
+        return [before] * final_at + [applied] + after
 
     def expire_unanswered(self, stop_before: Callable[[], bool] = lambda: False) -> int:
         """End ``Failed``/``unknown`` every message still ``Sent`` once the carrier's event window passed.

@@ -10,7 +10,7 @@ import boto3
 import moto
 import pytest
 
-from local.lambda_runtime import LocalFunction, QueuePoller, Ticker
+from local.lambda_runtime import LocalFunction, QueuePoller, StreamPoller, Ticker
 from local.topology import FunctionSpec
 from tests.integration import fake_handlers
 
@@ -136,3 +136,80 @@ def test_the_local_front_delivers_the_path_decoded_as_the_http_api_does():
     assert event["pathParameters"] == {"proxy": "v1/opt-outs/(416) 555-9145"}
     assert event["rawQueryString"] == "scope=dnc%3Ab&note=a%20b"
     assert event["queryStringParameters"] == {"scope": "dnc:b", "note": "a b"}
+
+
+def test_a_batching_window_gathers_what_comes_within_it_into_one_batch(sqs):
+    url = sqs.create_queue(QueueName="gathered", Attributes={"VisibilityTimeout": "30"})["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    for index in range(3):
+        sqs.send_message(QueueUrl=url, MessageBody=str(index))
+    poller = QueuePoller(
+        sqs, url, arn, function("succeed"), 100, True, threading.Event(), batching_window_seconds=0.6
+    )
+    late = threading.Timer(
+        0.2, lambda: [sqs.send_message(QueueUrl=url, MessageBody=f"late{i}") for i in range(12)]
+    )
+    late.start()
+
+    started = time.monotonic()
+    assert poller.poll_once()
+    late.join()
+
+    # One batch of all 15 (more than one receive returns), handed over once the window closed
+    assert [len(call["Records"]) for call in fake_handlers.CALLS] == [15]
+    assert time.monotonic() - started >= 0.6
+    assert depth(sqs, url) == 0
+
+
+def test_without_a_window_a_batch_is_what_one_receive_returns(sqs):
+    url, arn, _ = queue_pair(sqs)
+    for index in range(3):
+        sqs.send_message(QueueUrl=url, MessageBody=str(index))
+    poller = QueuePoller(sqs, url, arn, function("succeed"), 10, True, threading.Event())
+    assert poller.poll_once()
+    assert [len(call["Records"]) for call in fake_handlers.CALLS] == [3]
+
+
+def test_a_stream_batching_window_gathers_records_until_it_closes_or_a_batch_is_full():
+    with moto.mock_aws():
+        fake_handlers.CALLS.clear()
+        dynamodb = boto3.client("dynamodb")
+        arn = dynamodb.create_table(
+            TableName="things",
+            KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+            StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"},
+        )["TableDescription"]["LatestStreamArn"]
+        poller = StreamPoller(
+            boto3.client("dynamodbstreams"),
+            arn,
+            function("succeed"),
+            batch_size=5,
+            filters=[{"dynamodb": {"NewImage": {"kind": {"S": ["wanted"]}}}}],
+            stop=threading.Event(),
+            batching_window_seconds=0.4,
+        )
+
+        def put(index: int, kind: str = "wanted") -> None:
+            dynamodb.put_item(TableName="things", Item={"id": {"S": str(index)}, "kind": {"S": kind}})
+
+        put(0)
+        put(1, kind="other")  # filtered out: never in a batch, never counted toward one
+        poller.poll_once()
+        assert fake_handlers.CALLS == []  # gathering: the window is still open
+        put(2)
+        time.sleep(0.45)
+        poller.poll_once()
+        assert [
+            [r["dynamodb"]["Keys"]["id"]["S"] for r in call["Records"]] for call in fake_handlers.CALLS
+        ] == [["0", "2"]]
+        for index in range(3, 9):
+            put(index)
+        assert poller.poll_once()  # a full read: read again at once
+        assert not poller.poll_once()
+        # a full batch went at once; the rest waits for its window
+        assert [len(call["Records"]) for call in fake_handlers.CALLS] == [2, 5]
+        time.sleep(0.45)
+        poller.poll_once()
+        assert [len(call["Records"]) for call in fake_handlers.CALLS] == [2, 5, 1]

@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import json
 import time
+from collections import Counter
 from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import boto3
 
 from functions.dal.messages import MessagesTable
+from functions.handlers import receipts as receipts_handler
 from functions.logic.receipts import Receipts
 from infra.constants import RECEIPTS_DLQ_ID, RECEIPTS_QUEUE_ID
 from local.carrier import SentRecord
@@ -215,3 +220,56 @@ def test_the_deadline_function_runs_hourly(platform: Platform):
 def sent_messages_record(platform: Platform, message_id: str) -> SentRecord:
     (record,) = [r for r in platform.simulator.records if r.context["message_id"] == message_id]
     return record
+
+
+def test_a_messages_events_in_one_batch_share_one_write(platform: Platform):
+    # GIVEN four sent messages, and every Messages update counted at the wire
+    (both_id, both), (twice_id, twice), (notes_id, notes), (late_id, late) = sent_messages(platform, 4)
+    table_name = platform.table("MESSAGES_TABLE").name
+    updates: Counter[str] = Counter()
+
+    def count(model: Any, params: dict[str, Any], **_: Any) -> None:
+        body = json.loads(params.get("body") or b"{}")
+        if model.name == "UpdateItem" and body.get("TableName") == table_name:
+            updates[body["Key"]["message_id"]["S"]] += 1
+
+    session = boto3._get_default_session()
+    session.events.register("before-call.dynamodb.UpdateItem", count)
+    receipts_handler.receipts.cache_clear()  # built afresh, so that its client carries the hook
+    try:
+        # WHEN one batch brings: accepted then delivered; delivered twice; two progress events; and
+        # a late progress event after the delivery
+        for record, event_type, is_final in [
+            (both, "TEXT_SUCCESSFUL", False),
+            (twice, "TEXT_DELIVERED", True),
+            (notes, "TEXT_SUCCESSFUL", False),
+            (both, "TEXT_DELIVERED", True),
+            (twice, "TEXT_DELIVERED", True),
+            (notes, "TEXT_CARRIER_UNREACHABLE", False),
+            (late, "TEXT_DELIVERED", True),
+            (late, "TEXT_SUCCESSFUL", False),
+        ]:
+            platform.simulator.schedule_event(record, event_type, is_final=is_final)
+        platform.simulator.pump(now=time.time())
+        poller = platform.poller(RECEIPTS_QUEUE_ID, "receipts", batch_size=10)
+        assert poller.poll_once()
+        assert not poller.poll_once()  # the whole batch was handled, nothing left to retry
+    finally:
+        session.events.unregister("before-call.dynamodb.UpdateItem", count)
+        receipts_handler.receipts.cache_clear()
+
+    # THEN each message was written once, its history in the events' order
+    assert updates == {both_id: 1, twice_id: 1, notes_id: 1, late_id: 1}
+    assert [detail.split(":")[0] for _, detail in history(platform, both_id)[-2:]] == [
+        "TEXT_SUCCESSFUL",
+        "TEXT_DELIVERED",
+    ]
+    assert [s for s, _ in history(platform, twice_id)].count("Delivered") == 1
+    assert message(platform, notes_id)["status"] == "Sent"
+    assert [detail.split(":")[0] for _, detail in history(platform, notes_id)[-2:]] == [
+        "TEXT_SUCCESSFUL",
+        "TEXT_CARRIER_UNREACHABLE",
+    ]
+    assert message(platform, late_id)["status"] == "Delivered"
+    assert not any((d or "").startswith("TEXT_SUCCESSFUL") for _, d in history(platform, late_id))
+    assert platform.queue_depth(RECEIPTS_DLQ_ID) == 0

@@ -8,7 +8,7 @@ from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from functions.dal.messages import BY_READY_INDEX, READY_FIELDS
+from functions.dal.messages import BY_READY_INDEX, BY_TENANT_INDEX, LOG_FIELDS, READY_FIELDS
 from infra.constants import (
     CALLBACKS_TABLE_ID,
     CONFIG_TABLE_ID,
@@ -120,10 +120,13 @@ class Storage(Construct):
             # New ready messages kick their code's dispatcher (functions/handlers/kick.py).
             dynamo_stream=dynamodb.StreamViewType.NEW_AND_OLD_IMAGES,  # kicks; status events
         )
+        # The tenant's log: what its filters read (a page's rows are then read from the table).
         self.messages_table.add_global_secondary_index(
-            index_name="by_tenant",
+            index_name=BY_TENANT_INDEX,
             partition_key=dynamodb.Attribute(name="tenant_shard", type=S),  # tenant id + shard
             sort_key=dynamodb.Attribute(name="created_key", type=S),
+            projection_type=dynamodb.ProjectionType.INCLUDE,
+            non_key_attributes=list(LOG_FIELDS),
         )
         self.messages_table.add_global_secondary_index(
             index_name="by_job",

@@ -15,11 +15,14 @@ Keys and access patterns:
   about four, so a 100 parts/s short code fits); a dispatcher reads every shard and merges them by
   ``ready_sort``. The fan-out keeps a code's ready backlog to a few minutes of sending (a bounded
   COUNT query on the key), so no key ever holds a million rows; a large job writes one key per code.
-- GSI ``by_tenant`` (``tenant_shard`` = tenant id + ``#`` + shard, ``created_key`` = created ISO
-  time + id): a tenant's sent-messages log, newest first, with cursor pagination; "created between"
-  is a range on ``created_key``. The log's other filters (status, phone number, related entity,
-  trigger) are filter expressions within the tenant's range: DynamoDB reads the rows they drop, so a
-  request stops after ``SEARCH_MAX_EVALUATED`` rows and hands back a cursor.
+- GSI ``by_tenant_log`` (``tenant_shard`` = tenant id + ``#`` + shard, ``created_key`` = created
+  ISO time + id), carrying only what the log's filters read (``LOG_FIELDS``, a few hundred bytes): a
+  tenant's sent-messages log, newest first, with cursor pagination, a page's rows then read from the
+  table in one BatchGetItem; "created between" is a range on ``created_key``. The log's other
+  filters (status, phone number, related entity, trigger) are filter expressions within the
+  tenant's range: DynamoDB reads the rows they drop, so a request stops after
+  ``SEARCH_MAX_EVALUATED`` rows and hands back a cursor. A status change rewrites the index's entry
+  (one write unit), not a copy of the whole message.
 - GSI ``by_job`` (``job_shard`` = job id + ``#`` + shard, ``status``), sparse, keys only: a mass
   message's or calling list's messages per status, for its progress (a COUNT query per status and
   shard), for cancelling its pending messages, and for the log filtered by job (keys from the index,
@@ -50,7 +53,7 @@ cursor is the last row's ``created_key``, where every shard resumes; a job's mes
 status by status, shard by shard; the release schedule merges the shards earliest first. So a
 tenant's or a job's reads cost a query per shard more than before, and a page of the log at most
 ``TENANT_SHARDS`` queries more. Which keys a large job writes: ``message_id`` (one item each), its
-``by_tenant`` and ``by_job`` entries spread over 8 shards each, ``by_conversation`` (one pair each).
+``by_tenant_log`` and ``by_job`` entries spread over 8 shards each, ``by_conversation`` (one pair each).
 """
 
 from __future__ import annotations
@@ -70,12 +73,19 @@ from botocore.exceptions import ClientError
 
 from functions.domain.dispatch import Lane, ReadyMessage, ready_shard
 from functions.domain.message_log import MessageQuery, created_key_ceiling, created_key_floor
-from functions.domain.messages import FINAL_STATUSES, Message, MessageStatus, RejectReason, StatusChange
+from functions.domain.messages import (
+    FINAL_STATUSES,
+    Message,
+    MessageStatus,
+    Recipient,
+    RejectReason,
+    StatusChange,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.service_resource import Table
 
-BY_TENANT_INDEX = "by_tenant"
+BY_TENANT_INDEX = "by_tenant_log"
 BY_RELEASE_INDEX = "by_release"
 BY_JOB_INDEX = "by_job"
 BY_CONVERSATION_INDEX = "by_conversation"
@@ -88,6 +98,9 @@ READY_FIELDS = (
     "price_micros", "created_at", "trigger", "job_id", "release_at", "debited", "claim_token", "claimed_at",
     "resends",
 )  # fmt: skip
+# What the by_tenant_log index carries besides its keys: what its filters read; a page's rows
+# are then read from the table. Small, so that a status change rewrites one write unit of it.
+LOG_FIELDS = ("status", "created_at", "recipient", "job_id", "trigger")
 HELD_SHARD = "HELD"
 TENANT_SHARDS = 8
 JOB_SHARDS = 8
@@ -285,7 +298,7 @@ class _ShardReader:
     """One shard of a tenant's log, read newest first a page at a time; matches wait in ``found``."""
 
     request: dict[str, Any]
-    found: list[tuple[str, Message]] = field(default_factory=list)
+    found: list[tuple[str, str]] = field(default_factory=list)  # (created_key, message_id) of matches
     position: str | None = None  # the created_key of the last row read (None: nothing read yet)
     done: bool = False
 
@@ -740,12 +753,20 @@ class MessagesTable:
                 page = placed[:limit]
                 more = len(found) > limit or bool(unfinished)
                 last_key = page[-1][0]
-                return [message for _, message in page], self._cursor(tenant_id, last_key) if more else None
+                return self._rows(page), self._cursor(tenant_id, last_key) if more else None
             if boundary is None:
-                return [message for _, message in placed], None
+                return self._rows(placed), None
             if evaluated >= SEARCH_MAX_EVALUATED:
-                return [message for _, message in placed], self._cursor(tenant_id, boundary)
+                return self._rows(placed), self._cursor(tenant_id, boundary)
             pending = [next(reader for reader in unfinished if reader.position == boundary)]
+
+    def _rows(self, entries: list[tuple[str, str]]) -> list[Message]:
+        """The page's messages, in its order (the index carries only what the filters read)."""
+        found: dict[str, Message] = {}
+        ids = [message_id for _, message_id in entries]
+        for start in range(0, len(ids), BATCH_GET_LIMIT):
+            found.update(self._get_many(ids[start : start + BATCH_GET_LIMIT]))
+        return [found[message_id] for message_id in ids if message_id in found]
 
     @staticmethod
     def _cursor(tenant_id: str, created_key: str) -> str | None:
@@ -757,9 +778,14 @@ class MessagesTable:
         """One page of one shard into its reader; the rows it read."""
         page = self._table.query(**reader.request)
         for item in page["Items"]:
-            message = _from_item(item)
-            if query.matches(message):
-                reader.found.append((str(item["created_key"]), message))
+            if query.matches_fields(
+                MessageStatus(str(item["status"])),
+                datetime.fromisoformat(str(item["created_at"])),
+                Recipient.model_validate(item["recipient"]),
+                str(item["job_id"]) if item.get("job_id") else None,
+                str(item["trigger"]) if item.get("trigger") else None,
+            ):
+                reader.found.append((str(item["created_key"]), str(item["message_id"])))
         last_key = page.get("LastEvaluatedKey")
         if last_key is None:
             reader.done = True

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 
 from pydantic import BaseModel, ConfigDict
 
-from functions.domain.messages import Message, MessageStatus
+from functions.domain.messages import Message, MessageStatus, Recipient
 from functions.domain.tenants import EntityType
 
 CSV_COLUMNS = (
@@ -58,16 +58,28 @@ class MessageQuery(BaseModel):
         )
 
     def matches(self, message: Message) -> bool:
-        recipient = message.recipient
+        return self.matches_fields(
+            message.status, message.created_at, message.recipient, message.job_id, message.trigger
+        )
+
+    def matches_fields(
+        self,
+        status: MessageStatus,
+        created_at: datetime,
+        recipient: Recipient,
+        job_id: str | None,
+        trigger: str | None,
+    ) -> bool:
+        """``matches`` on the fields it reads (what an index of the log carries)."""
         checks = (
-            self.status is None or message.status is self.status,
-            self.created_from is None or message.created_at >= self.created_from,
-            self.created_to is None or message.created_at < self.created_to,
+            self.status is None or status is self.status,
+            self.created_from is None or created_at >= self.created_from,
+            self.created_to is None or created_at < self.created_to,
             self.phone_number is None or recipient.phone_number == self.phone_number,
             self.entity_id is None or recipient.related_entity_id == self.entity_id,
             self.entity_type is None or recipient.related_entity_type == self.entity_type.value,
-            self.job_id is None or message.job_id == self.job_id,
-            self.trigger is None or message.trigger == self.trigger,
+            self.job_id is None or job_id == self.job_id,
+            self.trigger is None or trigger == self.trigger,
         )
         return all(checks)
 

@@ -97,7 +97,21 @@ def test_tables_are_on_demand_with_point_in_time_recovery(template, template_jso
             "TimeToLiveSpecification": {"AttributeName": "expires_at", "Enabled": True},
             "GlobalSecondaryIndexes": Match.array_with(
                 [
-                    Match.object_like({"IndexName": "by_tenant"}),
+                    Match.object_like(
+                        {
+                            "IndexName": "by_tenant_log",
+                            "Projection": {
+                                "ProjectionType": "INCLUDE",
+                                "NonKeyAttributes": [
+                                    "status",
+                                    "created_at",
+                                    "recipient",
+                                    "job_id",
+                                    "trigger",
+                                ],
+                            },
+                        }
+                    ),
                     Match.object_like({"IndexName": "by_release"}),
                     Match.object_like(
                         {

@@ -17,6 +17,11 @@ costs seconds. The items a read returns are already in wire form (``{"S": ...}``
 binary as bytes), so the fix serializes the rest of the response as moto does and writes the items
 as JSON directly, binary values base64-encoded as the service does.
 
+DynamoDB Streams: GetRecords goes through the same serializer, and its records carry a message's
+old and new images, so the stream readers (kicks, status events) took a third of the table
+server's time. Its records are in wire form too; the fix writes them as JSON directly (the creation
+time as epoch seconds, as the service does).
+
 DynamoDB: a Query reads (and sorts) every item of its table to find the ones with its partition key,
 on a table or an index, so each Query costs as much as the whole table (a dispatcher reads its code's
 ready index many times a second while a job's messages fill the table). The fix keeps, per table,
@@ -31,6 +36,7 @@ import bisect
 import copy
 import json
 from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime
 from types import SimpleNamespace
 from typing import Any
 
@@ -40,6 +46,7 @@ from moto.core.utils import camelcase_to_underscores
 from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.table import Table
 from moto.dynamodb.responses import DynamoResult
+from moto.dynamodbstreams.responses import DynamoDBStreamsHandler
 from moto.sqs.models import Queue
 
 _ORIGINAL = Queue.attributes
@@ -340,12 +347,42 @@ def _update_item(
         _maps(table).mark(_key_from(table, key))
 
 
+class _StreamRecords(ActionResult):
+    """GetRecords' answer: the records (already in wire form) written as JSON directly."""
+
+    def execute_result(self, context: ActionContext) -> Any:
+        result = dict(self.result)  # type: ignore[call-overload]
+        records = result.pop("Records", [])
+        status, headers, body = ActionResult(result).execute_result(context)
+        payload = json.loads(body) if body else {}
+        payload["Records"] = records
+        encoded = json.dumps(payload, default=_wire_stream_value)
+        if "Content-Length" in headers:
+            headers["Content-Length"] = str(len(encoded.encode()))
+        return status, headers, encoded
+
+
+def _wire_stream_value(value: object) -> Any:
+    if isinstance(value, datetime):  # ApproximateCreationDateTime: epoch seconds on the wire
+        return value.replace(tzinfo=value.tzinfo or UTC).timestamp()
+    return _wire_bytes(value)
+
+
+def _get_records(self: DynamoDBStreamsHandler) -> ActionResult:
+    result = _ORIGINAL_GET_RECORDS(self)
+    return _StreamRecords(result.result)
+
+
+_ORIGINAL_GET_RECORDS = DynamoDBStreamsHandler.get_records
+
+
 def apply() -> None:
     Queue.attributes = property(lambda queue: _LazyAttributes(queue))  # type: ignore[assignment,method-assign]
     # The original's table copies become no-ops; the wrapper's item snapshots do the rolling back.
     dynamodb_models.copy = SimpleNamespace(deepcopy=_copy_all_but_tables)  # type: ignore[assignment,attr-defined]
     DynamoDBBackend.transact_write_items = _transact_write_items  # type: ignore[method-assign]
     DynamoResult.execute_result = _execute_dynamo_result  # type: ignore[method-assign,assignment]
+    DynamoDBStreamsHandler.get_records = _get_records  # type: ignore[method-assign]
     Table.query = _query  # type: ignore[method-assign]
     Table.put_item = _put_item  # type: ignore[method-assign]
     Table.delete_item = _delete_item  # type: ignore[assignment,method-assign]

@@ -213,3 +213,69 @@ def test_queries_answer_as_moto_does_after_items_move_between_partitions(monkeyp
         plain = _queries_after_writes()
     assert len(fixed) > 20
     assert fixed == plain
+
+
+def _stream_records() -> list[dict[str, Any]]:
+    """A table's stream after a put, an update and a delete of an item of every attribute type."""
+    dynamodb = boto3.client("dynamodb", region_name="us-east-1")
+    arn = dynamodb.create_table(
+        TableName="s",
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        AttributeDefinitions=[
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": "sk", "AttributeType": "N"},
+        ],
+        BillingMode="PAY_PER_REQUEST",
+        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
+    )["TableDescription"]["LatestStreamArn"]
+    key = {"pk": ODD_ITEM["pk"], "sk": ODD_ITEM["sk"]}
+    dynamodb.put_item(TableName="s", Item=ODD_ITEM)
+    dynamodb.update_item(TableName="s", Key=key, UpdateExpression="SET #t = :t",
+                         ExpressionAttributeNames={"#t": "text"}, ExpressionAttributeValues={":t": {"S": "new"}})  # fmt: skip
+    dynamodb.delete_item(TableName="s", Key=key)
+    streams = boto3.client("dynamodbstreams", region_name="us-east-1")
+    (shard,) = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"]
+    iterator = streams.get_shard_iterator(
+        StreamArn=arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
+    )["ShardIterator"]
+    records = []
+    while iterator:
+        page = streams.get_records(ShardIterator=iterator, Limit=2)
+        if not page["Records"]:
+            break
+        records += page["Records"]
+        iterator = page.get("NextShardIterator")
+    return records
+
+
+def test_stream_records_answer_as_moto_does(monkeypatch):
+    from moto.dynamodbstreams.responses import DynamoDBStreamsHandler
+
+    with moto.mock_aws():
+        fixed = _stream_records()
+    monkeypatch.setattr(DynamoDBStreamsHandler, "get_records", moto_fixes._ORIGINAL_GET_RECORDS)
+    with moto.mock_aws():
+        original = _stream_records()
+
+    assert [r["eventName"] for r in fixed] == ["INSERT", "MODIFY", "REMOVE"]
+
+    def comparable(record: dict[str, Any]) -> dict[str, Any]:
+        change = {
+            k: v
+            for k, v in record["dynamodb"].items()
+            # a time; a counter of the process, and a size that counts its digits
+            if k not in ("ApproximateCreationDateTime", "SequenceNumber", "SizeBytes")
+        }
+        return {**{k: v for k, v in record.items() if k not in ("eventID", "dynamodb")}, "dynamodb": change}
+
+    assert [comparable(r) for r in fixed] == [comparable(r) for r in original]
+    assert fixed[1]["dynamodb"]["OldImage"] == ODD_ITEM
+    numbers = [int(r["dynamodb"]["SequenceNumber"]) for r in fixed]
+    assert numbers == sorted(set(numbers))
+    for mine, theirs in zip(fixed, original, strict=True):
+        # the same kind of value, an aware time within the test's run
+        took = abs(
+            mine["dynamodb"]["ApproximateCreationDateTime"]
+            - theirs["dynamodb"]["ApproximateCreationDateTime"]
+        )
+        assert took.total_seconds() < 60

@@ -23,6 +23,9 @@ log = logging.getLogger("local.lambda")
 # empty: many idle pollers would otherwise keep moto busy answering empty receives.
 IDLE_SLEEP_SECONDS = 0.05
 MAX_IDLE_SLEEP_SECONDS = 0.4
+# While a batching window gathers, the queue is read this often (Lambda long-polls; each read here
+# takes what came meanwhile, so a window costs a few receives, not one per message).
+GATHER_EVERY_SECONDS = 0.25
 ALIGNED_RUN_LAG_SECONDS = 0.05  # an aligned tick never wakes a hair before its period starts
 SQS_RECEIVE_MAX = 10  # messages one ReceiveMessage returns at most
 
@@ -154,8 +157,8 @@ class QueuePoller:
                 break
             more = self._receive(self._batch_size - len(messages))
             messages += more
-            if not more:
-                self._stop.wait(min(IDLE_SLEEP_SECONDS, left))
+            if len(more) < SQS_RECEIVE_MAX:  # the queue is drained for now
+                self._stop.wait(min(GATHER_EVERY_SECONDS, left))
         self.batches += 1
         event = {"Records": [sqs_record(message, self._queue_arn) for message in messages]}
         try:

@@ -58,37 +58,39 @@ class StatusEvent(BaseModel):
     tenant_id: str
 
 
-def status_event(before: Message | None, after: Message) -> StatusEvent | None:
-    """The event for the change from ``before`` to ``after``, or None if no published status was reached."""
-    if after.status not in PUBLISHED_STATUSES or (before is not None and before.status is after.status):
-        return None
-    sequence = next(
-        (
-            index
-            for index in range(len(after.history), 0, -1)
-            if after.history[index - 1].status is after.status
-        ),
-        None,
-    )
-    if sequence is None:
-        return None  # a status without its history entry: nothing to tell
-    change = after.history[sequence - 1]
-    return StatusEvent(
-        event_id=f"{after.message_id}:{sequence}",
-        sequence=sequence,
-        message_id=after.message_id,
-        status=after.status,
-        reject_reason=change.reason or after.reject_reason,
-        detail=change.detail,
-        occurred_at=change.at,
-        phone_number=after.recipient.phone_number,
-        sending_number=after.origination_number,
-        segments=after.segments,
-        price_micros=after.price_micros,
-        trigger=after.trigger,
-        job_id=after.job_id,
-        tenant_id=after.tenant_id,
-    )
+def status_events(before: Message | None, after: Message) -> list[StatusEvent]:
+    """The events of the change from ``before`` to ``after``: one per published status its write
+    reached, in order (a delivery event that came before the send was recorded brings Sent and
+    Delivered in one write). A history entry that repeats the status before it is a note, not a change.
+    """
+    events = []
+    for position in range(len(before.history) if before is not None else 0, len(after.history)):
+        change = after.history[position]
+        if change.status not in PUBLISHED_STATUSES:
+            continue
+        if position > 0 and after.history[position - 1].status is change.status:
+            continue
+        sequence = position + 1
+        reason = change.reason or (after.reject_reason if change.status is after.status else None)
+        events.append(
+            StatusEvent(
+                event_id=f"{after.message_id}:{sequence}",
+                sequence=sequence,
+                message_id=after.message_id,
+                status=change.status,
+                reject_reason=reason,
+                detail=change.detail,
+                occurred_at=change.at,
+                phone_number=after.recipient.phone_number,
+                sending_number=after.origination_number,
+                segments=after.segments,
+                price_micros=after.price_micros,
+                trigger=after.trigger,
+                job_id=after.job_id,
+                tenant_id=after.tenant_id,
+            )
+        )
+    return events
 
 
 def retry_delay_seconds(attempt: int) -> int:

@@ -35,7 +35,7 @@ from functions.domain.callbacks import (
     StatusEvent,
     gives_up,
     retry_delay_seconds,
-    status_event,
+    status_events,
 )
 from functions.domain.errors import InvalidInput, NotFound
 from functions.domain.messages import Message, utc_now
@@ -120,7 +120,7 @@ class StatusEvents:
 
     def publish(self, changes: Iterable[tuple[Message | None, Message]]) -> PublishReport:
         """Publish the events of these (before, after) pairs; the bus first, then the callback queue."""
-        events = [event for before, after in changes if (event := status_event(before, after)) is not None]
+        events = [event for before, after in changes for event in status_events(before, after)]
         report = PublishReport(events=len(events))
         if not events:
             return report

@@ -96,9 +96,10 @@ class DispatchSettings:
     max_backoff_seconds: float = 60.0
     page_size: int = 30
     far_slot_seconds: float = 60.0  # a slot further off (a spent daily cap) is not waited for
-    # Sent records wait this long (or for a batch) to share a write: well before a receipt can come,
-    # so a history shows Sent before Delivered, and a status callback gets both.
-    sent_flush_seconds: float = 0.1
+    # Sent records wait this long (or for a batch of 10) to share a write. A delivery event that
+    # comes first records the Sent itself (functions/logic/receipts.py), so a history still shows
+    # Sent before Delivered and a status callback gets both.
+    sent_flush_seconds: float = 1.0
 
 
 class DispatcherInvoker(Protocol):

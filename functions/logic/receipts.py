@@ -21,6 +21,7 @@ from functions.dal.messages import MessagesTable
 from functions.domain.delivery_events import FAILURE_REASONS, FINAL_UNLESS_SAID, SUCCESS_EVENTS
 from functions.domain.messages import MessageStatus, RejectReason, StatusChange, utc_now
 
+SENT_BY_EVENT = "the carrier's event came before the send was recorded"
 RECEIPT_WINDOW = timedelta(hours=72)  # AWS End User Messaging sends a message's events within this
 
 
@@ -105,21 +106,30 @@ class Receipts:
         ]
         if final_at is None:
             # History only, and only while the message waits for its outcome: never after the end.
-            noted = self._messages.note(message_id, notes, while_in=MessageStatus.SENT)
+            noted = self._messages.note(
+                message_id, notes, while_in=MessageStatus.SENT
+            ) or self._messages.move(
+                message_id, MessageStatus.SENT, [MessageStatus.IN_PROGRESS], self._clock(), notes=notes
+            )
             return [ReceiptOutcome.NOTED if noted else ReceiptOutcome.NOT_FINAL] * len(events)
         final = events[final_at]
         outcome = final.outcome()
         assert outcome is not None
         status, reason = outcome
-        # Only a message still in flight moves: a duplicate or late event changes nothing.
-        moved = self._messages.move(
-            message_id,
-            status,
-            allowed_from=[MessageStatus.IN_PROGRESS, MessageStatus.SENT],
-            at=self._clock(),
-            reason=reason,
-            detail=final.detail,
-            notes=notes,
+        # Only a message still in flight moves: a duplicate or late event changes nothing. One whose
+        # send is not recorded yet (its dispatcher writes Sent records in batches) gets its Sent too.
+        at = self._clock()
+        moved = any(
+            self._messages.move(
+                message_id, status, [before], at, reason=reason, detail=final.detail, notes=earlier
+            )
+            for before, earlier in (
+                (MessageStatus.SENT, notes),
+                (
+                    MessageStatus.IN_PROGRESS,
+                    [StatusChange(status=MessageStatus.SENT, at=at, detail=SENT_BY_EVENT), *notes],
+                ),
+            )
         )
         before = ReceiptOutcome.NOTED if moved else ReceiptOutcome.NOT_FINAL
         after = [

@@ -10,7 +10,11 @@ from typing import Any
 
 import boto3
 
-from functions.dal.messages import MessagesTable
+from functions.dal.claims import ClaimsWriter
+from functions.dal.leases import LeasesTable
+from functions.dal.ledger import LedgerTable
+from functions.dal.messages import MessagesTable, StatusMove
+from functions.domain.messages import MessageStatus
 from functions.handlers import receipts as receipts_handler
 from functions.logic.receipts import Receipts
 from infra.constants import RECEIPTS_DLQ_ID, RECEIPTS_QUEUE_ID
@@ -273,3 +277,40 @@ def test_a_messages_events_in_one_batch_share_one_write(platform: Platform):
     assert message(platform, late_id)["status"] == "Delivered"
     assert not any((d or "").startswith("TEXT_SUCCESSFUL") for _, d in history(platform, late_id))
     assert platform.queue_depth(RECEIPTS_DLQ_ID) == 0
+
+
+def test_a_delivery_event_that_comes_before_the_sent_record_records_the_sent_too(platform: Platform):
+    # GIVEN a message the carrier has, whose Sent record its dispatcher has not written yet
+    ((message_id, record),) = sent_messages(platform, 1)
+    table = platform.table("MESSAGES_TABLE")
+    item = table.get_item(Key={"message_id": message_id})["Item"]
+    in_progress = [change for change in item["history"] if change["status"] != "Sent"]
+    table.update_item(
+        Key={"message_id": message_id},
+        UpdateExpression="SET #s = :s, history = :h REMOVE receipt_shard, sent_at",
+        ExpressionAttributeNames={"#s": "status"},
+        ExpressionAttributeValues={":s": "In Progress", ":h": in_progress},
+    )
+
+    # WHEN its events come in one batch
+    for event_type, is_final in (("TEXT_SUCCESSFUL", False), ("TEXT_DELIVERED", True)):
+        platform.simulator.schedule_event(record, event_type, is_final=is_final)
+    platform.simulator.pump(now=time.time())
+    assert platform.poller(RECEIPTS_QUEUE_ID, "receipts", batch_size=10).poll_once()
+
+    # THEN it is Delivered, its history shows the Sent first, and the late Sent record changes nothing
+    assert message(platform, message_id)["status"] == "Delivered"
+    assert [status for status, _ in history(platform, message_id)][-4:] == [
+        "In Progress",
+        "Sent",
+        "Sent",
+        "Delivered",
+    ]
+    late = StatusMove(message_id, MessageStatus.SENT, (MessageStatus.IN_PROGRESS,), datetime.now(UTC))
+    writer = ClaimsWriter(
+        MessagesTable(table),
+        LedgerTable(platform.table("LEDGER_TABLE")),
+        LeasesTable(platform.table("LEASES_TABLE")),
+    )
+    assert writer.record([late]) == {message_id}
+    assert message(platform, message_id)["status"] == "Delivered"

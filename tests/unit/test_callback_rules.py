@@ -15,7 +15,7 @@ from functions.domain.callbacks import (
     Circuit,
     gives_up,
     retry_delay_seconds,
-    status_event,
+    status_events,
 )
 from functions.domain.messages import Message, MessageStatus, Recipient, RejectReason, StatusChange
 from functions.domain.segments import Encoding
@@ -64,27 +64,36 @@ P, IP, S, D, F = (
 
 
 def test_each_published_change_is_one_event_numbered_by_its_place_in_the_history():
-    sent = status_event(message(P, IP), message(P, IP, S))
-    delivered = status_event(message(P, IP, S), message(P, IP, S, D))
-    assert sent is not None
-    assert delivered is not None
+    (sent,) = status_events(message(P, IP), message(P, IP, S))
+    (delivered,) = status_events(message(P, IP, S), message(P, IP, S, D))
     assert (sent.event_id, sent.sequence, sent.status) == ("msg_1:3", 3, MessageStatus.SENT)
     assert (delivered.event_id, delivered.sequence) == ("msg_1:4", 4)
     assert delivered.occurred_at == T0 + timedelta(seconds=3)
 
 
+def test_one_write_that_reached_two_statuses_is_two_events_and_a_note_is_none():
+    # A delivery event that came before the send was recorded: Sent, a note, then Delivered at once
+    events = status_events(message(P, IP), message(P, IP, S, S, D))
+    assert [(event.sequence, event.status) for event in events] == [
+        (3, MessageStatus.SENT),
+        (5, MessageStatus.DELIVERED),
+    ]
+    assert status_events(message(P, IP, S), message(P, IP, S, S)) == []  # a note: no change
+
+
 def test_a_failure_carries_its_reason_and_unpublished_or_unchanged_statuses_are_silent():
-    failed = status_event(message(P, IP, S), message(P, IP, S, F))
-    assert failed is not None
+    (failed,) = status_events(message(P, IP, S), message(P, IP, S, F))
     assert failed.reject_reason is RejectReason.BLOCKED
-    assert status_event(message(P), message(P, IP)) is None  # In Progress is not published
-    assert status_event(message(P, IP, S), message(P, IP, S)) is None  # another attribute changed
-    assert status_event(None, message(P)) is None
+    assert status_events(message(P), message(P, IP)) == []  # In Progress is not published
+    assert status_events(message(P, IP, S), message(P, IP, S)) == []  # another attribute changed
+    assert status_events(None, message(P)) == []
+    (created_failed,) = status_events(None, message(F))  # refused at once: one event
+    assert created_failed.sequence == 1
 
 
 def test_the_same_change_seen_twice_has_the_same_id():
-    first = status_event(message(P, IP), message(P, IP, S))
-    again = status_event(message(P, IP), message(P, IP, S))
+    first = status_events(message(P, IP), message(P, IP, S))
+    again = status_events(message(P, IP), message(P, IP, S))
     assert first == again
 
 
@@ -96,8 +105,7 @@ def test_retries_wait_longer_each_time_up_to_the_cap(attempt):
 
 
 def test_events_are_retried_for_more_than_a_day_of_downtime():
-    event = status_event(message(P, IP), message(P, IP, S))
-    assert event is not None
+    (event,) = status_events(message(P, IP), message(P, IP, S))
     assert timedelta(hours=24) < GIVE_UP_AFTER
     assert not gives_up(event, event.occurred_at + timedelta(hours=24))
     assert gives_up(event, event.occurred_at + GIVE_UP_AFTER)

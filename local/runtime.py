@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -15,6 +16,7 @@ from botocore.config import Config
 from functions.dal.config import ConfigTable
 from functions.dal.ledger import LedgerTable
 from functions.integrations import dispatcher_invoker
+from functions.observability import logger as function_logger
 from functions.payments.providers import ProviderName
 from functions.payments.simulator import shared_simulator
 from local.carrier import CARRIER_ENDPOINT_ENV, CarrierSimulator, SimulatorSettings, sns_publisher
@@ -36,6 +38,7 @@ from local.template import load_template
 from local.topology import Topology, read_topology
 
 log = logging.getLogger("local")
+SWITCH_INTERVAL_SECONDS = 0.001
 # Services the local runtime serves from moto; the carrier (pinpoint-sms-voice-v2) is not among them.
 # DynamoDB, which takes most requests, has a moto server (a process) of its own; the others share
 # one, as moto delivers from SNS and EventBridge to SQS inside a process.
@@ -100,6 +103,10 @@ class LocalRuntime:
         self.demo: Demo
 
     def start(self) -> None:
+        # Every function runs as threads of this process: a thread that wants the interpreter waits
+        # at most this long for another to let go, so a dispatcher's timed send (and the carrier
+        # simulator timing its arrival) is late by a millisecond, not by Python's default 5 ms a turn.
+        sys.setswitchinterval(SWITCH_INTERVAL_SECONDS)
         with ThreadPoolExecutor() as pool:  # each takes a second to import moto
             list(pool.map(MotoServer.start, self.moto.values()))
         _configure_environment({name: server.url for name, server in self.moto.items()}, self.settings)
@@ -177,6 +184,8 @@ class LocalRuntime:
         # Reply webhooks may post to a server on this machine (plain http) only when asked for.
         merged["REPLY_WEBHOOK_ALLOW_LOOPBACK"] = str(self.settings.allow_loopback_webhooks).lower()
         os.environ.update(merged)
+        # The functions' one logger was made when this process imported them, before the setting.
+        function_logger.setLevel(self.settings.function_log_level)
 
     def _table_env(self, name: str) -> str:
         return os.environ[name]

@@ -72,6 +72,8 @@ MAX_RESENDS = 2
 FIRST_BACKOFF_US = 250_000  # a throttled code's first pause; then doubling while throttling repeats
 MARGIN_STEP_US = 10_000  # each throttling episode widens the window by this
 MAX_MARGIN_US = 100_000
+CALM_US = 10_000_000  # a widened window narrows again after this long without throttling
+NARROW_STEP_US = 1_000  # by this much a successful call
 
 
 @dataclass(frozen=True)
@@ -166,6 +168,8 @@ class _Pacer:
         self._stopped = False
         self._backoff_us = 0
         self._pause_end_us = 0
+        self._base_window_us = window.window_us
+        self._calm_since_us = 0
         self.in_flight = 0
         self.stalled = False  # the next slot is further off than worth waiting for
 
@@ -253,6 +257,8 @@ class _Pacer:
         """
         with self._cond:
             self.in_flight -= 1
+            if not throttled:
+                self._narrow()
             if throttled:
                 now = self._now_us()
                 if now >= self._pause_end_us:
@@ -261,6 +267,7 @@ class _Pacer:
                         min(self._max_backoff_us, 2 * self._backoff_us) if recent else FIRST_BACKOFF_US
                     )
                     self._pause_end_us = now + self._backoff_us
+                    self._calm_since_us = self._pause_end_us
                     widened = min(self.window.window_us + MARGIN_STEP_US, MICROS + MAX_MARGIN_US)
                     self.window.pause_until(self._pause_end_us)
                     self.window.window_us = widened
@@ -269,6 +276,17 @@ class _Pacer:
                         self._at_call.window_us = widened
                 self._queue.appendleft(message)
             self._cond.notify_all()
+
+    def _narrow(self) -> None:
+        """After a calm spell (no throttling for CALM_US), take a widened window back by a step a call,
+        down to where it began: one bout of jitter does not cost the code its pace for good."""
+        window = self.window.window_us
+        if window <= self._base_window_us or self._now_us() - self._calm_since_us < CALM_US:
+            return
+        narrowed = max(self._base_window_us, window - NARROW_STEP_US)
+        self.window.window_us = narrowed
+        with self._call_lock:
+            self._at_call.window_us = narrowed
 
     # ---- the pacer's thread ----
 

@@ -1,0 +1,63 @@
+"""A dispatcher's answer to carrier throttling: a pause, a wider window, and the window back after calm."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+
+from functions.domain.dispatch import ReadyMessage
+from functions.domain.send_window import MICROS, PartsWindow
+from functions.logic.dispatch import CALM_US, FIRST_BACKOFF_US, MARGIN_STEP_US, NARROW_STEP_US, _Pacer
+
+BASE_MARGIN_US = 20_000
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now_us = 1_000 * MICROS
+
+    def __call__(self) -> int:
+        return self.now_us
+
+
+def message() -> ReadyMessage:
+    return ReadyMessage(
+        message_id="msg_1",
+        tenant_id="t",
+        origination_number="+18005550100",
+        phone_number="+14165550123",
+        body="hi",
+        segments=1,
+        price_micros=0,
+        created_at=datetime(2026, 1, 1, tzinfo=UTC),
+    )
+
+
+def test_a_throttled_code_pauses_widens_its_window_and_narrows_it_again_after_a_calm_spell():
+    # GIVEN a 10 parts/s code's pacer with the default margin
+    clock = Clock()
+    window = PartsWindow(10_000, margin_us=BASE_MARGIN_US)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pacer = _Pacer(window, lambda m: None, window.copy(), pool, clock, 60 * MICROS, 60 * MICROS)
+        base = window.window_us
+
+        # WHEN the carrier throttles a call
+        pacer.done(message(), throttled=True)
+
+        # THEN the code pauses, the message waits at the head, and the window is wider
+        assert window.next_slot(1, clock.now_us) == clock.now_us + FIRST_BACKOFF_US
+        assert pacer.queued() == [message()]
+        assert window.window_us == base + MARGIN_STEP_US
+
+        # WHEN calls succeed soon after: the window stays wide
+        clock.now_us += CALM_US // 2
+        pacer.done(message(), throttled=False)
+        assert window.window_us == base + MARGIN_STEP_US
+
+        # WHEN they go on succeeding after a calm spell: it narrows a step a call, never below its start
+        clock.now_us += CALM_US
+        pacer.done(message(), throttled=False)
+        assert window.window_us == base + MARGIN_STEP_US - NARROW_STEP_US
+        for _ in range(3 * MARGIN_STEP_US // NARROW_STEP_US):
+            pacer.done(message(), throttled=False)
+        assert window.window_us == base

@@ -237,7 +237,7 @@ def main() -> None:
     runtime = LocalRuntime(
         RuntimeSettings(
             port=0,
-            instances={"fanout": 3, "receipts": 2},
+            instances={"fanout": 3},  # one receipts poller: a message's two events share its batches
             demo_activity=False,  # its messages would count
             simulator=SimulatorSettings(receipt_delay_seconds=1.0, latency_ms=(0.0, args.latency_ms)),
         )

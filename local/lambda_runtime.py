@@ -23,9 +23,9 @@ log = logging.getLogger("local.lambda")
 # empty: many idle pollers would otherwise keep moto busy answering empty receives.
 IDLE_SLEEP_SECONDS = 0.05
 MAX_IDLE_SLEEP_SECONDS = 0.4
-# While a batching window gathers, the queue is read this often (Lambda long-polls; each read here
-# takes what came meanwhile, so a window costs a few receives, not one per message).
-GATHER_EVERY_SECONDS = 0.25
+# While a batching window gathers, the queue is read this often, or at once after a full read
+# (Lambda long-polls; each read here takes what came meanwhile: a window costs a few receives).
+GATHER_EVERY_SECONDS = 0.5
 ALIGNED_RUN_LAG_SECONDS = 0.05  # an aligned tick never wakes a hair before its period starts
 SQS_RECEIVE_MAX = 10  # messages one ReceiveMessage returns at most
 

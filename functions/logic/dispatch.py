@@ -71,6 +71,7 @@ BACKFILL_DEPTH = 8  # queued messages looked at to fill a gap the next one leave
 MAX_RESENDS = 2
 FIRST_BACKOFF_US = 250_000  # a throttled code's first pause; then doubling while throttling repeats
 MARGIN_STEP_US = 10_000  # each throttling episode widens the window by this
+REPEAT_US = 2_000_000  # an episode this soon after the last pause doubles the pause
 MAX_MARGIN_US = 100_000
 CALM_US = 10_000_000  # a widened window narrows again after this long without throttling
 NARROW_STEP_US = 1_000  # by this much a successful call
@@ -251,9 +252,10 @@ class _Pacer:
         """A carrier call ended; a throttled (or failing) carrier backs the code off, keeping the message.
 
         One episode is one pause: the calls already under way when it began may be refused too and
-        do not lengthen it. A new episode soon after the last doubles the pause (from 0.25 s up to
-        ``max_backoff``); each widens the window's margin by 10 ms (up to 100 ms), as the carrier
-        evidently sees the sends closer together than the dispatcher made them.
+        do not lengthen it. A new episode within 2 s of the last pause's end doubles the pause (from
+        0.25 s up to ``max_backoff``): the carrier is really slower than the code's limit; a lone one
+        later (jitter) pauses 0.25 s again. Each widens the window's margin by 10 ms (up to 100 ms),
+        as the carrier evidently sees the sends closer together than the dispatcher made them.
         """
         with self._cond:
             self.in_flight -= 1
@@ -262,7 +264,7 @@ class _Pacer:
             if throttled:
                 now = self._now_us()
                 if now >= self._pause_end_us:
-                    recent = self._backoff_us and now - self._pause_end_us < 10 * MICROS
+                    recent = self._backoff_us and now - self._pause_end_us < REPEAT_US
                     self._backoff_us = (
                         min(self._max_backoff_us, 2 * self._backoff_us) if recent else FIRST_BACKOFF_US
                     )

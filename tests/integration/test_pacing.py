@@ -173,10 +173,11 @@ def test_triggered_messages_go_first_under_a_bulk_backlog(platform: Platform):
     ready_at = time.time()
     runner.join(timeout=60)
 
-    # THEN it goes out within about a second (the next batch claims it first), long before the backlog ends
+    # THEN it goes out ahead of the queued bulk messages (the next claim takes it first), long before
+    # the backlog ends (its latency is the pacing benchmark's measure; here only a loose bound)
     records = sorted(platform.simulator.records, key=lambda record: record.at)
     (record,) = [r for r in records if r.context["message_id"] == triggered["id"]]
-    assert record.at - ready_at < 2.0
+    assert record.at - ready_at < 5.0
     assert records.index(record) < 15
     assert sorted(r.context["message_id"] for r in records) == sorted([*mass, triggered["id"]])
     assert busiest_windows(records, CODE, 4).violations == 0

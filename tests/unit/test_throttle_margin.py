@@ -7,7 +7,14 @@ from datetime import UTC, datetime
 
 from functions.domain.dispatch import ReadyMessage
 from functions.domain.send_window import MICROS, PartsWindow
-from functions.logic.dispatch import CALM_US, FIRST_BACKOFF_US, MARGIN_STEP_US, NARROW_STEP_US, _Pacer
+from functions.logic.dispatch import (
+    CALM_US,
+    FIRST_BACKOFF_US,
+    MARGIN_STEP_US,
+    NARROW_STEP_US,
+    REPEAT_US,
+    _Pacer,
+)
 
 BASE_MARGIN_US = 20_000
 
@@ -61,3 +68,17 @@ def test_a_throttled_code_pauses_widens_its_window_and_narrows_it_again_after_a_
         for _ in range(3 * MARGIN_STEP_US // NARROW_STEP_US):
             pacer.done(message(), throttled=False)
         assert window.window_us == base
+
+
+def test_throttling_that_comes_back_soon_doubles_the_pause_and_a_lone_one_later_does_not():
+    clock = Clock()
+    window = PartsWindow(3_000, margin_us=BASE_MARGIN_US)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pacer = _Pacer(window, lambda m: None, window.copy(), pool, clock, 60 * MICROS, 60 * MICROS)
+        pacer.done(message(), throttled=True)  # first: 0.25 s
+        clock.now_us += FIRST_BACKOFF_US + REPEAT_US // 2
+        pacer.done(message(), throttled=True)  # soon after the pause: doubled
+        assert window.next_slot(1, clock.now_us) == clock.now_us + 2 * FIRST_BACKOFF_US
+        clock.now_us += 2 * FIRST_BACKOFF_US + 2 * REPEAT_US
+        pacer.done(message(), throttled=True)  # a lone one later: the first pause again
+        assert window.next_slot(1, clock.now_us) == clock.now_us + FIRST_BACKOFF_US

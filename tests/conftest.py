@@ -34,7 +34,7 @@ OWN_RUNTIME = {"tests/e2e/test_contract.py"}  # e2e files that start a runtime o
 # starting the long ones first leaves no long one to run alone at the end.
 LONGEST_FIRST = [
     SHARED_RUNTIME,  # ~300, of which the console in a browser ~200
-    "tests/e2e/test_contract.py",  # ~110: schemathesis with each key
+    "tests/e2e/test_contract.py",  # ~80: schemathesis with each key
     "tests/integration/test_fanout_pages.py",  # ~70
     "tests/integration/test_pacing.py",  # ~50
     "tests/integration/test_previews.py",  # ~45

@@ -11,10 +11,12 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 install: $(BIN)/.installed
 
+# pip byte-compiles file by file as it installs; compileall does it afterwards on every core (half the time)
 $(BIN)/.installed: requirements.lock
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -r requirements.lock
+	$(BIN)/pip install --quiet --no-compile -r requirements.lock
+	$(BIN)/python -m compileall -q -j 0 $(VENV)/lib >/dev/null
 	touch $@
 
 node_modules/.installed: package.json package-lock.json
@@ -26,7 +28,8 @@ run: $(BIN)/.installed
 	$(BIN)/python -m local $(ARGS)
 
 ## make test: lint, types, then every test suite (unit, integration, infra, e2e), on two workers
-## (a test file stays on one worker: its fixtures, and the local service an e2e file starts, are shared)
+## (a test file stays on one worker: its fixtures, and the local service an e2e file starts, are shared;
+## the e2e files on the shared runtime are one unit; the order, the longest first, is in tests/conftest.py)
 test: $(BIN)/.installed lint browser
 	$(BIN)/python -m pytest -n 2 --dist loadfile
 

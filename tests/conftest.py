@@ -1,6 +1,9 @@
 """Every suite runs against fakes of AWS: never an endpoint or credentials from the environment."""
 
 import os
+from typing import Any
+
+import pytest
 
 for name in list(os.environ):
     if name.startswith("AWS_ENDPOINT_URL") or name in {"AWS_PROFILE", "AWS_SESSION_TOKEN"}:
@@ -17,3 +20,63 @@ os.environ.update(
         "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
     }
 )
+
+
+# ---- how `make test` spreads the files over its two workers (pytest -n 2 --dist loadfile) ----
+#
+# A file stays on one worker (its module fixtures are set up once). The e2e files that talk to the
+# shared `python -m local` (tests/e2e/conftest.py's `service`) are one unit: one worker runs them
+# one after the other on one runtime, which stops when the last of them is done.
+SHARED_RUNTIME = "tests/e2e (the shared runtime)"
+OWN_RUNTIME = {"tests/e2e/test_contract.py"}  # e2e files that start a runtime of their own
+# The units that take longest, longest first (seconds, measured on two workers); every other file
+# follows in collection order. A worker takes the next unit when it is nearly done with its own, so
+# starting the long ones first leaves no long one to run alone at the end.
+LONGEST_FIRST = [
+    SHARED_RUNTIME,  # ~300, of which the console in a browser ~200
+    "tests/e2e/test_contract.py",  # ~80: schemathesis with each key
+    "tests/integration/test_fanout_pages.py",  # ~70
+    "tests/integration/test_pacing.py",  # ~50
+    "tests/integration/test_previews.py",  # ~45
+    "tests/integration/test_scheduled_sends.py",  # ~40
+    "tests/integration/test_balance.py",  # ~35 and under from here
+    "tests/integration/test_status_callbacks.py",
+    "tests/integration/test_mass_messages.py",
+    "tests/integration/test_bad_input.py",
+    "tests/integration/test_balance_concurrency.py",
+    "tests/integration/test_triggered_message.py",
+    "tests/integration/test_sent_messages_log.py",
+    "tests/integration/test_tenant_setup.py",
+    "tests/integration/test_sharded_reads.py",
+    "tests/integration/test_three_a_day.py",
+    "tests/integration/test_contract.py",
+    "tests/integration/test_inbound.py",
+    "tests/integration/test_receipts.py",
+    "tests/integration/test_calling_lists.py",
+]
+
+
+def unit_of(path: str) -> str:
+    """The unit of work a test file belongs to: the file, or the shared runtime's."""
+    if path.startswith("tests/e2e/test_") and path not in OWN_RUNTIME:
+        return SHARED_RUNTIME
+    return path
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # The workers collect in this order, and the scheduler hands out the units in it.
+    rank = {unit: index for index, unit in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(unit_of(item.nodeid.split("::", 1)[0]), len(rank)))  # stable
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    if config.getvalue("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    class Units(LoadFileScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return unit_of(super()._split_scope(nodeid))
+
+    config.option.loadscopereorder = False  # keep the order above, not the largest count first
+    return Units(config, log)

@@ -125,7 +125,7 @@ def local_service(*options: str) -> Iterator[LocalService]:
     assert "Stopped." in output
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")  # stopped once the worker's e2e files are done, not at its end
 def service() -> Iterator[LocalService]:
     # The tests' receivers of reply webhooks and status callbacks listen on this machine.
     with local_service(

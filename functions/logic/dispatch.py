@@ -71,6 +71,7 @@ BACKFILL_DEPTH = 8  # queued messages looked at to fill a gap the next one leave
 MAX_RESENDS = 2
 FIRST_BACKOFF_US = 250_000  # a throttled code's first pause; then doubling while throttling repeats
 MARGIN_STEP_US = 10_000  # each throttling episode widens the window by this
+LATE_WAKE_US = 10_000  # a send is placed at its slot when the pacer woke at most this late
 REPEAT_US = 2_000_000  # an episode this soon after the last pause doubles the pause
 MAX_MARGIN_US = 100_000
 CALM_US = 10_000_000  # a widened window narrows again after this long without throttling
@@ -313,7 +314,9 @@ class _Pacer:
         slot = self.window.next_slot(head.segments, now)
         if slot <= now:
             self._queue.popleft()
-            self.window.record(head.segments, now)
+            # At its slot, when this thread woke a little late: a late wake-up does not push every
+            # later slot back (the window of real call times still checks the call itself).
+            self.window.record(head.segments, max(slot, now - LATE_WAKE_US))
             return head
         if slot - now > self._far_us:
             self.stalled = True

@@ -52,6 +52,14 @@ def parse_args(argv: list[str]) -> RuntimeSettings:
         metavar="LOW-HIGH",
         help="random delay the carrier simulator adds to each call before it arrives, e.g. 0-50",
     )
+    parser.add_argument(
+        "--max-batching-window",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="cap every event source mapping's batching window (the template's: 2 s for receipts,"
+        " 1 s for status events), e.g. 0.2 for quicker turns in tests",
+    )
     parser.add_argument("--log-level", default="WARNING", help="the functions' log level")
     parser.add_argument(
         "--no-demo-activity",
@@ -76,6 +84,7 @@ def parse_args(argv: list[str]) -> RuntimeSettings:
         port=args.port,
         instances=instances,
         tick_seconds=args.tick_seconds,
+        max_batching_window_seconds=args.max_batching_window,
         carrier=args.carrier,
         simulator=SimulatorSettings(
             receipt_delay_seconds=args.receipt_delay,

@@ -61,6 +61,7 @@ class RuntimeSettings:
     # Concurrent "Lambda instances" polling each queue, by handler module (receipts, inbound...); default 1.
     instances: dict[str, int] = field(default_factory=dict)
     tick_seconds: float | None = None  # default: each schedule's own rate
+    max_batching_window_seconds: float | None = None  # default: each mapping's own window
     # "simulator": the carrier simulator over HTTP on 127.0.0.1; "aws": the real client as configured
     # (AWS_ENDPOINT_URL_PINPOINT_SMS_VOICE_V2 and the AWS credentials).
     carrier: str = "simulator"
@@ -210,10 +211,14 @@ class LocalRuntime:
                     mapping.batch_size,
                     mapping.reports_item_failures,
                     self.stop_event,
-                    batching_window_seconds=mapping.batching_window_seconds,
+                    batching_window_seconds=self._window(mapping.batching_window_seconds),
                 )
                 self.pollers.append(poller)
                 self._spawn(f"poller-{function.name}-{index}", poller.run)
+
+    def _window(self, seconds: float) -> float:
+        cap = self.settings.max_batching_window_seconds
+        return seconds if cap is None else min(seconds, cap)
 
     def _start_dispatchers(self) -> None:
         """Dispatchers run as threads of this process, started through the invoker the handlers use."""
@@ -232,7 +237,7 @@ class LocalRuntime:
                 source.batch_size,
                 source.filters,
                 self.stop_event,
-                batching_window_seconds=source.batching_window_seconds,
+                batching_window_seconds=self._window(source.batching_window_seconds),
             )
             self.stream_pollers.append(poller)
             self._spawn(f"stream-{source.function_id}", poller.run)

@@ -129,7 +129,13 @@ def local_service(*options: str) -> Iterator[LocalService]:
 def service() -> Iterator[LocalService]:
     # The tests' receivers of reply webhooks and status callbacks listen on this machine.
     with local_service(
-        "--receipt-delay", "0.2", "--tick-seconds", "1", "--allow-loopback-webhooks"
+        "--receipt-delay",
+        "0.2",
+        "--tick-seconds",
+        "1",
+        "--max-batching-window",
+        "0.2",
+        "--allow-loopback-webhooks",
     ) as running:
         yield running
 

@@ -174,3 +174,13 @@ def test_the_local_runtime_admits_loopback_webhooks_only_when_asked():
 
     assert parse_args([]).allow_loopback_webhooks is False
     assert parse_args(["--allow-loopback-webhooks"]).allow_loopback_webhooks is True
+
+
+def test_the_local_runtime_caps_batching_windows_only_when_asked():
+    from local.__main__ import parse_args
+    from local.runtime import LocalRuntime
+
+    assert parse_args([]).max_batching_window_seconds is None
+    capped = LocalRuntime(parse_args(["--max-batching-window", "0.2"]))
+    assert (capped._window(2.0), capped._window(0.1), capped._window(0.0)) == (0.2, 0.1, 0.0)
+    assert LocalRuntime(parse_args([]))._window(2.0) == 2.0  # the template's own

@@ -106,10 +106,8 @@ class Receipts:
         ]
         if final_at is None:
             # History only, and only while the message waits for its outcome: never after the end.
-            noted = self._messages.note(
-                message_id, notes, while_in=MessageStatus.SENT
-            ) or self._messages.move(
-                message_id, MessageStatus.SENT, [MessageStatus.IN_PROGRESS], self._clock(), notes=notes
+            noted = self._messages.note(message_id, notes, while_in=MessageStatus.SENT) or self._sent_by(
+                message_id, notes
             )
             return [ReceiptOutcome.NOTED if noted else ReceiptOutcome.NOT_FINAL] * len(events)
         final = events[final_at]
@@ -138,6 +136,20 @@ class Receipts:
         ]
         applied = ReceiptOutcome.APPLIED if moved else ReceiptOutcome.ALREADY_FINAL
         return [before] * final_at + [applied] + after
+
+    def _sent_by(self, message_id: str, notes: list[StatusChange]) -> bool:
+        """A message whose send is not recorded yet moves to Sent on the carrier's word: the Sent
+        entry first, then the events' notes (the last one is the move's own entry)."""
+        *earlier, last = notes
+        sent = StatusChange(status=MessageStatus.SENT, at=last.at, detail=SENT_BY_EVENT)
+        return self._messages.move(
+            message_id,
+            MessageStatus.SENT,
+            [MessageStatus.IN_PROGRESS],
+            last.at,
+            detail=last.detail,
+            notes=[sent, *earlier],
+        )
 
     def expire_unanswered(self, stop_before: Callable[[], bool] = lambda: False) -> int:
         """End ``Failed``/``unknown`` every message still ``Sent`` once the carrier's event window passed.

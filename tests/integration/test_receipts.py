@@ -16,7 +16,7 @@ from functions.dal.ledger import LedgerTable
 from functions.dal.messages import MessagesTable, StatusMove
 from functions.domain.messages import MessageStatus
 from functions.handlers import receipts as receipts_handler
-from functions.logic.receipts import Receipts
+from functions.logic.receipts import SENT_BY_EVENT, Receipts
 from infra.constants import RECEIPTS_DLQ_ID, RECEIPTS_QUEUE_ID
 from local.carrier import SentRecord
 from local.provision import event_destinations
@@ -279,8 +279,8 @@ def test_a_messages_events_in_one_batch_share_one_write(platform: Platform):
     assert platform.queue_depth(RECEIPTS_DLQ_ID) == 0
 
 
-def test_a_delivery_event_that_comes_before_the_sent_record_records_the_sent_too(platform: Platform):
-    # GIVEN a message the carrier has, whose Sent record its dispatcher has not written yet
+def unrecorded(platform: Platform) -> tuple[str, SentRecord]:
+    """A message the carrier has, whose Sent record its dispatcher has not written yet."""
     ((message_id, record),) = sent_messages(platform, 1)
     table = platform.table("MESSAGES_TABLE")
     item = table.get_item(Key={"message_id": message_id})["Item"]
@@ -291,6 +291,26 @@ def test_a_delivery_event_that_comes_before_the_sent_record_records_the_sent_too
         ExpressionAttributeNames={"#s": "status"},
         ExpressionAttributeValues={":s": "In Progress", ":h": in_progress},
     )
+    return message_id, record
+
+
+def test_a_progress_event_that_comes_before_the_sent_record_moves_the_message_to_sent(platform: Platform):
+    message_id, record = unrecorded(platform)
+
+    deliver(platform, (record, "TEXT_SUCCESSFUL", False))
+
+    assert message(platform, message_id)["status"] == "Sent"
+    assert history(platform, message_id)[-3:] == [
+        ("In Progress", None),
+        ("Sent", SENT_BY_EVENT),
+        ("Sent", "TEXT_SUCCESSFUL: Message has been accepted by phone carrier"),
+    ]
+
+
+def test_a_delivery_event_that_comes_before_the_sent_record_records_the_sent_too(platform: Platform):
+    # GIVEN a message the carrier has, whose Sent record its dispatcher has not written yet
+    message_id, record = unrecorded(platform)
+    table = platform.table("MESSAGES_TABLE")
 
     # WHEN its events come in one batch
     for event_type, is_final in (("TEXT_SUCCESSFUL", False), ("TEXT_DELIVERED", True)):

@@ -117,17 +117,16 @@ class Receipts:
         # Only a message still in flight moves: a duplicate or late event changes nothing. One whose
         # send is not recorded yet (its dispatcher writes Sent records in batches) gets its Sent too.
         at = self._clock()
-        moved = any(
-            self._messages.move(
-                message_id, status, [before], at, reason=reason, detail=final.detail, notes=earlier
-            )
-            for before, earlier in (
-                (MessageStatus.SENT, notes),
-                (
-                    MessageStatus.IN_PROGRESS,
-                    [StatusChange(status=MessageStatus.SENT, at=at, detail=SENT_BY_EVENT), *notes],
-                ),
-            )
+        moved = self._messages.move(
+            message_id, status, [MessageStatus.SENT], at, reason=reason, detail=final.detail, notes=notes
+        ) or self._messages.move(
+            message_id,
+            status,
+            [MessageStatus.IN_PROGRESS],
+            at,
+            reason=reason,
+            detail=final.detail,
+            notes=[_sent_by_event(at), *notes],
         )
         before = ReceiptOutcome.NOTED if moved else ReceiptOutcome.NOT_FINAL
         after = [
@@ -141,14 +140,13 @@ class Receipts:
         """A message whose send is not recorded yet moves to Sent on the carrier's word: the Sent
         entry first, then the events' notes (the last one is the move's own entry)."""
         *earlier, last = notes
-        sent = StatusChange(status=MessageStatus.SENT, at=last.at, detail=SENT_BY_EVENT)
         return self._messages.move(
             message_id,
             MessageStatus.SENT,
             [MessageStatus.IN_PROGRESS],
             last.at,
             detail=last.detail,
-            notes=[sent, *earlier],
+            notes=[_sent_by_event(last.at), *earlier],
         )
 
     def expire_unanswered(self, stop_before: Callable[[], bool] = lambda: False) -> int:
@@ -170,3 +168,8 @@ class Receipts:
                 detail=f"no final delivery event within {int(self._window.total_seconds() // 3600)} h",
             )
         return ended
+
+
+def _sent_by_event(at: datetime) -> StatusChange:
+    """The Sent entry of a message whose carrier event came before its dispatcher's Sent record."""
+    return StatusChange(status=MessageStatus.SENT, at=at, detail=SENT_BY_EVENT)

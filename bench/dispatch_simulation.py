@@ -61,7 +61,7 @@ def simulate(limit: int, threads: int, latency_us: int, seconds: int = 60) -> tu
             chosen = 0
         else:
             for index in range(1, min(len(queue), BACKFILL_DEPTH)):
-                if window.fits_ahead_of(head, queue[index], now):
+                if window.slot_ahead_of(head, queue[index], now) is not None:
                     chosen = index
                     break
         if chosen is not None:

@@ -10,8 +10,9 @@ lone triggered message goes to the slowest one. The carrier simulator's records 
   simulator's random wire delay before it times a call; ``--margin-ms``: the dispatchers' margin) and the windows over the
   limit (a lone message longer than the limit excepted), utilization while the code had a backlog
   (every part the code sent, triggered ones too, over what the limit allowed from its first ready
-  message until its last send's parts had their time) and the drain time (from the confirmations
-  to that end) against the ideal (those parts / limit);
+  message until its last send's parts had their time) and the drain time (from the code's own
+  list's confirmation to that end) against the ideal (those parts / limit), with the first ready
+  message's and the first send's time after that confirmation;
 - the triggered messages' latency from the request to the carrier (p50, p99), and the lone one's;
 - AWS requests per message over the whole life (created, sent, delivered: every function), by
   operation; the carrier simulator's own delivery events are not the platform's requests, nor are
@@ -274,7 +275,9 @@ def main() -> None:
 
         requests.active = durations.active = True
         started = time.time()
-        for _, job in jobs:
+        confirmed: dict[str, float] = {}  # each code's backlog drains from its own confirmation
+        for number, job in jobs:
+            confirmed[number] = time.time()
             call(url, "POST", f"/v1/calling-lists/{job['id']}/confirm",
                  {"confirmation_token": job["confirmation_token"]})  # fmt: skip
         triggered: list[tuple[float, str]] = []
@@ -306,7 +309,7 @@ def main() -> None:
         if unfinished:
             print(f"{unfinished} messages still without a final status when counted")
         requests.active = durations.active = False
-        report(runtime, codes, jobs, triggered, lone, requests, durations, outcomes, started, drained,
+        report(runtime, codes, jobs, triggered, lone, requests, durations, outcomes, started, confirmed, drained,
                api_calls, args)  # fmt: skip
     finally:
         runtime.stop()
@@ -457,14 +460,14 @@ def messages_write_units(runtime: LocalRuntime, requests: Requests) -> tuple[Cou
     return found, writes
 
 
-def report(runtime, codes, jobs, triggered, lone, requests, durations, outcomes, started, drained,  # type: ignore[no-untyped-def]
+def report(runtime, codes, jobs, triggered, lone, requests, durations, outcomes, started, confirmed, drained,  # type: ignore[no-untyped-def]
            api_calls, args) -> None:  # fmt: skip
     records = runtime.simulator.records
     ready = ready_times()
     print(f"\n{len(records)} messages sent, drained in {drained - started:.1f} s; carrier throttled "
           f"{runtime.simulator.throttled}; dispatcher outcomes {dict(outcomes.counts)}\n")  # fmt: skip
     print(f"{'code':<14}{'limit':>6}{'msgs':>6}{'parts':>7}{'busiest 1 s':>13}{'violations':>11}"
-          f"{'utilization':>12}{'drain/ideal':>12}")  # fmt: skip
+          f"{'utilization':>12}{'drain/ideal':>12}{'first ready':>12}{'first send':>11}")  # fmt: skip
     job_ids = {number: job["id"] for number, job in jobs}
     for number, limit in codes.items():
         limit = float(limit)
@@ -478,13 +481,15 @@ def report(runtime, codes, jobs, triggered, lone, requests, durations, outcomes,
         busy_until = last.at + last.parts / limit
         sent = sum(r.parts for r in records if r.origination == number and first_ready <= r.at <= last.at)
         utilization = sent / (limit * (busy_until - first_ready))
-        drain = busy_until - started
+        drain = busy_until - confirmed[number]
         ideal = (
-            sum(r.parts for r in records if r.origination == number and started <= r.at <= last.at) / limit
+            sum(r.parts for r in records if r.origination == number and confirmed[number] <= r.at <= last.at)
+            / limit
         )
         every = busiest_windows(records, number, limit)
         print(f"{number:<14}{limit:>6g}{len(mine):>6}{windows.parts:>7}{every.busiest:>8} / {limit:<4g}"
-              f"{every.violations:>11}{utilization:>11.1%}{drain / ideal:>12.3f}")  # fmt: skip
+              f"{every.violations:>11}{utilization:>11.1%}{drain / ideal:>12.3f}"
+              f"{first_ready - confirmed[number]:>11.2f}s{min(r.at for r in mine) - confirmed[number]:>10.2f}s")  # fmt: skip
     at = {r.context["message_id"]: r.at for r in records}
     latencies = [at[message_id] - asked for asked, message_id in triggered]
     if latencies:

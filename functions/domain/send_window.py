@@ -77,8 +77,21 @@ class PartsWindow:
         """How long after an oversized message the code stays idle: parts / limit seconds (at least W)."""
         return max(self.window_us, math.ceil(parts * self.window_us * 1000 / self.limit_millis))
 
-    def next_slot(self, parts: int, now_us: int) -> int:
-        """The earliest time at or after ``now_us`` at which ``parts`` may go."""
+    def next_slot(self, parts: int, now_us: int, since_us: int | None = None) -> int:
+        """The earliest time at or after ``now_us`` at which ``parts`` may go.
+
+        ``since_us`` (before ``now_us``) looks back: a slot from then on counts when the window set
+        it (the last send's instant, a send leaving the window, a pause's end), so a late look does
+        not move a send the window allowed earlier, and a message chosen just after another shares
+        its instant. A window already free at ``since_us`` gives ``now_us``: nothing is placed before
+        it was looked at.
+        """
+        if since_us is not None and since_us < now_us:
+            at = self._slot(parts, since_us)
+            return at if at != since_us else self._slot(parts, now_us)
+        return self._slot(parts, now_us)
+
+    def _slot(self, parts: int, now_us: int) -> int:
         at = max(now_us, self._last_us, self._idle_until_us)
         if self.oversized(parts):
             if self._log:
@@ -98,18 +111,22 @@ class PartsWindow:
     def fits(self, parts: int, at_us: int) -> bool:
         return self.next_slot(parts, at_us) == at_us
 
-    def fits_ahead_of(self, waiting_parts: int, parts: int, now_us: int) -> bool:
-        """Whether ``parts`` may go now, ahead of a waiting message, without making it wait longer.
+    def slot_ahead_of(self, waiting_parts: int, parts: int, now_us: int, since_us: int | None = None) -> int | None:
+        """When ``parts`` may go, ahead of a waiting message, without making it wait longer; None if not now.
 
         A backlog of mixed lengths fills the window better this way (a 2-part message that must
-        wait leaves room for a single part now) while the waiting message keeps its slot.
+        wait leaves room for a single part now) while the waiting message keeps its slot. With
+        ``since_us`` it may share the instant of the send just made (see ``next_slot``): messages
+        sent together leave the window together, and a long one behind them finds it clear one
+        window later, not one window after the last of them.
         """
-        if not self.fits(parts, now_us):
-            return False
-        slot = self.next_slot(waiting_parts, now_us)
+        at = self.next_slot(parts, now_us, since_us)
+        if at > now_us:
+            return None
+        slot = self.next_slot(waiting_parts, now_us, since_us)
         trial = self.copy()
-        trial.record(parts, now_us)
-        return trial.next_slot(waiting_parts, now_us) <= slot
+        trial.record(parts, at)
+        return at if trial.next_slot(waiting_parts, now_us, since_us) <= slot else None
 
     def copy(self) -> PartsWindow:
         twin = PartsWindow(self.limit_millis, self.daily_cap_parts, day_parts=(self.day, self.day_parts))

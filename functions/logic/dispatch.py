@@ -71,7 +71,7 @@ BACKFILL_DEPTH = 8  # queued messages looked at to fill a gap the next one leave
 MAX_RESENDS = 2
 FIRST_BACKOFF_US = 250_000  # a throttled code's first pause; then doubling while throttling repeats
 MARGIN_STEP_US = 10_000  # each throttling episode widens the window by this
-LATE_WAKE_US = 10_000  # a send is placed at its slot when the pacer woke at most this late
+LATE_WAKE_US = 10_000  # a send takes a slot at most this far in the past (a late wake-up, a frame)
 REPEAT_US = 2_000_000  # an episode this soon after the last pause doubles the pause
 MAX_MARGIN_US = 100_000
 CALM_US = 10_000_000  # a widened window narrows again after this long without throttling
@@ -311,12 +311,14 @@ class _Pacer:
             return None
         head = self._queue[0]
         now = self._now_us()
-        slot = self.window.next_slot(head.segments, now)
+        # A slot up to LATE_WAKE_US in the past still counts: a thread that woke a little late does
+        # not push every later slot back, and a message chosen just after another joins its instant
+        # (the window of real call times still checks each call).
+        since = now - LATE_WAKE_US
+        slot = self.window.next_slot(head.segments, now, since)
         if slot <= now:
             self._queue.popleft()
-            # At its slot, when this thread woke a little late: a late wake-up does not push every
-            # later slot back (the window of real call times still checks the call itself).
-            self.window.record(head.segments, max(slot, now - LATE_WAKE_US))
+            self.window.record(head.segments, slot)
             return head
         if slot - now > self._far_us:
             self.stalled = True
@@ -324,9 +326,10 @@ class _Pacer:
             return None
         for index in range(1, min(len(self._queue), BACKFILL_DEPTH)):
             candidate = self._queue[index]
-            if self.window.fits_ahead_of(head.segments, candidate.segments, now):
+            at = self.window.slot_ahead_of(head.segments, candidate.segments, now, since)
+            if at is not None:
                 del self._queue[index]
-                self.window.record(candidate.segments, now)
+                self.window.record(candidate.segments, at)
                 return candidate
         self._cond.wait((slot - now) / MICROS)
         return None

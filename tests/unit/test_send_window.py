@@ -137,8 +137,25 @@ def test_a_shorter_message_fills_the_gap_a_waiting_one_leaves_without_delaying_i
     send(window, 1, 0)
     waiting_slot = window.next_slot(3, 0)
     # THEN a 2-part message may go now (the window then holds 3) and the 3-part keeps its slot
-    assert window.fits_ahead_of(3, 2, 0)
+    assert window.slot_ahead_of(3, 2, 0) == 0
     # BUT a message that would make it wait longer may not
     window.record(2, 0)
-    assert not window.fits_ahead_of(3, 1, 500_000)
+    assert window.slot_ahead_of(3, 1, 500_000) is None
     assert window.next_slot(3, 0) == waiting_slot
+
+
+def test_a_message_chosen_just_after_another_joins_its_instant_so_the_long_one_behind_keeps_its_slot():
+    # GIVEN a 3 parts/s code that sent one part at 0, and a 3-part message waiting for a clear window
+    window = PartsWindow(3_000, margin_us=0)
+    send(window, 1, 0)
+    # WHEN a 2-part message is looked at 2 ms later
+    # THEN without a look back it would push the 3-part message 2 ms later, so it may not go
+    assert window.slot_ahead_of(3, 2, 2_000) is None
+    # AND with one it goes at the first send's instant, and the 3-part message keeps its slot
+    assert window.slot_ahead_of(3, 2, 2_000, since_us=-8_000) == 0
+    window.record(2, 0)
+    assert window.next_slot(3, 2_000) == SEC
+    # AND a look back never places a send before the last one
+    other = PartsWindow(3_000, margin_us=0)
+    send(other, 1, 0)
+    assert other.next_slot(1, -8_000) == 0

@@ -1,0 +1,96 @@
+"""The pacer's choice on a real clock: messages chosen moments apart share an instant, so a mixed
+backlog fills each window and a long message behind them waits one window, not one and a bit."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+
+from functions.domain.dispatch import ReadyMessage
+from functions.domain.send_window import MICROS, PartsWindow
+from functions.logic.dispatch import LATE_WAKE_US, _Pacer
+
+START_US = 1_000 * MICROS
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now_us = START_US
+
+    def __call__(self) -> int:
+        return self.now_us
+
+
+def message(number: int, parts: int) -> ReadyMessage:
+    return ReadyMessage(
+        message_id=f"msg_{number}",
+        tenant_id="t",
+        origination_number="+18005550100",
+        phone_number="+14165550123",
+        body="hi",
+        segments=parts,
+        price_micros=0,
+        created_at=datetime(2026, 1, 1, tzinfo=UTC),
+    )
+
+
+def choose(pacer: _Pacer) -> ReadyMessage | None:
+    with pacer._cond:
+        return pacer._choose()
+
+
+def test_a_message_chosen_a_moment_after_another_shares_its_slot_and_the_long_one_keeps_its_own():
+    # GIVEN a 3 parts/s code's pacer with a 1-part, a 3-part and a 2-part message queued
+    clock = Clock()
+    window = PartsWindow(3_000, margin_us=0)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pacer = _Pacer(window, lambda m: None, window.copy(), pool, clock, 60 * MICROS, 60 * MICROS)
+        pacer.add([message(1, 1), message(2, 3), message(3, 2)])
+
+        # WHEN the pacer chooses, its thread getting the lock back 2 ms after each choice
+        first = choose(pacer)
+        clock.now_us += 2_000
+        second = choose(pacer)
+
+        # THEN the 1-part goes, and the 2-part fills the window at the same instant
+        assert [first, second] == [message(1, 1), message(3, 2)]
+        assert pacer.recent()[0] == []  # nothing called yet: the plan alone moved
+        assert window.recent(clock.now_us)[0] == [(START_US, 1), (START_US, 2)]
+        # AND the 3-part message goes exactly one window after them
+        assert window.next_slot(3, clock.now_us) == START_US + MICROS
+
+
+def test_a_pacer_that_wakes_too_late_for_the_look_back_sends_at_its_own_time():
+    # GIVEN the same pacer, whose thread gets the lock back later than the look back allows
+    clock = Clock()
+    window = PartsWindow(3_000, margin_us=0)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pacer = _Pacer(window, lambda m: None, window.copy(), pool, clock, 60 * MICROS, 60 * MICROS)
+        pacer.add([message(1, 1), message(2, 3), message(3, 2)])
+        assert choose(pacer) == message(1, 1)
+        clock.now_us += LATE_WAKE_US + 1
+
+        # WHEN it chooses again
+        # THEN the 2-part message may not go ahead (it would push the 3-part one later)
+        assert choose(pacer) is None
+        assert [queued.message_id for queued in pacer.queued()] == ["msg_2", "msg_3"]
+        # AND a message that finds room goes at the time it was chosen, not back in the look back
+        pacer.take_queued()
+        pacer.add([message(4, 1)])
+        assert choose(pacer) == message(4, 1)
+        assert window.recent(clock.now_us)[0] == [(START_US, 1), (clock.now_us, 1)]
+
+
+def test_a_pacer_that_wakes_a_little_after_its_slot_sends_at_the_slot():
+    # GIVEN a 1 part/s code that sent one part, with the next one due one window later
+    clock = Clock()
+    window = PartsWindow(1_000, margin_us=0)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pacer = _Pacer(window, lambda m: None, window.copy(), pool, clock, 60 * MICROS, 60 * MICROS)
+        pacer.add([message(1, 1), message(2, 1), message(3, 1)])
+        assert choose(pacer) == message(1, 1)
+        # WHEN the pacer looks again 4 ms after the slot
+        clock.now_us = START_US + MICROS + 4_000
+        # THEN the send is placed at the slot, so the one after keeps its own
+        assert choose(pacer) == message(2, 1)
+        assert window.next_slot(1, clock.now_us) == START_US + 2 * MICROS

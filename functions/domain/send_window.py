@@ -111,7 +111,9 @@ class PartsWindow:
     def fits(self, parts: int, at_us: int) -> bool:
         return self.next_slot(parts, at_us) == at_us
 
-    def slot_ahead_of(self, waiting_parts: int, parts: int, now_us: int, since_us: int | None = None) -> int | None:
+    def slot_ahead_of(
+        self, waiting_parts: int, parts: int, now_us: int, since_us: int | None = None
+    ) -> int | None:
         """When ``parts`` may go, ahead of a waiting message, without making it wait longer; None if not now.
 
         A backlog of mixed lengths fills the window better this way (a 2-part message that must

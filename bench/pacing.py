@@ -21,7 +21,7 @@ lone triggered message goes to the slowest one. The carrier simulator's records 
   item, per index and per transaction (2x), from the Messages table's stream images (each write's
   item size before and after, each index's key and projection) and the other tables' requests.
 
-    .venv/bin/python bench/pacing.py [--codes 1,3,10] [--seconds 60] [--latency-ms 0] [--margin-ms 20]
+    .venv/bin/python bench/pacing.py [--codes 1,3,10] [--seconds 60] [--latency-ms 0] [--margin-ms 0]
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
 from botocore.handlers import BUILTIN_HANDLERS
 
-from functions.logic.dispatch import Dispatcher, DispatchReport
+from functions.logic.dispatch import Dispatcher, DispatchReport, DispatchSettings
 from local.carrier import SimulatorSettings, busiest_windows
 from local.demo import DEMO_API_KEY, OPERATOR_API_KEY
 from local.lambda_runtime import LocalFunction
@@ -87,11 +87,15 @@ class Requests:
         self.messages_table = ""
         self.started_at = 0.0
         self.index_tables: dict[str, int] = {}  # table -> indexes that project all of a written item
+        self.carrier_seconds: list[float] = []  # each carrier call, from its start to its answer
+        self._calling = threading.local()
 
     def before(self, model: Any, params: dict[str, Any], **_: Any) -> None:
         if not self.active or threading.current_thread().name == PROBE_THREAD:
             return
         name = f"{model.service_model.service_name}:{model.name}"
+        if name == "pinpoint-sms-voice-v2:SendTextMessage":
+            self._calling.since = time.perf_counter()
         if name == "sqs:ReceiveMessage":
             return  # counted after the call, and only when it returned messages
         with self._lock:
@@ -121,6 +125,8 @@ class Requests:
         if not self.active or threading.current_thread().name == PROBE_THREAD:
             return
         name = f"{model.service_model.service_name}:{model.name}"
+        if name == "pinpoint-sms-voice-v2:SendTextMessage":
+            self.carrier_seconds.append(time.perf_counter() - self._calling.since)
         with self._lock:
             # Lambda's pollers long-poll; these short-poll and nap, so their empty receives are not a cost.
             if name == "sqs:ReceiveMessage" and parsed.get("Messages"):
@@ -271,7 +277,7 @@ def main() -> None:
         total = sum(job["preview"]["recipients"] for _, job in jobs)
         print(f"codes {', '.join(f'{n}={codes[n]}/s' for n in codes)}; {total} messages in three calling "
               f"lists; carrier wire delay 0-{args.latency_ms:.0f} ms; window margin "
-          f"{os.environ.get('DISPATCH_WINDOW_MARGIN_MS', '20 (default)')} ms")  # fmt: skip
+          f"{os.environ.get('DISPATCH_WINDOW_MARGIN_MS', f'{DispatchSettings().window_margin_ms:g} (default)')} ms")  # fmt: skip
 
         requests.active = durations.active = True
         started = time.time()
@@ -497,6 +503,11 @@ def report(runtime, codes, jobs, triggered, lone, requests, durations, outcomes,
               f"{len(latencies)}, request to carrier p50 {statistics.median(latencies):.2f} s, "
               f"p99 {percentile(latencies, 0.99):.2f} s, max {max(latencies):.2f} s")  # fmt: skip
     print(f"a lone triggered message on an idle code: {at[lone[1]] - lone[0]:.3f} s from request to carrier")
+    answers = requests.carrier_seconds
+    if answers:
+        print(f"carrier calls answered in p50 {statistics.median(answers) * 1000:.1f} ms, "
+              f"p99 {percentile(answers, 0.99) * 1000:.1f} ms, mean {statistics.fmean(answers) * 1000:.1f} ms "
+              "(each call counts until a second after its answer)")  # fmt: skip
 
     messages = len(records)
     platform = {op: c for op, c in requests.counts.items() if not op.startswith(NOT_THE_PLATFORMS)}

@@ -117,8 +117,9 @@ class DispatcherSettings(_FromEnvironment):
     validity_seconds: int = Field(default=4 * 3600, alias="MESSAGE_VALIDITY_SECONDS", gt=0)
     # How long the next holder waits for a receipt of a claim its dispatcher left in flight.
     receipt_wait_seconds: int = Field(default=300, alias="DISPATCH_RECEIPT_WAIT_SECONDS", gt=0)
-    # Added to the one-second window: what moves a send between the dispatcher and the carrier.
-    window_margin_ms: float = Field(default=20.0, alias="DISPATCH_WINDOW_MARGIN_MS", ge=0, le=200)
+    # Added to the one-second window after each call's answer, for a carrier that counts a message
+    # later than it answers (the answer times alone keep the windows of one that counts on arrival).
+    window_margin_ms: float = Field(default=0.0, alias="DISPATCH_WINDOW_MARGIN_MS", ge=0, le=200)
     idle_seconds: float = Field(default=5.0, alias="DISPATCH_IDLE_SECONDS", gt=0, le=120)
     send_threads: int = Field(default=8, alias="DISPATCH_SEND_THREADS", gt=0, le=256)
     configuration_set: str | None = Field(default=None, alias="SMS_CONFIGURATION_SET")

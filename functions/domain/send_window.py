@@ -19,6 +19,7 @@ exact.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections import deque
 from collections.abc import Sequence
@@ -154,6 +155,25 @@ class PartsWindow:
             self.day, self.day_parts = day, 0
         self.day_parts += parts
 
+    @property
+    def last_us(self) -> int:
+        """The last send's instant."""
+        return self._last_us
+
+    def started_at(self, at_us: int) -> None:
+        """The sends of the last instant really started by ``at_us`` (later than planned): they move
+        there together, so what follows counts from the real calls."""
+        if not self._log or at_us <= self._last_us:
+            return
+        moved: list[Sent] = []
+        while self._log and self._log[-1].at_us == self._last_us:
+            moved.append(self._log.pop())
+        for entry in reversed(moved):
+            idle = at_us + self.hold_us(entry.parts) if self.oversized(entry.parts) else 0
+            self._log.append(Sent(at_us, entry.parts, idle))
+            self._idle_until_us = max(self._idle_until_us, idle)
+        self._last_us = at_us
+
     def pause_until(self, at_us: int) -> None:
         """Send nothing before ``at_us`` (the carrier throttled the code: back off)."""
         self._idle_until_us = max(self._idle_until_us, at_us)
@@ -171,3 +191,93 @@ class PartsWindow:
         if used + parts <= cap:
             return at_us
         return (day + 1) * DAY_US  # the next UTC day starts with its whole cap
+
+
+class CallWindow:
+    """The calls as the carrier can have counted them: each from its start until one second after its
+    answer.
+
+    A carrier times a message when it arrives, somewhere between the call's start and its answer, so
+    a window of arrival times ``[t, t+1 s)`` can only hold calls of which each was answered less than
+    one second before the latest of them started. A call may start when the calls answered within
+    the last second (plus ``extra_us``), those still under way, and its own parts stay within the
+    limit: whatever the wire adds before arrival, the carrier's windows never hold more. What it costs
+    is each call's answer time, not a margin sized for the slowest wire.
+    """
+
+    def __init__(
+        self,
+        limit_millis: int,
+        extra_us: int = 0,
+        recent: Sequence[tuple[int, int]] = (),
+        idle_until_us: int = 0,
+    ) -> None:
+        """``recent``, ``idle_until_us``: the calls (answered at, parts) still counted and the idle end, as
+        the previous owner left them."""
+        if limit_millis <= 0:
+            raise ValueError("a code's throughput must be positive")
+        self.limit_millis = limit_millis
+        self.extra_us = extra_us
+        self._under_way: dict[int, int] = {}  # call number -> parts
+        self._under_way_parts = 0
+        self._answered: deque[tuple[int, int]] = deque(sorted(recent))  # (answered at, parts), in order
+        self._answered_parts = sum(parts for _, parts in recent)
+        self._numbers = itertools.count()
+        self._idle_until_us = idle_until_us
+
+    def oversized(self, parts: int) -> bool:
+        return parts * 1000 > self.limit_millis
+
+    def next_slot(self, parts: int, now_us: int) -> int | None:
+        """The earliest time at or after ``now_us`` at which a call of ``parts`` may start; None while
+        it must wait for an answer first (a call under way holds its parts until then)."""
+        self._forget_before(now_us)
+        at = max(now_us, self._idle_until_us)
+        if self.oversized(parts):
+            if self._under_way_parts:
+                return None
+            return max(at, self._answered[-1][0] + MICROS + self.extra_us) if self._answered else at
+        if (self._under_way_parts + parts) * 1000 > self.limit_millis:
+            return None
+        need = self._under_way_parts + self._answered_parts + parts
+        for answered_us, count in self._answered:  # soonest first: each leaving the window frees its parts
+            if need * 1000 <= self.limit_millis:
+                break
+            need -= count
+            at = max(at, answered_us + MICROS + self.extra_us)
+        return at
+
+    def start(self, parts: int, at_us: int) -> int:
+        """A call of ``parts`` starts at ``at_us``; its number, for ``answered``."""
+        number = next(self._numbers)
+        self._under_way[number] = parts
+        self._under_way_parts += parts
+        return number
+
+    def answered(self, number: int, at_us: int) -> None:
+        """The call ended at ``at_us`` (answered, refused or failed: it may have arrived). A message
+        longer than the limit keeps the code idle for parts / limit seconds from then."""
+        parts = self._under_way.pop(number)
+        self._under_way_parts -= parts
+        if self._answered and at_us < self._answered[-1][0]:
+            ordered = sorted([*self._answered, (at_us, parts)])  # answers given out of order
+            self._answered = deque(ordered)
+        else:
+            self._answered.append((at_us, parts))
+        self._answered_parts += parts
+        if self.oversized(parts):
+            hold = max(MICROS, math.ceil(parts * MICROS * 1000 / self.limit_millis))
+            self._idle_until_us = max(self._idle_until_us, at_us + hold + self.extra_us)
+
+    def pause_until(self, at_us: int) -> None:
+        self._idle_until_us = max(self._idle_until_us, at_us)
+
+    def recent(self, now_us: int) -> tuple[list[tuple[int, int]], int]:
+        """The calls still counted (answered at, or now for those under way; parts) and the idle end."""
+        self._forget_before(now_us)
+        calls = [*self._answered, *((now_us, parts) for parts in self._under_way.values())]
+        return sorted(calls), self._idle_until_us
+
+    def _forget_before(self, now_us: int) -> None:
+        while self._answered and self._answered[0][0] + MICROS + self.extra_us <= now_us:
+            self._answered_parts -= self._answered.popleft()[1]

@@ -56,7 +56,7 @@ from functions.domain.dispatch import DispatchOutcome, Lane, ReadyMessage, next_
 from functions.domain.ledger import EntryKind, LedgerEntry, affordable, debit_id, should_arm
 from functions.domain.mass import JobStatus
 from functions.domain.messages import MessageStatus, RejectReason
-from functions.domain.send_window import DAY_US, MICROS, PartsWindow
+from functions.domain.send_window import DAY_US, MICROS, CallWindow, PartsWindow
 from functions.domain.transport import TransportCode, default_code
 from functions.logic.ledger import LedgerWallet, Refunds
 from functions.observability import logger
@@ -71,7 +71,9 @@ BACKFILL_DEPTH = 8  # queued messages looked at to fill a gap the next one leave
 MAX_RESENDS = 2
 FIRST_BACKOFF_US = 250_000  # a throttled code's first pause; then doubling while throttling repeats
 MARGIN_STEP_US = 10_000  # each throttling episode widens the window by this
-LATE_WAKE_US = 10_000  # a send takes a slot at most this far in the past (a late wake-up, a frame)
+# A send may take a slot this far in the past (a late wake-up; joining the instant of the sends just
+# chosen, which are still starting). The carrier's window checks each call as it starts.
+LOOK_BACK_US = 50_000
 REPEAT_US = 2_000_000  # an episode this soon after the last pause doubles the pause
 MAX_MARGIN_US = 100_000
 CALM_US = 10_000_000  # a widened window narrows again after this long without throttling
@@ -93,7 +95,9 @@ class DispatchSettings:
     poll_seconds: tuple[float, float] = (0.1, 0.5)  # an empty ready index is read again after this
     handover_seconds: float = 15.0  # with this little time left, stop claiming and hand over
     send_threads: int = 8
-    window_margin_ms: float = 20.0
+    # Added to each send's second in the plan and after each call's answer (see CallWindow): for a
+    # carrier that counts a message later than it answers. The answer times alone keep its windows.
+    window_margin_ms: float = 0.0
     validity: timedelta = timedelta(hours=4)
     receipt_wait: timedelta = timedelta(minutes=5)  # an earlier holder's claim waits this for a receipt
     reconcile_seconds: float = 10.0
@@ -149,7 +153,7 @@ class _Pacer:
         self,
         window: PartsWindow,
         send: Callable[[ReadyMessage], None],
-        at_call: PartsWindow,
+        calls: CallWindow,
         pool: ThreadPoolExecutor,
         now_us: Callable[[], int],
         max_backoff_us: int,
@@ -157,10 +161,11 @@ class _Pacer:
     ) -> None:
         self.window = window
         self._send = send
-        # The sends as they really started, each checked at the moment of its call: a sender thread
-        # that woke late never crowds the next window, it waits for room instead.
-        self._at_call = at_call
-        self._call_lock = threading.Lock()
+        # The calls as the carrier can have counted them, each checked at the moment it starts: the
+        # window is the plan, this is the rule (a sender thread that woke late, or a slow answer,
+        # never crowds the carrier's window; the call waits for room instead).
+        self._calls = calls
+        self._call_lock = threading.Condition()
         self._pool = pool
         self._now_us = now_us
         self._max_backoff_us = max_backoff_us
@@ -171,8 +176,14 @@ class _Pacer:
         self._backoff_us = 0
         self._pause_end_us = 0
         self._base_window_us = window.window_us
+        self._base_extra_us = calls.extra_us
+        self._widened_us = 0  # what throttling added to both windows
+        self._answer_us = 0  # how long the carrier takes to answer (smoothed): the plan expects it
+        self._starts: dict[int, int] = {}  # call number -> its start
         self._calm_since_us = 0
         self.in_flight = 0
+        self._starting = 0  # chosen, not yet cleared to call: the plan waits for them
+        self._frame_started_us = 0  # the latest start among those of the plan's last instant
         self.stalled = False  # the next slot is further off than worth waiting for
 
     # ---- the control loop's side ----
@@ -228,8 +239,8 @@ class _Pacer:
             return self.window.day, self.window.day_parts
 
     def recent(self) -> tuple[list[tuple[int, int]], int]:
-        with self._call_lock:  # the real call times: what the carrier saw
-            return self._at_call.recent(self._now_us())
+        with self._call_lock:  # the real calls: what the carrier can have seen
+            return self._calls.recent(self._now_us())
 
     def stop(self) -> None:
         with self._cond:
@@ -238,16 +249,47 @@ class _Pacer:
 
     # ---- the senders' side ----
 
-    def clear_to_call(self, message: ReadyMessage) -> None:
-        """Wait until the window of real call times has room for the message, and take it."""
-        while True:
-            with self._call_lock:
+    def clear_to_call(self, message: ReadyMessage) -> int:
+        """Wait until the carrier's window has room for the message, and start its call; its number."""
+        with self._call_lock:
+            while True:
                 now = self._now_us()
-                slot = self._at_call.next_slot(message.segments, now)
-                if slot <= now:
-                    self._at_call.record(message.segments, now)
-                    return
-            time.sleep((slot - now) / MICROS)
+                slot = self._calls.next_slot(message.segments, now)
+                if slot is not None and slot <= now:
+                    number = self._calls.start(message.segments, now)
+                    self._starts[number] = now
+                    break
+                # An answer (notified) or the slot, whichever comes first.
+                self._call_lock.wait(0.05 if slot is None else (slot - now) / MICROS)
+        with self._cond:
+            self._starting -= 1
+            self._frame_started_us = max(self._frame_started_us, now)
+            if not self._starting:
+                # The plan's last instant is these calls: it moves to when the last of them started,
+                # so what the plan chooses next counts from the real calls and never runs ahead.
+                self.window.started_at(self._frame_started_us)
+                self._frame_started_us = 0
+            self._cond.notify_all()
+        return number
+
+    def answered(self, number: int) -> None:
+        """A call ended: it counts until a second after now, and the plan expects answers this slow."""
+        with self._call_lock:
+            now = self._now_us()
+            took = now - self._starts.pop(number)
+            self._calls.answered(number, now)
+            self._call_lock.notify_all()
+        with self._cond:
+            self._answer_us = took if not self._answer_us else (7 * self._answer_us + 3 * took) // 10
+            self._apply_window()
+
+    def _apply_window(self) -> None:
+        """The plan's window: a second, the margin, what throttling added and the carrier's answer time
+        (so it agrees with the carrier's window); the carrier's: a second after each answer, the margin
+        and what throttling added."""
+        self.window.window_us = self._base_window_us + self._widened_us + self._answer_us
+        with self._call_lock:
+            self._calls.extra_us = self._base_extra_us + self._widened_us
 
     def done(self, message: ReadyMessage, throttled: bool) -> None:
         """A carrier call ended; a throttled (or failing) carrier backs the code off, keeping the message.
@@ -271,27 +313,31 @@ class _Pacer:
                     )
                     self._pause_end_us = now + self._backoff_us
                     self._calm_since_us = self._pause_end_us
-                    widened = min(self.window.window_us + MARGIN_STEP_US, MICROS + MAX_MARGIN_US)
+                    self._widened_us = min(self._widened_us + MARGIN_STEP_US, MAX_MARGIN_US)
                     self.window.pause_until(self._pause_end_us)
-                    self.window.window_us = widened
                     with self._call_lock:
-                        self._at_call.pause_until(self._pause_end_us)
-                        self._at_call.window_us = widened
+                        self._calls.pause_until(self._pause_end_us)
+                    self._apply_window()
                 self._queue.appendleft(message)
             self._cond.notify_all()
 
     def _narrow(self) -> None:
         """After a calm spell (no throttling for CALM_US), take a widened window back by a step a call,
         down to where it began: one bout of jitter does not cost the code its pace for good."""
-        window = self.window.window_us
-        if window <= self._base_window_us or self._now_us() - self._calm_since_us < CALM_US:
+        if not self._widened_us or self._now_us() - self._calm_since_us < CALM_US:
             return
-        narrowed = max(self._base_window_us, window - NARROW_STEP_US)
-        self.window.window_us = narrowed
-        with self._call_lock:
-            self._at_call.window_us = narrowed
+        self._widened_us = max(0, self._widened_us - NARROW_STEP_US)
+        self._apply_window()
 
     # ---- the pacer's thread ----
+
+    def _joins(self, at_us: int) -> bool:
+        """Whether a send at ``at_us`` may be chosen now: nothing is starting, or it joins their instant
+        (else wait, under the lock, for them to start)."""
+        if not self._starting or at_us <= self.window.last_us:
+            return True
+        self._cond.wait(0.05)
+        return False
 
     def run(self) -> None:
         while True:
@@ -302,21 +348,26 @@ class _Pacer:
                 if chosen is None:
                     continue
                 self.in_flight += 1
+                self._starting += 1
             self._pool.submit(self._send, chosen)
 
     def _choose(self) -> ReadyMessage | None:
-        """The message to send now, recorded in the window; None after waiting (under the lock)."""
+        """The message to send now, recorded in the window; None after waiting (under the lock).
+
+        While messages chosen are still waiting to start their calls, only one that joins their
+        instant may follow them: the plan never runs ahead of the calls, so a triggered message
+        arriving meanwhile is the next one chosen.
+        """
         if not self._queue:
             self._cond.wait(0.05)
             return None
         head = self._queue[0]
         now = self._now_us()
-        # A slot up to LATE_WAKE_US in the past still counts: a thread that woke a little late does
-        # not push every later slot back, and a message chosen just after another joins its instant
-        # (the window of real call times still checks each call).
-        since = now - LATE_WAKE_US
+        since = now - LOOK_BACK_US
         slot = self.window.next_slot(head.segments, now, since)
         if slot <= now:
+            if not self._joins(slot):
+                return None
             self._queue.popleft()
             self.window.record(head.segments, slot)
             return head
@@ -328,6 +379,8 @@ class _Pacer:
             candidate = self._queue[index]
             at = self.window.slot_ahead_of(head.segments, candidate.segments, now, since)
             if at is not None:
+                if not self._joins(at):
+                    return None
                 del self._queue[index]
                 self.window.record(candidate.segments, at)
                 return candidate
@@ -403,10 +456,16 @@ class Dispatcher:
         pool = ThreadPoolExecutor(
             max_workers=settings.send_threads, thread_name_prefix=f"send-{self.code_number}"
         )
+        calls = CallWindow(
+            window.limit_millis,
+            extra_us=window.window_us - MICROS,
+            recent=lease.recent,
+            idle_until_us=lease.idle_until_us,
+        )
         self._pacer = _Pacer(
             window,
             self._call_carrier,
-            window.copy(),
+            calls,
             pool,
             self._now_us,
             int(settings.max_backoff_seconds * MICROS),
@@ -477,9 +536,6 @@ class Dispatcher:
             self._settle_results()
             if self._lease_lost:
                 raise LeaseLost(self.code_number)
-            if now >= next_reconcile:
-                self._reconcile()
-                next_reconcile = now + int(settings.reconcile_seconds * MICROS)
             stopping = self._remaining_ms() < settings.handover_seconds * 1000
             if stopping:
                 # What is queued goes back to ready for the next invocation; calls under way finish.
@@ -492,6 +548,7 @@ class Dispatcher:
             short = self._pacer.queued_us() < self._lookahead_us()
             if not stopping and now >= next_poll and (short or now - last_read >= triggered_poll_us):
                 if self._pacer.next_slot_us(1) > int(settings.far_slot_seconds * MICROS):
+                    self._reconcile()  # claims left in doubt are settled, capped or not
                     return  # the daily cap is spent: the next day's first kick starts again
                 last_read = now
                 if self._claim_next(triggered_only=not short):
@@ -501,6 +558,9 @@ class Dispatcher:
                 else:
                     next_poll = now + poll_us
                     poll_us = min(2 * poll_us, int(settings.poll_seconds[1] * MICROS))
+            if now >= next_reconcile:  # after the claims: a fresh dispatcher's first sends go first
+                self._reconcile()
+                next_reconcile = now + int(settings.reconcile_seconds * MICROS)
             with self._sent_lock:
                 recording = bool(self._sent) or self._recording > 0
             busy = self._pacer.busy() or bool(self._results) or recording or bool(self._unsettled)
@@ -675,8 +735,8 @@ class Dispatcher:
             tenant_id=message.tenant_id,
         )
         throttled = False
+        number = self._pacer.clear_to_call(message)
         try:
-            self._pacer.clear_to_call(message)
             result = _Result(message, carrier_id=self._carrier.send(sms), at=self._clock())
         except (CarrierThrottled, CarrierUnavailable) as error:
             throttled = True
@@ -691,6 +751,7 @@ class Dispatcher:
         except Exception as error:  # a refusal, or a call that ended in doubt: the control loop decides
             result = _Result(message, error=error)
         finally:
+            self._pacer.answered(number)
             self._pacer.done(message, throttled)
         if result is not None:
             self._results.append(result)

@@ -7,10 +7,14 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
 from functions.domain.dispatch import ReadyMessage
-from functions.domain.send_window import MICROS, PartsWindow
-from functions.logic.dispatch import LATE_WAKE_US, _Pacer
+from functions.domain.send_window import MICROS, CallWindow, PartsWindow
+from functions.logic.dispatch import LOOK_BACK_US, _Pacer
 
 START_US = 1_000 * MICROS
+
+
+def calls_for(window: PartsWindow) -> CallWindow:
+    return CallWindow(window.limit_millis, extra_us=window.window_us - MICROS)
 
 
 class Clock:
@@ -44,7 +48,7 @@ def test_a_message_chosen_a_moment_after_another_shares_its_slot_and_the_long_on
     clock = Clock()
     window = PartsWindow(3_000, margin_us=0)
     with ThreadPoolExecutor(max_workers=1) as pool:
-        pacer = _Pacer(window, lambda m: None, window.copy(), pool, clock, 60 * MICROS, 60 * MICROS)
+        pacer = _Pacer(window, lambda m: None, calls_for(window), pool, clock, 60 * MICROS, 60 * MICROS)
         pacer.add([message(1, 1), message(2, 3), message(3, 2)])
 
         # WHEN the pacer chooses, its thread getting the lock back 2 ms after each choice
@@ -65,10 +69,10 @@ def test_a_pacer_that_wakes_too_late_for_the_look_back_sends_at_its_own_time():
     clock = Clock()
     window = PartsWindow(3_000, margin_us=0)
     with ThreadPoolExecutor(max_workers=1) as pool:
-        pacer = _Pacer(window, lambda m: None, window.copy(), pool, clock, 60 * MICROS, 60 * MICROS)
+        pacer = _Pacer(window, lambda m: None, calls_for(window), pool, clock, 60 * MICROS, 60 * MICROS)
         pacer.add([message(1, 1), message(2, 3), message(3, 2)])
         assert choose(pacer) == message(1, 1)
-        clock.now_us += LATE_WAKE_US + 1
+        clock.now_us += LOOK_BACK_US + 1
 
         # WHEN it chooses again
         # THEN the 2-part message may not go ahead (it would push the 3-part one later)
@@ -86,7 +90,7 @@ def test_a_pacer_that_wakes_a_little_after_its_slot_sends_at_the_slot():
     clock = Clock()
     window = PartsWindow(1_000, margin_us=0)
     with ThreadPoolExecutor(max_workers=1) as pool:
-        pacer = _Pacer(window, lambda m: None, window.copy(), pool, clock, 60 * MICROS, 60 * MICROS)
+        pacer = _Pacer(window, lambda m: None, calls_for(window), pool, clock, 60 * MICROS, 60 * MICROS)
         pacer.add([message(1, 1), message(2, 1), message(3, 1)])
         assert choose(pacer) == message(1, 1)
         # WHEN the pacer looks again 4 ms after the slot
@@ -94,3 +98,23 @@ def test_a_pacer_that_wakes_a_little_after_its_slot_sends_at_the_slot():
         # THEN the send is placed at the slot, so the one after keeps its own
         assert choose(pacer) == message(2, 1)
         assert window.next_slot(1, clock.now_us) == START_US + 2 * MICROS
+
+
+def test_the_plan_expects_the_carrier_s_answer_time_and_each_call_counts_until_after_its_answer():
+    # GIVEN a 1 part/s code's pacer with two messages queued
+    clock = Clock()
+    window = PartsWindow(1_000, margin_us=0)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pacer = _Pacer(window, lambda m: None, calls_for(window), pool, clock, 60 * MICROS, 60 * MICROS)
+        pacer.add([message(1, 1), message(2, 1)])
+        # WHEN the first is chosen, its call starts and the carrier answers 30 ms later
+        assert choose(pacer) == message(1, 1)
+        pacer._starting += 1  # as the pacer's thread counts it when it hands the message over
+        number = pacer.clear_to_call(message(1, 1))
+        clock.now_us += 30_000
+        pacer.answered(number)
+        # THEN the plan's window is a second and the answer time, and the next call may start one
+        # second after the answer, not after the start
+        assert window.window_us == MICROS + 30_000
+        assert window.next_slot(1, clock.now_us) == START_US + MICROS + 30_000
+        assert pacer._calls.next_slot(1, clock.now_us) == START_US + MICROS + 30_000

@@ -159,3 +159,24 @@ def test_a_message_chosen_just_after_another_joins_its_instant_so_the_long_one_b
     other = PartsWindow(3_000, margin_us=0)
     send(other, 1, 0)
     assert other.next_slot(1, -8_000) == 0
+
+
+def test_a_send_that_started_later_than_planned_moves_the_plan_with_it():
+    # GIVEN a 3 parts/s code whose plan placed one part at 0, but whose call started at 30 ms
+    window = PartsWindow(3_000, margin_us=0)
+    send(window, 1, 0)
+    window.started_at(30_000)
+    # THEN a message chosen just after joins the call's instant, and the window clears a second later
+    assert window.slot_ahead_of(3, 2, 32_000, since_us=22_000) == 30_000
+    window.record(2, 30_000)
+    assert window.next_slot(3, 32_000) == SEC + 30_000
+    # AND a start earlier than planned changes nothing
+    window.started_at(10_000)
+    assert window.next_slot(3, 32_000) == SEC + 30_000
+
+
+def test_a_long_message_that_started_later_idles_the_code_from_its_start():
+    window = PartsWindow(1_000, margin_us=0)
+    send(window, 3, 0)
+    window.started_at(50_000)
+    assert window.next_slot(1, 60_000) == 3 * SEC + 50_000

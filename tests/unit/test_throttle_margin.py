@@ -6,7 +6,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
 from functions.domain.dispatch import ReadyMessage
-from functions.domain.send_window import MICROS, PartsWindow
+from functions.domain.send_window import MICROS, CallWindow, PartsWindow
 from functions.logic.dispatch import (
     CALM_US,
     FIRST_BACKOFF_US,
@@ -17,6 +17,10 @@ from functions.logic.dispatch import (
 )
 
 BASE_MARGIN_US = 20_000
+
+
+def calls_for(window: PartsWindow) -> CallWindow:
+    return CallWindow(window.limit_millis, extra_us=window.window_us - MICROS)
 
 
 class Clock:
@@ -45,7 +49,7 @@ def test_a_throttled_code_pauses_widens_its_window_and_narrows_it_again_after_a_
     clock = Clock()
     window = PartsWindow(10_000, margin_us=BASE_MARGIN_US)
     with ThreadPoolExecutor(max_workers=1) as pool:
-        pacer = _Pacer(window, lambda m: None, window.copy(), pool, clock, 60 * MICROS, 60 * MICROS)
+        pacer = _Pacer(window, lambda m: None, calls_for(window), pool, clock, 60 * MICROS, 60 * MICROS)
         base = window.window_us
 
         # WHEN the carrier throttles a call
@@ -74,7 +78,7 @@ def test_throttling_that_comes_back_soon_doubles_the_pause_and_a_lone_one_later_
     clock = Clock()
     window = PartsWindow(3_000, margin_us=BASE_MARGIN_US)
     with ThreadPoolExecutor(max_workers=1) as pool:
-        pacer = _Pacer(window, lambda m: None, window.copy(), pool, clock, 60 * MICROS, 60 * MICROS)
+        pacer = _Pacer(window, lambda m: None, calls_for(window), pool, clock, 60 * MICROS, 60 * MICROS)
         pacer.done(message(), throttled=True)  # first: 0.25 s
         clock.now_us += FIRST_BACKOFF_US + REPEAT_US // 2
         pacer.done(message(), throttled=True)  # soon after the pause: doubled

@@ -90,6 +90,9 @@ class FanOutSettings(_FromEnvironment):
     ledger_table: str = Field(alias="LEDGER_TABLE")
     subject_sends_table: str = Field(alias="SUBJECT_SENDS_TABLE")
     three_a_day_states: States = Field(alias="THREE_A_DAY_STATES")
+    # A page's first messages start their code's dispatcher at once (the stream's kick comes later).
+    leases_table: str = Field(alias="LEASES_TABLE")
+    dispatcher_function: str = Field(alias="DISPATCHER_FUNCTION")
 
 
 class JobsSettings(_FromEnvironment):

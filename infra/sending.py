@@ -131,25 +131,17 @@ class Sending(Construct):
             "A dispatcher near its time limit invokes itself; its own ARN in its policy would be a cycle.",
         )
 
+        self._leases_table = leases_table
         self.kick = ServiceFunction(
             self,
             "Kick",
             shared=shared,
             handler="functions.handlers.kick.lambda_handler",
             description="Starts the dispatcher of each transport code that gained a ready message",
-            environment={
-                "LEASES_TABLE": leases_table.table_name,
-                "DISPATCHER_FUNCTION": self.dispatcher.function.function_name,
-            },
+            environment={},  # allow_kicks sets it
             timeout=Duration.seconds(30),
         )
-        leases_table.grant_read_data(self.kick.role)
-        self.dispatcher.function.grant_invoke(self.kick.role)
-        acknowledge_wildcard(
-            self.kick.role,
-            f"<{Stack.of(self).get_logical_id(self.dispatcher.function.node.default_child)}.Arn>:*",
-            "Invoking the dispatcher function's versions and aliases.",
-        )
+        self.allow_kicks(self.kick)
         self.kick.function.add_event_source(
             sources.DynamoEventSource(
                 messages_table,
@@ -168,6 +160,18 @@ class Sending(Construct):
                     )
                 ],
             )
+        )
+
+    def allow_kicks(self, function: ServiceFunction) -> None:
+        """Let ``function`` start dispatchers as a kick does: read a code's lease, invoke the dispatcher."""
+        function.function.add_environment("LEASES_TABLE", self._leases_table.table_name)
+        function.function.add_environment("DISPATCHER_FUNCTION", self.dispatcher.function.function_name)
+        self._leases_table.grant_read_data(function.role)
+        self.dispatcher.function.grant_invoke(function.role)
+        acknowledge_wildcard(
+            function.role,
+            f"<{Stack.of(self).get_logical_id(self.dispatcher.function.node.default_child)}.Arn>:*",
+            "Invoking the dispatcher function's versions and aliases.",
         )
 
     def _phone_numbers_arn(self) -> str:

@@ -69,6 +69,7 @@ class SmsPlatformStack(Stack):
             ledger_table=storage.ledger_table,
             subject_sends_table=storage.subject_sends_table,
         )
+        sending.allow_kicks(fanout.function)  # its first messages start their code's dispatcher
         job_tables = JobTables(
             config=storage.config_table,
             messages=storage.messages_table,

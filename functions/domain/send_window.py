@@ -1,17 +1,21 @@
-"""One transport code's sending pace: an exact sliding window over message parts, in integer microseconds.
+"""One transport code's sending pace: exact sliding windows over message parts, in integer microseconds.
 
-The carrier's rule (and the measure): no one-second window ``[t, t+1 s)`` may carry more message
-parts than the code's throughput. One dispatcher owns a code and sends in time order, so the window
-is a short in-memory log of what it sent: a message of ``parts`` may go at ``t`` when the parts sent
-in ``(t - W, t]`` plus its own stay within the limit (every window holding ``t`` starts in that
-stretch, and nothing was sent after ``t``).
+The carrier's rule (and the measure): no one-second window ``[t, t+1 s)`` of arrivals may carry more
+message parts than the code's throughput. One dispatcher owns a code, so its windows are short
+in-memory logs of what it sent. Two of them:
 
-- ``W`` is one second plus a small margin (``margin_us``) for what moves a send between the
-  dispatcher's clock and the carrier's arrival (a thread waking, the connection, the wire), so the
-  carrier's own windows hold no more than the limit either.
+- ``CallWindow`` is the rule. A message arrives somewhere between its call's start and its answer,
+  so each call counts from its start until one second after its answer; a call may start when what
+  is counted plus its own parts stay within the limit. No window of arrivals can then hold more,
+  whatever the wire adds.
+- ``PartsWindow`` is the plan: which message goes next, and when. A message of ``parts`` may go at
+  ``t`` when the parts sent in ``(t - W, t]`` plus its own stay within the limit (every window
+  holding ``t`` starts in that stretch, and nothing was sent after ``t``). ``W`` is one second plus
+  ``margin_us``; the dispatcher widens it by the carrier's answer time, so that the plan and the
+  rule agree.
 - A message with more parts than the limit goes alone (nothing else in its window) and keeps the code
   idle for parts / limit seconds after it.
-- A daily cap (parts per UTC day) moves what exceeds it to the next UTC day's start.
+- A daily cap (parts per UTC day, kept by the plan) moves what exceeds it to the next UTC day's start.
 
 Throughput is an integer of millis (parts per second x 1000) so fractional rates (0.2 parts/s) stay
 exact.
@@ -27,7 +31,7 @@ from dataclasses import dataclass
 
 MICROS = 1_000_000
 DAY_US = 86_400 * MICROS
-DEFAULT_MARGIN_US = 15_000
+DEFAULT_MARGIN_US = 0  # the dispatcher sets its own (the margin and the carrier's answer time)
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,9 +112,6 @@ class PartsWindow:
                 need -= entry.parts
                 at = entry.at_us + self.window_us
         return self._within_cap(parts, at)
-
-    def fits(self, parts: int, at_us: int) -> bool:
-        return self.next_slot(parts, at_us) == at_us
 
     def slot_ahead_of(
         self, waiting_parts: int, parts: int, now_us: int, since_us: int | None = None

@@ -14,14 +14,17 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from functions.dal.config import ConfigTable
 from functions.dal.fanout_queue import FanOutQueue, parse_fanout_work
 from functions.dal.jobs import JobsTable
+from functions.dal.leases import LeasesTable
 from functions.dal.ledger import LedgerTable
 from functions.dal.list_records import ListRecords
 from functions.dal.messages import MessagesTable
 from functions.dal.objects import ObjectStore
 from functions.dal.opt_outs import OptOutsTable
 from functions.dal.subject_sends import SubjectSendsTable
+from functions.integrations.dispatcher_invoker import dispatcher_invoker
 from functions.logic.compose import Composer
 from functions.logic.fanout import FanOut
+from functions.logic.kick import Kicker
 from functions.logic.ledger import Refunds
 from functions.logic.three_a_day import ThreeADay
 from functions.observability import logger, metrics, tracer
@@ -53,6 +56,10 @@ def fanout() -> FanOut:
         page_size=settings.page_size,
         backlog_seconds=settings.backlog_seconds,
         refunds=Refunds(LedgerTable(dynamodb.Table(settings.ledger_table))),
+        kicker=Kicker(
+            LeasesTable(dynamodb.Table(settings.leases_table)),
+            dispatcher_invoker(lambda: boto3.client("lambda"), settings.dispatcher_function),
+        ),
     )
 
 

@@ -44,8 +44,10 @@ from functions.domain.segments import count_segments
 from functions.domain.tenants import Contact, EntityType, Tenant
 from functions.domain.transport import default_code
 from functions.logic.compose import Composer
+from functions.logic.kick import Kicker
 from functions.logic.ledger import Refunds
 from functions.logic.mass import draft_of
+from functions.observability import logger
 
 # A page is held by its writer this long: longer than an invocation runs (its writer is then gone).
 PAGE_CLAIM_MS = 600_000
@@ -53,6 +55,9 @@ PAGE_CLAIM_MS = 600_000
 HANDOVER_MARGIN_MS = 20_000
 # While the code's ready backlog is full, look again this much later.
 PAUSE_SECONDS = 30
+# A page's first this many new messages (one BatchWriteItem) are written, and kick their code's
+# dispatcher, before the rest.
+KICK_AFTER = 25
 
 
 def _now_ms(clock: Callable[[], datetime]) -> int:
@@ -89,8 +94,11 @@ class FanOut:
         backlog_seconds: int | None = None,
         clock: Callable[[], datetime] = utc_now,
         refunds: Refunds | None = None,
+        kicker: Kicker | None = None,
     ) -> None:
-        """``backlog_seconds``: pause while the sending number has more than this much sending ready."""
+        """``backlog_seconds``: pause while the sending number has more than this much sending ready;
+        ``kicker``: starts the sending number's dispatcher once a page's first messages are ready."""
+        self._kicker = kicker
         self._backlog_seconds = backlog_seconds
         self._refunds = refunds
         self._records = records
@@ -140,7 +148,7 @@ class FanOut:
                 page, next_cursor = self._list_page(job, tenant, checkpoint)
             else:
                 page, next_cursor = self._contacts_page(job, tenant, checkpoint)
-            created, ready = self._create(job, checkpoint, page)
+            created, ready = self._create(job, checkpoint, page, job.sending_number)
             result.created += created
             result.queued += ready
             if not self._jobs.advance(job.job_id, checkpoint, next_cursor, created):
@@ -216,15 +224,30 @@ class FanOut:
         room = max(1, code.limit_millis * self._backlog_seconds // 1000)  # messages of one part or more
         return self._messages.ready_count(code_number, up_to=room + 1) > room
 
-    def _create(self, job: MassJob, checkpoint: Checkpoint, page: list[Message]) -> tuple[int, int]:
-        """Write the page's messages that are new: how many are the job's, and how many went ready."""
+    def _create(
+        self, job: MassJob, checkpoint: Checkpoint, page: list[Message], code_number: str
+    ) -> tuple[int, int]:
+        """Write the page's messages that are new: how many are the job's, and how many went ready.
+
+        The first write's messages start the code's dispatcher (if none runs) before the rest are
+        written: the code sends while its page is still being written, without waiting for the
+        stream's kick.
+        """
         first: dict[str, Message] = {}
         for message in page:
             first.setdefault(message.message_id, message)  # a number twice: its first record's message
         unique = list(first.values())
         existing = self._messages.job_pages_of([message.message_id for message in unique])
         fresh = [message for message in unique if message.message_id not in existing]
-        self._messages.put_many(fresh)
+        head, rest = fresh[:KICK_AFTER], fresh[KICK_AFTER:]
+        self._messages.put_many(head)
+        if self._kicker is not None and any(message.release_at is None for message in head):
+            try:
+                self._kicker.kick([code_number])
+            except Exception:  # the stream's kick and the minute schedule start it anyway
+                logger.exception("could not start the dispatcher", code=code_number)
+        if rest:
+            self._messages.put_many(rest)
         # New, or written by an earlier attempt at this page (and ready since); a number messaged on
         # an earlier page is not messaged again.
         mine = fresh + [m for m in unique if existing.get(m.message_id, -1) == checkpoint.version]

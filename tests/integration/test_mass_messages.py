@@ -360,3 +360,18 @@ def test_a_long_fanout_hands_over_to_its_next_invocation(platform: Platform, sit
     assert (first.pages, first.handed_over, first.finished) == (1, True, False)
     assert platform.run_fanout() >= 1  # the confirmation's item and the handover's continue it
     assert ok(platform, "GET", f"/v1/mass-messages/{job['id']}")["created_messages"] == 15
+
+
+def test_a_fanout_starts_its_codes_dispatcher_as_soon_as_its_first_messages_are_ready(
+    platform: Platform, sites
+):
+    # GIVEN a confirmed mass message, and no dispatcher running
+    job = create(platform)
+    ok(platform, "POST", f"/v1/mass-messages/{job['id']}/confirm",
+       {"confirmation_token": job["confirmation_token"]}, status=202)  # fmt: skip
+    assert platform.started.codes == []
+    # WHEN its fan-out writes its page (the stream's kicks are not run)
+    platform.run_fanout()
+    # THEN its sending number's dispatcher was started once, by the fan-out itself
+    sending_number = ok(platform, "GET", f"/v1/mass-messages/{job['id']}")["sending_number"]
+    assert platform.started.codes == [sending_number]

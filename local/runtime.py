@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import sys
@@ -39,6 +40,7 @@ from local.topology import Topology, read_topology
 
 log = logging.getLogger("local")
 SWITCH_INTERVAL_SECONDS = 0.001
+GC_THRESHOLDS = (50_000, 20, 100)  # Python's: (700, 10, 10)
 # Services the local runtime serves from moto; the carrier (pinpoint-sms-voice-v2) is not among them.
 # DynamoDB, which takes most requests, has a moto server (a process) of its own; the others share
 # one, as moto delivers from SNS and EventBridge to SQS inside a process.
@@ -157,6 +159,12 @@ class LocalRuntime:
             DemoActivity(gateway.handle).run()
         self.front = HttpFront(gateway, self.settings.host, self.settings.port)
         self.front.start()
+        # Every function shares this one heap (on Lambda each has its own process): what start-up
+        # made (boto3's models, moto's clients, the template) is kept out of the collector's full
+        # passes, and those come seldom, so no thread here stops for a full collection of it.
+        gc.collect()
+        gc.freeze()
+        gc.set_threshold(*GC_THRESHOLDS)
         # The console, served by the front, PUTs calling-list files to the bucket (moto's S3).
         allow_api_origin(session.client("s3"), self.topology, self.front.url)
 

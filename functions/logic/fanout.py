@@ -55,7 +55,7 @@ PAGE_CLAIM_MS = 600_000
 HANDOVER_MARGIN_MS = 20_000
 # While the code's ready backlog is full, look again this much later.
 PAUSE_SECONDS = 30
-# A page's first this many new messages (one BatchWriteItem) are written, and kick their code's
+# A page's first this many messages (one BatchWriteItem) are written, and start their code's
 # dispatcher, before the rest.
 KICK_AFTER = 25
 
@@ -229,29 +229,39 @@ class FanOut:
     ) -> tuple[int, int]:
         """Write the page's messages that are new: how many are the job's, and how many went ready.
 
-        The first write's messages start the code's dispatcher (if none runs) before the rest are
-        written: the code sends while its page is still being written, without waiting for the
-        stream's kick.
+        The page's first ``KICK_AFTER`` messages are written first and start the code's dispatcher (if
+        none runs): the code sends while the rest of its page is still being written, without waiting
+        for the stream's kick.
         """
         first: dict[str, Message] = {}
         for message in page:
             first.setdefault(message.message_id, message)  # a number twice: its first record's message
         unique = list(first.values())
-        existing = self._messages.job_pages_of([message.message_id for message in unique])
-        fresh = [message for message in unique if message.message_id not in existing]
-        head, rest = fresh[:KICK_AFTER], fresh[KICK_AFTER:]
-        self._messages.put_many(head)
-        if self._kicker is not None and any(message.release_at is None for message in head):
-            try:
-                self._kicker.kick([code_number])
-            except Exception:  # the stream's kick and the minute schedule start it anyway
-                logger.exception("could not start the dispatcher", code=code_number)
-        if rest:
-            self._messages.put_many(rest)
-        # New, or written by an earlier attempt at this page (and ready since); a number messaged on
-        # an earlier page is not messaged again.
-        mine = fresh + [m for m in unique if existing.get(m.message_id, -1) == checkpoint.version]
-        return len(mine), sum(message.release_at is None for message in mine)
+        created = ready = 0
+        for part in (unique[:KICK_AFTER], unique[KICK_AFTER:]):
+            if not part:
+                continue
+            existing = self._messages.job_pages_of([message.message_id for message in part])
+            fresh = [message for message in part if message.message_id not in existing]
+            if fresh:
+                self._messages.put_many(fresh)
+            # New, or written by an earlier attempt at this page (and ready since); a number messaged
+            # on an earlier page is not messaged again.
+            mine = fresh + [m for m in part if existing.get(m.message_id, -1) == checkpoint.version]
+            went_ready = sum(message.release_at is None for message in mine)
+            if not created and went_ready:
+                self._kick(code_number)
+            created += len(mine)
+            ready += went_ready
+        return created, ready
+
+    def _kick(self, code_number: str) -> None:
+        if self._kicker is None:
+            return
+        try:
+            self._kicker.kick([code_number])
+        except Exception:  # the stream's kick and the minute schedule start it anyway
+            logger.exception("could not start the dispatcher", code=code_number)
 
     def _sweep_cancelled(self, job_id: str) -> FanOutResult:
         result = FanOutResult()

@@ -1,5 +1,6 @@
 """Every suite runs against fakes of AWS: never an endpoint or credentials from the environment."""
 
+import gc
 import os
 from typing import Any
 
@@ -54,6 +55,17 @@ LONGEST_FIRST = [
     "tests/integration/test_receipts.py",
     "tests/integration/test_calling_lists.py",
 ]
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    # moto's backends and boto3's models make a large heap of long-lived objects: the collector's
+    # full passes over it (Python's default thresholds: every 700 allocations, a full pass every
+    # hundred) stop every thread of a test for a while. What the imports made is kept out of them.
+    from local.runtime import GC_THRESHOLDS  # after the environment above is set
+
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
 
 
 def unit_of(path: str) -> str:

@@ -3,7 +3,9 @@ backlog fills each window and a long message behind them waits one window, not o
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from datetime import UTC, datetime
 
 from functions.domain.dispatch import ReadyMessage
@@ -38,6 +40,17 @@ def message(number: int, parts: int) -> ReadyMessage:
     )
 
 
+@contextmanager
+def queued_pacer(limit_millis: int, parts: list[int]) -> Iterator[tuple[_Pacer, PartsWindow, Clock]]:
+    """A code's pacer on a fake clock with messages of these parts queued (msg_1, msg_2, ...)."""
+    clock = Clock()
+    window = PartsWindow(limit_millis, margin_us=0)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pacer = _Pacer(window, lambda m: None, calls_for(window), pool, clock, 60 * MICROS, 60 * MICROS)
+        pacer.add([message(number, size) for number, size in enumerate(parts, start=1)])
+        yield pacer, window, clock
+
+
 def choose(pacer: _Pacer) -> ReadyMessage | None:
     with pacer._cond:
         return pacer._choose()
@@ -45,12 +58,7 @@ def choose(pacer: _Pacer) -> ReadyMessage | None:
 
 def test_a_message_chosen_a_moment_after_another_shares_its_slot_and_the_long_one_keeps_its_own():
     # GIVEN a 3 parts/s code's pacer with a 1-part, a 3-part and a 2-part message queued
-    clock = Clock()
-    window = PartsWindow(3_000, margin_us=0)
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        pacer = _Pacer(window, lambda m: None, calls_for(window), pool, clock, 60 * MICROS, 60 * MICROS)
-        pacer.add([message(1, 1), message(2, 3), message(3, 2)])
-
+    with queued_pacer(3_000, [1, 3, 2]) as (pacer, window, clock):
         # WHEN the pacer chooses, its thread getting the lock back 2 ms after each choice
         first = choose(pacer)
         clock.now_us += 2_000
@@ -66,11 +74,7 @@ def test_a_message_chosen_a_moment_after_another_shares_its_slot_and_the_long_on
 
 def test_a_pacer_that_wakes_too_late_for_the_look_back_sends_at_its_own_time():
     # GIVEN the same pacer, whose thread gets the lock back later than the look back allows
-    clock = Clock()
-    window = PartsWindow(3_000, margin_us=0)
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        pacer = _Pacer(window, lambda m: None, calls_for(window), pool, clock, 60 * MICROS, 60 * MICROS)
-        pacer.add([message(1, 1), message(2, 3), message(3, 2)])
+    with queued_pacer(3_000, [1, 3, 2]) as (pacer, window, clock):
         assert choose(pacer) == message(1, 1)
         clock.now_us += LOOK_BACK_US + 1
 
@@ -87,11 +91,7 @@ def test_a_pacer_that_wakes_too_late_for_the_look_back_sends_at_its_own_time():
 
 def test_a_pacer_that_wakes_a_little_after_its_slot_sends_at_the_slot():
     # GIVEN a 1 part/s code that sent one part, with the next one due one window later
-    clock = Clock()
-    window = PartsWindow(1_000, margin_us=0)
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        pacer = _Pacer(window, lambda m: None, calls_for(window), pool, clock, 60 * MICROS, 60 * MICROS)
-        pacer.add([message(1, 1), message(2, 1), message(3, 1)])
+    with queued_pacer(1_000, [1, 1, 1]) as (pacer, window, clock):
         assert choose(pacer) == message(1, 1)
         # WHEN the pacer looks again 4 ms after the slot
         clock.now_us = START_US + MICROS + 4_000
@@ -102,11 +102,7 @@ def test_a_pacer_that_wakes_a_little_after_its_slot_sends_at_the_slot():
 
 def test_the_plan_expects_the_carrier_s_answer_time_and_each_call_counts_until_after_its_answer():
     # GIVEN a 1 part/s code's pacer with two messages queued
-    clock = Clock()
-    window = PartsWindow(1_000, margin_us=0)
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        pacer = _Pacer(window, lambda m: None, calls_for(window), pool, clock, 60 * MICROS, 60 * MICROS)
-        pacer.add([message(1, 1), message(2, 1)])
+    with queued_pacer(1_000, [1, 1]) as (pacer, window, clock):
         # WHEN the first is chosen, its call starts and the carrier answers 30 ms later
         assert choose(pacer) == message(1, 1)
         pacer._starting += 1  # as the pacer's thread counts it when it hands the message over

@@ -37,6 +37,9 @@ from functions.observability import count_by_dimension, logger, metrics, tracer
 from functions.payments.providers import payment_provider
 from functions.settings import DispatcherSettings
 
+CARRIER_CONNECT_TIMEOUT_SECONDS = 3
+CARRIER_READ_TIMEOUT_SECONDS = 10  # botocore's default is 60
+
 
 @functools.cache
 def _parts() -> dict[str, Any]:
@@ -59,8 +62,17 @@ def _parts() -> dict[str, Any]:
         "carrier": AwsSmsCarrier(
             # One attempt per send: a retried SendTextMessage after a lost answer may send twice, and a
             # retried throttle lands outside its slot; the dispatcher's own backoff decides when to retry.
+            # A call counts against its code until a second after its answer (or its timeout), so a
+            # hung call holds the code's parts no longer than the read timeout.
             boto3.client(
-                "pinpoint-sms-voice-v2", config=pooled.merge(Config(retries={"total_max_attempts": 1}))
+                "pinpoint-sms-voice-v2",
+                config=pooled.merge(
+                    Config(
+                        retries={"total_max_attempts": 1},
+                        connect_timeout=CARRIER_CONNECT_TIMEOUT_SECONDS,
+                        read_timeout=CARRIER_READ_TIMEOUT_SECONDS,
+                    )
+                ),
             ),
             settings.configuration_set,
             settings.message_ttl_seconds,

@@ -134,6 +134,18 @@ def test_a_dispatcher_never_puts_more_parts_in_a_second_than_the_code_allows(pla
     assert sorted(r.context["message_id"] for r in platform.simulator.records) == sorted(ids)
 
 
+def test_a_carrier_call_is_tried_once_and_holds_its_code_no_longer_than_its_read_timeout(platform: Platform):
+    # A call counts against its code until a second after its answer: a hung one must end soon
+    dispatcher_handler.reset()
+    config = dispatcher_handler._parts()["carrier"]._client.meta.config
+    assert config.retries["total_max_attempts"] == 1
+    assert (config.connect_timeout, config.read_timeout) == (
+        dispatcher_handler.CARRIER_CONNECT_TIMEOUT_SECONDS,
+        dispatcher_handler.CARRIER_READ_TIMEOUT_SECONDS,
+    )
+    assert dispatcher_handler.CARRIER_READ_TIMEOUT_SECONDS <= 10
+
+
 def test_a_message_longer_than_the_codes_limit_goes_alone_and_the_code_waits_after_it(platform: Platform):
     register(platform, CODE, parts_per_second=1)
     platform.simulator.settings.parts_per_second[CODE] = 1

@@ -179,7 +179,6 @@ class _Pacer:
         self._base_extra_us = calls.extra_us
         self._widened_us = 0  # what throttling added to both windows
         self._answer_us = 0  # how long the carrier takes to answer (smoothed): the plan expects it
-        self._starts: dict[int, int] = {}  # call number -> its start
         self._calm_since_us = 0
         self.in_flight = 0
         self._starting = 0  # chosen, not yet cleared to call: the plan waits for them
@@ -257,7 +256,6 @@ class _Pacer:
                 slot = self._calls.next_slot(message.segments, now)
                 if slot is not None and slot <= now:
                     number = self._calls.start(message.segments, now)
-                    self._starts[number] = now
                     break
                 # An answer (notified) or the slot, whichever comes first.
                 self._call_lock.wait(0.05 if slot is None else (slot - now) / MICROS)
@@ -275,9 +273,7 @@ class _Pacer:
     def answered(self, number: int) -> None:
         """A call ended: it counts until a second after now, and the plan expects answers this slow."""
         with self._call_lock:
-            now = self._now_us()
-            took = now - self._starts.pop(number)
-            self._calls.answered(number, now)
+            took = self._calls.answered(number, self._now_us())
             self._call_lock.notify_all()
         with self._cond:
             self._answer_us = took if not self._answer_us else (7 * self._answer_us + 3 * took) // 10

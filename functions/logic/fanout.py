@@ -148,7 +148,7 @@ class FanOut:
                 page, next_cursor = self._list_page(job, tenant, checkpoint)
             else:
                 page, next_cursor = self._contacts_page(job, tenant, checkpoint)
-            created, ready = self._create(job, checkpoint, page, job.sending_number)
+            created, ready = self._create(job, checkpoint, page)
             result.created += created
             result.queued += ready
             if not self._jobs.advance(job.job_id, checkpoint, next_cursor, created):
@@ -224,20 +224,19 @@ class FanOut:
         room = max(1, code.limit_millis * self._backlog_seconds // 1000)  # messages of one part or more
         return self._messages.ready_count(code_number, up_to=room + 1) > room
 
-    def _create(
-        self, job: MassJob, checkpoint: Checkpoint, page: list[Message], code_number: str
-    ) -> tuple[int, int]:
+    def _create(self, job: MassJob, checkpoint: Checkpoint, page: list[Message]) -> tuple[int, int]:
         """Write the page's messages that are new: how many are the job's, and how many went ready.
 
-        The page's first ``KICK_AFTER`` messages are written first and start the code's dispatcher (if
-        none runs): the code sends while the rest of its page is still being written, without waiting
-        for the stream's kick.
+        The page's first ``KICK_AFTER`` messages are written first, and the first write that makes a
+        message ready starts the code's dispatcher (if none runs): the code sends while the rest of its
+        page is still being written, without waiting for the stream's kick.
         """
         first: dict[str, Message] = {}
         for message in page:
             first.setdefault(message.message_id, message)  # a number twice: its first record's message
         unique = list(first.values())
         created = ready = 0
+        kicked = False
         for part in (unique[:KICK_AFTER], unique[KICK_AFTER:]):
             if not part:
                 continue
@@ -249,8 +248,9 @@ class FanOut:
             # on an earlier page is not messaged again.
             mine = fresh + [m for m in part if existing.get(m.message_id, -1) == checkpoint.version]
             went_ready = sum(message.release_at is None for message in mine)
-            if not created and went_ready:
-                self._kick(code_number)
+            if went_ready and not kicked:
+                self._kick(job.sending_number)
+                kicked = True
             created += len(mine)
             ready += went_ready
         return created, ready

@@ -315,19 +315,27 @@ def main() -> None:
         if unfinished:
             print(f"{unfinished} messages still without a final status when counted")
         requests.active = durations.active = False
+        triggered = [(*asked, claimed_at(url, asked[1])) for asked in triggered]
         report(runtime, codes, jobs, triggered, lone, requests, durations, outcomes, started, confirmed, drained,
                api_calls, args)  # fmt: skip
     finally:
         runtime.stop()
 
 
-def trigger(url: str, number: str) -> tuple[float, str]:
+def trigger(url: str, number: str) -> tuple[float, str, float]:
+    """When it was asked, its message, and when the API answered (the message stored, ready or held)."""
     asked = time.time()
     result = call(url, "POST", "/v1/triggers/ticket_updated", {
         "contact_id": "contact-ada", "sending_number": number,
         "variables": {"company": "Demo Fiber", "ticket_number": "7", "ticket_status": "fixed"},
     })  # fmt: skip
-    return asked, result["messages"][0]["id"]
+    return asked, result["messages"][0]["id"], time.time()
+
+
+def claimed_at(url: str, message_id: str) -> float:
+    """When a message's dispatcher claimed it (its move to In Progress), from its history."""
+    history = call(url, "GET", f"/v1/messages/{message_id}")["history"]
+    return datetime.fromisoformat(next(c["at"] for c in history if c["status"] == "In Progress")).timestamp()
 
 
 PROBE_THREAD = "bench-probe"  # the benchmark's own looks at the tables, which are not counted
@@ -497,12 +505,21 @@ def report(runtime, codes, jobs, triggered, lone, requests, durations, outcomes,
               f"{every.violations:>11}{utilization:>11.1%}{drain / ideal:>12.3f}"
               f"{first_ready - confirmed[number]:>11.2f}s{min(r.at for r in mine) - confirmed[number]:>10.2f}s")  # fmt: skip
     at = {r.context["message_id"]: r.at for r in records}
-    latencies = [at[message_id] - asked for asked, message_id in triggered]
+    latencies = [at[message_id] - asked for asked, message_id, *_ in triggered]
     if latencies:
+        answering = [answered - asked for asked, _, answered, _ in triggered]
+        claiming = [claimed - answered for _, _, answered, claimed in triggered]
+        sending = [at[message_id] - claimed for _, message_id, _, claimed in triggered]
         print(f"\ntriggered every 5 s on {codes and max(codes, key=lambda n: codes[n])} during the backlog: "
               f"{len(latencies)}, request to carrier p50 {statistics.median(latencies):.2f} s, "
-              f"p99 {percentile(latencies, 0.99):.2f} s, max {max(latencies):.2f} s")  # fmt: skip
-    print(f"a lone triggered message on an idle code: {at[lone[1]] - lone[0]:.3f} s from request to carrier")
+              f"p99 {percentile(latencies, 0.99):.2f} s, max {max(latencies):.2f} s; of which the API's "
+              f"answer p50 {statistics.median(answering):.2f} s, max {max(answering):.2f} s; from the "
+              f"answer to the claim p50 {statistics.median(claiming):.2f} s, max {max(claiming):.2f} s; from "
+              f"the claim to the carrier p50 {statistics.median(sending):.2f} s, max {max(sending):.2f} s")  # fmt: skip
+    print(
+        f"a lone triggered message on an idle code: {at[lone[1]] - lone[0]:.3f} s from request to carrier "
+        f"(the API answered in {lone[2] - lone[0]:.3f} s)"
+    )
     answers = requests.carrier_seconds
     if answers:
         print(f"carrier calls answered in p50 {statistics.median(answers) * 1000:.1f} ms, "

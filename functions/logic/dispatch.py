@@ -78,6 +78,9 @@ REPEAT_US = 2_000_000  # an episode this soon after the last pause doubles the p
 MAX_MARGIN_US = 100_000
 CALM_US = 10_000_000  # a widened window narrows again after this long without throttling
 NARROW_STEP_US = 1_000  # by this much a successful call
+# The triggered lane is read this long before the code's next slot opens (or two claims' time, when
+# claims are slow): a message claimed then is first in that slot.
+TRIGGERED_LEAD_US = 250_000
 
 
 @dataclass(frozen=True)
@@ -87,9 +90,10 @@ class DispatchSettings:
     # Claim more when less than this much sending is queued (or three claims' time, when claims
     # are slow: the queue never runs dry while the store answers).
     lookahead_seconds: float = 3.0
-    # With enough queued, the triggered lane alone is read this often: a triggered message waits
-    # about this long for its claim, whatever the bulk backlog, and a batch of bulk messages can be
-    # a full one (10) even on a slow code, for a few requests per message.
+    # With enough queued, the triggered lane alone is read about this often, just before the code's
+    # next slot opens (never while it waits out a long message or its second's sends): a triggered
+    # message waits about this long for its claim, whatever the bulk backlog, and a batch of bulk
+    # messages can be a full one (10) even on a slow code, for a few requests per message.
     triggered_poll_seconds: float = 1.0
     idle_seconds: float = 5.0  # nothing to do for this long: release the lease and end
     poll_seconds: tuple[float, float] = (0.1, 0.5)  # an empty ready index is read again after this
@@ -526,7 +530,6 @@ class Dispatcher:
         poll_us = int(settings.poll_seconds[0] * MICROS)
         next_poll = self._now_us()
         last_read = self._now_us()
-        triggered_poll_us = int(settings.triggered_poll_seconds * MICROS)
         while True:
             now = self._now_us()
             self._settle_results()
@@ -542,7 +545,8 @@ class Dispatcher:
                 logger.info("next slot too far off (daily cap): stopping", code=self.code_number)
                 return
             short = self._pacer.queued_us() < self._lookahead_us()
-            if not stopping and now >= next_poll and (short or now - last_read >= triggered_poll_us):
+            due = short or self._triggered_read_due(now - last_read)
+            if not stopping and now >= next_poll and due:
                 if self._pacer.next_slot_us(1) > int(settings.far_slot_seconds * MICROS):
                     self._reconcile()  # claims left in doubt are settled, capped or not
                     return  # the daily cap is spent: the next day's first kick starts again
@@ -616,6 +620,15 @@ class Dispatcher:
             last = self._claim_seconds
             self._claim_seconds = took if last is None else 0.7 * last + 0.3 * took
         return claimed_any
+
+    def _triggered_read_due(self, since_read_us: int) -> bool:
+        """Whether to read the triggered lane now (enough is queued): the code's next slot (for one
+        part) opens within a claim's lead, so a message claimed now is first in it; not while the
+        code waits out a long message or its second's sends. The reads come a poll period apart less
+        that lead, so they keep ahead of the slots they serve instead of drifting into them."""
+        poll = int(self.settings.triggered_poll_seconds * MICROS)
+        lead = min(poll // 2, max(TRIGGERED_LEAD_US, int(2 * (self._claim_seconds or 0.0) * MICROS)))
+        return since_read_us >= poll - lead and self._pacer.next_slot_us(1) <= lead
 
     def _lookahead_us(self) -> int:
         slow = 3 * (self._claim_seconds or 0.0)

@@ -216,6 +216,45 @@ def test_triggered_messages_go_first_under_a_bulk_backlog(platform: Platform):
     assert busiest_windows(records, CODE, 4).violations == 0
 
 
+def test_the_triggered_lane_is_read_as_the_codes_next_slot_opens(platform: Platform, monkeypatch):
+    # GIVEN two-part bulk messages on a one-part-per-second code: each goes alone, then the code
+    # waits two seconds
+    register(platform, CODE, parts_per_second=1)
+    platform.simulator.settings.parts_per_second[CODE] = 1
+    mass = mass_send(platform, 4)
+    dispatcher = platform.dispatcher(idle_seconds=0.5)
+    reads: list[float] = []
+    read = dispatcher._messages.triggered_page
+
+    def counted(code: str, limit: int) -> Any:
+        reads.append(time.time())
+        return read(code, limit)
+
+    monkeypatch.setattr(dispatcher._messages, "triggered_page", counted)
+
+    # WHEN a triggered message arrives while the code waits after the first
+    runner = threading.Thread(target=dispatcher.run)
+    runner.start()
+    while not platform.simulator.records:
+        time.sleep(0.02)
+    time.sleep(0.3)
+    triggered = platform.send(TICKET, ticket_update("done"))
+    ready_at = time.time()
+    runner.join(timeout=60)
+
+    # THEN the lane was read only as a slot came near, never in the middle of a wait (each read is
+    # followed within a second by a send: a read mid-wait is more), and the message took the next slot
+    records = sorted(platform.simulator.records, key=lambda record: record.at)
+    assert sorted(r.context["message_id"] for r in records) == sorted([*mass, triggered["id"]])
+    assert reads
+    for at in reads:
+        assert any(at <= record.at <= at + 1.0 for record in records), (at, [r.at for r in records])
+    (record,) = [r for r in records if r.context["message_id"] == triggered["id"]]
+    assert records.index(record) == 1
+    assert record.at - ready_at < 2.5
+    assert busiest_windows(records, CODE, 1).violations == 0
+
+
 # ---- the rules at sending time ----
 
 

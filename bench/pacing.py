@@ -74,11 +74,19 @@ NOT_THE_PLATFORMS = ("sns:Publish", "dynamodbstreams:")  # the carrier's deliver
 WRITES = ("PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems")
 
 
+def thread_kind() -> str:
+    """The kind of thread making a call: its name without the code, the number or the worker's index
+    (a dispatcher's control loop, its pacer, senders, lease keeper and Sent recorder; each function)."""
+    name = threading.current_thread().name
+    return "".join(c for c in name.split("+")[0] if not c.isdigit()).rstrip("-_") or name
+
+
 class Requests:
     """Every AWS call made in this process (every function; the simulator's publishes set apart)."""
 
     def __init__(self) -> None:
         self.counts: Counter[str] = Counter()
+        self.by_thread: Counter[tuple[str, str]] = Counter()  # (the kind of thread, the operation)
         self.read_units = 0.0
         self.other_write_units = 0.0  # tables other than Messages: small items, one unit each
         self.messages_in_transactions = 0  # Messages item writes inside transactions (they cost 2x)
@@ -100,6 +108,7 @@ class Requests:
             return  # counted after the call, and only when it returned messages
         with self._lock:
             self.counts[name] += 1
+            self.by_thread[thread_kind(), name] += 1
             if model.service_model.service_name == "dynamodb" and model.name in WRITES:
                 self._count_writes(model.name, json.loads(params.get("body") or b"{}"))
 
@@ -131,6 +140,7 @@ class Requests:
             # Lambda's pollers long-poll; these short-poll and nap, so their empty receives are not a cost.
             if name == "sqs:ReceiveMessage" and parsed.get("Messages"):
                 self.counts[name] += 1
+                self.by_thread[thread_kind(), name] += 1
             if model.service_model.service_name == "dynamodb" and model.name in (
                 "GetItem", "Query", "BatchGetItem", "Scan",
             ):  # fmt: skip
@@ -227,6 +237,7 @@ def main() -> None:
         default=None,
         help="the dispatchers' window margin (DISPATCH_WINDOW_MARGIN_MS)",
     )
+    parser.add_argument("--records", type=Path, help="write the carrier's records here (JSON lines)")
     args = parser.parse_args()
     limits = [Decimal(value) for value in args.codes.split(",")]
     assert len(limits) == 3, "three codes"
@@ -318,6 +329,11 @@ def main() -> None:
         triggered = [(*asked, claimed_at(url, asked[1])) for asked in triggered]
         report(runtime, codes, jobs, triggered, lone, requests, durations, outcomes, started, confirmed, drained,
                api_calls, args)  # fmt: skip
+        if args.records:
+            with args.records.open("w") as out:
+                for record in records_sent(runtime):
+                    print(json.dumps({"at": record.at, "code": record.origination, "parts": record.parts,
+                                      "message_id": record.context.get("message_id")}), file=out)  # fmt: skip
     finally:
         runtime.stop()
 
@@ -535,6 +551,10 @@ def report(runtime, codes, jobs, triggered, lone, requests, durations, outcomes,
     print(f"  {'Lambda invocations':<44}{sum(durations.invocations.values()) / messages:>8.3f}")
     total_requests = sum(platform.values()) + api_calls
     print(f"  {'total (AWS API calls and HTTP API)':<44}{total_requests / messages:>8.3f}")
+    print("\nthe most, by thread and operation (per message):")
+    mine = {k: c for k, c in requests.by_thread.items() if not k[1].startswith(NOT_THE_PLATFORMS)}
+    for (kind, op), count in sorted(mine.items(), key=lambda item: -item[1])[:16]:
+        print(f"  {kind:<22}{op:<38}{count / messages:>8.3f}")
 
     messages_units, writes = messages_write_units(runtime, requests)
     gb_seconds = sum(durations.seconds[m] * MEMORY_GB.get(m, 0.25) for m in durations.seconds)

@@ -53,6 +53,7 @@ def simulate(limit: int, threads: int, latency_us: int, seconds: int = 60) -> tu
     now = 0
     sent: list[SentRecord] = []
     cpu = 0.0
+    instant = -1  # the plan's instant whose first call started last
 
     def answers(until: int) -> None:
         while under_way and under_way[0][0] <= until:
@@ -94,7 +95,9 @@ def simulate(limit: int, threads: int, latency_us: int, seconds: int = 60) -> tu
             answers(now)
             call_at = calls.next_slot(parts, now)
         number = calls.start(parts, now)
-        window.started_at(now)  # the plan counts from the real call
+        if at > instant:  # the first call of a new instant: the plan counts from it (those joining it
+            window.started_at(now)  # wait for the carrier's window alone, as the pacer's do)
+            instant = window.last_us
         heapq.heappush(under_way, (now + latency_us, number))
         arrival = now + chance.randint(0, latency_us)  # anywhere between the call and its answer
         sent.append(SentRecord(arrival / MICROS, "code", "+1", "", parts, "", None, {}))

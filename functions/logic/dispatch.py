@@ -186,7 +186,7 @@ class _Pacer:
         self._calm_since_us = 0
         self.in_flight = 0
         self._starting = 0  # chosen, not yet cleared to call: the plan waits for them
-        self._frame_started_us = 0  # the latest start among those of the plan's last instant
+        self._frame_started_us = 0  # the first start among those of the plan's last instant
         self.stalled = False  # the next slot is further off than worth waiting for
 
     # ---- the control loop's side ----
@@ -265,10 +265,12 @@ class _Pacer:
                 self._call_lock.wait(0.05 if slot is None else (slot - now) / MICROS)
         with self._cond:
             self._starting -= 1
-            self._frame_started_us = max(self._frame_started_us, now)
+            if not self._frame_started_us:
+                self._frame_started_us = now
             if not self._starting:
-                # The plan's last instant is these calls: it moves to when the last of them started,
-                # so what the plan chooses next counts from the real calls and never runs ahead.
+                # The plan's last instant is these calls: it moves to when the first of them started,
+                # so what the plan chooses next counts from the real calls (the others follow as the
+                # carrier's window frees their parts, rather than holding the whole next instant).
                 self.window.started_at(self._frame_started_us)
                 self._frame_started_us = 0
             self._cond.notify_all()

@@ -114,3 +114,22 @@ def test_the_plan_expects_the_carrier_s_answer_time_and_each_call_counts_until_a
         assert window.window_us == MICROS + 30_000
         assert window.next_slot(1, clock.now_us) == START_US + MICROS + 30_000
         assert pacer._calls.next_slot(1, clock.now_us) == START_US + MICROS + 30_000
+
+
+def test_an_instant_counts_from_its_first_call_and_the_others_follow_as_the_carrier_frees_them():
+    # GIVEN a 3 parts/s code's pacer whose plan puts three one-part messages at one instant
+    with queued_pacer(3_000, [1, 1, 1, 1]) as (pacer, window, clock):
+        assert [choose(pacer) for _ in range(3)] == [message(n, 1) for n in (1, 2, 3)]
+        pacer._starting += 3  # as the pacer's thread counts them when it hands them over
+        # WHEN the first call starts 5 ms later and the other two 25 ms after it (waiting for a sender)
+        clock.now_us += 5_000
+        pacer.clear_to_call(message(1, 1))
+        clock.now_us += 25_000
+        pacer.clear_to_call(message(2, 1))
+        pacer.clear_to_call(message(3, 1))
+
+        # THEN the plan's instant is the first call's start, and the next one a window after it: the
+        # late calls do not push the whole next instant back (the carrier's window, which counts each
+        # call, holds a message whose parts are not yet free)
+        assert window.recent(clock.now_us)[0] == [(START_US + 5_000, 1)] * 3
+        assert window.next_slot(1, clock.now_us) == START_US + 5_000 + MICROS

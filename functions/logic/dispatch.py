@@ -182,7 +182,6 @@ class _Pacer:
         self._base_window_us = window.window_us
         self._base_extra_us = calls.extra_us
         self._widened_us = 0  # what throttling added to both windows
-        self._answer_us = 0  # how long the carrier takes to answer (smoothed): the plan expects it
         self._calm_since_us = 0
         self.in_flight = 0
         self._starting = 0  # chosen, not yet cleared to call: the plan waits for them
@@ -277,19 +276,18 @@ class _Pacer:
         return number
 
     def answered(self, number: int) -> None:
-        """A call ended: it counts until a second after now, and the plan expects answers this slow."""
+        """A call ended: it counts until a second after now."""
         with self._call_lock:
-            took = self._calls.answered(number, self._now_us())
+            self._calls.answered(number, self._now_us())
             self._call_lock.notify_all()
-        with self._cond:
-            self._answer_us = took if not self._answer_us else (7 * self._answer_us + 3 * took) // 10
-            self._apply_window()
 
     def _apply_window(self) -> None:
-        """The plan's window: a second, the margin, what throttling added and the carrier's answer time
-        (so it agrees with the carrier's window); the carrier's: a second after each answer, the margin
-        and what throttling added."""
-        self.window.window_us = self._base_window_us + self._widened_us + self._answer_us
+        """The plan's window: a second, the margin and what throttling added; the carrier's: the same
+        after each answer. The plan does not wait for the answers: an instant's calls wait for the
+        carrier's window each, and each starts as soon as the parts it needs are free. (Planned a
+        second and the smoothed answer time apart, an instant began when an average call's parts
+        were free, not when its first call's were.)"""
+        self.window.window_us = self._base_window_us + self._widened_us
         with self._call_lock:
             self._calls.extra_us = self._base_extra_us + self._widened_us
 

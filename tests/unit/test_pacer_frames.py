@@ -100,7 +100,7 @@ def test_a_pacer_that_wakes_a_little_after_its_slot_sends_at_the_slot():
         assert window.next_slot(1, clock.now_us) == START_US + 2 * MICROS
 
 
-def test_the_plan_expects_the_carrier_s_answer_time_and_each_call_counts_until_after_its_answer():
+def test_the_plan_chooses_a_second_after_a_call_started_and_its_call_waits_until_after_the_answer():
     # GIVEN a 1 part/s code's pacer with two messages queued
     with queued_pacer(1_000, [1, 1]) as (pacer, window, clock):
         # WHEN the first is chosen, its call starts and the carrier answers 30 ms later
@@ -109,10 +109,12 @@ def test_the_plan_expects_the_carrier_s_answer_time_and_each_call_counts_until_a
         number = pacer.clear_to_call(message(1, 1))
         clock.now_us += 30_000
         pacer.answered(number)
-        # THEN the plan's window is a second and the answer time, and the next call may start one
-        # second after the answer, not after the start
-        assert window.window_us == MICROS + 30_000
-        assert window.next_slot(1, clock.now_us) == START_US + MICROS + 30_000
+
+        # THEN the plan's window stays a second: the next message is chosen a second after the start
+        assert window.window_us == MICROS
+        clock.now_us = START_US + MICROS
+        assert choose(pacer) == message(2, 1)
+        # AND its call may start only a second after the answer (the carrier's window is the rule)
         assert pacer._calls.next_slot(1, clock.now_us) == START_US + MICROS + 30_000
 
 

@@ -68,7 +68,7 @@ def test_a_mass_message_is_previewed_confirmed_and_followed_with_a_progress_bar(
     assert code == 0, out
     lines = out.splitlines()
     assert any(line.startswith("  Charge:     $") for line in lines)
-    assert any(line.startswith("[") and "1/1" in line for line in lines)  # the bar, full
+    assert any(line.startswith("[") and "1/1" in line for line in lines), out  # the bar, full
     assert lines[-1].startswith("Done: job_")
     assert lines[-1].endswith(" queued.")
 

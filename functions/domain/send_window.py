@@ -11,8 +11,7 @@ in-memory logs of what it sent. Two of them:
 - ``PartsWindow`` is the plan: which message goes next, and when. A message of ``parts`` may go at
   ``t`` when the parts sent in ``(t - W, t]`` plus its own stay within the limit (every window
   holding ``t`` starts in that stretch, and nothing was sent after ``t``). ``W`` is one second plus
-  ``margin_us``; the dispatcher widens it by the carrier's answer time, so that the plan and the
-  rule agree.
+  ``margin_us``; it does not wait for answers: a call the plan chose waits for ``CallWindow``.
 - A message with more parts than the limit goes alone (nothing else in its window) and keeps the code
   idle for parts / limit seconds after it.
 - A daily cap (parts per UTC day, kept by the plan) moves what exceeds it to the next UTC day's start.
@@ -31,7 +30,7 @@ from dataclasses import dataclass
 
 MICROS = 1_000_000
 DAY_US = 86_400 * MICROS
-DEFAULT_MARGIN_US = 0  # the dispatcher sets its own (the margin and the carrier's answer time)
+DEFAULT_MARGIN_US = 0  # the dispatcher sets its own (DISPATCH_WINDOW_MARGIN_MS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -219,7 +218,7 @@ class CallWindow:
             raise ValueError("a code's throughput must be positive")
         self.limit_millis = limit_millis
         self.extra_us = extra_us
-        self._under_way: dict[int, tuple[int, int]] = {}  # call number -> (parts, started at)
+        self._under_way: dict[int, int] = {}  # call number -> parts
         self._under_way_parts = 0
         self._answered: deque[tuple[int, int]] = deque(sorted(recent))  # (answered at, parts), in order
         self._answered_parts = sum(parts for _, parts in recent)
@@ -251,14 +250,14 @@ class CallWindow:
     def start(self, parts: int, at_us: int) -> int:
         """A call of ``parts`` starts at ``at_us``; its number, for ``answered``."""
         number = next(self._numbers)
-        self._under_way[number] = (parts, at_us)
+        self._under_way[number] = parts
         self._under_way_parts += parts
         return number
 
-    def answered(self, number: int, at_us: int) -> int:
-        """The call ended at ``at_us`` (answered, refused or failed: it may have arrived); how long it
-        took. A message longer than the limit keeps the code idle for parts / limit seconds from then."""
-        parts, started_us = self._under_way.pop(number)
+    def answered(self, number: int, at_us: int) -> None:
+        """The call ended at ``at_us`` (answered, refused or failed: it may have arrived). A message
+        longer than the limit keeps the code idle for parts / limit seconds from then."""
+        parts = self._under_way.pop(number)
         self._under_way_parts -= parts
         if self._answered and at_us < self._answered[-1][0]:
             ordered = sorted([*self._answered, (at_us, parts)])  # answers given out of order
@@ -269,7 +268,6 @@ class CallWindow:
         if self.oversized(parts):
             hold = max(MICROS, math.ceil(parts * MICROS * 1000 / self.limit_millis))
             self._idle_until_us = max(self._idle_until_us, at_us + hold + self.extra_us)
-        return at_us - started_us
 
     def pause_until(self, at_us: int) -> None:
         self._idle_until_us = max(self._idle_until_us, at_us)
@@ -277,7 +275,7 @@ class CallWindow:
     def recent(self, now_us: int) -> tuple[list[tuple[int, int]], int]:
         """The calls still counted (answered at, or now for those under way; parts) and the idle end."""
         self._forget_before(now_us)
-        calls = [*self._answered, *((now_us, parts) for parts, _ in self._under_way.values())]
+        calls = [*self._answered, *((now_us, parts) for parts in self._under_way.values())]
         return sorted(calls), self._idle_until_us
 
     def _forget_before(self, now_us: int) -> None:

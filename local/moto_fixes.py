@@ -9,7 +9,10 @@ and counts only when a count is asked for.
 DynamoDB: ``TransactWriteItems`` deep-copies every table it touches, to roll back if it is
 cancelled, so each transaction costs as much as the whole table (the ledger grows by an entry per
 message). The fix lets the table stand and snapshots only the items the transaction names; a
-cancelled transaction puts exactly those back.
+cancelled transaction puts exactly those back. moto also writes a transaction's items one by one,
+each with its stream record, before it finds that a later item's condition fails: a cancelled
+transaction left records of writes that never happened (and of their undoing), which the stream's
+readers took for real changes. As on AWS, a transaction's records now appear only once it commits.
 
 DynamoDB: moto serializes every response through the API's shapes, one attribute-picker call per
 member of every AttributeValue of every item (ten members each), so reading a 1 MB page of items
@@ -113,7 +116,38 @@ def _copy_all_but_tables(value: Any) -> Any:
     return value if isinstance(value, Table) else copy.deepcopy(value)
 
 
+class _HeldStream:
+    """Stands in for a table's stream shard during a transaction: the records wait for its commit."""
+
+    def __init__(self, shard: Any) -> None:
+        self.shard = shard
+        self.held: list[tuple[Any, Any]] = []
+
+    def add(self, old: Any, new: Any) -> None:
+        self.held.append((old, new))
+
+
 def _transact_write_items(self: DynamoDBBackend, transact_items: list[dict[str, Any]]) -> None:
+    operations: list[dict[str, Any]] = [next(iter(entry.values()), {}) for entry in transact_items[:100]]
+    names = {operation.get("TableName") for operation in operations}
+    streams = {
+        name: _HeldStream(self.tables[name].stream_shard)
+        for name in names
+        if name in self.tables and self.tables[name].stream_shard is not None
+    }
+    for name, held in streams.items():
+        self.tables[name].stream_shard = held  # type: ignore[assignment]
+    try:
+        _transact_with_snapshots(self, transact_items)
+    finally:
+        for name, held in streams.items():
+            self.tables[name].stream_shard = held.shard
+    for held in streams.values():  # committed: its records, in order (a cancelled one has none)
+        for old, new in held.held:
+            held.shard.add(old, new)
+
+
+def _transact_with_snapshots(self: DynamoDBBackend, transact_items: list[dict[str, Any]]) -> None:
     snapshots: list[tuple[str, dict[str, Any], Any]] = []
     for entry in transact_items[:100]:
         operation: dict[str, Any] = next(iter(entry.values()), {})

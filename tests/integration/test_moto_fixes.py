@@ -279,3 +279,46 @@ def test_stream_records_answer_as_moto_does(monkeypatch):
             - theirs["dynamodb"]["ApproximateCreationDateTime"]
         )
         assert took.total_seconds() < 60
+
+
+def _records_after(dynamodb: Any, streams: Any, arn: str, after: int) -> list[dict[str, Any]]:
+    (shard,) = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"]
+    iterator = streams.get_shard_iterator(
+        StreamArn=arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
+    )["ShardIterator"]
+    return streams.get_records(ShardIterator=iterator, Limit=1000)["Records"][after:]
+
+
+def test_a_cancelled_transaction_leaves_no_stream_records_and_a_committed_one_leaves_its_own():
+    moto_fixes.apply()
+    with moto.mock_aws():
+        dynamodb = boto3.client("dynamodb", region_name="us-east-1")
+        arn = dynamodb.create_table(
+            TableName="t",
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+            StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
+        )["TableDescription"]["LatestStreamArn"]
+        streams = boto3.client("dynamodbstreams", region_name="us-east-1")
+        for pk in ("a", "b"):
+            dynamodb.put_item(TableName="t", Item={"pk": {"S": pk}, "n": {"N": "0"}})
+
+        def bump(pk: str, expected: str) -> dict[str, Any]:
+            return {"Update": {"TableName": "t", "Key": {"pk": {"S": pk}}, "UpdateExpression": "SET n = n + :one",
+                               "ConditionExpression": "n = :n",
+                               "ExpressionAttributeValues": {":one": {"N": "1"}, ":n": {"N": expected}}}}  # fmt: skip
+
+        # the first item's write would succeed, the second's condition fails: nothing is written
+        with pytest.raises(dynamodb.exceptions.TransactionCanceledException):
+            dynamodb.transact_write_items(TransactItems=[bump("a", "0"), bump("b", "7")])
+        assert _records_after(dynamodb, streams, arn, 2) == []
+        assert dynamodb.get_item(TableName="t", Key={"pk": {"S": "a"}})["Item"]["n"] == {"N": "0"}
+
+        dynamodb.transact_write_items(TransactItems=[bump("a", "0"), bump("b", "0")])
+        committed = _records_after(dynamodb, streams, arn, 2)
+        assert [(r["eventName"], r["dynamodb"]["Keys"]["pk"]["S"]) for r in committed] == [
+            ("MODIFY", "a"),
+            ("MODIFY", "b"),
+        ]
+        assert [r["dynamodb"]["NewImage"]["n"]["N"] for r in committed] == ["1", "1"]

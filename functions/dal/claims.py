@@ -10,7 +10,6 @@ within DynamoDB's 100.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
@@ -19,15 +18,17 @@ from botocore.exceptions import ClientError
 
 from functions.dal.leases import Lease, LeasesTable
 from functions.dal.ledger import DebitResult, LedgerTable
-from functions.dal.messages import MessagesTable, StatusMove
+from functions.dal.messages import (
+    CONDITION_FAILED,
+    TRANSACTION_CONFLICT,
+    MessagesTable,
+    StatusMove,
+    cancellation_reasons,
+)
 from functions.domain.ledger import AutoBuy, Balance, LedgerEntry, PendingPurchase
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
-
-_CONDITION_FAILED = "ConditionalCheckFailed"
-_CONFLICT = "TransactionConflict"
-RECORD_ATTEMPTS = 8
 
 
 @dataclass(frozen=True)
@@ -72,15 +73,15 @@ class ClaimsWriter:
         try:
             self._client.transact_write_items(TransactItems=items)  # type: ignore[arg-type]
         except ClientError as error:
-            reasons = _reasons(error)
+            reasons = cancellation_reasons(error)
             if reasons is None:
                 raise
-            if reasons[0] == _CONDITION_FAILED:
+            if reasons[0] == CONDITION_FAILED:
                 return Commit(CommitResult.LEASE_LOST)
             stale = {
                 move.message_id
                 for move, reason in zip(moves, reasons[1:offset], strict=True)
-                if reason == _CONDITION_FAILED
+                if reason == CONDITION_FAILED
             }
             if stale:
                 return Commit(CommitResult.STALE, stale=stale)
@@ -91,7 +92,7 @@ class ClaimsWriter:
                 if attempt is not None and attempt.result is DebitResult.ALREADY_DEBITED:
                     # The entry exists though the message did not say so: read the messages again.
                     return Commit(CommitResult.STALE, stale={move.message_id for move in moves})
-            if _CONFLICT in reasons:
+            if TRANSACTION_CONFLICT in reasons:
                 return Commit(CommitResult.CONFLICT)
             raise
         return Commit(CommitResult.COMMITTED)
@@ -102,33 +103,4 @@ class ClaimsWriter:
         A receipt may have moved a message on before its Sent record: that one is dropped and the
         rest are written.
         """
-        pending = list(moves)
-        skipped: set[str] = set()
-        for attempt in range(RECORD_ATTEMPTS):
-            items = [self._messages.transaction_item(move) for move in pending]
-            try:
-                self._client.transact_write_items(TransactItems=items)  # type: ignore[arg-type]
-                return skipped
-            except ClientError as error:
-                reasons = _reasons(error)
-                if reasons is None:
-                    raise
-                failed = {
-                    move.message_id
-                    for move, reason in zip(pending, reasons, strict=True)
-                    if reason == _CONDITION_FAILED
-                }
-                if not failed and _CONFLICT not in reasons:
-                    raise
-                skipped |= failed
-                pending = [move for move in pending if move.message_id not in failed]
-                if not pending:
-                    return skipped
-                time.sleep(0.01 * 2**attempt)
-        raise RuntimeError(f"{len(pending)} status records stayed contended")
-
-
-def _reasons(error: ClientError) -> list[str] | None:
-    if error.response["Error"]["Code"] != "TransactionCanceledException":
-        return None
-    return [str(reason.get("Code", "None")) for reason in error.response.get("CancellationReasons", [])]
+        return self._messages.write_together(list(moves))

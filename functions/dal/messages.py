@@ -110,6 +110,8 @@ RECEIPT_SHARDS = 16
 RECEIPT_SHARD_KEYS = tuple(f"SENT#{shard:02d}" for shard in range(RECEIPT_SHARDS))
 SEARCH_MAX_EVALUATED = 2_000  # rows one filtered request may read before it returns a cursor
 BATCH_GET_LIMIT = 100
+TRANSACTION_ITEMS = 100  # DynamoDB's limit of items in one TransactWriteItems call
+TRANSACTION_ATTEMPTS = 8  # a transaction another one held an item of is tried again this often
 RETENTION = timedelta(days=400)  # the sent-messages log keeps 13 months, then DynamoDB's TTL removes it
 
 
@@ -223,6 +225,17 @@ def message_from_item(item: dict[str, Any]) -> Message:
 
 def _is_condition_failure(error: ClientError) -> bool:
     return error.response["Error"]["Code"] == "ConditionalCheckFailedException"
+
+
+CONDITION_FAILED = "ConditionalCheckFailed"  # a cancelled transaction's reason for an item
+TRANSACTION_CONFLICT = "TransactionConflict"
+
+
+def cancellation_reasons(error: ClientError) -> list[str] | None:
+    """A cancelled transaction's reason per item ("None" for an item that was not the cause)."""
+    if error.response["Error"]["Code"] != "TransactionCanceledException":
+        return None
+    return [str(reason.get("Code", "None")) for reason in error.response.get("CancellationReasons", [])]
 
 
 def encode_cursor(key: dict[str, Any] | None) -> str | None:
@@ -369,6 +382,29 @@ class StatusMove:
         }
 
 
+@dataclass(frozen=True)
+class HistoryNote:
+    """Entries appended to the history of a message in status ``while_in``, which stays where it is."""
+
+    message_id: str
+    changes: tuple[StatusChange, ...]
+    while_in: MessageStatus
+
+    def expression(self) -> dict[str, Any]:
+        return {
+            "UpdateExpression": "SET #history = list_append(#history, :change)",
+            "ConditionExpression": "attribute_exists(message_id) AND #status = :status",
+            "ExpressionAttributeNames": {"#history": "history", "#status": "status"},
+            "ExpressionAttributeValues": {
+                ":change": [change.model_dump(mode="json", exclude_none=True) for change in self.changes],
+                ":status": self.while_in.value,
+            },
+        }
+
+
+MessageWrite = StatusMove | HistoryNote
+
+
 class MessagesTable:
     def __init__(self, table: Table) -> None:
         self._table = table
@@ -508,15 +544,59 @@ class MessagesTable:
             raise
         return response.get("Attributes", {})
 
-    def transaction_item(self, move: StatusMove) -> dict[str, Any]:
-        """The move as one item of a TransactWriteItems call."""
+    def transaction_item(self, write: MessageWrite) -> dict[str, Any]:
+        """The move (or note) as one item of a TransactWriteItems call."""
         return {
             "Update": {
                 "TableName": self._table.name,
-                "Key": {"message_id": move.message_id},
-                **move.expression(),
+                "Key": {"message_id": write.message_id},
+                **write.expression(),
             }
         }
+
+    def write_alone(self, write: MessageWrite) -> bool:
+        """One conditional write: whether the message was as the write requires (and now changed)."""
+        if isinstance(write, StatusMove):
+            return self._set_status(write, "NONE") is not None
+        try:
+            self._table.update_item(Key={"message_id": write.message_id}, **write.expression())
+        except ClientError as error:
+            if _is_condition_failure(error):
+                return False
+            raise
+        return True
+
+    def write_together(self, writes: list[MessageWrite]) -> set[str]:
+        """Apply the writes (one per message) in transactions of up to 100; the ids whose condition
+        failed, which are left as they are while the rest are written. A transaction that another
+        held an item of is tried again; any other error raises, and that transaction wrote nothing."""
+        skipped: set[str] = set()
+        for start in range(0, len(writes), TRANSACTION_ITEMS):
+            pending = writes[start : start + TRANSACTION_ITEMS]
+            for attempt in range(TRANSACTION_ATTEMPTS):
+                items = [self.transaction_item(write) for write in pending]
+                try:
+                    self.client.transact_write_items(TransactItems=items)
+                    break
+                except ClientError as error:
+                    reasons = cancellation_reasons(error)
+                    if reasons is None:
+                        raise
+                    failed = {
+                        write.message_id
+                        for write, reason in zip(pending, reasons, strict=True)
+                        if reason == CONDITION_FAILED
+                    }
+                    if not failed and TRANSACTION_CONFLICT not in reasons:
+                        raise
+                    skipped |= failed
+                    pending = [write for write in pending if write.message_id not in failed]
+                    if not pending:
+                        break
+                    time.sleep(0.01 * 2**attempt)
+            else:
+                raise RuntimeError(f"{len(pending)} message writes stayed contended")
+        return skipped
 
     @property
     def client(self) -> Any:
@@ -590,22 +670,7 @@ class MessagesTable:
 
     def note(self, message_id: str, changes: Iterable[StatusChange], while_in: MessageStatus) -> bool:
         """Append ``changes`` to the history of a message in status ``while_in``, without moving it."""
-        try:
-            self._table.update_item(
-                Key={"message_id": message_id},
-                UpdateExpression="SET #history = list_append(#history, :change)",
-                ConditionExpression="attribute_exists(message_id) AND #status = :status",
-                ExpressionAttributeNames={"#history": "history", "#status": "status"},
-                ExpressionAttributeValues={
-                    ":change": [change.model_dump(mode="json", exclude_none=True) for change in changes],
-                    ":status": while_in.value,
-                },
-            )
-        except ClientError as error:
-            if _is_condition_failure(error):
-                return False
-            raise
-        return True
+        return self.write_alone(HistoryNote(message_id, tuple(changes), while_in))
 
     def awaiting_receipt_since_before(self, instant: datetime) -> Iterator[str]:
         """Ids of messages sent before ``instant`` and still waiting for a final delivery event."""

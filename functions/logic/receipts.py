@@ -11,15 +11,17 @@ with reason ``unknown`` (``expire_unanswered``, run by a schedule).
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from functions.dal.messages import MessagesTable
+from functions.dal.messages import HistoryNote, MessagesTable, MessageWrite, StatusMove
 from functions.domain.delivery_events import FAILURE_REASONS, FINAL_UNLESS_SAID, SUCCESS_EVENTS
 from functions.domain.messages import MessageStatus, RejectReason, StatusChange, utc_now
+from functions.observability import logger
 
 SENT_BY_EVENT = "the carrier's event came before the send was recorded"
 RECEIPT_WINDOW = timedelta(hours=72)  # AWS End User Messaging sends a message's events within this
@@ -63,6 +65,68 @@ class ReceiptOutcome(StrEnum):
     ALREADY_FINAL = "already_final"
 
 
+@dataclass(frozen=True)
+class _Settlement:
+    """What one message's events in a batch write: ``first`` for a message Sent, as it should be by
+    now; ``otherwise`` for one whose Sent record its dispatcher has not written yet (it gets its Sent
+    on the carrier's word). Only a message in flight changes: a late or repeated event changes
+    nothing."""
+
+    message_id: str
+    events: list[DeliveryEvent]
+    final_at: int | None  # the first final event's place among them
+    first: MessageWrite
+    otherwise: MessageWrite
+
+    @classmethod
+    def of(cls, message_id: str, events: list[DeliveryEvent], at: datetime) -> _Settlement:
+        final_at = next((index for index, event in enumerate(events) if event.outcome() is not None), None)
+        notes = [
+            StatusChange(status=MessageStatus.SENT, at=at, detail=event.detail)
+            for event in events[: len(events) if final_at is None else final_at]
+        ]
+        first: MessageWrite
+        otherwise: MessageWrite
+        if final_at is None:
+            # History only, and only while the message waits for its outcome: never after the end.
+            first = HistoryNote(message_id, tuple(notes), MessageStatus.SENT)
+            *earlier, last = notes  # unrecorded: the Sent entry first, then the notes, the last the move's
+            otherwise = StatusMove(
+                message_id,
+                MessageStatus.SENT,
+                (MessageStatus.IN_PROGRESS,),
+                last.at,
+                detail=last.detail,
+                notes=(_sent_by_event(last.at), *earlier),
+            )
+        else:
+            final = events[final_at]
+            outcome = final.outcome()
+            assert outcome is not None
+            status, reason = outcome
+
+            def move(allowed_from: MessageStatus, *before: StatusChange) -> StatusMove:
+                return StatusMove(
+                    message_id, status, (allowed_from,), at, reason, final.detail, notes=(*before, *notes)
+                )
+
+            first = move(MessageStatus.SENT)
+            otherwise = move(MessageStatus.IN_PROGRESS, _sent_by_event(at))
+        return cls(message_id, events, final_at, first, otherwise)
+
+    def outcomes(self, moved: bool) -> list[ReceiptOutcome]:
+        """Each event's outcome, once the message moved (or was noted), or did not."""
+        if self.final_at is None:
+            return [ReceiptOutcome.NOTED if moved else ReceiptOutcome.NOT_FINAL] * len(self.events)
+        before = ReceiptOutcome.NOTED if moved else ReceiptOutcome.NOT_FINAL
+        after = [
+            ReceiptOutcome.ALREADY_FINAL if event.outcome() is not None else ReceiptOutcome.NOT_FINAL
+            for event in self.events[self.final_at + 1 :]
+        ]
+        applied = ReceiptOutcome.APPLIED if moved else ReceiptOutcome.ALREADY_FINAL
+        return [before] * self.final_at + [applied] + after
+
+
 class Receipts:
     def __init__(
         self,
@@ -78,8 +142,12 @@ class Receipts:
         """Apply a batch of events; each one's outcome, in order. A message's events in the batch share
         one write: the non-final ones before its first final one go into the history with the move
         (or, with no final one, are noted together); whatever follows a final one changes nothing.
-        A message whose write failed has the error in place of its events' outcomes (they are tried
-        again; the others stand)."""
+
+        The batch's writes go together, in one transaction per 100 messages: a request for the batch,
+        not one per message. A message that is not as its write expects (its Sent record not written
+        yet, or already final) is then tried on its own. If the transaction fails, every message is
+        tried on its own, and one whose write failed has the error in place of its events' outcomes
+        (they are tried again; the others stand)."""
         outcomes: list[ReceiptOutcome | Exception | None] = [None] * len(events)
         by_message: dict[str, list[int]] = {}
         for position, event in enumerate(events):
@@ -88,66 +156,33 @@ class Receipts:
                 by_message.setdefault(message_id, []).append(position)
             else:
                 outcomes[position] = ReceiptOutcome.UNKNOWN_MESSAGE
-        for message_id, positions in by_message.items():
+        at = self._clock()
+        settlements = [
+            _Settlement.of(message_id, [events[p] for p in positions], at)
+            for message_id, positions in by_message.items()
+        ]
+        together: dict[str, bool] = {}
+        try:
+            missed = self._messages.write_together([settlement.first for settlement in settlements])
+            together = {
+                settlement.message_id: settlement.message_id not in missed for settlement in settlements
+            }
+        except Exception:  # nothing was written: each message on its own, so that one's failure is its own
+            logger.warning(
+                "a batch of receipts could not be written together; writing them one by one", exc_info=True
+            )
+        for settlement in settlements:
             settled: list[ReceiptOutcome] | Exception
             try:
-                settled = self._settle(message_id, [events[p] for p in positions])
+                first = together.get(settlement.message_id)
+                if first is None:
+                    first = self._messages.write_alone(settlement.first)
+                settled = settlement.outcomes(first or self._messages.write_alone(settlement.otherwise))
             except Exception as error:  # this message's events fail; the batch goes on
                 settled = error
-            for index, position in enumerate(positions):
+            for index, position in enumerate(by_message[settlement.message_id]):
                 outcomes[position] = settled if isinstance(settled, Exception) else settled[index]
         return [ReceiptOutcome.UNKNOWN_MESSAGE if outcome is None else outcome for outcome in outcomes]
-
-    def _settle(self, message_id: str, events: list[DeliveryEvent]) -> list[ReceiptOutcome]:
-        final_at = next((index for index, event in enumerate(events) if event.outcome() is not None), None)
-        notes = [
-            StatusChange(status=MessageStatus.SENT, at=self._clock(), detail=event.detail)
-            for event in events[: len(events) if final_at is None else final_at]
-        ]
-        if final_at is None:
-            # History only, and only while the message waits for its outcome: never after the end.
-            noted = self._messages.note(message_id, notes, while_in=MessageStatus.SENT) or self._sent_by(
-                message_id, notes
-            )
-            return [ReceiptOutcome.NOTED if noted else ReceiptOutcome.NOT_FINAL] * len(events)
-        final = events[final_at]
-        outcome = final.outcome()
-        assert outcome is not None
-        status, reason = outcome
-        # Only a message still in flight moves: a duplicate or late event changes nothing. One whose
-        # send is not recorded yet (its dispatcher writes Sent records in batches) gets its Sent too.
-        at = self._clock()
-        moved = self._messages.move(
-            message_id, status, [MessageStatus.SENT], at, reason=reason, detail=final.detail, notes=notes
-        ) or self._messages.move(
-            message_id,
-            status,
-            [MessageStatus.IN_PROGRESS],
-            at,
-            reason=reason,
-            detail=final.detail,
-            notes=[_sent_by_event(at), *notes],
-        )
-        before = ReceiptOutcome.NOTED if moved else ReceiptOutcome.NOT_FINAL
-        after = [
-            ReceiptOutcome.ALREADY_FINAL if event.outcome() is not None else ReceiptOutcome.NOT_FINAL
-            for event in events[final_at + 1 :]
-        ]
-        applied = ReceiptOutcome.APPLIED if moved else ReceiptOutcome.ALREADY_FINAL
-        return [before] * final_at + [applied] + after
-
-    def _sent_by(self, message_id: str, notes: list[StatusChange]) -> bool:
-        """A message whose send is not recorded yet moves to Sent on the carrier's word: the Sent
-        entry first, then the events' notes (the last one is the move's own entry)."""
-        *earlier, last = notes
-        return self._messages.move(
-            message_id,
-            MessageStatus.SENT,
-            [MessageStatus.IN_PROGRESS],
-            last.at,
-            detail=last.detail,
-            notes=[_sent_by_event(last.at), *earlier],
-        )
 
     def expire_unanswered(self, stop_before: Callable[[], bool] = lambda: False) -> int:
         """End ``Failed``/``unknown`` every message still ``Sent`` once the carrier's event window passed.

@@ -5,10 +5,13 @@ from __future__ import annotations
 import json
 import time
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
+from botocore.exceptions import ClientError
 
 from functions.dal.claims import ClaimsWriter
 from functions.dal.leases import LeasesTable
@@ -226,23 +229,49 @@ def sent_messages_record(platform: Platform, message_id: str) -> SentRecord:
     return record
 
 
-def test_a_messages_events_in_one_batch_share_one_write(platform: Platform):
-    # GIVEN four sent messages, and every Messages update counted at the wire
-    (both_id, both), (twice_id, twice), (notes_id, notes), (late_id, late) = sent_messages(platform, 4)
-    table_name = platform.table("MESSAGES_TABLE").name
-    updates: Counter[str] = Counter()
+class MessageWrites:
+    """The Messages table's writes per message id, and the DynamoDB operations, counted at the wire."""
 
-    def count(model: Any, params: dict[str, Any], **_: Any) -> None:
+    def __init__(self, table_name: str, fail_transactions: bool = False) -> None:
+        self.table_name = table_name
+        self.fail_transactions = fail_transactions
+        self.per_message: Counter[str] = Counter()
+        self.operations: Counter[str] = Counter()
+
+    def __call__(self, model: Any, params: dict[str, Any], **_: Any) -> None:
         body = json.loads(params.get("body") or b"{}")
-        if model.name == "UpdateItem" and body.get("TableName") == table_name:
-            updates[body["Key"]["message_id"]["S"]] += 1
+        if model.name == "TransactWriteItems" and self.fail_transactions:
+            raise ClientError({"Error": {"Code": "InternalServerError", "Message": "injected"}}, model.name)
+        self.operations[model.name] += 1
+        if model.name == "UpdateItem" and body.get("TableName") == self.table_name:
+            self.per_message[body["Key"]["message_id"]["S"]] += 1
+        for item in body.get("TransactItems", []):
+            update = item.get("Update", {})
+            if update.get("TableName") == self.table_name:
+                self.per_message[update["Key"]["message_id"]["S"]] += 1
 
+
+@contextmanager
+def counted_writes(platform: Platform, fail_transactions: bool = False) -> Iterator[MessageWrites]:
+    """Counts the receipts function's writes (built afresh, so that its client carries the hook)."""
+    writes = MessageWrites(platform.table("MESSAGES_TABLE").name, fail_transactions)
     session = boto3._get_default_session()
-    session.events.register("before-call.dynamodb.UpdateItem", count)
-    receipts_handler.receipts.cache_clear()  # built afresh, so that its client carries the hook
+    session.events.register("before-call.dynamodb.*", writes)
+    receipts_handler.receipts.cache_clear()
     try:
-        # WHEN one batch brings: accepted then delivered; delivered twice; two progress events; and
-        # a late progress event after the delivery
+        yield writes
+    finally:
+        session.events.unregister("before-call.dynamodb.*", writes)
+        receipts_handler.receipts.cache_clear()
+
+
+def test_a_messages_events_in_one_batch_share_one_write_and_the_batch_one_request(platform: Platform):
+    # GIVEN four sent messages
+    (both_id, both), (twice_id, twice), (notes_id, notes), (late_id, late) = sent_messages(platform, 4)
+
+    # WHEN one batch brings: accepted then delivered; delivered twice; two progress events; and
+    # a late progress event after the delivery
+    with counted_writes(platform) as writes:
         for record, event_type, is_final in [
             (both, "TEXT_SUCCESSFUL", False),
             (twice, "TEXT_DELIVERED", True),
@@ -258,12 +287,10 @@ def test_a_messages_events_in_one_batch_share_one_write(platform: Platform):
         poller = platform.poller(RECEIPTS_QUEUE_ID, "receipts", batch_size=10)
         assert poller.poll_once()
         assert not poller.poll_once()  # the whole batch was handled, nothing left to retry
-    finally:
-        session.events.unregister("before-call.dynamodb.UpdateItem", count)
-        receipts_handler.receipts.cache_clear()
 
-    # THEN each message was written once, its history in the events' order
-    assert updates == {both_id: 1, twice_id: 1, notes_id: 1, late_id: 1}
+    # THEN each message was written once, all four in one transaction, each history in the events' order
+    assert writes.per_message == {both_id: 1, twice_id: 1, notes_id: 1, late_id: 1}
+    assert writes.operations == {"TransactWriteItems": 1}
     assert [detail.split(":")[0] for _, detail in history(platform, both_id)[-2:]] == [
         "TEXT_SUCCESSFUL",
         "TEXT_DELIVERED",
@@ -276,6 +303,57 @@ def test_a_messages_events_in_one_batch_share_one_write(platform: Platform):
     ]
     assert message(platform, late_id)["status"] == "Delivered"
     assert not any((d or "").startswith("TEXT_SUCCESSFUL") for _, d in history(platform, late_id))
+    assert platform.queue_depth(RECEIPTS_DLQ_ID) == 0
+
+
+def test_a_batch_written_together_still_settles_its_odd_ones_alone(platform: Platform):
+    # GIVEN a delivered message, a sent one and one whose Sent record is not written yet
+    (done_id, done), (sent_id, sent) = sent_messages(platform, 2)
+    deliver(platform, (done, "TEXT_DELIVERED", True))
+    unrecorded_id, unrecorded_record = unrecorded(platform)
+
+    # WHEN one batch brings a late failure for the first, and the delivery of the other two
+    with counted_writes(platform) as writes:
+        for record, event_type in [
+            (done, "TEXT_SPAM"),
+            (sent, "TEXT_DELIVERED"),
+            (unrecorded_record, "TEXT_DELIVERED"),
+        ]:
+            platform.simulator.schedule_event(record, event_type, is_final=True)
+        platform.simulator.pump(now=time.time())
+        assert platform.poller(RECEIPTS_QUEUE_ID, "receipts", batch_size=10).poll_once()
+
+    # THEN the transaction wrote the sent one; the two it could not were tried alone: the delivered
+    # one stays delivered, the unrecorded one gets its Sent on the carrier's word, then Delivered
+    assert message(platform, done_id)["status"] == "Delivered"
+    assert message(platform, sent_id)["status"] == "Delivered"
+    assert message(platform, unrecorded_id)["status"] == "Delivered"
+    assert [status for status, _ in history(platform, unrecorded_id)][-3:] == [
+        "In Progress",
+        "Sent",
+        "Delivered",
+    ]
+    assert writes.operations["TransactWriteItems"] == 2  # cancelled for the two, then the third alone
+    assert writes.per_message[sent_id] == 2  # in both transactions, written by the second
+    assert platform.queue_depth(RECEIPTS_DLQ_ID) == 0
+
+
+def test_a_batch_that_cannot_be_written_together_is_written_message_by_message(platform: Platform):
+    # GIVEN three sent messages, and a store that refuses every transaction
+    sent = sent_messages(platform, 3)
+
+    # WHEN their deliveries come in one batch
+    with counted_writes(platform, fail_transactions=True) as writes:
+        for _, record in sent:
+            platform.simulator.schedule_event(record, "TEXT_DELIVERED", is_final=True)
+        platform.simulator.pump(now=time.time())
+        poller = platform.poller(RECEIPTS_QUEUE_ID, "receipts", batch_size=10)
+        assert poller.poll_once()
+        assert not poller.poll_once()
+
+    # THEN each was written on its own, and every one is Delivered
+    assert writes.operations["UpdateItem"] == 3
+    assert all(message(platform, message_id)["status"] == "Delivered" for message_id, _ in sent)
     assert platform.queue_depth(RECEIPTS_DLQ_ID) == 0
 
 

@@ -569,7 +569,8 @@ class MessagesTable:
     def write_together(self, writes: list[MessageWrite]) -> set[str]:
         """Apply the writes (one per message) in transactions of up to 100; the ids whose condition
         failed, which are left as they are while the rest are written. A transaction that another
-        held an item of is tried again; any other error raises, and that transaction wrote nothing."""
+        held an item of is tried again; any other error raises: that transaction wrote nothing, the ones
+        before it stand."""
         skipped: set[str] = set()
         for start in range(0, len(writes), TRANSACTION_ITEMS):
             pending = writes[start : start + TRANSACTION_ITEMS]

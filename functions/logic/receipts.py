@@ -25,6 +25,9 @@ from functions.observability import logger
 
 SENT_BY_EVENT = "the carrier's event came before the send was recorded"
 RECEIPT_WINDOW = timedelta(hours=72)  # AWS End User Messaging sends a message's events within this
+# Messages written in one transaction: a request per ten, and a short transaction, which seldom meets
+# a dispatcher's Sent record on one of its items (a conflict cancels it whole).
+MESSAGES_PER_TRANSACTION = 10
 
 
 class DeliveryEvent(BaseModel):
@@ -143,8 +146,8 @@ class Receipts:
         one write: the non-final ones before its first final one go into the history with the move
         (or, with no final one, are noted together); whatever follows a final one changes nothing.
 
-        The batch's writes go together, in one transaction per 100 messages: a request for the batch,
-        not one per message. A message that is not as its write expects (its Sent record not written
+        The batch's writes go together, in one transaction per 10 messages: a request for ten, not
+        one per message. A message that is not as its write expects (its Sent record not written
         yet, or already final) is then tried on its own. If the transaction fails, every message is
         tried on its own, and one whose write failed has the error in place of its events' outcomes
         (they are tried again; the others stand)."""
@@ -162,14 +165,17 @@ class Receipts:
             for message_id, positions in by_message.items()
         ]
         together: dict[str, bool] = {}
-        try:
-            missed = self._messages.write_together([settlement.first for settlement in settlements])
-            together = {
-                settlement.message_id: settlement.message_id not in missed for settlement in settlements
-            }
-        except Exception:  # nothing was written: each message on its own, so that one's failure is its own
-            logger.warning(
-                "a batch of receipts could not be written together; writing them one by one", exc_info=True
+        for start in range(0, len(settlements), MESSAGES_PER_TRANSACTION):
+            chunk = settlements[start : start + MESSAGES_PER_TRANSACTION]
+            try:
+                missed = self._messages.write_together([settlement.first for settlement in chunk])
+            except Exception:  # nothing of it was written: each on its own, so one's failure is its own
+                logger.warning(
+                    "receipts could not be written together; writing them one by one", exc_info=True
+                )
+                continue
+            together.update(
+                (settlement.message_id, settlement.message_id not in missed) for settlement in chunk
             )
         for settlement in settlements:
             settled: list[ReceiptOutcome] | Exception

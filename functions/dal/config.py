@@ -26,6 +26,8 @@ Every tenant-owned item sits under its tenant's partition: a key never reads ano
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from boto3.dynamodb.conditions import Key
@@ -65,6 +67,12 @@ class AlreadyExists(Exception):
 
 def tenant_pk(tenant_id: str) -> str:
     return f"TENANT#{tenant_id}"
+
+
+# Items read together at the start of a ``read_together`` block, by (pk, sk); None: it does not exist.
+_READ_TOGETHER: ContextVar[dict[tuple[str, str], dict[str, Any] | None] | None] = ContextVar(
+    "config_read_together", default=None
+)
 
 
 def entity_pk(tenant_id: str, entity_type: str, entity_id: str) -> str:
@@ -146,8 +154,44 @@ class ConfigTable:
             raise
 
     def _get(self, pk: str, sk: str, model: type[Model]) -> Model | None:
-        item = self._table.get_item(Key={"pk": pk, "sk": sk}, ConsistentRead=True).get("Item")
+        together = _READ_TOGETHER.get()
+        if together is not None and (pk, sk) in together:
+            item = together[pk, sk]
+        else:
+            item = self._table.get_item(Key={"pk": pk, "sk": sk}, ConsistentRead=True).get("Item")
         return model.model_validate(_strip(item)) if item else None
+
+    @contextmanager
+    def read_together(
+        self,
+        tenant_id: str,
+        signature_id: str | None = None,
+        contact_id: str | None = None,
+        transport_code: str | None = None,
+    ) -> Iterator[None]:
+        """Within the block, these items (those named) are read as of its start, in one consistent
+        BatchGetItem instead of a GetItem each: what composing a triggered message reads after its
+        tenant. Reads of other items, and the block's own thread alone, are as before."""
+        keys = [
+            (tenant_pk(tenant_id), f"SIGNATURE#{signature_id}") if signature_id else None,
+            (tenant_pk(tenant_id), f"CONTACT#{contact_id}") if contact_id else None,
+            (TRANSPORT_CODES, f"CODE#{transport_code}") if transport_code else None,
+        ]
+        wanted = [key for key in keys if key is not None]
+        found: dict[tuple[str, str], dict[str, Any] | None] = dict.fromkeys(wanted)
+        request = [{"pk": pk, "sk": sk} for pk, sk in wanted]
+        while request:
+            answer: dict[str, Any] = self._client.batch_get_item(  # type: ignore[assignment]
+                RequestItems={self._table.name: {"Keys": request, "ConsistentRead": True}}
+            )
+            for item in answer["Responses"].get(self._table.name, []):
+                found[str(item["pk"]), str(item["sk"])] = item
+            request = answer.get("UnprocessedKeys", {}).get(self._table.name, {}).get("Keys", [])
+        token = _READ_TOGETHER.set(found)
+        try:
+            yield
+        finally:
+            _READ_TOGETHER.reset(token)
 
     def _query(self, model: type[Model], **query: Any) -> Iterator[Model]:
         while True:

@@ -230,14 +230,22 @@ class Composer:
         trigger: str | None = None,
     ) -> Composed:
         _check_shape(recipients)
-        draft = replace(
-            self.prepare(tenant, template, variables, sender, tenant.default_triggered_signature_id, trigger),
-            hold=tenant.hold_policy(mass=False),
-        )
-        contacts = self._contacts(tenant.tenant_id, recipients)
-        chosen, skipped = self.eligible_numbers(
-            tenant, contacts, recipients.phone_number, sending_number=draft.sending_number
-        )
+        with self._config.read_together(
+            tenant.tenant_id,
+            signature_id=sender.signature_id or tenant.default_triggered_signature_id,
+            contact_id=recipients.contact_id,
+            transport_code=self._sending_number(tenant, sender.sending_number),
+        ):
+            draft = replace(
+                self.prepare(
+                    tenant, template, variables, sender, tenant.default_triggered_signature_id, trigger
+                ),
+                hold=tenant.hold_policy(mass=False),
+            )
+            contacts = self._contacts(tenant.tenant_id, recipients)
+            chosen, skipped = self.eligible_numbers(
+                tenant, contacts, recipients.phone_number, sending_number=draft.sending_number
+            )
         if not chosen:
             first = skipped[0]
             raise Refused(

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
+from functions.dal.config import ConfigTable
+from functions.domain.signatures import SignatureText
 from infra.constants import RECEIPTS_QUEUE_ID
 from tests.integration.conftest import Platform
 
@@ -112,3 +115,68 @@ def test_receipts_that_come_twice_or_late_change_nothing(platform: Platform):
     assert message["status"] == "Delivered"
     assert [change["status"] for change in message["history"]].count("Delivered") == 1
     assert platform.queue_depth(RECEIPTS_QUEUE_ID) == 0
+
+
+def test_a_trigger_reads_its_signature_contact_and_code_together_as_they_are_now(platform: Platform):
+    # GIVEN the demo tenant's signature, changed just now, and every DynamoDB call of a fresh client
+    _, signatures = platform.call("GET", "/v1/signatures")
+    (signature,) = [found for found in signatures if found["id"] == "sig-support"]
+    changed = {
+        k: signature[k] for k in ("name", "department_id", "default_for_mass", "default_for_triggered")
+    }
+    changed["text"] = SignatureText.STOP_ONLY.value
+    assert platform.call("PUT", "/v1/signatures/sig-support", changed)[0] == 200
+    calls: list[tuple[str, list[str]]] = []
+
+    def record(model: Any, params: dict[str, Any], **_: Any) -> None:
+        body = json.loads(params.get("body") or b"{}")
+        keys = [body.get("Key", {})] + [
+            k for r in body.get("RequestItems", {}).values() for k in r.get("Keys", [])
+        ]
+        calls.append((model.name, [key["sk"]["S"] for key in keys if "sk" in key]))
+
+    session = platform.session
+    session.events.register("before-call.dynamodb.*", record)
+    try:
+        config = ConfigTable(session.resource("dynamodb").Table(platform.table("CONFIG_TABLE").name))
+        number = platform.demo.sending_number
+
+        # WHEN composing reads them within one block, and once more after it
+        with config.read_together("demo-isp", "sig-support", "contact-ada", number):
+            inside = (
+                config.get_signature("demo-isp", "sig-support"),
+                config.get_contact("demo-isp", "contact-ada"),
+                config.get_transport_code(number),
+                config.get_department("demo-isp", signature["department_id"]),
+            )
+        after = config.get_signature("demo-isp", "sig-support")
+    finally:
+        session.events.unregister("before-call.dynamodb.*", record)
+
+    # THEN one batch read answered the three named, as they are now; the others were read alone
+    assert calls == [
+        ("BatchGetItem", ["SIGNATURE#sig-support", "CONTACT#contact-ada", f"CODE#{number}"]),
+        ("GetItem", [f"DEPARTMENT#{signature['department_id']}"]),
+        ("GetItem", ["SIGNATURE#sig-support"]),
+    ]
+    found_signature, contact, code, department = inside
+    assert (found_signature.text if found_signature else None) == changed["text"]
+    assert (contact.contact_id if contact else None) == "contact-ada"
+    assert (code.number if code else None) == number
+    assert department is not None
+    assert after == found_signature
+
+    # AND a trigger sends with the signature as it is now
+    message = platform.send(TRIGGER, GOOD)
+    assert message["body"].endswith(".\nReply STOP to unsubscribe."), message["body"]
+    assert "Have a question?" not in message["body"]
+
+
+def test_a_trigger_naming_a_contact_or_signature_that_does_not_exist_is_refused_by_name(platform: Platform):
+    for body, field in (
+        ({**GOOD, "contact_id": "nobody"}, "contact_id"),
+        ({**GOOD, "signature_id": "sig-nobody"}, "signature_id"),
+    ):
+        status, problem = platform.call("POST", TRIGGER, body)
+        assert (status, problem["field"]) == (404, field), problem
+    assert platform.ready_count() == 0

@@ -169,9 +169,10 @@ class ConfigTable:
         contact_id: str | None = None,
         transport_code: str | None = None,
     ) -> Iterator[None]:
-        """Within the block, these items (those named) are read as of its start, in one consistent
-        BatchGetItem instead of a GetItem each: what composing a triggered message reads after its
-        tenant. Reads of other items, and the block's own thread alone, are as before."""
+        """Within the block, the items named are read as of its start, in one consistent BatchGetItem
+        instead of a GetItem each: what composing a triggered message reads after its tenant. Only
+        this thread's reads inside the block see them (a context variable); other items, and every
+        read after the block, go to the table as before."""
         keys = [
             (tenant_pk(tenant_id), f"SIGNATURE#{signature_id}") if signature_id else None,
             (tenant_pk(tenant_id), f"CONTACT#{contact_id}") if contact_id else None,

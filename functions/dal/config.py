@@ -180,7 +180,18 @@ class ConfigTable:
         ]
         wanted = [key for key in keys if key is not None]
         found: dict[tuple[str, str], dict[str, Any] | None] = dict.fromkeys(wanted)
-        request = [{"pk": pk, "sk": sk} for pk, sk in wanted]
+        found.update(self._get_many(wanted))
+        token = _READ_TOGETHER.set(found)
+        try:
+            yield
+        finally:
+            _READ_TOGETHER.reset(token)
+
+    def _get_many(self, keys: list[tuple[str, str]]) -> dict[tuple[str, str], dict[str, Any]]:
+        """The items of these keys that exist (at most 100: one consistent BatchGetItem, and its
+        unprocessed keys again), by (pk, sk)."""
+        found: dict[tuple[str, str], dict[str, Any]] = {}
+        request = [{"pk": pk, "sk": sk} for pk, sk in keys]
         while request:
             answer: dict[str, Any] = self._client.batch_get_item(  # type: ignore[assignment]
                 RequestItems={self._table.name: {"Keys": request, "ConsistentRead": True}}
@@ -188,11 +199,7 @@ class ConfigTable:
             for item in answer["Responses"].get(self._table.name, []):
                 found[str(item["pk"]), str(item["sk"])] = item
             request = answer.get("UnprocessedKeys", {}).get(self._table.name, {}).get("Keys", [])
-        token = _READ_TOGETHER.set(found)
-        try:
-            yield
-        finally:
-            _READ_TOGETHER.reset(token)
+        return found
 
     def _query(self, model: type[Model], **query: Any) -> Iterator[Model]:
         while True:
@@ -501,16 +508,8 @@ class ConfigTable:
         if not contact_ids:
             return []
         pk = tenant_pk(tenant_id)
-        keys: list[dict[str, Any]] = [{"pk": pk, "sk": f"CONTACT#{contact_id}"} for contact_id in contact_ids]
-        items: dict[str, dict[str, Any]] = {}
-        while keys:
-            answer: dict[str, Any] = self._client.batch_get_item(  # type: ignore[assignment]
-                RequestItems={self._table.name: {"Keys": keys, "ConsistentRead": True}}
-            )
-            for item in answer["Responses"].get(self._table.name, []):
-                items[str(item["sk"])] = item
-            keys = answer.get("UnprocessedKeys", {}).get(self._table.name, {}).get("Keys", [])
-        ordered = [items.get(f"CONTACT#{contact_id}") for contact_id in contact_ids]
+        items = self._get_many([(pk, f"CONTACT#{contact_id}") for contact_id in contact_ids])
+        ordered = [items.get((pk, f"CONTACT#{contact_id}")) for contact_id in contact_ids]
         return [Contact.model_validate(_strip(item)) for item in ordered if item is not None]
 
     # ---- tenant templates ----

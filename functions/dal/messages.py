@@ -669,10 +669,6 @@ class MessagesTable:
         rows.sort(key=lambda row: row[0])  # the shards merged in key order
         return [_ready_from_item(item) for _, item in rows[:limit]]
 
-    def note(self, message_id: str, changes: Iterable[StatusChange], while_in: MessageStatus) -> bool:
-        """Append ``changes`` to the history of a message in status ``while_in``, without moving it."""
-        return self.write_alone(HistoryNote(message_id, tuple(changes), while_in))
-
     def awaiting_receipt_since_before(self, instant: datetime) -> Iterator[str]:
         """Ids of messages sent before ``instant`` and still waiting for a final delivery event."""
         for shard in RECEIPT_SHARD_KEYS:

@@ -148,9 +148,9 @@ class Receipts:
 
         The batch's writes go together, in one transaction per 10 messages: a request for ten, not
         one per message. A message that is not as its write expects (its Sent record not written
-        yet, or already final) is then tried on its own. If the transaction fails, every message is
-        tried on its own, and one whose write failed has the error in place of its events' outcomes
-        (they are tried again; the others stand)."""
+        yet, or already final) is then tried on its own (see ``_settle``). If the transaction fails,
+        every message is tried on its own, and one whose write failed has the error in place of its
+        events' outcomes (they are tried again; the others stand)."""
         outcomes: list[ReceiptOutcome | Exception | None] = [None] * len(events)
         by_message: dict[str, list[int]] = {}
         for position, event in enumerate(events):
@@ -180,15 +180,24 @@ class Receipts:
         for settlement in settlements:
             settled: list[ReceiptOutcome] | Exception
             try:
-                first = together.get(settlement.message_id)
-                if first is None:
-                    first = self._messages.write_alone(settlement.first)
-                settled = settlement.outcomes(first or self._messages.write_alone(settlement.otherwise))
+                settled = settlement.outcomes(self._settle(settlement, together.get(settlement.message_id)))
             except Exception as error:  # this message's events fail; the batch goes on
                 settled = error
             for index, position in enumerate(by_message[settlement.message_id]):
                 outcomes[position] = settled if isinstance(settled, Exception) else settled[index]
         return [ReceiptOutcome.UNKNOWN_MESSAGE if outcome is None else outcome for outcome in outcomes]
+
+    def _settle(self, settlement: _Settlement, together: bool | None) -> bool:
+        """Whether the message moved: by the transaction (``together``, None if it was not written),
+        else alone. A status only goes forward (In Progress, Sent, final), and a dispatcher may write
+        its Sent record between two tries: a message not Sent for the first, then not In Progress for
+        the second, is tried as Sent once more; only a final one fails all three."""
+        if together:
+            return True
+        tries = [settlement.otherwise, settlement.first]
+        if together is None:
+            tries.insert(0, settlement.first)
+        return any(self._messages.write_alone(write) for write in tries)  # stops at the first written
 
     def expire_unanswered(self, stop_before: Callable[[], bool] = lambda: False) -> int:
         """End ``Failed``/``unknown`` every message still ``Sent`` once the carrier's event window passed.

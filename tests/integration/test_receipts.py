@@ -359,6 +359,12 @@ def test_a_batch_that_cannot_be_written_together_is_written_message_by_message(p
 
 def unrecorded(platform: Platform) -> tuple[str, SentRecord]:
     """A message the carrier has, whose Sent record its dispatcher has not written yet."""
+    message_id, record, _ = unrecorded_with_its_sent(platform)
+    return message_id, record
+
+
+def unrecorded_with_its_sent(platform: Platform) -> tuple[str, SentRecord, dict[str, Any]]:
+    """As ``unrecorded``, with the item its dispatcher's Sent record makes of it."""
     ((message_id, record),) = sent_messages(platform, 1)
     table = platform.table("MESSAGES_TABLE")
     item = table.get_item(Key={"message_id": message_id})["Item"]
@@ -369,7 +375,7 @@ def unrecorded(platform: Platform) -> tuple[str, SentRecord]:
         ExpressionAttributeNames={"#s": "status"},
         ExpressionAttributeValues={":s": "In Progress", ":h": in_progress},
     )
-    return message_id, record
+    return message_id, record, item
 
 
 def test_a_progress_event_that_comes_before_the_sent_record_moves_the_message_to_sent(platform: Platform):
@@ -412,3 +418,35 @@ def test_a_delivery_event_that_comes_before_the_sent_record_records_the_sent_too
     )
     assert writer.record([late]) == {message_id}
     assert message(platform, message_id)["status"] == "Delivered"
+
+
+def test_a_sent_record_written_between_the_receipts_two_tries_still_lets_the_event_settle(
+    platform: Platform,
+):
+    # GIVEN a message whose Sent record is not written yet, and a dispatcher that writes it just
+    # after the receipt's first write found the message In Progress
+    message_id, record, sent_item = unrecorded_with_its_sent(platform)
+    table = platform.table("MESSAGES_TABLE")
+    written: list[str] = []
+
+    def dispatcher_writes_sent(**_: Any) -> None:
+        if not written:
+            written.append(message_id)
+            table.put_item(Item=sent_item)
+
+    session = boto3._get_default_session()
+    session.events.register("after-call.dynamodb.TransactWriteItems", dispatcher_writes_sent)
+    receipts_handler.receipts.cache_clear()
+    try:
+        # WHEN its delivery comes
+        platform.simulator.schedule_event(record, "TEXT_DELIVERED", is_final=True)
+        platform.simulator.pump(now=time.time())
+        assert platform.poller(RECEIPTS_QUEUE_ID, "receipts", batch_size=10).poll_once()
+    finally:
+        session.events.unregister("after-call.dynamodb.TransactWriteItems", dispatcher_writes_sent)
+        receipts_handler.receipts.cache_clear()
+
+    # THEN the Sent record came in between, and the delivery still ends the message
+    assert written == [message_id]
+    assert message(platform, message_id)["status"] == "Delivered"
+    assert [status for status, _ in history(platform, message_id)][-2:] == ["Sent", "Delivered"]

@@ -108,7 +108,8 @@ class DispatchSettings:
     max_backoff_seconds: float = 60.0
     page_size: int = 30
     far_slot_seconds: float = 60.0  # a slot further off (a spent daily cap) is not waited for
-    # Sent records wait this long (or for a batch of 10) to share a write. A delivery event that
+    # Sent records wait this long (or for a batch of 10) to share a write, while the code has more
+    # queued or in flight (once it has none, they are written at once). A delivery event that
     # comes first records the Sent itself (functions/logic/receipts.py), so a history still shows
     # Sent before Delivered and a status callback gets both.
     sent_flush_seconds: float = 1.0
@@ -425,6 +426,7 @@ class Dispatcher:
         self._results: deque[_Result] = deque()
         self._sent: list[tuple[_Result, datetime]] = []
         self._sent_lock = threading.Lock()
+        self._record_now = threading.Event()  # nothing more is being sent: the Sent records wait no more
         self._recording = 0  # Sent records being written
         self._unsettled: set[str] = set()  # our own claims whose carrier call ended in doubt
         self._job_status: dict[str, tuple[float, JobStatus | None]] = {}
@@ -485,6 +487,7 @@ class Dispatcher:
             logger.warning("lease lost; stopping", code=self.code_number)
         finally:
             self._ending.set()
+            self._record_now.set()
             keeper.join()
             recorder.join()
             self._pacer.stop()
@@ -562,8 +565,12 @@ class Dispatcher:
                 self._reconcile()
                 next_reconcile = now + int(settings.reconcile_seconds * MICROS)
             with self._sent_lock:
-                recording = bool(self._sent) or self._recording > 0
-            busy = self._pacer.busy() or bool(self._results) or recording or bool(self._unsettled)
+                unrecorded = bool(self._sent)
+                recording = unrecorded or self._recording > 0
+            sending = self._pacer.busy()
+            if unrecorded and not sending:
+                self._record_now.set()
+            busy = sending or bool(self._results) or recording or bool(self._unsettled)
             if busy:
                 idle_since = now
             elif stopping:
@@ -790,7 +797,9 @@ class Dispatcher:
 
     def _keep_recording(self) -> None:
         """Write the Sent records (one transaction per batch) beside the control loop, which claims."""
-        while not self._ending.wait(self.settings.sent_flush_seconds / 2):
+        while not self._ending.is_set():
+            self._record_now.wait(self.settings.sent_flush_seconds / 2)
+            self._record_now.clear()
             try:
                 self._flush_sent()
             except Exception:  # tried again; a message whose record never lands is reconciled
@@ -803,7 +812,8 @@ class Dispatcher:
                     return
                 oldest = self._sent[0][1]
                 young = (self._clock() - oldest).total_seconds() < self.settings.sent_flush_seconds
-                if not force and len(self._sent) < BATCH_MESSAGES and young:
+                # A record waits for others to share its write only while more sends are coming.
+                if not force and len(self._sent) < BATCH_MESSAGES and young and self._pacer.busy():
                     return
                 chunk, self._sent = self._sent[:25], self._sent[25:]
                 self._recording += 1

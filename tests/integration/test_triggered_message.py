@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import threading
+import time
 from typing import Any
 
 from functions.dal.config import ConfigTable
+from functions.domain.dispatch import DispatchOutcome
 from functions.domain.signatures import SignatureText
 from infra.constants import RECEIPTS_QUEUE_ID
 from tests.integration.conftest import Platform
@@ -58,6 +61,30 @@ def test_a_message_is_sent_once_however_many_dispatchers_run(platform: Platform)
     # THEN the carrier had it once
     assert [record.context["message_id"] for record in platform.simulator.records] == [created["id"]]
     assert platform.ready_count() == 0
+
+
+def test_a_lone_messages_sent_record_is_written_once_nothing_else_is_being_sent(platform: Platform):
+    # GIVEN a dispatcher whose Sent records would wait a minute to share a write, and that stays
+    # up for two seconds with nothing to do
+    created = platform.send(TRIGGER, GOOD)
+    dispatcher = platform.dispatcher(sent_flush_seconds=60.0, idle_seconds=2.0)
+    running = threading.Thread(target=dispatcher.run)
+
+    # WHEN it sends the message, and nothing more is ready
+    running.start()
+    seen = []
+    waited_until = time.monotonic() + 30  # half the records' minute
+    while running.is_alive() and time.monotonic() < waited_until:
+        seen.append(platform.call("GET", f"/v1/messages/{created['id']}")[1]["status"])
+        if seen[-1] == "Sent":
+            break
+        time.sleep(0.05)
+    still_running, in_time = running.is_alive(), time.monotonic() < waited_until
+    running.join()
+
+    # THEN its Sent record was written at once, while the dispatcher still ran
+    assert (seen[-1], still_running, in_time) == ("Sent", True, True), seen
+    assert dispatcher.report.outcomes[DispatchOutcome.SENT.value] == 1
 
 
 def test_a_failed_delivery_records_the_reject_reason(platform: Platform):

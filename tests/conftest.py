@@ -34,25 +34,29 @@ OWN_RUNTIME = {"tests/e2e/test_contract.py"}  # e2e files that start a runtime o
 # follows in collection order. A worker takes the next unit when it is nearly done with its own, so
 # starting the long ones first leaves no long one to run alone at the end.
 LONGEST_FIRST = [
-    SHARED_RUNTIME,  # ~300, of which the console in a browser ~200
-    "tests/e2e/test_contract.py",  # ~80: schemathesis with each key
-    "tests/integration/test_fanout_pages.py",  # ~70
+    SHARED_RUNTIME,  # ~150, of which the console in a browser ~95
+    "tests/e2e/test_contract.py",  # ~65: schemathesis with each key
     "tests/integration/test_pacing.py",  # ~50
-    "tests/integration/test_previews.py",  # ~45
-    "tests/integration/test_scheduled_sends.py",  # ~40
-    "tests/integration/test_balance.py",  # ~35 and under from here
-    "tests/integration/test_status_callbacks.py",
+    "tests/integration/test_fanout_pages.py",  # ~25
+    "tests/integration/test_scheduled_sends.py",  # ~18
+    "tests/infra/test_stack.py",  # ~15 and under from here
     "tests/integration/test_mass_messages.py",
-    "tests/integration/test_bad_input.py",
+    "tests/integration/test_receipts.py",
+    "tests/integration/test_balance.py",
+    "tests/integration/test_inbound.py",
+    "tests/integration/test_previews.py",
+    "tests/integration/test_api.py",
+    "tests/integration/test_contract.py",
     "tests/integration/test_balance_concurrency.py",
+    "tests/integration/test_bad_input.py",
+    "tests/integration/test_status_callbacks.py",
+    "tests/integration/test_quiet_hours.py",
+    "tests/infra/test_console.py",
     "tests/integration/test_triggered_message.py",
-    "tests/integration/test_sent_messages_log.py",
     "tests/integration/test_tenant_setup.py",
+    "tests/integration/test_sent_messages_log.py",
     "tests/integration/test_sharded_reads.py",
     "tests/integration/test_three_a_day.py",
-    "tests/integration/test_contract.py",
-    "tests/integration/test_inbound.py",
-    "tests/integration/test_receipts.py",
     "tests/integration/test_calling_lists.py",
 ]
 

@@ -29,7 +29,10 @@ DynamoDB: a Query reads (and sorts) every item of its table to find the ones wit
 on a table or an index, so each Query costs as much as the whole table (a dispatcher reads its code's
 ready index many times a second while a job's messages fill the table). The fix keeps, per table,
 its items by partition key for each index it was queried by, refreshed for just the items written
-since, and lets the original Query see only those.
+since, and lets the original Query see only those. A forward query of one partition, of the table or
+of an index with a range key, sees only the run of items its page can hold, in the order moto gives
+them (an index's: its range key, then the table's keys), sorted on native values once per change of
+the partition: moto sorted a code's whole ready backlog with its typed comparisons on every read.
 """
 
 from __future__ import annotations
@@ -38,7 +41,7 @@ import base64
 import bisect
 import copy
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
 from types import SimpleNamespace
 from typing import Any
@@ -213,6 +216,8 @@ class _PartitionMaps:
         self._values: dict[str, dict[Any, Any]] = {}  # attribute -> item key -> its value
         self._dirty: dict[str, set[Any]] = {}
         self._sorted: dict[str, dict[Any, list[Any]]] = {}  # attribute -> value -> keys in order
+        # (attribute, index range attribute) -> value -> (sort values, key), in the index's order
+        self._index_sorted: dict[tuple[str, str], dict[Any, list[tuple[tuple[Any, ...], Any]]]] = {}
         self._order: dict[Any, tuple[Any, Any]] = {}  # item key -> its native sort values
 
     def mark(self, key: Any) -> None:
@@ -241,15 +246,60 @@ class _PartitionMaps:
         if start and self._table.range_key_attr:
             after = DynamoType(start[self._table.range_key_attr]).cast_value
             first = bisect.bisect_right(keys, after, key=lambda key: self._order[key][1])
+        return self._run(keys[first:], lambda item: item.range_key, comparison, bounds, limit)
+
+    def index_page(
+        self,
+        attribute: str,
+        value: Any,
+        range_attribute: str,
+        start: dict[str, Any] | None,
+        comparison: str | None,
+        bounds: list[Any],
+        limit: int | None,
+    ) -> list[Any]:
+        """As ``table_page``, for a forward query of one partition of an index: its items in the
+        order moto gives an index (its range key, then the table's keys), from the one after
+        ``start``, that meet the key condition, as many as the page can hold and the next one."""
+        from moto.dynamodb.models.dynamo_type import DynamoType
+
+        entries = self._index_entries(attribute, value, range_attribute)
+        first = 0
+        if start:
+            ranged = (
+                ()
+                if self._table.range_key_attr is None
+                else (DynamoType(start[self._table.range_key_attr]).cast_value,)
+            )
+            after = (
+                DynamoType(start[range_attribute]).cast_value,
+                DynamoType(start[self._table.hash_key_attr]).cast_value,
+                *ranged,
+            )
+            first = bisect.bisect_right(entries, after, key=lambda entry: entry[0])
+        keys = [key for _, key in entries[first:]]
+        return self._run(keys, lambda item: item.attrs[range_attribute], comparison, bounds, limit)
+
+    def _run(
+        self,
+        keys: list[Any],
+        compared: Callable[[Any], Any],
+        comparison: str | None,
+        bounds: list[Any],
+        limit: int | None,
+    ) -> list[Any]:
+        """The items of ``keys`` (in order) in the run whose ``compared`` value meets the condition,
+        as many as a page can hold (``limit``, or 1 MB) and the next one (moto looks at it to end
+        the page as it does)."""
         page: list[Any] = []
         size = 0
-        for key in keys[first:]:
+        for key in keys:
             item = self._lookup(key)
             if item is None:
                 continue
-            if comparison and not item.range_key.compare(comparison, bounds):
+            if comparison and not compared(item).compare(comparison, bounds):
                 if page:
-                    page.append(item)  # past the run the condition selects: moto looks at one more
+                    page.append(item)  # past the run the condition selects
                     break
                 continue
             page.append(item)
@@ -257,6 +307,35 @@ class _PartitionMaps:
             if (limit is not None and len(page) > limit) or size > _RESULT_SIZE_LIMIT:
                 break
         return page
+
+    def _index_entries(
+        self, attribute: str, value: Any, range_attribute: str
+    ) -> list[tuple[tuple[Any, ...], Any]]:
+        keys = self._keys(attribute, value)  # brings the partition up to date first
+        cached = self._index_sorted.setdefault((attribute, range_attribute), {})
+        entries = cached.get(value)
+        if entries is None:
+            entries = []
+            for key in keys:
+                item = self._lookup(key)
+                ranged = None if item is None else item.attrs.get(range_attribute)
+                if ranged is not None:  # an item without the index's range key is not in it
+                    hash_value, range_value = self._order[key]
+                    entries.append(((ranged.cast_value, hash_value, *self._ranged(range_value)), key))
+            entries.sort(key=lambda entry: entry[0])
+            cached[value] = entries
+        return entries
+
+    @staticmethod
+    def _ranged(range_value: Any) -> tuple[Any, ...]:
+        return range_value if range_value == () else (range_value,)
+
+    def _forget(self, attribute: str, value: Any) -> None:
+        """A partition changed: its orders are computed again when next read."""
+        self._sorted[attribute].pop(value, None)
+        for (name, _), cached in self._index_sorted.items():
+            if name == attribute:
+                cached.pop(value, None)
 
     def _keys(self, attribute: str, value: Any) -> list[Any]:
         if attribute not in self._maps:
@@ -280,7 +359,7 @@ class _PartitionMaps:
         old = self._values[attribute].pop(key, None)
         if old is not None:
             self._maps[attribute].get(old, set()).discard(key)
-            self._sorted[attribute].pop(old, None)
+            self._forget(attribute, old)
         item = self._lookup(key)
         if item is not None:
             self._place(attribute, key, item)
@@ -290,7 +369,7 @@ class _PartitionMaps:
         if value is not None:
             self._values[attribute][key] = value
             self._maps[attribute].setdefault(value, set()).add(key)
-            self._sorted[attribute].pop(value, None)
+            self._forget(attribute, value)
             if key not in self._order:
                 hash_value, range_value = key
                 ranged = () if range_value is None else range_value.cast_value
@@ -338,10 +417,16 @@ def _query(self: Table, hash_key: Any, *args: Any, **kwargs: Any) -> Any:
     plain = (
         not legacy_filters and all(name == self.range_key_attr for name, *_ in ranges) and len(ranges) <= 1
     )
+    index_range = _index_range_attribute(self, index_name) if index_name else None
+    index_plain = not legacy_filters and len(ranges) <= 1 and all(name == index_range for name, *_ in ranges)
     if not index_name and forward and plain and len(args) >= 4:
         # One partition of the table, forward: only the run of items its page can hold is read.
         comparison, bounds, limit, start = args[0], args[1], args[2], args[3]
         candidates = _maps(self).table_page(value, start, comparison, bounds, limit)
+    elif index_range is not None and forward and index_plain and len(args) >= 4:
+        # One partition of an index, forward: the same, in the index's order.
+        comparison, bounds, limit, start = args[0], args[1], args[2], args[3]
+        candidates = _maps(self).index_page(attribute, value, index_range, start, comparison, bounds, limit)
     else:
         candidates = _maps(self).items_with(attribute, value)
     self.__dict__["all_items"] = lambda: candidates  # what the original reads, for this call only
@@ -349,6 +434,17 @@ def _query(self: Table, hash_key: Any, *args: Any, **kwargs: Any) -> Any:
         return _ORIGINAL_QUERY(self, hash_key, *args, **kwargs)
     finally:
         del self.__dict__["all_items"]
+
+
+def _index_range_attribute(table: Table, index_name: str) -> str | None:
+    """The range key of an index with one hash key and one range key; None for any other index."""
+    index = next((index for index in table.all_indexes() if index.name == index_name), None)
+    if index is None:
+        return None
+    kinds = [key["KeyType"] for key in index.schema]
+    if kinds != ["HASH", "RANGE"]:
+        return None
+    return str(index.schema[1]["AttributeName"])
 
 
 def _key_from(table: Table, attrs: dict[str, Any]) -> Any:

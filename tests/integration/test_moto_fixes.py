@@ -163,12 +163,25 @@ def _queries_after_writes() -> list[list[dict]]:
             ("pk = :v", {":v": {"S": "p0"}}, None, {"ScanIndexForward": False}),
             ("pk = :v", {":v": {"S": "p1"}, ":g": {"S": "c"}}, None, {"FilterExpression": "g = :g"}),
             ("g = :v AND begins_with(s, :s)", {":v": {"S": "c"}, ":s": {"S": "1"}}, "by_g", {}),
+            (
+                "g = :v AND s BETWEEN :lo AND :hi",
+                {":v": {"S": "a"}, ":lo": {"S": "05"}, ":hi": {"S": "21"}},
+                "by_g",
+                {},
+            ),
+            ("g = :v AND s > :lo", {":v": {"S": "b"}, ":lo": {"S": "12"}}, "by_g", {}),
+            ("g = :v AND s <= :hi", {":v": {"S": "c"}, ":hi": {"S": "18"}}, "by_g", {}),
+            ("g = :v", {":v": {"S": "a"}, ":p": {"S": "p1"}}, "by_g", {"FilterExpression": "pk = :p"}),
+            ("g = :v", {":v": {"S": "c"}}, "by_g", {"Limit": None}),
+            ("g = :v", {":v": {"S": "b"}}, "by_g", {"ScanIndexForward": False}),
         ]
         for condition, values, index, more in reads:
             start: dict | None = None
             while True:
                 query = {"TableName": "q", "KeyConditionExpression": condition, "Limit": 7,
                          "ExpressionAttributeValues": values, **more}  # fmt: skip
+                if query["Limit"] is None:
+                    del query["Limit"]
                 if index:
                     query["IndexName"] = index
                 if start:
@@ -183,7 +196,8 @@ def _queries_after_writes() -> list[list[dict]]:
         pages.append(whole["Items"])
 
     for n in range(60):
-        item = {"pk": {"S": f"p{n % 2}"}, "sk": {"N": str(100 - n)}, "s": {"S": f"{(n * 7) % 60:02d}"}}
+        # two items to each index sort value: ties ordered by the table's keys
+        item = {"pk": {"S": f"p{n % 2}"}, "sk": {"N": str(100 - n)}, "s": {"S": f"{(n * 7) % 30:02d}"}}
         if n % 5:
             item["g"] = {"S": "abc"[n % 3]}  # one in five is not in the index
         dynamodb.put_item(TableName="q", Item=item)
@@ -193,6 +207,11 @@ def _queries_after_writes() -> list[list[dict]]:
             key = {"pk": {"S": f"p{n % 2}"}, "sk": {"N": str(100 - n)}}
             dynamodb.update_item(TableName="q", Key=key, UpdateExpression="SET g = :g",
                                  ExpressionAttributeValues={":g": {"S": "c"}})  # fmt: skip
+    read_all()
+    for n in range(3, 60, 5):  # moved within their partition of the index
+        key = {"pk": {"S": f"p{n % 2}"}, "sk": {"N": str(100 - n)}}
+        dynamodb.update_item(TableName="q", Key=key, UpdateExpression="SET s = :s",
+                             ExpressionAttributeValues={":s": {"S": f"{(n * 11) % 30:02d}"}})  # fmt: skip
     read_all()
     for n in range(2, 60, 6):  # out of the index, and deleted
         key = {"pk": {"S": f"p{n % 2}"}, "sk": {"N": str(100 - n)}}
@@ -211,7 +230,7 @@ def test_queries_answer_as_moto_does_after_items_move_between_partitions(monkeyp
     monkeypatch.setattr(Table, "query", moto_fixes._ORIGINAL_QUERY)
     with moto.mock_aws():
         plain = _queries_after_writes()
-    assert len(fixed) > 20
+    assert len(fixed) > 40
     assert fixed == plain
 
 

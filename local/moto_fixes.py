@@ -265,7 +265,7 @@ class _PartitionMaps:
 
         entries = self._index_entries(attribute, value, range_attribute)
         first = 0
-        if start:
+        if start is not None:
             ranged = (
                 ()
                 if self._table.range_key_attr is None
@@ -423,7 +423,13 @@ def _query(self: Table, hash_key: Any, *args: Any, **kwargs: Any) -> Any:
         # One partition of the table, forward: only the run of items its page can hold is read.
         comparison, bounds, limit, start = args[0], args[1], args[2], args[3]
         candidates = _maps(self).table_page(value, start, comparison, bounds, limit)
-    elif index_range is not None and forward and index_plain and len(args) >= 4:
+    elif (
+        index_range is not None
+        and forward
+        and index_plain
+        and len(args) >= 4
+        and _start_within(self, args[3], attribute, value, index_range)
+    ):
         # One partition of an index, forward: the same, in the index's order.
         comparison, bounds, limit, start = args[0], args[1], args[2], args[3]
         candidates = _maps(self).index_page(attribute, value, index_range, start, comparison, bounds, limit)
@@ -434,6 +440,24 @@ def _query(self: Table, hash_key: Any, *args: Any, **kwargs: Any) -> Any:
         return _ORIGINAL_QUERY(self, hash_key, *args, **kwargs)
     finally:
         del self.__dict__["all_items"]
+
+
+def _start_within(
+    table: Table, start: dict[str, Any] | None, attribute: str, value: Any, ranged: str
+) -> bool:
+    """Whether a query's start key (if any) is a whole key of an item in this index partition; any
+    other start is left to moto's own query, which refuses or reads it as it always did."""
+    from moto.dynamodb.models.dynamo_type import DynamoType
+
+    if start is None:
+        return True
+    names = [
+        attribute,
+        ranged,
+        table.hash_key_attr,
+        *([table.range_key_attr] if table.range_key_attr else []),
+    ]
+    return all(name in start for name in names) and DynamoType(start[attribute]) == value
 
 
 def _index_range_attribute(table: Table, index_name: str) -> str | None:

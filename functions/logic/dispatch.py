@@ -802,7 +802,8 @@ class Dispatcher:
             self._record_now.clear()
             try:
                 self._flush_sent()
-            except Exception:  # tried again; a message whose record never lands is reconciled
+            except Exception:  # not written again: its delivery event records the Sent (receipts),
+                # and a claim that no event settles is reconciled by the code's next dispatcher
                 logger.exception("Sent records failed", code=self.code_number)
 
     def _flush_sent(self, force: bool = False) -> None:

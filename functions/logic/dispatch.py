@@ -81,6 +81,8 @@ NARROW_STEP_US = 1_000  # by this much a successful call
 # The triggered lane is read this long before the code's next slot opens (or two claims' time, when
 # claims are slow): a message claimed then is first in that slot.
 TRIGGERED_LEAD_US = 250_000
+# Writes of one message's Sent record before it is left to the message's delivery event.
+SENT_RECORD_ATTEMPTS = 3
 
 
 @dataclass(frozen=True)
@@ -426,6 +428,7 @@ class Dispatcher:
         self._results: deque[_Result] = deque()
         self._sent: list[tuple[_Result, datetime]] = []
         self._sent_lock = threading.Lock()
+        self._record_failures: Counter[str] = Counter()  # failed writes of a message's Sent record
         self._record_now = threading.Event()  # nothing more is being sent: the Sent records wait no more
         self._recording = 0  # Sent records being written
         self._unsettled: set[str] = set()  # our own claims whose carrier call ended in doubt
@@ -494,7 +497,12 @@ class Dispatcher:
             pacer_thread.join()
             pool.shutdown(wait=True)  # calls in progress finish and are recorded
             self._settle_results()
-            self._flush_sent(force=True)
+            for _ in range(SENT_RECORD_ATTEMPTS):  # what failed is kept for the next try, up to its cap
+                try:
+                    self._flush_sent(force=True)
+                    break
+                except Exception:
+                    logger.exception("Sent records failed", code=self.code_number)
             self._hand_back(self._pacer.take_queued(), "handed back unsent when its dispatcher stopped")
             day, parts = self._pacer.day()
             recent, idle_until = self._pacer.recent()
@@ -802,8 +810,7 @@ class Dispatcher:
             self._record_now.clear()
             try:
                 self._flush_sent()
-            except Exception:  # not written again: its delivery event records the Sent (receipts),
-                # and a claim that no event settles is reconciled by the code's next dispatcher
+            except Exception:  # written again at the next flush (see _keep_for_retry)
                 logger.exception("Sent records failed", code=self.code_number)
 
     def _flush_sent(self, force: bool = False) -> None:
@@ -820,9 +827,27 @@ class Dispatcher:
                 self._recording += 1
             try:
                 self._record_sent(chunk)
+            except Exception:
+                self._keep_for_retry(chunk)
+                raise
             finally:
                 with self._sent_lock:
                     self._recording -= 1
+
+    def _keep_for_retry(self, chunk: list[tuple[_Result, datetime]]) -> None:
+        """A write of Sent records failed: its records go first in the next, up to SENT_RECORD_ATTEMPTS
+        writes each (the carrier has these messages: a record written is a claim not left in doubt).
+        One that fails them all is left to its delivery event, which records the Sent itself."""
+        again = []
+        for record in chunk:
+            message_id = record[0].message.message_id
+            self._record_failures[message_id] += 1
+            if self._record_failures[message_id] < SENT_RECORD_ATTEMPTS:
+                again.append(record)
+            else:
+                logger.error("Sent record not written", code=self.code_number, message_id=message_id)
+        with self._sent_lock:
+            self._sent[:0] = again
 
     def _record_sent(self, chunk: list[tuple[_Result, datetime]]) -> None:
         if chunk:

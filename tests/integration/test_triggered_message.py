@@ -7,8 +7,12 @@ import threading
 import time
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 from functions.dal.config import ConfigTable
+from functions.dal.messages import StatusMove
 from functions.domain.dispatch import DispatchOutcome
+from functions.domain.messages import MessageStatus
 from functions.domain.signatures import SignatureText
 from infra.constants import RECEIPTS_QUEUE_ID
 from tests.integration.conftest import Platform
@@ -84,6 +88,31 @@ def test_a_lone_messages_sent_record_is_written_once_nothing_else_is_being_sent(
 
     # THEN its Sent record was written at once, while the dispatcher still ran
     assert (seen[-1], still_running, in_time) == ("Sent", True, True), seen
+    assert dispatcher.report.outcomes[DispatchOutcome.SENT.value] == 1
+
+
+def test_a_sent_record_whose_write_fails_is_written_again(platform: Platform):
+    # GIVEN a message, and a store that refuses the first write of its Sent record
+    created = platform.send(TRIGGER, GOOD)
+    dispatcher = platform.dispatcher()
+    record = dispatcher._claims.record
+    refused: list[str] = []
+
+    def fails_once(moves: list[StatusMove]) -> set[str]:
+        if not refused and moves and moves[0].to is MessageStatus.SENT:
+            refused.append(moves[0].message_id)
+            raise ClientError({"Error": {"Code": "InternalServerError", "Message": "injected"}}, "Write")
+        return record(moves)
+
+    dispatcher._claims.record = fails_once  # type: ignore[method-assign]
+
+    # WHEN its dispatcher sends it (and no delivery event comes)
+    dispatcher.run()
+
+    # THEN the record was written on the next try: the message is Sent, its claim not left in doubt
+    assert refused == [created["id"]]
+    _, sent = platform.call("GET", f"/v1/messages/{created['id']}")
+    assert sent["status"] == "Sent"
     assert dispatcher.report.outcomes[DispatchOutcome.SENT.value] == 1
 
 

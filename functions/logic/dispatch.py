@@ -584,8 +584,8 @@ class Dispatcher:
             elif stopping:
                 self.report.handed_over = self._messages.has_dispatch_work(self.code_number)
                 return
-            elif now - idle_since > settings.idle_seconds * MICROS:
-                return
+            elif now - idle_since > settings.idle_seconds * MICROS and last_read >= idle_since:
+                return  # idle, and the ready index read since found nothing (a hand-back is seen)
             self._wake.wait(0.02)
             self._wake.clear()
 

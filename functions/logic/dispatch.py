@@ -570,7 +570,10 @@ class Dispatcher:
                     next_poll = now + poll_us
                     poll_us = min(2 * poll_us, int(settings.poll_seconds[1] * MICROS))
             if now >= next_reconcile:  # after the claims: a fresh dispatcher's first sends go first
-                self._reconcile()
+                if self._reconcile():
+                    # What it handed back to be sent again is read at once, before any idle time ends.
+                    idle_since = next_poll = now
+                    poll_us = int(settings.poll_seconds[0] * MICROS)
                 next_reconcile = now + int(settings.reconcile_seconds * MICROS)
             with self._sent_lock:
                 unrecorded = bool(self._sent)
@@ -584,8 +587,8 @@ class Dispatcher:
             elif stopping:
                 self.report.handed_over = self._messages.has_dispatch_work(self.code_number)
                 return
-            elif now - idle_since > settings.idle_seconds * MICROS and last_read >= idle_since:
-                return  # idle, and the ready index read since found nothing (a hand-back is seen)
+            elif now - idle_since > settings.idle_seconds * MICROS:
+                return
             self._wake.wait(0.02)
             self._wake.clear()
 
@@ -911,14 +914,16 @@ class Dispatcher:
 
     # ---- what an earlier holder left in flight ----
 
-    def _reconcile(self) -> None:
+    def _reconcile(self) -> int:
         """Settle claims whose dispatcher is gone (or whose call ended in doubt): never a blind resend.
 
         A receipt takes a message that reached the carrier off the index; one still here after the
         receipt wait never got there: it goes again while valid, or fails (expired) and is refunded.
+        Returns how many went back to ready to be sent again.
         """
         now = self._clock()
         mine = self.lease.token if self.lease else None
+        again = 0
         for message in self._messages.in_flight(self.code_number):
             if message.claim_token == mine and message.message_id not in self._unsettled:
                 continue  # queued here, or being sent
@@ -930,6 +935,7 @@ class Dispatcher:
                 self._hand_back(
                     [message], "no receipt came for a claim left in doubt: sent again", resend=True
                 )
+                again += 1
             else:
                 reason, detail = (
                     (
@@ -960,6 +966,7 @@ class Dispatcher:
                     self._refund(message)
                     self.report.failed[reason.value] += 1
             self.report.outcomes[DispatchOutcome.RECONCILED.value] += 1
+        return again
 
     def _hand_back(self, messages: list[ReadyMessage], detail: str, resend: bool = False) -> None:
         """Claimed messages back to ready, unsent; a debit stays with the message (``debited``)."""

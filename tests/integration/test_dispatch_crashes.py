@@ -167,3 +167,38 @@ def test_a_message_whose_call_keeps_failing_never_takes_its_batch_with_it(platfo
     assert refund.message_id == poisoned
     assert balance(platform).balance_micros == DEMO_OPENING_BALANCE_MICROS - 3 * 8_500
     assert platform.ready_count() == 0
+
+
+def test_a_message_handed_back_to_be_sent_again_goes_in_the_same_run(platform: Platform):
+    # GIVEN a dispatcher whose ready reads back off to half a second, whose idle time is far
+    # shorter, and a message whose first carrier call fails unexpectedly (its outcome unknown)
+    (message_id,) = queue_messages(platform, 1)
+    dispatcher = independent_dispatcher(platform.demo.sending_number, dispatcher_tables(), shared_simulator())
+    dispatcher.settings = replace(
+        dispatcher.settings,
+        receipt_wait=timedelta(seconds=0.1),
+        reconcile_seconds=0.05,
+        poll_seconds=(0.5, 0.5),
+        idle_seconds=0.05,
+    )
+    inner = dispatcher._carrier
+    calls: list[str] = []
+
+    class FailsOnce:
+        def send(self, sms: OutboundSms) -> str:
+            calls.append(sms.message_id)
+            if len(calls) == 1:
+                raise RuntimeError("boom")
+            return inner.send(sms)
+
+    dispatcher._carrier = FailsOnce()
+
+    # WHEN it runs, and no receipt comes for the failed call
+    dispatcher.run()
+
+    # THEN the message it handed back to be sent again was read at once and sent in the same run
+    assert calls == [message_id, message_id]
+    assert [record.context["message_id"] for record in platform.simulator.records] == [message_id]
+    _, sent = platform.call("GET", f"/v1/messages/{message_id}")
+    assert sent["status"] == "Sent"
+    assert platform.ready_count() == 0

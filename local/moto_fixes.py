@@ -216,8 +216,8 @@ class _PartitionMaps:
         self._values: dict[str, dict[Any, Any]] = {}  # attribute -> item key -> its value
         self._dirty: dict[str, set[Any]] = {}
         self._sorted: dict[str, dict[Any, list[Any]]] = {}  # attribute -> value -> keys in order
-        # (attribute, index range attribute) -> value -> (sort values, key), in the index's order
-        self._index_sorted: dict[tuple[str, str], dict[Any, list[tuple[tuple[Any, ...], Any]]]] = {}
+        # (attribute, index range attribute) -> value -> ((its native value, the item's _order), key)
+        self._index_sorted: dict[tuple[str, str], dict[Any, list[tuple[tuple[Any, Any], Any]]]] = {}
         self._order: dict[Any, tuple[Any, Any]] = {}  # item key -> its native sort values
 
     def mark(self, key: Any) -> None:
@@ -266,16 +266,7 @@ class _PartitionMaps:
         entries = self._index_entries(attribute, value, range_attribute)
         first = 0
         if start is not None:
-            ranged = (
-                ()
-                if self._table.range_key_attr is None
-                else (DynamoType(start[self._table.range_key_attr]).cast_value,)
-            )
-            after = (
-                DynamoType(start[range_attribute]).cast_value,
-                DynamoType(start[self._table.hash_key_attr]).cast_value,
-                *ranged,
-            )
+            after = (DynamoType(start[range_attribute]).cast_value, _native(_key_from(self._table, start)))
             first = bisect.bisect_right(entries, after, key=lambda entry: entry[0])
         keys = [key for _, key in entries[first:]]
         return self._run(keys, lambda item: item.attrs[range_attribute], comparison, bounds, limit)
@@ -310,7 +301,7 @@ class _PartitionMaps:
 
     def _index_entries(
         self, attribute: str, value: Any, range_attribute: str
-    ) -> list[tuple[tuple[Any, ...], Any]]:
+    ) -> list[tuple[tuple[Any, Any], Any]]:
         keys = self._keys(attribute, value)  # brings the partition up to date first
         cached = self._index_sorted.setdefault((attribute, range_attribute), {})
         entries = cached.get(value)
@@ -320,15 +311,10 @@ class _PartitionMaps:
                 item = self._lookup(key)
                 ranged = None if item is None else item.attrs.get(range_attribute)
                 if ranged is not None:  # an item without the index's range key is not in it
-                    hash_value, range_value = self._order[key]
-                    entries.append(((ranged.cast_value, hash_value, *self._ranged(range_value)), key))
+                    entries.append(((ranged.cast_value, self._order[key]), key))
             entries.sort(key=lambda entry: entry[0])
             cached[value] = entries
         return entries
-
-    @staticmethod
-    def _ranged(range_value: Any) -> tuple[Any, ...]:
-        return range_value if range_value == () else (range_value,)
 
     def _forget(self, attribute: str, value: Any) -> None:
         """A partition changed: its orders are computed again when next read."""
@@ -371,9 +357,7 @@ class _PartitionMaps:
             self._maps[attribute].setdefault(value, set()).add(key)
             self._forget(attribute, value)
             if key not in self._order:
-                hash_value, range_value = key
-                ranged = () if range_value is None else range_value.cast_value
-                self._order[key] = (hash_value.cast_value, ranged)
+                self._order[key] = _native(key)
 
     def _lookup(self, key: Any) -> Any:
         hash_value, range_value = key
@@ -383,6 +367,12 @@ class _PartitionMaps:
         if self._table.range_key_attr:
             return entry.get(range_value)
         return entry
+
+
+def _native(key: Any) -> tuple[Any, Any]:
+    """An item key's native sort values: its hash key's, and its range key's (or ())."""
+    hash_value, range_value = key
+    return hash_value.cast_value, () if range_value is None else range_value.cast_value
 
 
 def _maps(table: Table) -> _PartitionMaps:

@@ -70,14 +70,16 @@ def receiver() -> Iterator[Receiver]:
     server.shutdown()
 
 
-_POLLERS: dict[int, StreamPoller] = {}
+# Each test's platform with its poller: the platform is kept, so that a later test's platform can
+# never take its id (and be handed a poller whose iterators belong to an ended moto backend).
+_POLLERS: dict[int, tuple[Platform, StreamPoller]] = {}
 
 
 def read_stream(platform: Platform) -> int:
     """Run the status-events function over the Messages stream, as its event source mapping would
     (one mapping per test: each record is read once, where it stopped last time)."""
     if id(platform) in _POLLERS:
-        poller = _POLLERS[id(platform)]
+        _, poller = _POLLERS[id(platform)]
         while poller.poll_once():
             pass
         return poller.invocations
@@ -98,7 +100,7 @@ def read_stream(platform: Platform) -> int:
         source.filters,
         threading.Event(),
     )
-    _POLLERS[id(platform)] = poller
+    _POLLERS[id(platform)] = (platform, poller)
     while poller.poll_once():
         pass
     return poller.invocations

@@ -69,7 +69,13 @@ BACKFILL_DEPTH = 8  # queued messages looked at to fill a gap the next one leave
 # A claim left in doubt (its dispatcher died, or its call failed unexpectedly) is sent again at most
 # this often; one that keeps failing ends Failed and is refunded.
 MAX_RESENDS = 2
-FIRST_BACKOFF_US = 250_000  # a throttled code's first pause; then doubling while throttling repeats
+FIRST_BACKOFF_US = 250_000  # a throttled code's first pause; then doubling while faults repeat
+# Throttling that repeats means the carrier takes less than the code's registered rate: each such
+# episode paces the code at this share of its pace (down to RATE_FLOOR_SHARE of its limit), and after a
+# calm spell every answered call takes back a RATE_STEP_SHARE of the limit.
+RATE_CUT = 0.7
+RATE_FLOOR_SHARE = 20  # the lowest pace: the limit / 20
+RATE_STEP_SHARE = 100  # a step back up: the limit / 100
 MARGIN_STEP_US = 10_000  # each throttling episode widens the window by this
 # A send may take a slot this far in the past (a late wake-up; joining the instant of the sends just
 # chosen, which are still starting). The carrier's window checks each call as it starts.
@@ -184,6 +190,8 @@ class _Pacer:
         self._pause_end_us = 0
         self._base_window_us = window.window_us
         self._base_extra_us = calls.extra_us
+        self._base_limit_millis = window.limit_millis
+        self._limit_floor_millis = max(1, window.limit_millis // RATE_FLOOR_SHARE)
         self._widened_us = 0  # what throttling added to both windows
         self._calm_since_us = 0
         self.in_flight = 0
@@ -294,25 +302,39 @@ class _Pacer:
         with self._call_lock:
             self._calls.extra_us = self._base_extra_us + self._widened_us
 
-    def done(self, message: ReadyMessage, throttled: bool) -> None:
-        """A carrier call ended; a throttled (or failing) carrier backs the code off, keeping the message.
+    def done(self, message: ReadyMessage, refused: DispatchOutcome | None = None) -> None:
+        """A carrier call ended; a refusal for now (throttled, or a carrier fault) backs the code off,
+        keeping the message at the head of the queue.
 
         One episode is one pause: the calls already under way when it began may be refused too and
-        do not lengthen it. A new episode within 2 s of the last pause's end doubles the pause (from
-        0.25 s up to ``max_backoff``): the carrier is really slower than the code's limit; a lone one
-        later (jitter) pauses 0.25 s again. Each widens the window's margin by 10 ms (up to 100 ms),
-        as the carrier evidently sees the sends closer together than the dispatcher made them.
+        do not lengthen it. Each episode widens the window's margin by 10 ms (up to 100 ms), as the
+        carrier evidently sees the sends closer together than the dispatcher made them. A lone one
+        (jitter) pauses 0.25 s. A new episode within 2 s of the last pause's end means more:
+        throttling then says the carrier takes less than the code's registered rate, so the code is
+        paced at 70% of its pace (down to a twentieth of its limit) and pauses 0.25 s again; a
+        fault, or throttling at the lowest pace, doubles the pause instead (up to ``max_backoff``).
         """
         with self._cond:
             self.in_flight -= 1
-            if not throttled:
+            if refused is None:
                 self._narrow()
-            if throttled:
+            else:
                 now = self._now_us()
                 if now >= self._pause_end_us:
                     recent = self._backoff_us and now - self._pause_end_us < REPEAT_US
+                    slower = (
+                        recent
+                        and refused is DispatchOutcome.CARRIER_THROTTLED
+                        and self.window.limit_millis > self._limit_floor_millis
+                    )
+                    if slower:
+                        self._set_limit(int(self.window.limit_millis * RATE_CUT))
+                        logger.info("carrier slower than the code's limit: pacing slower",
+                                    parts_per_second=self.window.limit_millis / 1000)  # fmt: skip
                     self._backoff_us = (
-                        min(self._max_backoff_us, 2 * self._backoff_us) if recent else FIRST_BACKOFF_US
+                        min(self._max_backoff_us, 2 * self._backoff_us)
+                        if recent and not slower
+                        else FIRST_BACKOFF_US
                     )
                     self._pause_end_us = now + self._backoff_us
                     self._calm_since_us = self._pause_end_us
@@ -326,11 +348,22 @@ class _Pacer:
 
     def _narrow(self) -> None:
         """After a calm spell (no throttling for CALM_US), take a widened window back by a step a call,
-        down to where it began: one bout of jitter does not cost the code its pace for good."""
-        if not self._widened_us or self._now_us() - self._calm_since_us < CALM_US:
+        and a slowed pace back by a step a call, to where they began: one bout of jitter or throttling
+        does not cost the code its pace for good (a pace still above the carrier's is cut again)."""
+        if self._now_us() - self._calm_since_us < CALM_US:
             return
-        self._widened_us = max(0, self._widened_us - NARROW_STEP_US)
-        self._apply_window()
+        if self.window.limit_millis < self._base_limit_millis:
+            step = max(1, self._base_limit_millis // RATE_STEP_SHARE)
+            self._set_limit(min(self._base_limit_millis, self.window.limit_millis + step))
+        if self._widened_us:
+            self._widened_us = max(0, self._widened_us - NARROW_STEP_US)
+            self._apply_window()
+
+    def _set_limit(self, limit_millis: int) -> None:
+        """The pace both windows keep (under the pacer's lock)."""
+        self.window.limit_millis = max(self._limit_floor_millis, limit_millis)
+        with self._call_lock:
+            self._calls.limit_millis = self.window.limit_millis
 
     # ---- the pacer's thread ----
 
@@ -761,25 +794,24 @@ class Dispatcher:
             message_id=message.message_id,
             tenant_id=message.tenant_id,
         )
-        throttled = False
+        refused: DispatchOutcome | None = None
         number = self._pacer.clear_to_call(message)
         try:
             result = _Result(message, carrier_id=self._carrier.send(sms), at=self._clock())
         except (CarrierThrottled, CarrierUnavailable) as error:
-            throttled = True
-            kind = (
+            refused = (
                 DispatchOutcome.CARRIER_THROTTLED
                 if isinstance(error, CarrierThrottled)
                 else DispatchOutcome.CARRIER_UNAVAILABLE
             )
-            self.report.outcomes[kind.value] += 1
-            logger.warning("carrier refused for now; backing off", code=self.code_number, kind=kind.value)
+            self.report.outcomes[refused.value] += 1
+            logger.warning("carrier refused for now; backing off", code=self.code_number, kind=refused.value)
             result = None
         except Exception as error:  # a refusal, or a call that ended in doubt: the control loop decides
             result = _Result(message, error=error)
         finally:
             self._pacer.answered(number)
-            self._pacer.done(message, throttled)
+            self._pacer.done(message, refused)
         if result is not None:
             self._results.append(result)
         self._wake.set()

@@ -175,6 +175,25 @@ def test_a_throttling_carrier_backs_the_code_off_and_loses_nothing(platform: Pla
     assert len(of_kind(entries(platform), EntryKind.DEBIT)) == 8  # paid once each, throttled or not
 
 
+def test_a_code_whose_carrier_is_slower_than_its_registry_slows_to_the_carriers_pace(platform: Platform):
+    # GIVEN the registry believes 20 parts per second, but the carrier allows 3, and 30 single-part
+    # messages: 10 s at the carrier's pace
+    register(platform, CODE, parts_per_second=20)
+    platform.simulator.settings.parts_per_second[CODE] = 3
+    ids = [platform.send(TICKET, ticket_update(f"step {n}"))["id"] for n in range(30)]
+
+    # WHEN its dispatcher sends them
+    started = time.time()
+    platform.run_dispatchers()
+
+    # THEN each went once, and at about the carrier's pace: the code slowed down to what the
+    # carrier takes instead of pausing ever longer between bursts it refuses
+    records = sorted(platform.simulator.records, key=lambda record: record.at)
+    assert sorted(r.context["message_id"] for r in records) == sorted(ids)
+    assert records[-1].at - started < 20.0
+    assert platform.simulator.throttled < 30
+
+
 def test_a_lone_triggered_message_goes_at_once(platform: Platform):
     # GIVEN an idle code and a triggered message; WHEN its dispatcher starts
     created = platform.send(TICKET, ticket_update("open"))

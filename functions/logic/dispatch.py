@@ -89,6 +89,7 @@ NARROW_STEP_US = 1_000  # by this much a successful call
 TRIGGERED_LEAD_US = 250_000
 # Writes of one message's Sent record before it is left to the message's delivery event.
 SENT_RECORD_ATTEMPTS = 3
+IN_FLIGHT_PAGE = 100  # claims in flight one reconcile reads, the oldest first
 
 
 @dataclass(frozen=True)
@@ -614,7 +615,10 @@ class Dispatcher:
             sending = self._pacer.busy()
             if unrecorded and not sending:
                 self._record_now.set()
-            busy = sending or bool(self._results) or recording or bool(self._unsettled)
+            # Our own claims in doubt keep us (to settle them after the receipt wait), but not past
+            # the handover: the next holder settles them as it does a dead dispatcher's.
+            doubt = bool(self._unsettled) and not stopping
+            busy = sending or bool(self._results) or recording or doubt
             if busy:
                 idle_since = now
             elif stopping:
@@ -956,7 +960,12 @@ class Dispatcher:
         now = self._clock()
         mine = self.lease.token if self.lease else None
         again = 0
-        for message in self._messages.in_flight(self.code_number):
+        in_flight = self._messages.in_flight(self.code_number, limit=IN_FLIGHT_PAGE)
+        if len(in_flight) < IN_FLIGHT_PAGE:
+            # A claim in doubt that is no longer in flight was settled by its delivery event: nothing
+            # left to wait for (the dispatcher would otherwise never be idle, nor hand over).
+            self._unsettled &= {message.message_id for message in in_flight}
+        for message in in_flight:
             if message.claim_token == mine and message.message_id not in self._unsettled:
                 continue  # queued here, or being sent
             claimed = message.claimed_at or now

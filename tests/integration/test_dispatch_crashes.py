@@ -8,11 +8,13 @@ all: no Sent records, no hand-back, no lease release, exactly what a killed proc
 from __future__ import annotations
 
 import contextlib
+import threading
 import time
 from dataclasses import replace
 from datetime import timedelta
 
 from functions.carriers.base import OutboundSms
+from functions.dal.leases import LeasesTable
 from functions.domain.ledger import EntryKind
 from functions.logic.dispatch import Dispatcher
 from functions.payments.simulator import shared_simulator
@@ -202,3 +204,71 @@ def test_a_message_handed_back_to_be_sent_again_goes_in_the_same_run(platform: P
     _, sent = platform.call("GET", f"/v1/messages/{message_id}")
     assert sent["status"] == "Sent"
     assert platform.ready_count() == 0
+
+
+def _run_in_thread(dispatcher: Dispatcher) -> threading.Thread:
+    runner = threading.Thread(target=dispatcher.run, daemon=True)
+    runner.start()
+    return runner
+
+
+def test_a_call_in_doubt_that_its_receipt_settles_leaves_the_dispatcher_free_to_end(platform: Platform):
+    # GIVEN a message the carrier took, whose call still ended in doubt (a read timeout), and whose
+    # delivery event then came: it is Delivered, off the in-flight index
+    (message_id,) = queue_messages(platform, 1)
+    dispatcher = independent_dispatcher(platform.demo.sending_number, dispatcher_tables(), shared_simulator())
+    dispatcher.settings = replace(
+        dispatcher.settings, receipt_wait=timedelta(minutes=5), reconcile_seconds=0.05, idle_seconds=0.2
+    )
+    inner = dispatcher._carrier
+
+    class TakenThenTimesOut:
+        def send(self, sms: OutboundSms) -> str:
+            inner.send(sms)
+            platform.deliver_receipts()
+            raise RuntimeError("read timeout")
+
+    dispatcher._carrier = TakenThenTimesOut()
+
+    # WHEN it runs
+    runner = _run_in_thread(dispatcher)
+    runner.join(10.0)
+
+    # THEN nothing is left to settle: it ended (lease released), well before the receipt wait, and
+    # the message was sent once
+    assert not runner.is_alive()
+    assert statuses(platform, [message_id]) == {"Delivered": 1}
+    assert [record.context["message_id"] for record in platform.simulator.records] == [message_id]
+    lease = LeasesTable(platform.table("LEASES_TABLE")).get(platform.demo.sending_number)
+    assert lease is not None and lease.expires_at_ms == 0
+
+
+def test_a_claim_still_in_doubt_at_the_time_limit_is_left_to_the_next_holder(platform: Platform):
+    # GIVEN a message whose call ended in doubt and for which no receipt came (the receipt wait is
+    # far longer than the time the dispatcher has left)
+    (message_id,) = queue_messages(platform, 1)
+    dispatcher = independent_dispatcher(platform.demo.sending_number, dispatcher_tables(), shared_simulator())
+    dispatcher.settings = replace(dispatcher.settings, receipt_wait=timedelta(minutes=5), reconcile_seconds=0.05)
+    remaining = {"ms": 900_000}
+    dispatcher._remaining_ms = lambda: remaining["ms"]
+
+    class TimesOut:
+        def send(self, sms: OutboundSms) -> str:
+            raise RuntimeError("read timeout")
+
+    dispatcher._carrier = TimesOut()
+    runner = _run_in_thread(dispatcher)
+    deadline = time.monotonic() + 10
+    while not dispatcher._unsettled and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert dispatcher._unsettled == {message_id}
+
+    # WHEN its time runs short
+    remaining["ms"] = 5_000
+    runner.join(10.0)
+
+    # THEN it hands over (the claim stays In Progress for the next holder to reconcile), not waits
+    # until it is killed
+    assert not runner.is_alive()
+    assert dispatcher.report.handed_over
+    assert statuses(platform, [message_id]) == {"In Progress": 1}

@@ -240,7 +240,8 @@ def test_a_call_in_doubt_that_its_receipt_settles_leaves_the_dispatcher_free_to_
     assert statuses(platform, [message_id]) == {"Delivered": 1}
     assert [record.context["message_id"] for record in platform.simulator.records] == [message_id]
     lease = LeasesTable(platform.table("LEASES_TABLE")).get(platform.demo.sending_number)
-    assert lease is not None and lease.expires_at_ms == 0
+    assert lease is not None
+    assert lease.expires_at_ms == 0
 
 
 def test_a_claim_still_in_doubt_at_the_time_limit_is_left_to_the_next_holder(platform: Platform):

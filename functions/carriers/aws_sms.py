@@ -12,17 +12,29 @@ from botocore.exceptions import (
     ParamValidationError,
 )
 
-from functions.carriers.base import CarrierRejected, CarrierThrottled, CarrierUnavailable, OutboundSms
+from functions.carriers.base import (
+    CarrierInDoubt,
+    CarrierRejected,
+    CarrierThrottled,
+    CarrierUnavailable,
+    OutboundSms,
+)
 from functions.domain.messages import RejectReason
 
 if TYPE_CHECKING:
     from mypy_boto3_pinpoint_sms_voice_v2.client import PinpointSMSVoiceV2Client
 
 _THROTTLED = {"ThrottlingException", "ServiceQuotaExceededException"}
-# ConflictException reasons the service documents for a destination that can never be sent to.
+# ConflictException reasons the service documents for a destination that can never be sent to: the
+# message fails (refunded); the others are about the origination or the account, and back the code off.
 _CONFLICT_REASONS = {
     "DESTINATION_PHONE_NUMBER_OPTED_OUT": RejectReason.OPTED_OUT,
+    "DESTINATION_PHONE_NUMBER_NOT_VERIFIED": RejectReason.CARRIER_REJECTED,  # the account's sandbox
+    "DESTINATION_PHONE_NUMBER_BLOCKED_BY_PROTECT_NUMBER_OVERRIDE": RejectReason.BLOCKED,
+    "DESTINATION_COUNTRY_BLOCKED_BY_PROTECT_CONFIGURATION": RejectReason.BLOCKED,
 }
+# The service failed: whether it took the message first, nobody knows.
+_IN_DOUBT = {"InternalServerException"}
 _VALIDATION_REASONS = {
     "INVALID_PARAMETER": RejectReason.CARRIER_REJECTED,
     "DESTINATION_COUNTRY_BLOCKED": RejectReason.BLOCKED,
@@ -73,4 +85,6 @@ def _map_error(error: ClientError) -> Exception:
         return CarrierRejected(_CONFLICT_REASONS[reason], detail)
     if code == "ValidationException":
         return CarrierRejected(_VALIDATION_REASONS.get(reason, RejectReason.INVALID_NUMBER), detail)
+    if code in _IN_DOUBT:
+        return CarrierInDoubt(detail)
     return CarrierUnavailable(detail)

@@ -25,6 +25,11 @@ class CarrierUnavailable(Exception):
     """The carrier failed transiently: retry later."""
 
 
+class CarrierInDoubt(Exception):
+    """The call failed in a way that does not tell whether the carrier took the message (a 500): the
+    claim is reconciled by its delivery event, never sent again blindly."""
+
+
 class CarrierRejected(Exception):
     """The carrier refused this message for good."""
 

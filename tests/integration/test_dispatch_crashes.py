@@ -249,7 +249,9 @@ def test_a_claim_still_in_doubt_at_the_time_limit_is_left_to_the_next_holder(pla
     # far longer than the time the dispatcher has left)
     (message_id,) = queue_messages(platform, 1)
     dispatcher = independent_dispatcher(platform.demo.sending_number, dispatcher_tables(), shared_simulator())
-    dispatcher.settings = replace(dispatcher.settings, receipt_wait=timedelta(minutes=5), reconcile_seconds=0.05)
+    dispatcher.settings = replace(
+        dispatcher.settings, receipt_wait=timedelta(minutes=5), reconcile_seconds=0.05
+    )
     remaining = {"ms": 900_000}
     dispatcher._remaining_ms = lambda: remaining["ms"]
 

@@ -12,9 +12,16 @@ import boto3
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
+from botocore.stub import Stubber
 
 from functions.carriers.aws_sms import AwsSmsCarrier
-from functions.carriers.base import CarrierRejected, CarrierThrottled, OutboundSms
+from functions.carriers.base import (
+    CarrierInDoubt,
+    CarrierRejected,
+    CarrierThrottled,
+    CarrierUnavailable,
+    OutboundSms,
+)
 from functions.domain.messages import RejectReason
 from local.carrier import CarrierSimulator, SimulatorSettings
 
@@ -184,3 +191,41 @@ def test_the_local_runtime_caps_batching_windows_only_when_asked():
     capped = LocalRuntime(parse_args(["--max-batching-window", "0.2"]))
     assert (capped._window(2.0), capped._window(0.1), capped._window(0.0)) == (0.2, 0.1, 0.0)
     assert LocalRuntime(parse_args([]))._window(2.0) == 2.0  # the template's own
+
+
+@pytest.mark.parametrize(
+    ("code", "reason", "expected"),
+    [
+        ("ConflictException", "DESTINATION_PHONE_NUMBER_NOT_VERIFIED", RejectReason.CARRIER_REJECTED),
+        (
+            "ConflictException",
+            "DESTINATION_PHONE_NUMBER_BLOCKED_BY_PROTECT_NUMBER_OVERRIDE",
+            RejectReason.BLOCKED,
+        ),
+        ("ConflictException", "DESTINATION_COUNTRY_BLOCKED_BY_PROTECT_CONFIGURATION", RejectReason.BLOCKED),
+        ("ConflictException", "RESOURCE_NOT_ACTIVE", CarrierUnavailable),  # the origination: back off
+        ("AccessDeniedException", None, CarrierUnavailable),
+        ("InternalServerException", None, CarrierInDoubt),  # taken or not: reconciled, never resent blindly
+    ],
+)
+def test_the_adapter_fails_a_message_for_its_destination_and_backs_off_for_its_origination(
+    code: str, reason: str | None, expected: Any
+):
+    # GIVEN the real client answered, in the service's own error shapes
+    client = boto3.client(
+        "pinpoint-sms-voice-v2", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x"
+    )
+    stubber = Stubber(client)
+    fields = (
+        {"Reason": reason, "ResourceType": "phone-number", "ResourceId": "+14165550123"} if reason else {}
+    )
+    stubber.add_client_error("send_text_message", service_error_code=code, http_status_code=409,
+                             modeled_fields=fields)  # fmt: skip
+    carrier = AwsSmsCarrier(client, configuration_set=None, time_to_live_seconds=3600)
+    with stubber, pytest.raises((CarrierRejected, CarrierUnavailable, CarrierInDoubt)) as raised:
+        carrier.send(OutboundSms(CODE, "+14165550123", "hi", "m1", "t1"))
+    if isinstance(expected, RejectReason):
+        assert isinstance(raised.value, CarrierRejected)
+        assert raised.value.reason is expected
+    else:
+        assert type(raised.value) is expected

@@ -1,5 +1,9 @@
 """A dispatcher's writes across tables: a batch's claim with its debit, and a batch's Sent records.
 
+A message that fails after its claim (the carrier refused it for good, or its claim was left in
+doubt past its validity) moves to Failed in the same transaction as its refund, so no fault between
+two writes can leave it final and still paid for.
+
 A claim is one TransactWriteItems call: the lease check (the claimer still holds its code), each
 message's move (Pending and still ready -> In Progress; or -> Insufficient funds / Failed), the
 balance's conditional update by the batch's total and one ledger entry per paid message. So a
@@ -25,7 +29,7 @@ from functions.dal.messages import (
     StatusMove,
     cancellation_reasons,
 )
-from functions.domain.ledger import AutoBuy, Balance, LedgerEntry, PendingPurchase
+from functions.domain.ledger import AutoBuy, Balance, LedgerEntry, PendingPurchase, debit_id
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.client import DynamoDBClient
@@ -38,6 +42,13 @@ class BatchDebit:
     seen: AutoBuy
     arm: PendingPurchase | None = None
     exact_balance: int | None = None  # set when part of the batch was refused for want of funds
+
+
+class FailResult(StrEnum):
+    REFUNDED = "refunded"  # Failed, and its debit given back
+    FAILED = "failed"  # Failed; nothing to give back (never debited, or refunded already)
+    NOT_MOVED = "not_moved"  # no longer as the move expects (someone else moved it): left as it is
+    CONFLICT = "conflict"  # another transaction held an item: try again
 
 
 class CommitResult(StrEnum):
@@ -96,6 +107,29 @@ class ClaimsWriter:
                 return Commit(CommitResult.CONFLICT)
             raise
         return Commit(CommitResult.COMMITTED)
+
+    def fail_refunded(self, move: StatusMove, refund: LedgerEntry) -> FailResult:
+        """The move to Failed and the refund of its debit, in one transaction (the move alone when
+        there is no debit to give back)."""
+        items = [
+            self._messages.transaction_item(move),
+            *self._ledger.refund_items(refund, debit_id(move.message_id)),
+        ]
+        try:
+            self._client.transact_write_items(TransactItems=items)  # type: ignore[arg-type]
+        except ClientError as error:
+            reasons = cancellation_reasons(error)
+            if reasons is None or len(reasons) != len(items):
+                raise
+            if reasons[0] == CONDITION_FAILED:
+                return FailResult.NOT_MOVED
+            if reasons[1] == CONDITION_FAILED or reasons[3] == CONDITION_FAILED:
+                moved = move.message_id not in self.record([move])
+                return FailResult.FAILED if moved else FailResult.NOT_MOVED
+            if TRANSACTION_CONFLICT in reasons:
+                return FailResult.CONFLICT
+            raise
+        return FailResult.REFUNDED
 
     def record(self, moves: list[StatusMove]) -> set[str]:
         """Apply the moves in one transaction; the ids whose condition failed (they are left as they are).

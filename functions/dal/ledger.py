@@ -321,9 +321,10 @@ class LedgerTable:
             return DebitAttempt(DebitResult.CONFLICT)
         return None
 
-    def try_refund(self, entry: LedgerEntry, debit_entry_id: str) -> RefundResult:
-        """Give back a debit: only one that exists, for its amount, and only once."""
-        items = [
+    def refund_items(self, entry: LedgerEntry, debit_entry_id: str) -> list[dict[str, Any]]:
+        """A refund's transaction items: its debit exists for its amount (a condition), the balance
+        gets it back, and its entry is new (so never twice); a caller may add its own items after."""
+        return [
             {
                 "ConditionCheck": {
                     "TableName": self._table.name,
@@ -335,6 +336,10 @@ class LedgerTable:
             self._add_to_balance(entry),
             self._put_new(entry),
         ]
+
+    def try_refund(self, entry: LedgerEntry, debit_entry_id: str) -> RefundResult:
+        """Give back a debit: only one that exists, for its amount, and only once."""
+        items = self.refund_items(entry, debit_entry_id)
         try:
             self._client.transact_write_items(TransactItems=items)  # type: ignore[arg-type]
         except ClientError as error:

@@ -46,19 +46,19 @@ from functions.carriers.base import (
     CarrierUnavailable,
     OutboundSms,
 )
-from functions.dal.claims import BatchDebit, ClaimsWriter, CommitResult
+from functions.dal.claims import BatchDebit, ClaimsWriter, CommitResult, FailResult
 from functions.dal.config import ConfigTable
 from functions.dal.jobs import JobsTable
 from functions.dal.leases import Lease, LeaseLost, LeasesTable
 from functions.dal.messages import IN_FLIGHT, MessagesTable, StatusMove, ready_keys
 from functions.dal.opt_outs import OptOut, OptOutAction, OptOutChange, OptOutSource, OptOutsTable, scope_key
 from functions.domain.dispatch import DispatchOutcome, Lane, ReadyMessage, next_batch
-from functions.domain.ledger import EntryKind, LedgerEntry, affordable, debit_id, should_arm
+from functions.domain.ledger import EntryKind, LedgerEntry, affordable, debit_id, refund_id, should_arm
 from functions.domain.mass import JobStatus
 from functions.domain.messages import MessageStatus, RejectReason
 from functions.domain.send_window import DAY_US, MICROS, CallWindow, PartsWindow
 from functions.domain.transport import TransportCode, default_code
-from functions.logic.ledger import LedgerWallet, Refunds
+from functions.logic.ledger import LedgerBusy, LedgerWallet, Refunds, contention_backoff
 from functions.observability import logger
 
 BATCH_MESSAGES = 10
@@ -905,19 +905,15 @@ class Dispatcher:
 
     def _reject(self, message: ReadyMessage, error: CarrierRejected) -> None:
         at = self._clock()
-        self._claims.record(
-            [
-                StatusMove(
-                    message.message_id,
-                    MessageStatus.FAILED,
-                    (MessageStatus.IN_PROGRESS,),
-                    at,
-                    error.reason,
-                    error.detail,
-                )
-            ]
+        move = StatusMove(
+            message.message_id,
+            MessageStatus.FAILED,
+            (MessageStatus.IN_PROGRESS,),
+            at,
+            error.reason,
+            error.detail,
         )
-        self._refund(message)
+        self._fail_refunded(message, move)
         self.report.outcomes[DispatchOutcome.REJECTED.value] += 1
         self.report.failed[error.reason.value] += 1
         if error.reason is RejectReason.OPTED_OUT:
@@ -989,22 +985,17 @@ class Dispatcher:
                         f"it could not be sent: {message.resends + 1} attempts failed",
                     )
                 )
-                moved = self._claims.record(
-                    [
-                        StatusMove(
-                            message.message_id,
-                            MessageStatus.FAILED,
-                            (MessageStatus.IN_PROGRESS,),
-                            now,
-                            reason,
-                            detail,
-                            condition="claim_token = :token",
-                            values={":token": message.claim_token},
-                        )
-                    ]
+                move = StatusMove(
+                    message.message_id,
+                    MessageStatus.FAILED,
+                    (MessageStatus.IN_PROGRESS,),
+                    now,
+                    reason,
+                    detail,
+                    condition="claim_token = :token",
+                    values={":token": message.claim_token},
                 )
-                if message.message_id not in moved:
-                    self._refund(message)
+                if self._fail_refunded(message, move):
                     self.report.failed[reason.value] += 1
             self.report.outcomes[DispatchOutcome.RECONCILED.value] += 1
         return again
@@ -1093,6 +1084,25 @@ class Dispatcher:
             at=at,
             message_id=message.message_id,
         )
+
+    def _fail_refunded(self, message: ReadyMessage, move: StatusMove) -> bool:
+        """A claimed message to Failed with its refund, in one write; False if someone else moved it."""
+        if message.price_micros == 0:
+            return message.message_id not in self._claims.record([move])
+        refund = LedgerEntry(
+            tenant_id=message.tenant_id,
+            entry_id=refund_id(message.message_id),
+            kind=EntryKind.REFUND,
+            amount_micros=message.price_micros,
+            at=move.at,
+            message_id=message.message_id,
+        )
+        for attempt in range(CLAIM_ATTEMPTS):
+            result = self._claims.fail_refunded(move, refund)
+            if result is not FailResult.CONFLICT:
+                return result is not FailResult.NOT_MOVED
+            contention_backoff(time.sleep, attempt)
+        raise LedgerBusy(f"the failure of {message.message_id} and its refund stayed contended")
 
     def _refund(self, message: ReadyMessage) -> None:
         self._refunds.refund_message(message.tenant_id, message.message_id, message.price_micros)

@@ -136,7 +136,7 @@ class Refunds:
                 if result is RefundResult.NOT_DEBITED:
                     logger.info("nothing to refund", message_id=message_id)
                 return
-            _backoff(self._sleep, attempt)
+            contention_backoff(self._sleep, attempt)
         raise LedgerBusy(f"the refund of {message_id} stayed contended")
 
 
@@ -184,7 +184,7 @@ class LedgerWallet:
             if outcome.result is DebitResult.ALREADY_DEBITED:
                 return Payment.PAID
             if outcome.result is DebitResult.CONFLICT:
-                _backoff(self._sleep, attempt)
+                contention_backoff(self._sleep, attempt)
                 continue
             assert outcome.current is not None
             seen = self._remember(outcome.current)
@@ -249,5 +249,6 @@ class LedgerWallet:
         )
 
 
-def _backoff(sleep: Callable[[float], None], attempt: int) -> None:
+def contention_backoff(sleep: Callable[[float], None], attempt: int) -> None:
+    """A jittered wait before the next try of a transaction another one held."""
     sleep(BACKOFF_SECONDS * (2**attempt) * random.random())  # noqa: S311 - jitter, not security

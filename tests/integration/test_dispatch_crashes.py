@@ -13,9 +13,12 @@ import time
 from dataclasses import replace
 from datetime import timedelta
 
-from functions.carriers.base import OutboundSms
+from botocore.exceptions import ClientError
+
+from functions.carriers.base import CarrierRejected, OutboundSms
 from functions.dal.leases import LeasesTable
 from functions.domain.ledger import EntryKind
+from functions.domain.messages import RejectReason
 from functions.logic.dispatch import Dispatcher
 from functions.payments.simulator import shared_simulator
 from local.demo import DEMO_OPENING_BALANCE_MICROS
@@ -275,3 +278,46 @@ def test_a_claim_still_in_doubt_at_the_time_limit_is_left_to_the_next_holder(pla
     assert not runner.is_alive()
     assert dispatcher.report.handed_over
     assert statuses(platform, [message_id]) == {"In Progress": 1}
+
+
+def test_a_carrier_refusal_whose_failure_cannot_be_written_is_never_left_failed_and_unrefunded(
+    platform: Platform,
+):
+    # GIVEN three messages, one of which the carrier refuses for good, and a store that refuses the
+    # write of that message's failure and refund once (throttled)
+    ids = queue_messages(platform, 3)
+    refused = ids[0]
+    dispatcher = independent_dispatcher(platform.demo.sending_number, dispatcher_tables(), shared_simulator())
+    inner = dispatcher._carrier
+
+    class Refuses:
+        def send(self, sms: OutboundSms) -> str:
+            if sms.message_id == refused:
+                raise CarrierRejected(RejectReason.CARRIER_REJECTED, "ValidationException: refused")
+            return inner.send(sms)
+
+    dispatcher._carrier = Refuses()
+    real = dispatcher._claims.fail_refunded
+
+    def throttled_once(*args, **kwargs):
+        dispatcher._claims.fail_refunded = real  # type: ignore[method-assign]
+        raise ClientError({"Error": {"Code": "ProvisionedThroughputExceededException"}}, "TransactWriteItems")
+
+    dispatcher._claims.fail_refunded = throttled_once  # type: ignore[method-assign]
+
+    # WHEN it runs (and ends on the fault), and a later holder of the code settles what it left
+    with contextlib.suppress(ClientError):
+        dispatcher.run()
+    assert statuses(platform, [refused]) == {"In Progress": 1}  # not Failed without its refund
+    heir = independent_dispatcher(platform.demo.sending_number, dispatcher_tables(), shared_simulator())
+    heir._carrier = Refuses()
+    heir.settings = replace(heir.settings, receipt_wait=timedelta(seconds=0), reconcile_seconds=0.05)
+    heir.run()
+
+    # THEN the refused message ended Failed and refunded, once; the others were paid and sent
+    _, failed = platform.call("GET", f"/v1/messages/{refused}")
+    assert (failed["status"], failed["reject_reason"]) == ("Failed", "carrier rejected")
+    (refund,) = of_kind(entries(platform), EntryKind.REFUND)
+    assert refund.message_id == refused
+    assert balance(platform).balance_micros == DEMO_OPENING_BALANCE_MICROS - 2 * 8_500
+    assert sum(entry.amount_micros for entry in entries(platform)) == balance(platform).balance_micros

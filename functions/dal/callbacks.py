@@ -14,14 +14,13 @@ A tenant's writes land on its own partition key, at most one per attempt.
 
 from __future__ import annotations
 
-import base64
-import json
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from boto3.dynamodb.conditions import Key
 from pydantic import BaseModel
 
+from functions.dal import cursors
 from functions.domain.callbacks import AttemptOutcome, Circuit
 
 if TYPE_CHECKING:
@@ -154,20 +153,11 @@ class CallbacksTable:
 
 
 def _encode_cursor(key: dict[str, Any]) -> str:
-    return base64.urlsafe_b64encode(json.dumps({"pk": key["pk"], "sk": key["sk"]}).encode()).decode()
+    return cursors.encode({"pk": key["pk"], "sk": key["sk"]})
 
 
 def _decode_cursor(cursor: str, tenant_id: str) -> dict[str, Any]:
-    try:
-        key = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-    except ValueError as error:
-        raise InvalidCursor(cursor) from error
-    if (
-        not isinstance(key, dict)
-        or set(key) != {"pk", "sk"}
-        or key["pk"] != _pk(tenant_id)
-        or not isinstance(key["sk"], str)
-        or not key["sk"].startswith("ATTEMPT#")
-    ):
+    key = cursors.decode_key(cursor, frozenset({"pk", "sk"}))
+    if key is None or key["pk"] != _pk(tenant_id) or not key["sk"].startswith("ATTEMPT#"):
         raise InvalidCursor(cursor)
-    return key
+    return dict(key)

@@ -12,13 +12,12 @@ Keys and access patterns (``pk``, ``sk``; TTL ``expires_at``):
 
 from __future__ import annotations
 
-import base64
-import json
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from boto3.dynamodb.conditions import Key
 
+from functions.dal import cursors
 from functions.domain.inbound import InboundRecord, ReplyWebhook
 
 if TYPE_CHECKING:
@@ -125,14 +124,14 @@ class InboundTable:
 
 
 def _encode(sort_key: str) -> str:
-    return base64.urlsafe_b64encode(json.dumps(sort_key).encode()).decode()
+    return cursors.encode(sort_key)
 
 
 def _decode(cursor: str) -> str:
     try:
-        value = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+        value = cursors.decode(cursor)
     except ValueError as error:
         raise InvalidCursor(cursor) from error
-    if not isinstance(value, str) or not value.startswith("REPLY#"):
+    if not cursors.is_key_text(value) or not str(value).startswith("REPLY#"):
         raise InvalidCursor(cursor)
-    return value
+    return str(value)

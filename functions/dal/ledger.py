@@ -19,8 +19,6 @@ Keys and access patterns (``tenant_id``, ``entry_id``; GSI ``by_time`` on ``tena
 
 from __future__ import annotations
 
-import base64
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -31,6 +29,7 @@ from boto3.dynamodb.conditions import Key
 from boto3.dynamodb.types import TypeDeserializer
 from botocore.exceptions import ClientError
 
+from functions.dal import cursors
 from functions.domain.ledger import AutoBuy, Balance, LedgerEntry, PendingPurchase
 
 if TYPE_CHECKING:
@@ -122,17 +121,14 @@ def _cancelled_item(error: ClientError, index: int) -> dict[str, Any] | None:
 
 
 def encode_cursor(key: dict[str, Any] | None) -> str | None:
-    return base64.urlsafe_b64encode(json.dumps(key).encode()).decode() if key else None
+    return cursors.encode(key) if key else None
 
 
 def decode_cursor(cursor: str, tenant_id: str) -> dict[str, Any]:
-    try:
-        decoded = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-    except ValueError as error:
-        raise InvalidLedgerCursor(cursor) from error
-    if not isinstance(decoded, dict) or set(decoded) != _CURSOR_KEYS or decoded["tenant_id"] != tenant_id:
+    decoded = cursors.decode_key(cursor, _CURSOR_KEYS)
+    if decoded is None or decoded["tenant_id"] != tenant_id:
         raise InvalidLedgerCursor(cursor)
-    return decoded
+    return dict(decoded)
 
 
 class LedgerTable:

@@ -58,9 +58,7 @@ tenant's or a job's reads cost a query per shard more than before, and a page of
 
 from __future__ import annotations
 
-import base64
 import heapq
-import json
 import time
 import zlib
 from collections.abc import Iterable, Iterator
@@ -71,6 +69,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from boto3.dynamodb.conditions import Attr, ConditionBase, Key
 from botocore.exceptions import ClientError
 
+from functions.dal import cursors
 from functions.domain.dispatch import Lane, ReadyMessage, ready_shard
 from functions.domain.message_log import MessageQuery, created_key_ceiling, created_key_floor
 from functions.domain.messages import (
@@ -239,7 +238,7 @@ def cancellation_reasons(error: ClientError) -> list[str] | None:
 
 
 def encode_cursor(key: dict[str, Any] | None) -> str | None:
-    return base64.urlsafe_b64encode(json.dumps(key).encode()).decode() if key else None
+    return cursors.encode(key) if key else None
 
 
 class InvalidCursor(ValueError):
@@ -251,15 +250,10 @@ _JOB_CURSOR = frozenset({"message_id", "tenant_id", "job_id", "status", "shard"}
 
 
 def decode_cursor(cursor: str, tenant_id: str, keys: frozenset[str] = _TENANT_CURSOR) -> dict[str, Any]:
-    try:
-        decoded = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-    except ValueError as error:
-        raise InvalidCursor(cursor) from error
-    if not isinstance(decoded, dict) or set(decoded) != keys or decoded["tenant_id"] != tenant_id:
+    decoded = cursors.decode_key(cursor, keys)
+    if decoded is None or decoded["tenant_id"] != tenant_id:
         raise InvalidCursor(cursor)
-    if not all(isinstance(value, str) for value in decoded.values()):
-        raise InvalidCursor(cursor)
-    return decoded
+    return dict(decoded)
 
 
 def _filter_expression(query: MessageQuery) -> ConditionBase | None:

@@ -17,8 +17,7 @@ Keys and access patterns:
 
 from __future__ import annotations
 
-import base64
-import json
+import re
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -28,6 +27,7 @@ from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 from pydantic import BaseModel
 
+from functions.dal import cursors
 from functions.domain.transport import GLOBAL_SCOPE as GLOBAL_CODE_SCOPE
 
 if TYPE_CHECKING:
@@ -274,14 +274,14 @@ class OptOutsTable:
 
 
 def _encode_cursor(phone_number: str) -> str:
-    return base64.urlsafe_b64encode(json.dumps(phone_number).encode()).decode()
+    return cursors.encode(phone_number)
+
+
+E164 = re.compile(r"\+[1-9][0-9]{6,14}")  # a page ends on a number
 
 
 def _decode_cursor(cursor: str) -> str:
-    try:
-        value = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-    except ValueError as error:
-        raise ValueError("invalid cursor") from error
-    if not isinstance(value, str):
+    value = cursors.decode(cursor)
+    if not isinstance(value, str) or not E164.fullmatch(value):
         raise ValueError("invalid cursor")
     return value

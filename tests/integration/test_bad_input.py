@@ -458,3 +458,40 @@ def test_a_keyword_reply_too_long_for_the_bound_goes_in_its_short_form(
     inbound_handler.inbound.cache_clear()
     assert replies == [short_keyword_reply(KeywordFamily.HELP)]
     assert len(replies[0]) <= 80
+
+
+def _cursor(value: Any) -> str:
+    import base64
+
+    return base64.urlsafe_b64encode(json.dumps(value).encode()).decode()
+
+
+CURSOR_ROUTES = [
+    "/v1/messages",
+    "/v1/balance/ledger",
+    "/v1/opt-outs",
+    "/v1/replies",
+    "/v1/status-callback/deliveries",
+]
+FORGED_CURSORS = [
+    {"tenant_id": "demo-isp", "entry_id": 5, "at_key": 5},  # numbers where key text belongs
+    {"tenant_id": "demo-isp", "entry_id": None, "at_key": []},
+    {"tenant_id": "demo-isp", "entry_id": "", "at_key": ""},  # empty key values
+    {"tenant_id": "demo-isp", "message_id": "", "created_key": ""},
+    {"tenant_id": "demo-isp", "message_id": "m", "created_key": "x" * 2000},  # beyond a key's size
+    {"pk": "TENANT#demo-isp", "sk": 7},
+    "",
+    7,
+    "x" * 3000,
+    "not-a-key",
+]
+
+
+@pytest.mark.parametrize("path", CURSOR_ROUTES)
+@pytest.mark.parametrize("forged", FORGED_CURSORS, ids=lambda value: json.dumps(value)[:40])
+def test_a_forged_cursor_is_a_400_naming_the_cursor_on_every_paged_route(
+    platform: Platform, path: str, forged: Any
+):
+    status, problem = platform.call("GET", f"{path}?cursor={_cursor(forged)}")
+    assert status in (400, 422), problem
+    assert problem["field"].endswith("cursor"), problem

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import functools
 import re
+import unicodedata
 from http import HTTPStatus
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError, ServiceError
+from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 from aws_lambda_powertools.event_handler.openapi.exceptions import (
     RequestUnsupportedContentType,
     RequestValidationError,
@@ -46,6 +48,37 @@ class _Resolver(APIGatewayHttpResolver):
 
 
 app = _Resolver(enable_validation=True, json_body_deserializer=parse_json)
+MAX_PATH_ID = 100  # an id, name or number in a path: what ids of the same kind allow in bodies
+
+
+def _path_problem(value: str) -> str | None:
+    """What is wrong with a path parameter's (decoded) value, or None."""
+    if not value.strip():
+        return "must not be blank"
+    if len(value) > MAX_PATH_ID:
+        return f"must be at most {MAX_PATH_ID} characters"
+    if value != value.strip() or any(unicodedata.category(c) in ("Cc", "Cf") for c in value):
+        return "must not begin or end with a space, nor hold control characters"
+    return None
+
+
+def check_path_parameters(resolver: APIGatewayHttpResolver, next_middleware: NextMiddleware) -> Response[Any]:
+    """Every route's path parameters: visible text within an id's size (a 1,000-character id reached
+    DynamoDB's key size limit, a 500; a blank one created a record named " ")."""
+    route = resolver.context.get("_route")
+    names = re.findall(r"<(\w+)>", route.path) if route is not None else []
+    arguments = resolver.context.get("_route_args") or {}
+    errors = [
+        {"loc": ("path", name), "msg": problem, "type": "value_error"}
+        for name in names
+        if isinstance(value := arguments.get(name), str) and (problem := _path_problem(value)) is not None
+    ]
+    if errors and resolver.current_event.path.startswith("/v1/"):
+        raise RequestValidationError(errors)
+    return next_middleware(resolver)
+
+
+app.use(middlewares=[check_path_parameters])
 app.configure_openapi(
     title=API_TITLE, version=API_VERSION, security_schemes=SECURITY_SCHEMES, security=SECURITY
 )

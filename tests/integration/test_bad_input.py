@@ -495,3 +495,29 @@ def test_a_forged_cursor_is_a_400_naming_the_cursor_on_every_paged_route(
     status, problem = platform.call("GET", f"{path}?cursor={_cursor(forged)}")
     assert status in (400, 422), problem
     assert problem["field"].endswith("cursor"), problem
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("PUT", "/v1/accounts/" + "y" * 1100, {"name": "long"}),
+        ("PUT", "/v1/accounts/%20", {"name": "blank"}),
+        ("PUT", "/v1/phone-number-types/%20", {"sms_capable": True}),
+        ("PUT", "/v1/accounts/%20acct", {"name": "leading space"}),
+        ("GET", "/v1/messages/" + "m" * 101, None),
+        ("GET", "/v1/contacts/%20%20", None),
+    ],
+)
+def test_a_path_id_that_is_blank_too_long_or_unprintable_is_refused_naming_it(
+    platform: Platform, method: str, path: str, body: Any
+):
+    before = platform.call("GET", "/v1/settings")[1]
+    status, problem = platform.call(method, path, body)
+    assert status == 422, problem
+    assert problem["field"].startswith("path."), problem
+    assert platform.call("GET", "/v1/settings")[1] == before
+
+
+def test_a_path_id_is_checked_only_after_the_keys_permission(platform: Platform):
+    status, _ = platform.call("PATCH", "/v1/operator/tenants/" + "t" * 200, {"name": "x"})
+    assert status == 403

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
@@ -13,6 +14,8 @@ from pydantic import BaseModel, ConfigDict, model_validator
 
 from functions.domain.errors import InvalidInput
 
+# The largest amount a template shows, either way: $1,000,000,000.00 (a larger one is a mistake).
+MAX_AMOUNT_CENTS = 100_000_000_000
 PLACEHOLDER = re.compile(r"\{\{\s*([a-z][a-z0-9_]*)\s*\}\}")
 
 
@@ -91,11 +94,15 @@ def _format(name: str, kind: VariableType, values: dict[str, Any], time_zone: st
                 value = int(value)  # a stored job's number, as DynamoDB gives it back
             if isinstance(value, bool) or not isinstance(value, int):
                 raise TypeError
+            if abs(value) > MAX_AMOUNT_CENTS:
+                raise InvalidInput(field, f"'{name}' must be at most {MAX_AMOUNT_CENTS:,} cents either way")
             sign = "-" if value < 0 else ""
             return f"{sign}${abs(value) // 100:,}.{abs(value) % 100:02d}"
         if not isinstance(value, str):
             raise TypeError
         if kind is VariableType.TEXT:
+            if not value.strip() or not visible(value):
+                raise InvalidInput(field, f"'{name}' must be visible text (not blank, no control characters)")
             return value
         if kind is VariableType.DATE:
             return date.fromisoformat(value).strftime("%b %-d, %Y")
@@ -111,3 +118,8 @@ def _format(name: str, kind: VariableType, values: dict[str, Any], time_zone: st
             VariableType.DATETIME: "an ISO date-time string with an offset",
         }[kind]
         raise InvalidInput(field, f"'{name}' must be {expected}") from error
+
+
+def visible(text: str) -> bool:
+    """No control characters but tabs and line breaks."""
+    return not any(unicodedata.category(c) == "Cc" and c not in "\t\n\r" for c in text)

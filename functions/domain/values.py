@@ -13,11 +13,24 @@ from decimal import Decimal
 from importlib import resources
 from typing import Annotated, Any
 
-from pydantic import AwareDatetime, BeforeValidator, Field, StrictBool, StrictInt
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    StrictBool,
+    StrictInt,
+    field_validator,
+)
 
 from functions.domain.errors import InvalidInput
 from functions.domain.ledger import MAX_AMOUNT_MICROS
+from functions.domain.templates import visible
 
+# An Idempotency-Key: printable ASCII without spaces (an empty one is refused, not taken as a key).
+IDEMPOTENCY_KEY = r"^[!-~]+$"
 # The longest IANA name is 32 characters ("America/Argentina/ComodRivadavia"); anything longer is not one.
 MAX_TIME_ZONE_LENGTH = 64
 
@@ -51,6 +64,14 @@ PositiveMicros = Annotated[
 PositiveCount = Annotated[StrictInt, Field(gt=0, le=1_000_000_000)]
 Flag = StrictBool
 Number = Annotated[Decimal, BeforeValidator(_json_number)]
+
+
+def _as_json_number(value: Decimal) -> int | float:
+    return int(value) if value == value.to_integral_value() else float(value)
+
+
+# A rate in an answer: a JSON number (3, 0.5), as a request gives it, so what is read can be put back.
+NumberOut = Annotated[Decimal, PlainSerializer(_as_json_number, return_type=int | float, when_used="json")]
 IsoDateTime = Annotated[AwareDatetime, BeforeValidator(_iso_text)]
 
 
@@ -72,3 +93,26 @@ def time_zone_name(value: str, field: str = "time_zone") -> str:
         shown = value if len(value) <= MAX_TIME_ZONE_LENGTH else value[:MAX_TIME_ZONE_LENGTH] + "..."
         raise InvalidInput(field, f"'{shown}' is not an IANA time zone (e.g. America/Toronto)")
     return value
+
+
+def visible_text(value: str) -> str:
+    """Text a person typed: not blank, and no control characters but tabs and line breaks."""
+    if not value.strip():
+        raise ValueError("must not be blank")
+    if not visible(value):
+        raise ValueError("must not hold control characters")
+    return value
+
+
+class RequestBody(BaseModel):
+    """A request body: unknown fields refused, and every text field (and list of texts) visible text."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _texts_are_visible(cls, value: Any) -> Any:
+        for text in [value] if isinstance(value, str) else value if isinstance(value, list) else []:
+            if isinstance(text, str):
+                visible_text(text)
+        return value

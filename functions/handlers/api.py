@@ -202,10 +202,18 @@ def handle_not_found(_: NotFoundError) -> Response[Any]:
 
 
 def unsupported_media(event: dict[str, Any]) -> dict[str, Any] | None:
-    """A body must be JSON. Checked before routing: validation would otherwise parse a form body."""
+    """A body must be JSON. Checked before routing: validation would otherwise parse a form body.
+    A media type is case-insensitive (RFC 9110): ``APPLICATION/JSON`` is written lower case for
+    the validation, which compares it as text."""
     headers = {name.lower(): value for name, value in (event.get("headers") or {}).items()}
     content_type = headers.get("content-type", "application/json")
-    if not event.get("body") or content_type.split(";")[0].strip().lower() == "application/json":
+    media_type, _, parameters = content_type.partition(";")
+    if media_type.strip().lower() == "application/json":
+        for name in event.get("headers") or {}:
+            if name.lower() == "content-type":
+                event["headers"][name] = "application/json" + (f";{parameters}" if parameters else "")
+        return None
+    if not event.get("body"):
         return None
     return problems.as_proxy_response(
         HTTPStatus.UNSUPPORTED_MEDIA_TYPE,

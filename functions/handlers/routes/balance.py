@@ -12,10 +12,10 @@ from typing import Annotated
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Header, Query
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from functions.domain.ledger import AutoBuy, Balance, EntryKind, LedgerEntry
-from functions.domain.values import Flag, Micros, PositiveMicros
+from functions.domain.values import IDEMPOTENCY_KEY, Flag, Micros, PositiveMicros, RequestBody
 from functions.handlers.contract import answers
 from functions.handlers.routes.common import principal, services
 from functions.logic.auth import Permission
@@ -23,21 +23,17 @@ from functions.logic.auth import Permission
 router = Router()
 
 
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class AutoBuyBody(Strict):
+class AutoBuyBody(RequestBody):
     enabled: Flag
     threshold_micros: Micros = Field(description="Buy when a debit takes the balance below this")
     amount_micros: Micros = Field(description="How much each auto-buy buys (more than 0 when enabled)")
 
 
-class PurchaseBody(Strict):
+class PurchaseBody(RequestBody):
     amount_micros: PositiveMicros
 
 
-class CreditBody(Strict):
+class CreditBody(RequestBody):
     amount_micros: PositiveMicros
     reference: str = Field(
         pattern=r"^[A-Za-z0-9._:-]{1,100}$",
@@ -138,7 +134,13 @@ def purchase(
     body: PurchaseBody,
     idempotency_key: Annotated[
         str | None,
-        Header(alias="idempotency-key", max_length=200, description="Retries with it never buy twice"),
+        Header(
+            alias="idempotency-key",
+            min_length=1,
+            max_length=200,
+            pattern=IDEMPOTENCY_KEY,
+            description="Retries with it never buy twice",
+        ),
     ] = None,
 ) -> Response[EntryView]:
     tenant = principal(router, Permission.MANAGE_CONFIGURATION)

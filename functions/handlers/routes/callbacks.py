@@ -9,9 +9,10 @@ from typing import Annotated
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Query
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from functions.dal.callbacks import DeliveryAttempt
+from functions.domain.values import RequestBody
 from functions.handlers.contract import answers
 from functions.handlers.routes.common import principal, services
 from functions.logic.auth import Permission
@@ -20,9 +21,7 @@ router = Router()
 MANAGE = Permission.MANAGE_CONFIGURATION
 
 
-class CallbackBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class CallbackBody(RequestBody):
     url: str = Field(min_length=1, max_length=2000, description="https URL to a public host")
 
 

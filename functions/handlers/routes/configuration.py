@@ -9,7 +9,7 @@ from typing import Annotated
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
-from pydantic import BaseModel, ConfigDict, EmailStr, Field
+from pydantic import BaseModel, EmailStr, Field
 
 from functions.domain.errors import NotFound
 from functions.domain.signatures import SignatureText
@@ -23,7 +23,7 @@ from functions.domain.tenants import (
     Tenant,
     TenantTemplate,
 )
-from functions.domain.values import Flag
+from functions.domain.values import Flag, RequestBody
 from functions.domain.windows import QuietHours
 from functions.handlers.contract import answers
 from functions.handlers.routes.common import principal, services
@@ -39,10 +39,6 @@ from functions.logic.tenant_templates import TemplateInput
 
 router = Router()
 MANAGE = Permission.MANAGE_CONFIGURATION
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
 
 
 class SettingsView(BaseModel):
@@ -63,12 +59,12 @@ class SettingsView(BaseModel):
     three_a_day_rule: bool
 
 
-class QuietHoursBody(Strict):
+class QuietHoursBody(RequestBody):
     start: str = Field(description="HH:MM (24-hour) in the system time zone, e.g. 21:00")
     end: str = Field(description="HH:MM; before start when the quiet hours cross midnight, e.g. 08:00")
 
 
-class SettingsBody(Strict):
+class SettingsBody(RequestBody):
     sms_enabled: Flag | None = Field(default=None, description="The SMS feature toggle")
     time_zone: str | None = Field(
         default=None, description="The system time zone (IANA), e.g. America/Toronto"
@@ -98,22 +94,22 @@ class SettingsBody(Strict):
     )
 
 
-class PhoneNumberTypeBody(Strict):
+class PhoneNumberTypeBody(RequestBody):
     sms_capable: Flag
 
 
-class CompanyBody(Strict):
+class CompanyBody(RequestBody):
     name: str = Field(min_length=1, max_length=200)
 
 
-class DepartmentBody(Strict):
+class DepartmentBody(RequestBody):
     name: str = Field(min_length=1, max_length=200)
     phone_number: str = Field(description="Substituted for |DEPARTMENT_PHONE_NUMBER| in signatures")
     email: EmailStr = Field(description="Substituted for |DEPARTMENT_EMAIL| in signatures")
     company_id: str | None = None
 
 
-class SignatureBody(Strict):
+class SignatureBody(RequestBody):
     name: str = Field(min_length=1, max_length=100, description="Unique within the tenant")
     department_id: str
     text: SignatureText = Field(description="One of the six registered signature texts")
@@ -130,13 +126,13 @@ class SignatureView(BaseModel):
     default_for_triggered: bool
 
 
-class PhoneBody(Strict):
+class PhoneBody(RequestBody):
     number: str = Field(description="A US or Canadian number, any common format")
     number_type: str = Field(description="One of the tenant's phone number types")
     sms_opt_in: Flag = False
 
 
-class ContactBody(Strict):
+class ContactBody(RequestBody):
     name: str = Field(min_length=1, max_length=200)
     contact_type: str = Field(min_length=1, max_length=100, description="e.g. Billing, Technical, Primary")
     related_entity_type: EntityType = EntityType.ACCOUNT
@@ -162,12 +158,12 @@ class ContactView(BaseModel):
     phones: list[PhoneView]
 
 
-class OptInBody(Strict):
+class OptInBody(RequestBody):
     phone_number: str
     opted_in: Flag
 
 
-class TemplateBody(Strict):
+class TemplateBody(RequestBody):
     name: str = Field(min_length=1, max_length=100)
     text: str = Field(min_length=1, max_length=1000, description="With {{variable}} placeholders")
     variables: dict[str, VariableType] = Field(default_factory=dict)

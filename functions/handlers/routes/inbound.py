@@ -12,7 +12,7 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from functions.dal.inbound import InvalidCursor
 from functions.domain.errors import InvalidInput, NotFound
@@ -21,6 +21,7 @@ from functions.domain.keywords import KeywordFamily
 from functions.domain.messages import utc_now
 from functions.domain.phone import from_path
 from functions.domain.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER
+from functions.domain.values import RequestBody
 from functions.handlers.contract import PUBLIC, answers
 from functions.handlers.routes.common import principal, services
 from functions.integrations.outbound_url import parse_outbound_url
@@ -35,10 +36,6 @@ NUMBER_PATH = Path(max_length=64, description="A US or Canadian number in any co
 SCOPE_QUERY = Query(
     max_length=70, description="'global' or 'dnc:<group>'; default: the scope of the default sending number"
 )
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
 
 
 # An opt-out (or audit line) that came through another tenant shows no actor, tenant_id or note.
@@ -60,7 +57,7 @@ class NumberStatusView(BaseModel):
     history: list[OptOutChangeView]
 
 
-class OptOutBody(Strict):
+class OptOutBody(RequestBody):
     scope: str | None = Field(default=None, max_length=70, description="Default: the default number's scope")
     note: str | None = Field(default=None, max_length=500, description="Why, for the audit trail")
 
@@ -83,7 +80,7 @@ class ReplyPage(BaseModel):
     next_cursor: str | None
 
 
-class WebhookBody(Strict):
+class WebhookBody(RequestBody):
     url: str = Field(max_length=2000, description="https URL; replies are POSTed there, signed")
 
 

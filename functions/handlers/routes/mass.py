@@ -10,7 +10,7 @@ from typing import Annotated, Any
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Query
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field, StrictBool
 
 from functions.domain.errors import InvalidInput, NotFound
 from functions.domain.mass import (
@@ -26,7 +26,7 @@ from functions.domain.mass import (
 )
 from functions.domain.messages import MessageStatus
 from functions.domain.tenants import Account
-from functions.domain.values import IsoDateTime
+from functions.domain.values import IsoDateTime, RequestBody
 from functions.handlers.contract import answers
 from functions.handlers.routes.common import principal, services
 from functions.logic.auth import Permission
@@ -43,18 +43,14 @@ from functions.logic.mass import MassRequest
 router = Router()
 
 
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class FilterBody(Strict):
+class FilterBody(RequestBody):
     network_site_ids: list[str] = Field(default_factory=list, max_length=500)
     account_statuses: list[str] = Field(default_factory=list, max_length=50)
     account_groups: list[str] = Field(default_factory=list, max_length=200)
     contact_types: list[str] = Field(default_factory=list, max_length=50)
 
 
-class MassBody(Strict):
+class MassBody(RequestBody):
     saved_message: str = Field(description="planned_outage, unplanned_outage or unplanned_outage_no_eta")
     outage_start: IsoDateTime
     outage_end: IsoDateTime | None = Field(default=None, description="Not with unplanned_outage_no_eta")
@@ -64,7 +60,7 @@ class MassBody(Strict):
     sending_number: str | None = None
 
 
-class ConfirmBody(Strict):
+class ConfirmBody(RequestBody):
     confirmation_token: str = Field(min_length=1, max_length=200)
     send_at: IsoDateTime | None = Field(
         default=None, description="Send later: an ISO date-time with its offset, within 30 days"
@@ -76,7 +72,7 @@ class ConfirmBody(Strict):
     )
 
 
-class ScheduleBody(Strict):
+class ScheduleBody(RequestBody):
     send_at: IsoDateTime = Field(description="The new start: an ISO date-time with its offset")
 
 
@@ -129,7 +125,7 @@ class MassView(BaseModel):
     progress: dict[MessageStatus, int] | None = None
 
 
-class CallingListBody(Strict):
+class CallingListBody(RequestBody):
     name: str = Field(min_length=1, max_length=200)
     template_id: str = Field(description="An operator-approved tenant template")
     phone_field: str = Field(
@@ -150,7 +146,7 @@ class CallingListBody(Strict):
     csv: str | None = Field(
         default=None, max_length=9_000_000, description="Or the list as CSV with a header row"
     )
-    upload: bool = Field(
+    upload: StrictBool = Field(
         default=False,
         description="Or neither: answer with a pre-signed URL to PUT a CSV file to (up to 1,000,000 "
         "records and 200 MB); its arrival starts the validation",
@@ -193,7 +189,7 @@ class RowErrorsPage(BaseModel):
     next_cursor: str | None
 
 
-class AccountBody(Strict):
+class AccountBody(RequestBody):
     name: str = Field(min_length=1, max_length=200)
     status: str = Field(default="Active", min_length=1, max_length=50)
     network_site_id: str | None = Field(default=None, max_length=100)

@@ -14,7 +14,7 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
     IdempotencyAlreadyInProgressError,
     IdempotencyValidationError,
 )
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from functions.domain.catalog import SAVED_MESSAGES
 from functions.domain.errors import InvalidInput, NotFound, Refused
@@ -22,6 +22,7 @@ from functions.domain.messages import Message, MessageStatus, RejectReason
 from functions.domain.segments import Encoding
 from functions.domain.templates import Direction, MessageKind, VariableType
 from functions.domain.tenants import EntityType
+from functions.domain.values import IDEMPOTENCY_KEY, RequestBody
 from functions.handlers.contract import RETRY_AFTER, answers
 from functions.handlers.routes.common import composed_to_json, principal, services
 from functions.logic.auth import Permission
@@ -35,9 +36,7 @@ router = Router()
 IN_PROGRESS_RETRY_SECONDS = 1
 
 
-class SendBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class SendBody(RequestBody):
     contact_id: str | None = Field(
         default=None, max_length=100, description="One contact; or give account_id"
     )
@@ -182,7 +181,11 @@ def send_triggered(
     idempotency_key: Annotated[
         str | None,
         Header(
-            alias="idempotency-key", max_length=200, description="Retries with it return the first answer"
+            alias="idempotency-key",
+            min_length=1,
+            max_length=200,
+            pattern=IDEMPOTENCY_KEY,
+            description="Retries with it return the first answer",
         ),
     ] = None,
 ) -> Response[SendResult]:

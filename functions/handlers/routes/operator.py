@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
 from http import HTTPStatus
 from typing import Annotated
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Path
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from functions.domain.errors import InvalidInput
 from functions.domain.phone import from_path
 from functions.domain.transport import CodeKind, TransportCode
-from functions.domain.values import Flag, Micros, Number, PositiveCount
+from functions.domain.values import Flag, Micros, Number, NumberOut, PositiveCount, RequestBody
 from functions.handlers.contract import answers
 from functions.handlers.routes.common import principal, services
 from functions.handlers.routes.configuration import SettingsView, TemplateView, settings_view, template_view
@@ -27,11 +26,7 @@ OPERATOR = Permission.OPERATOR
 CODE_PATH = Path(max_length=64, description="A 5-6 digit short code, or a US/Canadian number, URL-encoded")
 
 
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class TenantBody(Strict):
+class TenantBody(RequestBody):
     tenant_id: str = Field(
         pattern=r"^[a-z0-9][a-z0-9-]{1,62}$", description="Lowercase letters, digits, hyphens"
     )
@@ -41,14 +36,14 @@ class TenantBody(Strict):
     sending_numbers: list[str] = Field(default_factory=list, description="The first is the default")
 
 
-class TenantChangeBody(Strict):
+class TenantChangeBody(RequestBody):
     name: str | None = Field(default=None, min_length=1, max_length=200)
     price_per_segment_micros: Micros | None = None
     sending_numbers: list[str] | None = None
     default_sending_number: str | None = None
 
 
-class KeyBody(Strict):
+class KeyBody(RequestBody):
     name: str = Field(min_length=1, max_length=100)
     permissions: list[Permission] = Field(min_length=1)
 
@@ -59,7 +54,7 @@ class IssuedKey(BaseModel):
     permissions: list[Permission]
 
 
-class ReviewBody(Strict):
+class ReviewBody(RequestBody):
     approve: Flag
     note: str | None = Field(default=None, max_length=500)
 
@@ -131,7 +126,7 @@ def review_template(tenant_id: str, template_id: str, body: ReviewBody) -> Templ
     return template_view(services().operator.review_template(tenant_id, template_id, body.approve, body.note))
 
 
-class TransportCodeBody(Strict):
+class TransportCodeBody(RequestBody):
     kind: CodeKind | None = Field(default=None, description="Default: read from the number")
     parts_per_second: Number | None = Field(
         default=None, gt=0, le=10_000, decimal_places=3, description="Default: the kind's carrier default"
@@ -146,7 +141,7 @@ class TransportCodeBody(Strict):
 class TransportCodeOut(BaseModel):
     number: str
     kind: CodeKind
-    parts_per_second: Decimal
+    parts_per_second: NumberOut
     daily_cap_parts: int | None
     opt_out_scope: str
     tenant_ids: list[str]

@@ -414,7 +414,7 @@ def test_the_operator_registers_a_transport_code_and_the_tenants_it_serves(platf
     )
     assert status == 200, code
     assert code["kind"] == "toll_free"  # read from the number
-    assert code["parts_per_second"] == "0.2"  # a decimal string: never a float
+    assert code["parts_per_second"] == 0.2  # a JSON number, as it was given (it can be put back as it is)
     assert code["tenant_ids"] == ["demo-isp"]
     assert code["default_for"] == []
     _, settings = platform.call("GET", "/v1/settings")
@@ -444,7 +444,7 @@ def test_a_number_given_to_a_tenant_is_registered_with_its_kinds_carrier_default
     )
     assert status == 200
     _, code = platform.call("GET", "/v1/operator/transport-codes/+14165550142", key=OPERATOR_API_KEY)
-    assert (code["kind"], code["parts_per_second"]) == ("long_code", "1")
+    assert (code["kind"], code["parts_per_second"]) == ("long_code", 1)
 
 
 @pytest.mark.parametrize(

@@ -734,6 +734,32 @@ class MessagesTable:
             raise
         return True
 
+    def hold_again(self, message_id: str, release_at: datetime, rule: str) -> bool:
+        """A ready message that may not go now after all (its quiet hours or calling window began
+        while it waited): off its code's ready index, onto the release index until ``release_at``.
+        Only a message still Pending and ready moves (a claim or a cancel got there first: no)."""
+        try:
+            self._table.update_item(
+                Key={"message_id": message_id},
+                UpdateExpression=(
+                    "SET release_at = :at, release_shard = :shard, hold_rule = :rule"
+                    " REMOVE ready_key, ready_sort"
+                ),
+                ConditionExpression="attribute_exists(ready_key) AND #status = :pending",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues={
+                    ":at": release_key(release_at),
+                    ":shard": held_shard(shard_of(message_id, RELEASE_SHARDS)),
+                    ":rule": rule,
+                    ":pending": MessageStatus.PENDING.value,
+                },
+            )
+        except ClientError as error:
+            if _is_condition_failure(error):
+                return False
+            raise
+        return True
+
     def latest_to(self, origination_number: str, recipient_number: str) -> Message | None:
         """The newest message from our number to this number (an index query, then a get)."""
         page = self._table.query(

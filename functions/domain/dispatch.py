@@ -30,6 +30,7 @@ class DispatchOutcome(StrEnum):
     CARRIER_UNAVAILABLE = "carrier_unavailable"  # backed off; sent later
     RECONCILED = "reconciled"  # an earlier holder's claim, settled by the next holder
     ALREADY_HANDLED = "already_handled"  # another claim or a cancel got there first
+    HELD = "held"  # its quiet hours or calling window began while it waited: held until they end
 
 
 @dataclass(frozen=True)

@@ -57,7 +57,9 @@ from functions.domain.ledger import EntryKind, LedgerEntry, affordable, debit_id
 from functions.domain.mass import JobStatus
 from functions.domain.messages import MessageStatus, RejectReason
 from functions.domain.send_window import DAY_US, MICROS, CallWindow, PartsWindow
+from functions.domain.tenants import Tenant
 from functions.domain.transport import TransportCode, default_code
+from functions.domain.windows import HoldPolicy
 from functions.logic.ledger import LedgerBusy, LedgerWallet, Refunds, contention_backoff
 from functions.observability import logger
 
@@ -65,6 +67,7 @@ BATCH_MESSAGES = 10
 BATCHES_PER_PAGE = 3
 CLAIM_ATTEMPTS = 8
 JOB_STATUS_TTL_SECONDS = 2.0  # how stale a cancellation may be seen
+TENANT_TTL_SECONDS = 30.0  # how stale a tenant's quiet hours may be seen
 BACKFILL_DEPTH = 8  # queued messages looked at to fill a gap the next one leaves
 # A claim left in doubt (its dispatcher died, or its call failed unexpectedly) is sent again at most
 # this often; one that keeps failing ends Failed and is refunded.
@@ -467,6 +470,7 @@ class Dispatcher:
         self._recording = 0  # Sent records being written
         self._unsettled: set[str] = set()  # our own claims whose carrier call ended in doubt
         self._job_status: dict[str, tuple[float, JobStatus | None]] = {}
+        self._tenants: dict[str, tuple[float, Tenant | None]] = {}
         self._wake = threading.Event()
         self._lease_lost = False
         self._claim_seconds: float | None = None
@@ -649,6 +653,7 @@ class Dispatcher:
             )
             if m.message_id not in held
         ]
+        page = self._still_sendable(page)
         if not page:
             return False
         candidates = page[: BATCH_MESSAGES * BATCHES_PER_PAGE]
@@ -675,6 +680,31 @@ class Dispatcher:
             last = self._claim_seconds
             self._claim_seconds = took if last is None else 0.7 * last + 0.3 * took
         return claimed_any
+
+    def _still_sendable(self, page: list[ReadyMessage]) -> list[ReadyMessage]:
+        """The page less what its tenant's quiet hours or the recipient's calling window now hold: a
+        message made ready at 20:59 that waited past 21:00 (a backlog, a throttled carrier, a
+        handover) goes back on hold until the window opens, instead of going out in it."""
+        now = self._clock()
+        sendable = []
+        for message in page:
+            policy = self._hold_policy(message.tenant_id, mass=message.job_id is not None)
+            hold = policy.hold(message.phone_number, now) if policy is not None else None
+            if hold is None:
+                sendable.append(message)
+            elif self._messages.hold_again(message.message_id, hold.release_at, hold.rule):
+                self.report.outcomes[DispatchOutcome.HELD.value] += 1
+        return sendable
+
+    def _hold_policy(self, tenant_id: str, mass: bool) -> HoldPolicy | None:
+        """The tenant's hold rules, read at most every ``TENANT_TTL_SECONDS``."""
+        now = time.monotonic()
+        cached = self._tenants.get(tenant_id)
+        if cached is None or now - cached[0] > TENANT_TTL_SECONDS:
+            cached = (now, self._config.get_tenant(tenant_id))
+            self._tenants[tenant_id] = cached
+        tenant = cached[1]
+        return tenant.hold_policy(mass) if tenant is not None else None
 
     def _triggered_read_due(self, since_read_us: int) -> bool:
         """Whether to read the triggered lane now (enough is queued): the code's next slot (for one

@@ -318,3 +318,37 @@ def test_texas_and_connecticut_recipients_wait_for_their_state_windows(platform:
         texas["id"],
         connecticut["id"],
     }
+
+
+def test_a_message_still_waiting_when_quiet_hours_begin_is_held_until_they_end(platform: Platform, clock):
+    # GIVEN quiet hours from 22:00, and a message made ready at 21:59:30 that its dispatcher has not
+    # taken by 22:00 (a backlog, a throttled carrier, a handover)
+    quiet_hours(platform, "22:00", "07:00")
+    clock.move_to(datetime(2026, 6, 1, 21, 59, 30, tzinfo=TORONTO))
+    created = platform.send(TRIGGER, ADA)
+    assert created["release_at"] is None
+    assert platform.ready_count() == 1
+    balance = ok(platform, "GET", "/v1/balance")["balance_micros"]
+
+    # WHEN its dispatcher comes to it at 22:00:05
+    clock.move_to(datetime(2026, 6, 1, 22, 0, 5, tzinfo=TORONTO))
+    platform.run_dispatchers()
+
+    # THEN it did not go in the quiet hours: it is held until they end, unpaid
+    assert platform.simulator.records == []
+    held = message(platform, created["id"])
+    assert (held["status"], held["release_at"], held["hold_rule"]) == (
+        "Pending",
+        "2026-06-02T11:00:00Z",
+        "quiet_hours",
+    )
+    assert platform.ready_count() == 0
+    assert ok(platform, "GET", "/v1/balance")["balance_micros"] == balance
+
+    # WHEN they end: released and sent, once
+    clock.move_to(datetime(2026, 6, 2, 7, 0, tzinfo=TORONTO))
+    assert release(platform) == 1
+    platform.run_dispatchers()
+    (record,) = platform.simulator.records
+    assert record.context["message_id"] == created["id"]
+    assert message(platform, created["id"])["status"] == "Sent"

@@ -565,12 +565,21 @@ class Dispatcher:
             try:
                 self.lease = self._leases.renew(self.lease, self._now_ms(), self._lease_ms(), day, parts)
             except LeaseLost:
-                self._lease_lost = True
-                self._pacer.stop()
-                self._wake.set()
+                self._stop_sending()
                 return
             except Exception:  # a failed renewal is tried again; the lease outlasts two of them
                 logger.exception("lease renewal failed", code=self.code_number)
+                if self.lease.expires_at_ms - self._now_ms() < self.settings.renew_seconds * 1000:
+                    # Not renewed in time: another dispatcher may take the code when it ends, so
+                    # this one stops sending now (what it claimed is reconciled by the next holder).
+                    logger.error("lease ends before it could be renewed: stopping", code=self.code_number)
+                    self._stop_sending()
+                    return
+
+    def _stop_sending(self) -> None:
+        self._lease_lost = True
+        self._pacer.stop()
+        self._wake.set()
 
     def _control(self) -> None:
         settings = self.settings

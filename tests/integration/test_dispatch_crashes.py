@@ -21,7 +21,7 @@ from functions.domain.ledger import EntryKind
 from functions.domain.messages import RejectReason
 from functions.logic.dispatch import Dispatcher
 from functions.payments.simulator import shared_simulator
-from local.demo import DEMO_OPENING_BALANCE_MICROS
+from local.demo import DEMO_OPENING_BALANCE_MICROS, OPERATOR_API_KEY
 from tests.integration.balances import (
     balance,
     dispatcher_tables,
@@ -321,3 +321,35 @@ def test_a_carrier_refusal_whose_failure_cannot_be_written_is_never_left_failed_
     assert refund.message_id == refused
     assert balance(platform).balance_micros == DEMO_OPENING_BALANCE_MICROS - 2 * 8_500
     assert sum(entry.amount_micros for entry in entries(platform)) == balance(platform).balance_micros
+
+
+def test_a_dispatcher_that_cannot_renew_its_lease_stops_sending_before_it_ends(platform: Platform):
+    # GIVEN a backlog on a slow code, and a dispatcher whose lease renewals all fail (its store is
+    # unreachable while the carrier is not); the lease lasts 1.5 s
+    platform.call("PUT", f"/v1/operator/transport-codes/{platform.demo.sending_number}",
+                  {"parts_per_second": 2, "tenant_ids": ["demo-isp"]}, key=OPERATOR_API_KEY)  # fmt: skip
+    platform.simulator.settings.parts_per_second[platform.demo.sending_number] = 2
+    ids = queue_messages(platform, 10)
+    dispatcher = independent_dispatcher(platform.demo.sending_number, dispatcher_tables(), shared_simulator())
+    dispatcher.settings = replace(dispatcher.settings, lease_seconds=1.5, renew_seconds=0.3)
+
+    def unreachable(*args, **kwargs):
+        raise ClientError({"Error": {"Code": "InternalServerError"}}, "UpdateItem")
+
+    dispatcher._leases.renew = unreachable  # type: ignore[method-assign]
+    started = time.time()
+
+    # WHEN it runs
+    report = dispatcher.run()
+
+    # THEN it stopped sending before its lease could pass to another dispatcher
+    assert report.lease_lost
+    assert platform.simulator.records
+    assert max(record.at for record in platform.simulator.records) < started + 1.5
+    assert len(platform.simulator.records) < len(ids)
+
+    # AND the next holder sends the rest: each message once
+    time.sleep(1.5)
+    heir = independent_dispatcher(platform.demo.sending_number, dispatcher_tables(), shared_simulator())
+    heir.run()
+    assert sorted(record.context["message_id"] for record in platform.simulator.records) == sorted(ids)

@@ -67,6 +67,8 @@ BATCH_MESSAGES = 10
 BATCHES_PER_PAGE = 3
 CLAIM_ATTEMPTS = 8
 JOB_STATUS_TTL_SECONDS = 2.0  # how stale a cancellation may be seen
+# Queued messages' numbers are read again for opt-outs this often (a slow code's batch spans minutes).
+OPT_OUT_REREAD_US = 5_000_000
 TENANT_TTL_SECONDS = 30.0  # how stale a tenant's quiet hours may be seen
 BACKFILL_DEPTH = 8  # queued messages looked at to fill a gap the next one leaves
 # A claim left in doubt (its dispatcher died, or its call failed unexpectedly) is sent again at most
@@ -244,6 +246,14 @@ class _Pacer:
     def queued(self) -> list[ReadyMessage]:
         with self._cond:
             return list(self._queue)
+
+    def withdraw(self, message_ids: set[str]) -> list[ReadyMessage]:
+        """Take these out of the queue, unsent (those already chosen to send are not there any more)."""
+        with self._cond:
+            taken = [message for message in self._queue if message.message_id in message_ids]
+            for message in taken:
+                self._queue.remove(message)
+            return taken
 
     def take_queued(self) -> list[ReadyMessage]:
         with self._cond:
@@ -584,6 +594,7 @@ class Dispatcher:
     def _control(self) -> None:
         settings = self.settings
         next_reconcile = self._now_us()
+        next_opt_out_read = self._now_us() + OPT_OUT_REREAD_US
         idle_since = self._now_us()
         poll_us = int(settings.poll_seconds[0] * MICROS)
         next_poll = self._now_us()
@@ -616,6 +627,9 @@ class Dispatcher:
                 else:
                     next_poll = now + poll_us
                     poll_us = min(2 * poll_us, int(settings.poll_seconds[1] * MICROS))
+            if now >= next_opt_out_read:
+                self._reread_opt_outs()
+                next_opt_out_read = now + OPT_OUT_REREAD_US
             if now >= next_reconcile:  # after the claims: a fresh dispatcher's first sends go first
                 if self._reconcile():
                     # What it handed back to be sent again is read at once, before any idle time ends.
@@ -689,6 +703,33 @@ class Dispatcher:
             last = self._claim_seconds
             self._claim_seconds = took if last is None else 0.7 * last + 0.3 * took
         return claimed_any
+
+    def _reread_opt_outs(self) -> None:
+        """The queued messages' numbers, read again for opt-outs (one batch read): on a slow code a
+        batch's last message goes long after its claim read them, and a STOP meanwhile still wins.
+        An opted-out one leaves the queue unsent, Failed and refunded."""
+        queued = [message for message in self._pacer.queued() if message.checks_opt_out]
+        if not queued:
+            return
+        scope = scope_key(self.code.opt_out_scope)
+        opted_out = self._opt_outs.opted_out(scope, {message.phone_number for message in queued})
+        if not opted_out:
+            return
+        at = self._clock()
+        for message in self._pacer.withdraw({m.message_id for m in queued if m.phone_number in opted_out}):
+            move = StatusMove(
+                message.message_id,
+                MessageStatus.FAILED,
+                (MessageStatus.IN_PROGRESS,),
+                at,
+                RejectReason.OPTED_OUT,
+                "the number opted out after it was queued",
+                condition="claim_token = :token",
+                values={":token": message.claim_token},
+            )
+            if self._fail_refunded(message, move):
+                self.report.outcomes[DispatchOutcome.OPTED_OUT.value] += 1
+                self.report.failed[RejectReason.OPTED_OUT.value] += 1
 
     def _still_sendable(self, page: list[ReadyMessage]) -> list[ReadyMessage]:
         """The page less what its tenant's quiet hours or the recipient's calling window now hold: a

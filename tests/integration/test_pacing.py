@@ -496,3 +496,34 @@ def test_bad_transport_codes_are_refused_naming_the_field_and_change_nothing(pla
     assert (status, problem["field"]) == (400, "number")
     assert platform.call("GET", "/v1/operator/transport-codes/+18335550111", key=OPERATOR_API_KEY)[0] == 404
     assert platform.call("GET", "/v1/operator/transport-codes")[0] == 403  # a tenant key
+
+
+def test_an_opt_out_while_a_slow_codes_claimed_batch_waits_for_its_slots_still_wins(platform: Platform):
+    # GIVEN four messages to one number on a code of one part every 4 s, claimed in one batch
+    register(platform, CODE, parts_per_second=0.25)
+    platform.simulator.settings.parts_per_second[CODE] = 0.25
+    ids = [platform.send(TICKET, ticket_update(f"step {n}"))["id"] for n in range(4)]
+    dispatcher = platform.dispatcher()
+    runner = threading.Thread(target=dispatcher.run)
+    runner.start()
+
+    # WHEN the number opts out once the first has gone
+    deadline = time.time() + 10
+    while not platform.simulator.records and time.time() < deadline:
+        time.sleep(0.02)
+    OptOutsTable(platform.table("OPT_OUTS_TABLE")).add(
+        OptOut(scope=GLOBAL_SCOPE, phone_number="+14165550123", opted_out_at=datetime.now(UTC),
+               source="keyword", actor="test")
+    )  # fmt: skip
+    runner.join(timeout=30)
+
+    # THEN what was still waiting in the queue was not sent: Failed (opted out) and refunded
+    sent = [record.context["message_id"] for record in platform.simulator.records]
+    assert sent[0] == ids[0]
+    assert len(sent) <= 2  # the next slot may come before the queue's numbers are read again
+    unsent = [message_id for message_id in ids if message_id not in sent]
+    for message_id in unsent:
+        _, message = platform.call("GET", f"/v1/messages/{message_id}")
+        assert (message["status"], message["reject_reason"]) == ("Failed", "opted out")
+    refunded = {entry.message_id for entry in of_kind(entries(platform), EntryKind.REFUND)}
+    assert refunded == set(unsent)

@@ -25,7 +25,7 @@ from functions.dal.messages import MessagesTable
 from functions.dal.opt_outs import OptOutsTable
 from functions.integrations.dispatcher_invoker import dispatcher_invoker
 from functions.logic.dispatch import Dispatcher, DispatchReport, DispatchSettings
-from functions.logic.ledger import AutoBuyer, LedgerWallet, Refunds
+from functions.logic.ledger import AutoBuyer, LedgerWallet
 from functions.metrics_catalog import (
     MESSAGES_FAILED,
     ORIGINATION_DIMENSION,
@@ -78,7 +78,6 @@ def _parts() -> dict[str, Any]:
             settings.message_ttl_seconds,
         ),
         "wallet": LedgerWallet(ledger, AutoBuyer(ledger, payment_provider(settings.payment_provider))),
-        "refunds": Refunds(ledger),
     }
 
 
@@ -94,7 +93,6 @@ def dispatcher(code: str, context: LambdaContext) -> Dispatcher:
         parts["jobs"],
         parts["opt_outs"],
         parts["wallet"],
-        parts["refunds"],
         parts["carrier"],
         DispatchSettings(
             validity=timedelta(seconds=settings.validity_seconds),

@@ -46,7 +46,7 @@ from functions.carriers.base import (
     CarrierUnavailable,
     OutboundSms,
 )
-from functions.dal.claims import BatchDebit, ClaimsWriter, CommitResult, FailResult
+from functions.dal.claims import BatchDebit, ClaimsWriter, Commit, CommitResult, FailResult
 from functions.dal.config import ConfigTable
 from functions.dal.jobs import JobsTable
 from functions.dal.leases import Lease, LeaseLost, LeasesTable
@@ -60,7 +60,7 @@ from functions.domain.send_window import DAY_US, MICROS, CallWindow, PartsWindow
 from functions.domain.tenants import Tenant
 from functions.domain.transport import TransportCode, default_code
 from functions.domain.windows import HoldPolicy
-from functions.logic.ledger import LedgerBusy, LedgerWallet, Refunds, contention_backoff
+from functions.logic.ledger import LedgerBusy, LedgerWallet, contention_backoff
 from functions.observability import logger
 
 BATCH_MESSAGES = 10
@@ -449,7 +449,6 @@ class Dispatcher:
         jobs: JobsTable,
         opt_outs: OptOutsTable,
         wallet: LedgerWallet,
-        refunds: Refunds,
         carrier: Carrier,
         settings: DispatchSettings | None = None,
         now_us: Callable[[], int] | None = None,
@@ -465,7 +464,6 @@ class Dispatcher:
         self._jobs = jobs
         self._opt_outs = opt_outs
         self._wallet = wallet
-        self._refunds = refunds
         self._carrier = carrier
         self.settings = settings or DispatchSettings()
         self._now_us = now_us or steady_epoch_us()
@@ -816,13 +814,24 @@ class Dispatcher:
                 if entries
                 else None
             )
+            # A failing message paid by an earlier claim (handed back) fails with its refund, in one
+            # write of its own; the others fail in the claim.
+            paid_before = [m for m in batch if m.message_id in failures and m.debited and m.price_micros > 0]
             moves = [self._claim_move(m, at, m.message_id in pays) for m in paid]
             moves += [self._insufficient_move(m, at) for m in unpaid]
             moves += [
-                self._fail_move(m, *failures[m.message_id], at) for m in batch if m.message_id in failures
+                self._fail_move(m, *failures[m.message_id], at)
+                for m in batch
+                if m.message_id in failures and m not in paid_before
             ]
-            commit = self._claims.claim(self.lease, self._now_ms(), moves, debit)
+            commit = (
+                self._claims.claim(self.lease, self._now_ms(), moves, debit)
+                if moves
+                else Commit(CommitResult.COMMITTED)
+            )
             if commit.result is CommitResult.COMMITTED:
+                for message in paid_before:
+                    self._fail_refunded(message, self._fail_move(message, *failures[message.message_id], at))
                 self._claimed(batch, paid, unpaid, failures, arm, tenant_id)
                 return
             if commit.result is CommitResult.LEASE_LOST:
@@ -863,8 +872,6 @@ class Dispatcher:
                 reason = failures[message.message_id][0]
                 self.report.outcomes[outcome_of[reason].value] += 1
                 self.report.failed[reason.value] += 1
-                if message.debited:
-                    self._refund(message)  # paid by an earlier claim that handed it back
         if arm is not None:
             self._wallet.armed(tenant_id, arm)  # type: ignore[arg-type]
 
@@ -1183,9 +1190,6 @@ class Dispatcher:
                 return result is not FailResult.NOT_MOVED
             contention_backoff(time.sleep, attempt)
         raise LedgerBusy(f"the failure of {message.message_id} and its refund stayed contended")
-
-    def _refund(self, message: ReadyMessage) -> None:
-        self._refunds.refund_message(message.tenant_id, message.message_id, message.price_micros)
 
     def _cancelled(self, job_id: str) -> bool:
         now = time.monotonic()

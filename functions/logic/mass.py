@@ -136,7 +136,7 @@ class MassMessages:
     def get(self, tenant_id: str, job_id: str) -> MassJob:
         job = self._jobs.get(job_id)
         if job is None or job.tenant_id != tenant_id:
-            raise NotFound(f"mass message '{job_id}' does not exist", "job_id")
+            raise NotFound(f"no mass message or calling list '{job_id}'", "job_id")
         return job
 
     def refresh(self, tenant_id: str, job_id: str) -> MassJob:

@@ -25,7 +25,7 @@ from functions.dal.ledger import LedgerTable
 from functions.dal.messages import MessagesTable
 from functions.dal.opt_outs import OptOutsTable
 from functions.logic.dispatch import Dispatcher, DispatchSettings
-from functions.logic.ledger import AutoBuyer, LedgerWallet, Refunds
+from functions.logic.ledger import AutoBuyer, LedgerWallet
 from functions.payments.base import PaymentProvider
 
 TABLES = (
@@ -70,7 +70,6 @@ def independent_dispatcher(
         JobsTable(dynamodb.Table(tables["JOBS_TABLE"])),
         OptOutsTable(dynamodb.Table(tables["OPT_OUTS_TABLE"])),
         LedgerWallet(ledger, AutoBuyer(ledger, provider), **wallet),
-        Refunds(ledger),
         AwsSmsCarrier(session.client("pinpoint-sms-voice-v2"), tables.get("SMS_CONFIGURATION_SET"), 3600),
         replace(TEST_DISPATCH),
         holder=holder,

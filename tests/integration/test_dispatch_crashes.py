@@ -11,12 +11,13 @@ import contextlib
 import threading
 import time
 from dataclasses import replace
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from botocore.exceptions import ClientError
 
 from functions.carriers.base import CarrierRejected, OutboundSms
 from functions.dal.leases import LeasesTable
+from functions.dal.opt_outs import GLOBAL_SCOPE, OptOut, OptOutsTable
 from functions.domain.ledger import EntryKind
 from functions.domain.messages import RejectReason
 from functions.logic.dispatch import Dispatcher
@@ -353,3 +354,34 @@ def test_a_dispatcher_that_cannot_renew_its_lease_stops_sending_before_it_ends(p
     heir = independent_dispatcher(platform.demo.sending_number, dispatcher_tables(), shared_simulator())
     heir.run()
     assert sorted(record.context["message_id"] for record in platform.simulator.records) == sorted(ids)
+
+
+def test_a_paid_message_handed_back_then_refused_at_its_next_claim_is_refunded_once(platform: Platform):
+    # GIVEN a message whose first call ended in doubt (so it was handed back to be sent again, its
+    # debit kept), and whose number opted out meanwhile
+    (message_id,) = queue_messages(platform, 1)
+    dispatcher = independent_dispatcher(platform.demo.sending_number, dispatcher_tables(), shared_simulator())
+    dispatcher.settings = replace(
+        dispatcher.settings, receipt_wait=timedelta(seconds=0.1), reconcile_seconds=0.05, idle_seconds=0.3
+    )
+
+    class OptsOutThenFails:
+        def send(self, sms: OutboundSms) -> str:
+            OptOutsTable(platform.table("OPT_OUTS_TABLE")).add(
+                OptOut(scope=GLOBAL_SCOPE, phone_number=sms.destination_number,
+                       opted_out_at=datetime.now(UTC), source="keyword", actor="test")
+            )  # fmt: skip
+            raise RuntimeError("read timeout")
+
+    dispatcher._carrier = OptsOutThenFails()
+
+    # WHEN it runs: the next claim finds the opt-out
+    dispatcher.run()
+
+    # THEN the message is Failed (opted out) and its one debit given back, in the same write
+    _, failed = platform.call("GET", f"/v1/messages/{message_id}")
+    assert (failed["status"], failed["reject_reason"]) == ("Failed", "opted out")
+    assert len(of_kind(entries(platform), EntryKind.DEBIT)) == 1
+    (refund,) = of_kind(entries(platform), EntryKind.REFUND)
+    assert refund.message_id == message_id
+    assert balance(platform).balance_micros == DEMO_OPENING_BALANCE_MICROS

@@ -716,43 +716,37 @@ class MessagesTable:
             str(item["job_id"]) if item.get("job_id") else None,
             datetime.fromisoformat(str(item["release_at"])),
         )
-        try:
-            self._table.update_item(
-                Key={"message_id": message_id},
-                UpdateExpression="SET ready_key = :key, ready_sort = :sort REMOVE release_shard",
-                ConditionExpression="attribute_exists(release_shard) AND #status = :pending",
-                ExpressionAttributeNames={"#status": "status"},
-                ExpressionAttributeValues={
-                    ":key": ready["ready_key"],
-                    ":sort": ready["ready_sort"],
-                    ":pending": MessageStatus.PENDING.value,
-                },
-            )
-        except ClientError as error:
-            if _is_condition_failure(error):
-                return False
-            raise
-        return True
+        return self._update_pending(
+            message_id,
+            "SET ready_key = :key, ready_sort = :sort REMOVE release_shard",
+            "attribute_exists(release_shard)",
+            {":key": ready["ready_key"], ":sort": ready["ready_sort"]},
+        )
 
     def hold_again(self, message_id: str, release_at: datetime, rule: str) -> bool:
         """A ready message that may not go now after all (its quiet hours or calling window began
         while it waited): off its code's ready index, onto the release index until ``release_at``.
         Only a message still Pending and ready moves (a claim or a cancel got there first: no)."""
+        return self._update_pending(
+            message_id,
+            "SET release_at = :at, release_shard = :shard, hold_rule = :rule REMOVE ready_key, ready_sort",
+            "attribute_exists(ready_key)",
+            {
+                ":at": release_key(release_at),
+                ":shard": held_shard(shard_of(message_id, RELEASE_SHARDS)),
+                ":rule": rule,
+            },
+        )
+
+    def _update_pending(self, message_id: str, update: str, condition: str, values: dict[str, Any]) -> bool:
+        """One update of a message still Pending (and meeting ``condition``); False if it was not."""
         try:
             self._table.update_item(
                 Key={"message_id": message_id},
-                UpdateExpression=(
-                    "SET release_at = :at, release_shard = :shard, hold_rule = :rule"
-                    " REMOVE ready_key, ready_sort"
-                ),
-                ConditionExpression="attribute_exists(ready_key) AND #status = :pending",
+                UpdateExpression=update,
+                ConditionExpression=f"{condition} AND #status = :pending",
                 ExpressionAttributeNames={"#status": "status"},
-                ExpressionAttributeValues={
-                    ":at": release_key(release_at),
-                    ":shard": held_shard(shard_of(message_id, RELEASE_SHARDS)),
-                    ":rule": rule,
-                    ":pending": MessageStatus.PENDING.value,
-                },
+                ExpressionAttributeValues={**values, ":pending": MessageStatus.PENDING.value},
             )
         except ClientError as error:
             if _is_condition_failure(error):

@@ -66,12 +66,49 @@ class Commit:
     balance: Balance | None = None
 
 
+class FailureWriter:
+    """A debited message's move to Failed and its refund, in one transaction."""
+
+    def __init__(self, messages: MessagesTable, ledger: LedgerTable) -> None:
+        self._messages = messages
+        self._ledger = ledger
+        self._client: DynamoDBClient = messages.client
+
+    def fail_refunded(self, move: StatusMove, refund: LedgerEntry) -> FailResult:
+        """The move to Failed and the refund of its debit, in one transaction (the move alone when
+        there is no debit to give back)."""
+        items = [
+            self._messages.transaction_item(move),
+            *self._ledger.refund_items(refund, debit_id(move.message_id)),
+        ]
+        try:
+            self._client.transact_write_items(TransactItems=items)  # type: ignore[arg-type]
+        except ClientError as error:
+            reasons = cancellation_reasons(error)
+            if reasons is None or len(reasons) != len(items):
+                raise
+            if reasons[0] == CONDITION_FAILED:
+                return FailResult.NOT_MOVED
+            if reasons[1] == CONDITION_FAILED or reasons[3] == CONDITION_FAILED:
+                moved = self._messages.write_alone(move)
+                return FailResult.FAILED if moved else FailResult.NOT_MOVED
+            if TRANSACTION_CONFLICT in reasons:
+                return FailResult.CONFLICT
+            raise
+        return FailResult.REFUNDED
+
+    def fail(self, move: StatusMove) -> bool:
+        """The move alone (nothing was paid); whether it applied."""
+        return self._messages.write_alone(move)
+
+
 class ClaimsWriter:
     def __init__(self, messages: MessagesTable, ledger: LedgerTable, leases: LeasesTable) -> None:
         self._messages = messages
         self._ledger = ledger
         self._leases = leases
         self._client: DynamoDBClient = messages.client
+        self.failures = FailureWriter(messages, ledger)
 
     def claim(self, lease: Lease, now_ms: int, moves: list[StatusMove], debit: BatchDebit | None) -> Commit:
         items: list[dict[str, Any]] = [self._leases.check_item(lease, now_ms)]
@@ -107,29 +144,6 @@ class ClaimsWriter:
                 return Commit(CommitResult.CONFLICT)
             raise
         return Commit(CommitResult.COMMITTED)
-
-    def fail_refunded(self, move: StatusMove, refund: LedgerEntry) -> FailResult:
-        """The move to Failed and the refund of its debit, in one transaction (the move alone when
-        there is no debit to give back)."""
-        items = [
-            self._messages.transaction_item(move),
-            *self._ledger.refund_items(refund, debit_id(move.message_id)),
-        ]
-        try:
-            self._client.transact_write_items(TransactItems=items)  # type: ignore[arg-type]
-        except ClientError as error:
-            reasons = cancellation_reasons(error)
-            if reasons is None or len(reasons) != len(items):
-                raise
-            if reasons[0] == CONDITION_FAILED:
-                return FailResult.NOT_MOVED
-            if reasons[1] == CONDITION_FAILED or reasons[3] == CONDITION_FAILED:
-                moved = move.message_id not in self.record([move])
-                return FailResult.FAILED if moved else FailResult.NOT_MOVED
-            if TRANSACTION_CONFLICT in reasons:
-                return FailResult.CONFLICT
-            raise
-        return FailResult.REFUNDED
 
     def record(self, moves: list[StatusMove]) -> set[str]:
         """Apply the moves in one transaction; the ids whose condition failed (they are left as they are).

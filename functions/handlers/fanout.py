@@ -11,6 +11,7 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from functions.dal.claims import FailureWriter
 from functions.dal.config import ConfigTable
 from functions.dal.fanout_queue import FanOutQueue, parse_fanout_work
 from functions.dal.jobs import JobsTable
@@ -25,7 +26,6 @@ from functions.integrations.dispatcher_invoker import dispatcher_invoker
 from functions.logic.compose import Composer
 from functions.logic.fanout import FanOut
 from functions.logic.kick import Kicker
-from functions.logic.ledger import Refunds
 from functions.logic.three_a_day import ThreeADay
 from functions.observability import logger, metrics, tracer
 from functions.settings import FanOutSettings
@@ -55,7 +55,7 @@ def fanout() -> FanOut:
         opt_outs,
         page_size=settings.page_size,
         backlog_seconds=settings.backlog_seconds,
-        refunds=Refunds(LedgerTable(dynamodb.Table(settings.ledger_table))),
+        failures=FailureWriter(messages, LedgerTable(dynamodb.Table(settings.ledger_table))),
         kicker=Kicker(
             LeasesTable(dynamodb.Table(settings.leases_table)),
             dispatcher_invoker(lambda: boto3.client("lambda"), settings.dispatcher_function),

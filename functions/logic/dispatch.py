@@ -46,21 +46,21 @@ from functions.carriers.base import (
     CarrierUnavailable,
     OutboundSms,
 )
-from functions.dal.claims import BatchDebit, ClaimsWriter, Commit, CommitResult, FailResult
+from functions.dal.claims import BatchDebit, ClaimsWriter, Commit, CommitResult
 from functions.dal.config import ConfigTable
 from functions.dal.jobs import JobsTable
 from functions.dal.leases import Lease, LeaseLost, LeasesTable
 from functions.dal.messages import IN_FLIGHT, MessagesTable, StatusMove, ready_keys
 from functions.dal.opt_outs import OptOut, OptOutAction, OptOutChange, OptOutSource, OptOutsTable, scope_key
 from functions.domain.dispatch import DispatchOutcome, Lane, ReadyMessage, next_batch
-from functions.domain.ledger import EntryKind, LedgerEntry, affordable, debit_id, refund_id, should_arm
+from functions.domain.ledger import EntryKind, LedgerEntry, affordable, debit_id, should_arm
 from functions.domain.mass import JobStatus
 from functions.domain.messages import MessageStatus, RejectReason
 from functions.domain.send_window import DAY_US, MICROS, CallWindow, PartsWindow
 from functions.domain.tenants import Tenant
 from functions.domain.transport import TransportCode, default_code
 from functions.domain.windows import HoldPolicy
-from functions.logic.ledger import LedgerBusy, LedgerWallet, contention_backoff
+from functions.logic.ledger import LedgerWallet, fail_refunded
 from functions.observability import logger
 
 BATCH_MESSAGES = 10
@@ -1174,22 +1174,7 @@ class Dispatcher:
 
     def _fail_refunded(self, message: ReadyMessage, move: StatusMove) -> bool:
         """A claimed message to Failed with its refund, in one write; False if someone else moved it."""
-        if message.price_micros == 0:
-            return message.message_id not in self._claims.record([move])
-        refund = LedgerEntry(
-            tenant_id=message.tenant_id,
-            entry_id=refund_id(message.message_id),
-            kind=EntryKind.REFUND,
-            amount_micros=message.price_micros,
-            at=move.at,
-            message_id=message.message_id,
-        )
-        for attempt in range(CLAIM_ATTEMPTS):
-            result = self._claims.fail_refunded(move, refund)
-            if result is not FailResult.CONFLICT:
-                return result is not FailResult.NOT_MOVED
-            contention_backoff(time.sleep, attempt)
-        raise LedgerBusy(f"the failure of {message.message_id} and its refund stayed contended")
+        return fail_refunded(self._claims.failures, move, message.tenant_id, message.price_micros)
 
     def _cancelled(self, job_id: str) -> bool:
         now = time.monotonic()

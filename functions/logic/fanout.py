@@ -32,11 +32,12 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
+from functions.dal.claims import FailureWriter
 from functions.dal.config import ConfigTable
 from functions.dal.fanout_queue import FanOutAction, FanOutQueue, FanOutWork
 from functions.dal.jobs import Checkpoint, JobsTable
 from functions.dal.list_records import ListRecords
-from functions.dal.messages import MessagesTable
+from functions.dal.messages import MessagesTable, StatusMove
 from functions.dal.opt_outs import OptOutsTable
 from functions.domain.mass import JobKind, JobStatus, MassJob
 from functions.domain.messages import Message, MessageStatus, RejectReason, utc_now
@@ -45,7 +46,7 @@ from functions.domain.tenants import Contact, EntityType, Tenant
 from functions.domain.transport import default_code
 from functions.logic.compose import Composer
 from functions.logic.kick import Kicker
-from functions.logic.ledger import Refunds
+from functions.logic.ledger import fail_refunded
 from functions.logic.mass import draft_of
 from functions.observability import logger
 
@@ -67,6 +68,9 @@ def _now_ms(clock: Callable[[], datetime]) -> int:
 def job_message_id(job_id: str, number: str) -> str:
     digest = hashlib.sha256(f"{job_id}/{number}".encode()).hexdigest()[:20]
     return f"msg_{job_id.removeprefix('job_')}_{digest}"
+
+
+NOT_PAID = "attribute_not_exists(debited) OR debited = :no"  # no claim paid for it yet
 
 
 @dataclass
@@ -93,14 +97,14 @@ class FanOut:
         page_size: int | None = None,
         backlog_seconds: int | None = None,
         clock: Callable[[], datetime] = utc_now,
-        refunds: Refunds | None = None,
+        failures: FailureWriter | None = None,
         kicker: Kicker | None = None,
     ) -> None:
         """``backlog_seconds``: pause while the sending number has more than this much sending ready;
         ``kicker``: starts the sending number's dispatcher once a page's first messages are ready."""
         self._kicker = kicker
         self._backlog_seconds = backlog_seconds
-        self._refunds = refunds
+        self._failures = failures
         self._records = records
         self._opt_outs = opt_outs
         self._config = config
@@ -266,19 +270,16 @@ class FanOut:
     def _sweep_cancelled(self, job_id: str) -> FanOutResult:
         result = FanOutResult()
         for message_id in self._messages.pending_of_job(job_id):
-            cancelled = self._messages.transition(
-                message_id,
-                MessageStatus.FAILED,
-                allowed_from=[MessageStatus.PENDING],
-                at=self._clock(),
-                reason=RejectReason.CANCELLED,
+            move = StatusMove(message_id, MessageStatus.FAILED, (MessageStatus.PENDING,), self._clock(),
+                              RejectReason.CANCELLED)  # fmt: skip
+            # Never paid (the rule): one write. Paid by a claim that handed it back: with its refund.
+            unpaid = replace(
+                move, condition="attribute_not_exists(debited) OR debited = :no", values={":no": False}
             )
-            if self._refunds is not None and cancelled is not None and _was_claimed(cancelled):
-                self._refunds.refund(cancelled)
+            if self._messages.write_alone(unpaid) or self._failures is None:
+                continue
+            message = self._messages.get(message_id)
+            if message is not None and message.status is MessageStatus.PENDING:
+                fail_refunded(self._failures, move, message.tenant_id, message.price_micros)
         result.finished = True
         return result
-
-
-def _was_claimed(message: Message) -> bool:
-    """Only a message a sender claimed can have been debited (and then sent back to wait for a retry)."""
-    return any(change.status is MessageStatus.IN_PROGRESS for change in message.history)

@@ -19,7 +19,9 @@ from enum import StrEnum
 
 from botocore.exceptions import ClientError
 
+from functions.dal.claims import FailResult, FailureWriter
 from functions.dal.ledger import DebitResult, LedgerTable, RefundResult
+from functions.dal.messages import StatusMove
 from functions.domain.ledger import (
     Balance,
     EntryKind,
@@ -252,3 +254,30 @@ class LedgerWallet:
 def contention_backoff(sleep: Callable[[float], None], attempt: int) -> None:
     """A jittered wait before the next try of a transaction another one held."""
     sleep(BACKOFF_SECONDS * (2**attempt) * random.random())  # noqa: S311 - jitter, not security
+
+
+def fail_refunded(
+    failures: FailureWriter,
+    move: StatusMove,
+    tenant_id: str,
+    price_micros: int,
+    sleep: Callable[[float], None] = time.sleep,
+) -> bool:
+    """A paid message to Failed with its refund, in one write (retried while contended); False if
+    someone else moved it first. A fault leaves both undone, never the one without the other."""
+    if price_micros == 0:
+        return failures.fail(move)
+    refund = LedgerEntry(
+        tenant_id=tenant_id,
+        entry_id=refund_id(move.message_id),
+        kind=EntryKind.REFUND,
+        amount_micros=price_micros,
+        at=move.at,
+        message_id=move.message_id,
+    )
+    for attempt in range(MAX_ATTEMPTS):
+        result = failures.fail_refunded(move, refund)
+        if result is not FailResult.CONFLICT:
+            return result is not FailResult.NOT_MOVED
+        contention_backoff(sleep, attempt)
+    raise LedgerBusy(f"the failure of {move.message_id} and its refund stayed contended")

@@ -298,13 +298,14 @@ def test_a_carrier_refusal_whose_failure_cannot_be_written_is_never_left_failed_
             return inner.send(sms)
 
     dispatcher._carrier = Refuses()
-    real = dispatcher._claims.fail_refunded
+    failures = dispatcher._claims.failures
+    real = failures.fail_refunded
 
     def throttled_once(*args, **kwargs):
-        dispatcher._claims.fail_refunded = real  # type: ignore[method-assign]
+        failures.fail_refunded = real  # type: ignore[method-assign]
         raise ClientError({"Error": {"Code": "ProvisionedThroughputExceededException"}}, "TransactWriteItems")
 
-    dispatcher._claims.fail_refunded = throttled_once  # type: ignore[method-assign]
+    failures.fail_refunded = throttled_once  # type: ignore[method-assign]
 
     # WHEN it runs (and ends on the fault), and a later holder of the code settles what it left
     with contextlib.suppress(ClientError):

@@ -606,3 +606,10 @@ def test_a_media_type_is_read_whatever_its_case(platform: Platform, content_type
         "PATCH", "/v1/settings", {"sms_enabled": True}, headers={"content-type": content_type}
     )
     assert status == 200, settings
+
+
+@pytest.mark.parametrize("filters", [{"network_site_ids": ["x" * 101]}, {"account_groups": [""]}])
+def test_a_mass_messages_filter_values_are_bounded_like_ids(platform: Platform, filters: dict[str, Any]):
+    status, problem = platform.call("POST", "/v1/mass-messages", {**OUTAGE, "filters": filters})
+    assert status == 422, problem
+    assert problem["field"].startswith(f"body.filters.{next(iter(filters))}"), problem

@@ -43,11 +43,14 @@ from functions.logic.mass import MassRequest
 router = Router()
 
 
+FilterValue = Annotated[str, Field(min_length=1, max_length=100)]  # an id, a status, a group or a type
+
+
 class FilterBody(RequestBody):
-    network_site_ids: list[str] = Field(default_factory=list, max_length=500)
-    account_statuses: list[str] = Field(default_factory=list, max_length=50)
-    account_groups: list[str] = Field(default_factory=list, max_length=200)
-    contact_types: list[str] = Field(default_factory=list, max_length=50)
+    network_site_ids: list[FilterValue] = Field(default_factory=list, max_length=500)
+    account_statuses: list[FilterValue] = Field(default_factory=list, max_length=50)
+    account_groups: list[FilterValue] = Field(default_factory=list, max_length=200)
+    contact_types: list[FilterValue] = Field(default_factory=list, max_length=50)
 
 
 class MassBody(RequestBody):

@@ -327,13 +327,13 @@ def test_a_carrier_refusal_whose_failure_cannot_be_written_is_never_left_failed_
 
 def test_a_dispatcher_that_cannot_renew_its_lease_stops_sending_before_it_ends(platform: Platform):
     # GIVEN a backlog on a slow code, and a dispatcher whose lease renewals all fail (its store is
-    # unreachable while the carrier is not); the lease lasts 1.5 s
+    # unreachable while the carrier is not); the lease lasts 3 s
     platform.call("PUT", f"/v1/operator/transport-codes/{platform.demo.sending_number}",
                   {"parts_per_second": 2, "tenant_ids": ["demo-isp"]}, key=OPERATOR_API_KEY)  # fmt: skip
     platform.simulator.settings.parts_per_second[platform.demo.sending_number] = 2
     ids = queue_messages(platform, 10)
     dispatcher = independent_dispatcher(platform.demo.sending_number, dispatcher_tables(), shared_simulator())
-    dispatcher.settings = replace(dispatcher.settings, lease_seconds=1.5, renew_seconds=0.3)
+    dispatcher.settings = replace(dispatcher.settings, lease_seconds=3.0, renew_seconds=1.0)
 
     def unreachable(*args, **kwargs):
         raise ClientError({"Error": {"Code": "InternalServerError"}}, "UpdateItem")
@@ -347,11 +347,11 @@ def test_a_dispatcher_that_cannot_renew_its_lease_stops_sending_before_it_ends(p
     # THEN it stopped sending before its lease could pass to another dispatcher
     assert report.lease_lost
     assert platform.simulator.records
-    assert max(record.at for record in platform.simulator.records) < started + 1.5
+    assert max(record.at for record in platform.simulator.records) < started + 3.0
     assert len(platform.simulator.records) < len(ids)
 
     # AND the next holder sends the rest: each message once
-    time.sleep(1.5)
+    time.sleep(3.0)
     heir = independent_dispatcher(platform.demo.sending_number, dispatcher_tables(), shared_simulator())
     heir.run()
     assert sorted(record.context["message_id"] for record in platform.simulator.records) == sorted(ids)

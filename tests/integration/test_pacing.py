@@ -190,8 +190,8 @@ def test_a_code_whose_carrier_is_slower_than_its_registry_slows_to_the_carriers_
     # carrier takes instead of pausing ever longer between bursts it refuses
     records = sorted(platform.simulator.records, key=lambda record: record.at)
     assert sorted(r.context["message_id"] for r in records) == sorted(ids)
-    assert records[-1].at - started < 20.0
-    assert platform.simulator.throttled < 30
+    assert records[-1].at - started < 25.0  # 10 s at the carrier's pace; minutes before the change
+    assert platform.simulator.throttled > 0
 
 
 def test_a_lone_triggered_message_goes_at_once(platform: Platform):

@@ -151,6 +151,19 @@ class ListRecords:
         stream.close()
         return page, {"offset": offset}
 
+    def starts_a_row(self, job_id: str, offset: int) -> bool:
+        """Whether ``offset`` is where a line of the errors file begins (0, or just past a newline):
+        the offsets a page hands out as its next cursor."""
+        if offset == 0:
+            return True
+        key = errors_key(job_id)
+        size = self._store.size(key)
+        return (
+            size is not None
+            and offset < size
+            and b"".join(self._store.chunks(key, offset - 1, offset)) == b"\n"
+        )
+
     def errors_page(self, job_id: str, offset: int, limit: int) -> tuple[list[RowError], int | None]:
         """Refused rows from a byte offset of the errors file (0: its start), and the next offset."""
         found: list[RowError] = []

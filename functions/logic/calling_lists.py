@@ -233,6 +233,8 @@ class CallingLists:
         self, tenant_id: str, job_id: str, offset: int, limit: int
     ) -> tuple[list[RowError], int | None]:
         self._mass.get(tenant_id, job_id)  # the caller's own job, or not found
+        if not self._records.starts_a_row(job_id, offset):
+            raise InvalidInput("cursor", "the cursor is not one this API returned")
         return self._records.errors_page(job_id, offset, limit)
 
     def errors_download(self, tenant_id: str, job_id: str, link: bool = False) -> ErrorsDownload:

@@ -267,6 +267,11 @@ def test_refused_rows_are_bounded_and_paged(platform: Platform):
         rows += [e["row"] for e in page["items"]]
         cursor = page["next_cursor"]
     assert rows == list(range(1, 251))
+    # AND an offset it did not hand out (past the end, or within a row) is a 400 naming the cursor
+    real = int(result["errors_next_cursor"])
+    for forged in (real + 1, real - 1, 10**9):
+        status, problem = platform.call("GET", f"/v1/calling-lists/{result['id']}/errors?cursor={forged}")
+        assert (status, problem["field"]) == (400, "cursor"), (forged, problem)
     # AND a list with nothing to send answers a bounded 409
     code, problem = problem_of(platform, "POST", "/v1/calling-lists", {**LIST, "records": bad})
     assert (code, problem["reason"], len(problem["errors"]), problem["errors_total"]) == (

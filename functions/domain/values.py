@@ -14,6 +14,7 @@ from importlib import resources
 from typing import Annotated, Any
 
 from pydantic import (
+    AfterValidator,
     AwareDatetime,
     BaseModel,
     BeforeValidator,
@@ -22,6 +23,7 @@ from pydantic import (
     PlainSerializer,
     StrictBool,
     StrictInt,
+    WithJsonSchema,
     field_validator,
 )
 
@@ -63,7 +65,7 @@ PositiveMicros = Annotated[
 ]
 PositiveCount = Annotated[StrictInt, Field(gt=0, le=1_000_000_000)]
 Flag = StrictBool
-Number = Annotated[Decimal, BeforeValidator(_json_number)]
+Number = Annotated[Decimal, BeforeValidator(_json_number), WithJsonSchema({"type": "number"})]
 
 
 def _as_json_number(value: Decimal) -> int | float:
@@ -102,6 +104,10 @@ def visible_text(value: str) -> str:
     if not visible(value):
         raise ValueError("must not hold control characters")
     return value
+
+
+# A free-text query parameter (an audit note, a name to search): visible text, as in a body.
+VisibleText = Annotated[str, AfterValidator(visible_text)]
 
 
 class RequestBody(BaseModel):

@@ -618,3 +618,14 @@ def test_a_mass_messages_filter_values_are_bounded_like_ids(platform: Platform, 
     status, problem = platform.call("POST", "/v1/mass-messages", {**OUTAGE, "filters": filters})
     assert status == 422, problem
     assert problem["field"].startswith(f"body.filters.{next(iter(filters))}"), problem
+
+
+@pytest.mark.parametrize("text", ["a%00b", "%20%20", "a%01b"])
+def test_free_text_in_a_query_is_visible_text_too(platform: Platform, text: str):
+    number = "%2B14165559602"
+    assert platform.call("PUT", f"/v1/opt-outs/{number}", {})[0] in (200, 201)
+    status, problem = platform.call("DELETE", f"/v1/opt-outs/{number}?note={text}")
+    assert (status, problem["field"]) == (422, "query.note"), problem
+    status, problem = platform.call("GET", f"/v1/contacts?name={text}")
+    assert (status, problem["field"]) == (422, "query.name"), problem
+    assert platform.call("GET", f"/v1/opt-outs/{number}")[1]["opted_out"] is True  # unchanged

@@ -23,7 +23,7 @@ from functions.domain.tenants import (
     Tenant,
     TenantTemplate,
 )
-from functions.domain.values import Flag, RequestBody
+from functions.domain.values import Flag, RequestBody, VisibleText
 from functions.domain.windows import QuietHours
 from functions.handlers.contract import answers
 from functions.handlers.routes.common import principal, services
@@ -435,7 +435,7 @@ def list_contacts(
     ] = None,
     entity_type: Annotated[EntityType, Query()] = EntityType.ACCOUNT,
     name: Annotated[
-        str | None,
+        VisibleText | None,
         Query(
             min_length=1,
             max_length=100,

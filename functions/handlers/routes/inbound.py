@@ -21,7 +21,7 @@ from functions.domain.keywords import KeywordFamily
 from functions.domain.messages import utc_now
 from functions.domain.phone import from_path
 from functions.domain.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER
-from functions.domain.values import RequestBody
+from functions.domain.values import RequestBody, VisibleText
 from functions.handlers.contract import PUBLIC, answers
 from functions.handlers.routes.common import principal, services
 from functions.integrations.outbound_url import parse_outbound_url
@@ -181,7 +181,7 @@ def add_opt_out(number: Annotated[str, NUMBER_PATH], body: OptOutBody) -> Respon
 def remove_opt_out(
     number: Annotated[str, NUMBER_PATH],
     scope: Annotated[str | None, SCOPE_QUERY] = None,
-    note: Annotated[str | None, Query(max_length=500)] = None,
+    note: Annotated[VisibleText | None, Query(max_length=500)] = None,
 ) -> NumberStatusView:
     found = principal(router, MANAGE, Permission.OPERATOR)
     return status_view(services().opt_out_list.remove(caller(found), from_path(number), scope, note))

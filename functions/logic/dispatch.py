@@ -715,17 +715,9 @@ class Dispatcher:
             return
         at = self._clock()
         for message in self._pacer.withdraw({m.message_id for m in queued if m.phone_number in opted_out}):
-            move = StatusMove(
-                message.message_id,
-                MessageStatus.FAILED,
-                (MessageStatus.IN_PROGRESS,),
-                at,
-                RejectReason.OPTED_OUT,
-                "the number opted out after it was queued",
-                condition="claim_token = :token",
-                values={":token": message.claim_token},
-            )
-            if self._fail_refunded(message, move):
+            if self._fail_claimed(
+                message, RejectReason.OPTED_OUT, "the number opted out after it was queued", at
+            ):
                 self.report.outcomes[DispatchOutcome.OPTED_OUT.value] += 1
                 self.report.failed[RejectReason.OPTED_OUT.value] += 1
 
@@ -992,15 +984,7 @@ class Dispatcher:
 
     def _reject(self, message: ReadyMessage, error: CarrierRejected) -> None:
         at = self._clock()
-        move = StatusMove(
-            message.message_id,
-            MessageStatus.FAILED,
-            (MessageStatus.IN_PROGRESS,),
-            at,
-            error.reason,
-            error.detail,
-        )
-        self._fail_refunded(message, move)
+        self._fail_claimed(message, error.reason, error.detail, at)
         self.report.outcomes[DispatchOutcome.REJECTED.value] += 1
         self.report.failed[error.reason.value] += 1
         if error.reason is RejectReason.OPTED_OUT:
@@ -1072,17 +1056,7 @@ class Dispatcher:
                         f"it could not be sent: {message.resends + 1} attempts failed",
                     )
                 )
-                move = StatusMove(
-                    message.message_id,
-                    MessageStatus.FAILED,
-                    (MessageStatus.IN_PROGRESS,),
-                    now,
-                    reason,
-                    detail,
-                    condition="claim_token = :token",
-                    values={":token": message.claim_token},
-                )
-                if self._fail_refunded(message, move):
+                if self._fail_claimed(message, reason, detail, now):
                     self.report.failed[reason.value] += 1
             self.report.outcomes[DispatchOutcome.RECONCILED.value] += 1
         return again
@@ -1172,8 +1146,25 @@ class Dispatcher:
             message_id=message.message_id,
         )
 
+    def _fail_claimed(
+        self, message: ReadyMessage, reason: RejectReason, detail: str | None, at: datetime
+    ) -> bool:
+        """A message of this claim (In Progress under its token) to Failed with its refund, in one
+        write; False if someone else moved it."""
+        move = StatusMove(
+            message.message_id,
+            MessageStatus.FAILED,
+            (MessageStatus.IN_PROGRESS,),
+            at,
+            reason,
+            detail,
+            condition="claim_token = :token",
+            values={":token": message.claim_token},
+        )
+        return self._fail_refunded(message, move)
+
     def _fail_refunded(self, message: ReadyMessage, move: StatusMove) -> bool:
-        """A claimed message to Failed with its refund, in one write; False if someone else moved it."""
+        """A paid message to Failed with its refund, in one write; False if someone else moved it."""
         return fail_refunded(self._claims.failures, move, message.tenant_id, message.price_micros)
 
     def _cancelled(self, job_id: str) -> bool:

@@ -270,16 +270,19 @@ class FanOut:
     def _sweep_cancelled(self, job_id: str) -> FanOutResult:
         result = FanOutResult()
         for message_id in self._messages.pending_of_job(job_id):
-            move = StatusMove(message_id, MessageStatus.FAILED, (MessageStatus.PENDING,), self._clock(),
-                              RejectReason.CANCELLED)  # fmt: skip
-            # Never paid (the rule): one write. Paid by a claim that handed it back: with its refund.
-            unpaid = replace(
-                move, condition="attribute_not_exists(debited) OR debited = :no", values={":no": False}
+            at = self._clock()
+            move = StatusMove(
+                message_id, MessageStatus.FAILED, (MessageStatus.PENDING,), at, RejectReason.CANCELLED
             )
-            if self._messages.write_alone(unpaid) or self._failures is None:
+            # Never paid (the rule): one write. Paid by a claim that handed it back: with its refund.
+            if self._messages.write_alone(replace(move, condition=NOT_PAID, values={":no": False})):
                 continue
             message = self._messages.get(message_id)
-            if message is not None and message.status is MessageStatus.PENDING:
+            if message is None or message.status is not MessageStatus.PENDING:
+                continue  # claimed or ended meanwhile
+            if self._failures is None:  # nothing to refund through
+                self._messages.write_alone(move)
+            else:
                 fail_refunded(self._failures, move, message.tenant_id, message.price_micros)
         result.finished = True
         return result
